@@ -1,0 +1,1 @@
+//! Sans-IO Ledger app wire messages.

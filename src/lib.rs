@@ -1,0 +1,17 @@
+//! por-attest: prove that an exchange controls the reserve addresses of its Proof-of-Reserves
+//! snapshot. Sign on Ledger devices during the ceremony; verify offline.
+
+pub mod ceremony;
+pub mod chains;
+pub mod error;
+pub mod journal;
+pub mod manifest;
+pub mod message;
+pub mod okx;
+pub mod report;
+pub mod schemes;
+pub mod signers;
+pub mod simulator;
+pub mod snapshot;
+pub mod transport;
+pub mod verify;
