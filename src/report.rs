@@ -1,1 +1,242 @@
-//! (placeholder)
+//! The verification report: per-entry outcomes summarised per chain, the failures with their
+//! reasons, human and JSON renderings, and the exit status scripts can trust.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// The outcome of checking one entry (or one row of an exchange file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every signature checked out for the stated address and message.
+    Verified,
+    /// Something did not check out; the reason says what.
+    Failed(String),
+    /// The coin or scheme is one this build cannot check; never counted as verified.
+    Unsupported(String),
+}
+
+/// Counts for one chain (or coin).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ChainSummary {
+    pub entries: u64,
+    pub verified: u64,
+    pub failed: u64,
+    pub unsupported: u64,
+}
+
+/// One entry that did not verify.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Problem {
+    /// Index of the entry in the file (0-based).
+    pub entry: u64,
+    /// Line number in the file, where the format has lines (CSV).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    pub chain: String,
+    pub address: String,
+    /// `failed` or `unsupported`.
+    pub status: &'static str,
+    pub reason: String,
+}
+
+/// The digest check of a snapshot.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DigestCheck {
+    pub stated: String,
+    pub computed: String,
+    pub ok: bool,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Report {
+    /// The file that was checked.
+    pub file: String,
+    /// `por-attest-snapshot` or `okx-csv`.
+    pub format: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entity: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<DigestCheck>,
+    pub entries: u64,
+    pub verified: u64,
+    pub failed: u64,
+    pub unsupported: u64,
+    /// Per chain, in name order.
+    pub chains: BTreeMap<String, ChainSummary>,
+    /// Problems with the file as a whole (digest, header), apart from its entries.
+    pub file_failures: Vec<String>,
+    /// Entries that failed or are unsupported, in file order.
+    pub problems: Vec<Problem>,
+    /// `verified` or `failed`.
+    pub result: &'static str,
+}
+
+impl Report {
+    /// An empty report for `file` in `format`.
+    pub fn new(file: &str, format: &str) -> Report {
+        Report {
+            file: file.to_string(),
+            format: format.to_string(),
+            entity: None,
+            snapshot_id: None,
+            digest: None,
+            entries: 0,
+            verified: 0,
+            failed: 0,
+            unsupported: 0,
+            chains: BTreeMap::new(),
+            file_failures: Vec::new(),
+            problems: Vec::new(),
+            result: "failed",
+        }
+    }
+
+    /// Records one entry's outcome (call in file order).
+    pub fn record(
+        &mut self,
+        entry: u64,
+        line: Option<u64>,
+        chain: &str,
+        address: &str,
+        outcome: Outcome,
+    ) {
+        self.entries += 1;
+        let c = self.chains.entry(chain.to_string()).or_default();
+        c.entries += 1;
+        let (status, reason) = match outcome {
+            Outcome::Verified => {
+                c.verified += 1;
+                self.verified += 1;
+                return;
+            }
+            Outcome::Failed(r) => {
+                c.failed += 1;
+                self.failed += 1;
+                ("failed", r)
+            }
+            Outcome::Unsupported(r) => {
+                c.unsupported += 1;
+                self.unsupported += 1;
+                ("unsupported", r)
+            }
+        };
+        self.problems.push(Problem {
+            entry,
+            line,
+            chain: chain.to_string(),
+            address: address.to_string(),
+            status,
+            reason,
+        });
+    }
+
+    /// Settles `result`: verified only when there is at least one entry, no failure of the
+    /// file or of an entry, and (unless allowed) no unsupported entry.
+    pub fn finish(&mut self, allow_unsupported: bool) {
+        let ok = self.entries > 0
+            && self.failed == 0
+            && self.file_failures.is_empty()
+            && (allow_unsupported || self.unsupported == 0);
+        self.result = if ok { "verified" } else { "failed" };
+    }
+
+    /// The exit status: 0 verified, 1 failed.
+    pub fn exit_code(&self) -> i32 {
+        if self.result == "verified" {
+            0
+        } else {
+            1
+        }
+    }
+
+    /// The report as stable JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("report serializes")
+    }
+
+    /// The report for people: a line per problem, then a summary per chain.
+    pub fn to_human(&self) -> String {
+        let mut out = String::new();
+        for f in &self.file_failures {
+            let _ = writeln!(out, "FAIL file {}: {f}", self.file);
+        }
+        for p in &self.problems {
+            let place = match p.line {
+                Some(l) => format!("line {l}"),
+                None => format!("entry {}", p.entry),
+            };
+            let tag = if p.status == "failed" { "FAIL" } else { "UNSUPPORTED" };
+            let _ = writeln!(out, "{tag} {place} {} {}: {}", p.chain, p.address, p.reason);
+        }
+        let _ = writeln!(
+            out,
+            "{:<16} {:>10} {:>10} {:>10} {:>12}",
+            "chain", "entries", "verified", "failed", "unsupported"
+        );
+        for (name, c) in &self.chains {
+            let _ = writeln!(
+                out,
+                "{:<16} {:>10} {:>10} {:>10} {:>12}",
+                name, c.entries, c.verified, c.failed, c.unsupported
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{:<16} {:>10} {:>10} {:>10} {:>12}",
+            "total", self.entries, self.verified, self.failed, self.unsupported
+        );
+        if let Some(d) = &self.digest {
+            let _ = writeln!(
+                out,
+                "digest {}: {}",
+                if d.ok { "ok" } else { "MISMATCH" },
+                d.computed
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{}: {}",
+            self.file,
+            if self.result == "verified" {
+                "VERIFIED"
+            } else {
+                "FAILED"
+            }
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_result() {
+        let mut r = Report::new("f", "x");
+        r.finish(false);
+        assert_eq!(r.exit_code(), 1, "an empty file proves nothing");
+        r.record(0, None, "BTC", "a", Outcome::Verified);
+        r.finish(false);
+        assert_eq!(r.exit_code(), 0);
+        r.record(1, Some(7), "ETH", "b", Outcome::Unsupported("x".into()));
+        r.finish(false);
+        assert_eq!(r.exit_code(), 1);
+        r.finish(true);
+        assert_eq!(r.exit_code(), 0);
+        r.record(2, None, "ETH", "c", Outcome::Failed("bad".into()));
+        r.finish(true);
+        assert_eq!(r.exit_code(), 1);
+        assert_eq!(r.chains["ETH"].entries, 2);
+        let h = r.to_human();
+        assert!(h.contains("FAIL entry 2 ETH c: bad"), "{h}");
+        assert!(h.contains("UNSUPPORTED line 7 ETH b: x"), "{h}");
+        let j: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(j["failed"], 1);
+        assert_eq!(j["problems"][1]["reason"], "bad");
+    }
+}
