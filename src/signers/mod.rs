@@ -1,1 +1,83 @@
-//! (placeholder, filled by its issue)
+//! Host drivers for the Ledger apps, over any [`Exchange`] transport: the dashboard (which app
+//! is open, open another), the Bitcoin app and the Ethereum app. They build commands and parse
+//! replies with `firmware-messages`; the transport only moves bytes.
+
+pub mod bitcoin_app;
+pub mod dashboard;
+pub mod ethereum_app;
+
+pub use bitcoin_app::BitcoinApp;
+pub use dashboard::{ensure_app, AppKind};
+pub use ethereum_app::EthereumApp;
+
+use crate::transport::TransportError;
+use firmware_messages::{Bip32Path, StatusWord};
+use thiserror::Error;
+
+/// Why a device operation failed.
+#[derive(Debug, Error)]
+pub enum DeviceError {
+    /// The device went away, timed out or sent something that is not an APDU reply.
+    #[error("{0}")]
+    Transport(#[from] TransportError),
+    /// The user rejected the prompt on the device (0x6985).
+    #[error("rejected on the device (0x6985) while {0}")]
+    Rejected(String),
+    /// The device is locked (0x5515): unlock it with the PIN.
+    #[error("the device is locked (0x5515): unlock it with its PIN and run again")]
+    Locked,
+    /// Another app (or the dashboard) is open.
+    #[error("the {expected} app is not open on the device (status {status:04X}): open it and run again")]
+    AppNotOpen { expected: String, status: u16 },
+    /// The wrong app or an unusable version is open.
+    #[error("{0}")]
+    WrongApp(String),
+    /// Any other status word.
+    #[error("device answered {status:04X} ({meaning}) while {what}")]
+    Status {
+        status: u16,
+        meaning: &'static str,
+        what: String,
+    },
+    /// The reply did not parse.
+    #[error("garbled reply from the device while {what}: {detail}")]
+    BadReply { what: String, detail: String },
+}
+
+impl DeviceError {
+    /// The error for a non-OK status word during `what`.
+    pub fn from_status(status: StatusWord, what: &str, app: &str) -> DeviceError {
+        match status {
+            StatusWord::DENY => DeviceError::Rejected(what.to_string()),
+            StatusWord::LOCKED => DeviceError::Locked,
+            StatusWord::CLA_NOT_SUPPORTED
+            | StatusWord::APP_NOT_OPEN
+            | StatusWord::APP_NOT_OPEN_LEGACY => DeviceError::AppNotOpen {
+                expected: app.to_string(),
+                status: status.0,
+            },
+            s => DeviceError::Status {
+                status: s.0,
+                meaning: s.meaning(),
+                what: what.to_string(),
+            },
+        }
+    }
+
+    /// True when the device (or its connection) went away: the run must stop and resume.
+    pub fn is_disconnect(&self) -> bool {
+        matches!(self, DeviceError::Transport(_))
+    }
+
+    pub(crate) fn bad_reply(what: &str, detail: impl std::fmt::Display) -> DeviceError {
+        DeviceError::BadReply {
+            what: what.to_string(),
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// Our derivation path type as the wire's.
+pub fn wire_path(path: &bitcoin::bip32::DerivationPath) -> Bip32Path {
+    Bip32Path(path.into_iter().map(|c| u32::from(*c)).collect())
+}

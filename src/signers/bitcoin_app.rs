@@ -1,0 +1,166 @@
+//! Host driver for the Ledger Bitcoin app (current protocol, CLA 0xE1, app 2.1+).
+
+use super::{wire_path, DeviceError};
+use crate::chains::ScriptType;
+use crate::transport::Exchange;
+use bitcoin::bip32::{ChildNumber, DerivationPath, Fingerprint, Xpub};
+use firmware_messages::bitcoin::commands::{
+    parse_extended_pubkey, parse_master_fingerprint, parse_wallet_address, MessageSignature,
+    RegisteredWallet,
+};
+use firmware_messages::bitcoin::host::{HostFlow, HostStep};
+use firmware_messages::bitcoin::policy::{DefaultPolicy, KeyInfo, PolicyVersion, WalletPolicy};
+use std::str::FromStr;
+
+/// The Bitcoin app on a device reached through `T`.
+pub struct BitcoinApp<T: Exchange> {
+    transport: T,
+}
+
+impl<T: Exchange> BitcoinApp<T> {
+    /// A driver over `transport` (the app must be open: see [`super::ensure_app`]).
+    pub fn new(transport: T) -> Self {
+        BitcoinApp { transport }
+    }
+
+    /// The transport back.
+    pub fn into_inner(self) -> T {
+        self.transport
+    }
+
+    /// The transport, to talk to the dashboard.
+    pub fn transport(&mut self) -> &mut T {
+        &mut self.transport
+    }
+
+    fn run(&mut self, mut flow: HostFlow, what: &str) -> Result<Vec<u8>, DeviceError> {
+        let mut next = flow.first_command().clone();
+        loop {
+            let resp = self.transport.send(&next)?;
+            let status = resp.status;
+            match flow.on_response(resp) {
+                Ok(HostStep::Send(c)) => next = c,
+                Ok(HostStep::Done(d)) => return Ok(d),
+                Err(firmware_messages::bitcoin::host::HostFlowError::Device { .. }) => {
+                    return Err(DeviceError::from_status(status, what, "Bitcoin"))
+                }
+                Err(e) => return Err(DeviceError::bad_reply(what, e)),
+            }
+        }
+    }
+
+    /// The BIP-32 master key fingerprint.
+    pub fn master_fingerprint(&mut self) -> Result<Fingerprint, DeviceError> {
+        let what = "reading the master fingerprint";
+        let d = self.run(HostFlow::get_master_fingerprint(), what)?;
+        let f = parse_master_fingerprint(&d).map_err(|e| DeviceError::bad_reply(what, e))?;
+        Ok(Fingerprint::from(f))
+    }
+
+    /// The extended public key at `path` (shown on the device when `display`).
+    pub fn extended_pubkey(
+        &mut self,
+        path: &DerivationPath,
+        display: bool,
+    ) -> Result<Xpub, DeviceError> {
+        let what = format!("reading the extended public key at {path}");
+        let d = self.run(
+            HostFlow::get_extended_pubkey(&wire_path(path), display),
+            &what,
+        )?;
+        let s = parse_extended_pubkey(&d).map_err(|e| DeviceError::bad_reply(&what, e))?;
+        Xpub::from_str(&s).map_err(|e| DeviceError::bad_reply(&what, e))
+    }
+
+    /// Registers a wallet policy (the user approves it on the device); returns its HMAC.
+    pub fn register_wallet(&mut self, policy: &WalletPolicy) -> Result<[u8; 32], DeviceError> {
+        let what = format!("registering wallet policy {}", policy.descriptor_template);
+        let d = self.run(HostFlow::register_wallet(policy), &what)?;
+        let r = RegisteredWallet::decode(&d).map_err(|e| DeviceError::bad_reply(&what, e))?;
+        if r.wallet_id != policy.id() {
+            return Err(DeviceError::bad_reply(
+                &what,
+                "the device registered a different wallet id",
+            ));
+        }
+        Ok(r.hmac)
+    }
+
+    /// The address of `policy` at (`change`, `index`), shown on the device when `display`.
+    pub fn wallet_address(
+        &mut self,
+        policy: &WalletPolicy,
+        hmac: Option<[u8; 32]>,
+        change: bool,
+        index: u32,
+        display: bool,
+    ) -> Result<String, DeviceError> {
+        let what = format!(
+            "deriving the address of {} at {}/{index}",
+            policy.descriptor_template, change as u8
+        );
+        let d = self.run(
+            HostFlow::get_wallet_address(policy, hmac, change, index, display),
+            &what,
+        )?;
+        parse_wallet_address(&d).map_err(|e| DeviceError::bad_reply(&what, e))
+    }
+
+    /// The single-signature address of `script_type` at a standard path
+    /// `m/purpose'/coin'/account'/change/index`, derived (and shown) by the device through its
+    /// default wallet policy.
+    pub fn single_sig_address(
+        &mut self,
+        fingerprint: Fingerprint,
+        script_type: ScriptType,
+        path: &DerivationPath,
+        display: bool,
+    ) -> Result<String, DeviceError> {
+        let policy_kind = match script_type {
+            ScriptType::P2pkh => DefaultPolicy::Pkh,
+            ScriptType::P2shP2wpkh => DefaultPolicy::ShWpkh,
+            ScriptType::P2wpkh => DefaultPolicy::Wpkh,
+            ScriptType::P2tr => DefaultPolicy::Tr,
+            other => {
+                return Err(DeviceError::WrongApp(format!(
+                    "{other} is not a single-signature script type"
+                )))
+            }
+        };
+        let steps: Vec<ChildNumber> = path.into_iter().copied().collect();
+        let (account, change, index) = match steps.as_slice() {
+            [a, b, c, ChildNumber::Normal { index: ch }, ChildNumber::Normal { index: i }]
+                if *ch <= 1 =>
+            {
+                (DerivationPath::from(vec![*a, *b, *c]), *ch == 1, *i)
+            }
+            _ => {
+                return Err(DeviceError::WrongApp(format!(
+                    "path {path} is not m/purpose'/coin'/account'/change/index: the device's default wallets cannot show it"
+                )))
+            }
+        };
+        let xpub = self.extended_pubkey(&account, false)?;
+        let key = KeyInfo {
+            origin: Some((fingerprint.to_bytes(), wire_path(&account))),
+            xpub: xpub.to_string(),
+            suffix: String::new(),
+        };
+        let policy = policy_kind.policy(PolicyVersion::V2, key);
+        self.wallet_address(&policy, None, change, index, display)
+    }
+
+    /// Signs `message` with the key at `path` (legacy "Bitcoin Signed Message"); returns the
+    /// 65-byte compact signature as base64.
+    pub fn sign_message(
+        &mut self,
+        path: &DerivationPath,
+        message: &[u8],
+    ) -> Result<String, DeviceError> {
+        use base64::Engine;
+        let what = format!("signing the message with the key at {path}");
+        let d = self.run(HostFlow::sign_message(&wire_path(path), message), &what)?;
+        let sig = MessageSignature::decode(&d).map_err(|e| DeviceError::bad_reply(&what, e))?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(sig.encode()))
+    }
+}

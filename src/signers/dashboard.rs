@@ -1,0 +1,125 @@
+//! The dashboard: which app is open, and opening the one a task needs.
+
+use super::DeviceError;
+use crate::transport::Exchange;
+use firmware_messages::dashboard::{AppAndVersion, DashboardCommand, DASHBOARD_NAME};
+use firmware_messages::StatusWord;
+
+/// The apps the ceremony uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppKind {
+    Bitcoin,
+    Ethereum,
+}
+
+impl AppKind {
+    /// The name the app reports and the dashboard opens.
+    pub fn name(self) -> &'static str {
+        match self {
+            AppKind::Bitcoin => "Bitcoin",
+            AppKind::Ethereum => "Ethereum",
+        }
+    }
+
+    fn accepts(self, name: &str) -> bool {
+        match self {
+            AppKind::Bitcoin => name == "Bitcoin" || name == "Bitcoin Test",
+            AppKind::Ethereum => name == "Ethereum",
+        }
+    }
+}
+
+/// Asks which app is open (0xB0 0x01; answered by the dashboard and by every app).
+pub fn app_and_version(t: &mut impl Exchange) -> Result<AppAndVersion, DeviceError> {
+    let what = "asking which app is open";
+    let r = t.send(&DashboardCommand::GetAppAndVersion.to_command())?;
+    if r.status != StatusWord::OK {
+        return Err(DeviceError::from_status(r.status, what, "dashboard"));
+    }
+    AppAndVersion::decode(&r.data).map_err(|e| DeviceError::bad_reply(what, e))
+}
+
+/// Parses `major.minor.patch` (ignoring any suffix).
+pub fn parse_version(v: &str) -> Option<(u32, u32, u32)> {
+    let core = v.split(['-', '+']).next()?;
+    let mut it = core.split('.').map(|p| p.parse::<u32>().ok());
+    Some((it.next()??, it.next()??, it.next().flatten().unwrap_or(0)))
+}
+
+/// Makes sure `app` is open: if the dashboard is showing, asks it to open the app (the user
+/// confirms on the device); if another app is open, quits it first. Returns the app's version.
+pub fn ensure_app(t: &mut impl Exchange, app: AppKind) -> Result<String, DeviceError> {
+    let mut current = app_and_version(t)?;
+    if app.accepts(&current.name) {
+        return check_version(app, current.version);
+    }
+    if current.name != DASHBOARD_NAME {
+        let r = t.send(&DashboardCommand::QuitApp.to_command())?;
+        if r.status != StatusWord::OK {
+            return Err(DeviceError::WrongApp(format!(
+                "the {} app is open; quit it and open the {} app",
+                current.name,
+                app.name()
+            )));
+        }
+        current = app_and_version(t)?;
+        if current.name != DASHBOARD_NAME {
+            return Err(DeviceError::WrongApp(format!(
+                "the {} app is open; quit it and open the {} app",
+                current.name,
+                app.name()
+            )));
+        }
+    }
+    let what = format!("opening the {} app", app.name());
+    let r = t.send(&DashboardCommand::OpenApp(app.name().to_string()).to_command())?;
+    if r.status != StatusWord::OK {
+        return Err(match r.status {
+            StatusWord::APP_NOT_FOUND => DeviceError::WrongApp(format!(
+                "the {} app is not installed on the device: install it with Ledger Live",
+                app.name()
+            )),
+            s => DeviceError::from_status(s, &what, "dashboard"),
+        });
+    }
+    let now = app_and_version(t)?;
+    if !app.accepts(&now.name) {
+        return Err(DeviceError::WrongApp(format!(
+            "asked the dashboard to open {}, but {} is open",
+            app.name(),
+            now.name
+        )));
+    }
+    check_version(app, now.version)
+}
+
+fn check_version(app: AppKind, version: String) -> Result<String, DeviceError> {
+    let minimum = match app {
+        AppKind::Bitcoin => (2, 1, 0),
+        AppKind::Ethereum => (1, 9, 0),
+    };
+    match parse_version(&version) {
+        Some(v) if v >= minimum => Ok(version),
+        _ => Err(DeviceError::WrongApp(format!(
+            "the {} app is version {version}; version {}.{}.{} or later is needed: update it with Ledger Live",
+            app.name(),
+            minimum.0,
+            minimum.1,
+            minimum.2
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert_eq!(parse_version("2.1.3"), Some((2, 1, 3)));
+        assert_eq!(parse_version("1.10.4-rc1"), Some((1, 10, 4)));
+        assert_eq!(parse_version("x"), None);
+        assert!(check_version(AppKind::Bitcoin, "2.0.6".into()).is_err());
+        assert!(check_version(AppKind::Bitcoin, "2.1.0".into()).is_ok());
+    }
+}
