@@ -16,15 +16,20 @@ use std::sync::LazyLock;
 
 pub mod bip137;
 pub mod evm;
+pub mod multisig;
 pub mod tron;
 
 pub use bip137::{
-    bip137_header_for, normalize_bip137_header, recover_bip137, sign_bip137, signed_message_hash,
-    verify_bip137, Bip137Kind,
+    bip137_header_for, decode_bip137_signature, normalize_bip137_header, recover_bip137,
+    sign_bip137, signed_message_hash, verify_bip137, Bip137Kind,
 };
 pub use evm::{
-    eip191_hash, evm_address_of, parse_evm_address, recover_eip191, recover_evm_prehash,
+    eip191_hash, evm_address_of, keccak256, parse_evm_address, recover_eip191, recover_evm_prehash,
     sign_eip191, to_checksum_address, verify_eip191, verify_eip191_hashed,
+};
+pub use multisig::{
+    check_script_hash, multisig_address, multisig_script, parse_multisig, threshold_of,
+    verify_multisig, MultisigOutcome, MultisigScript,
 };
 pub use tron::{
     format_tron_address, parse_tron_address, sign_tron_v2, tron_address_of, tron_message_hash,
@@ -84,6 +89,12 @@ pub enum SchemeError {
         kind: &'static str,
         address: String,
         reason: String,
+    },
+    /// The address is not of the type the entry states.
+    #[error("address {address} is not a {expected} address")]
+    AddressTypeMismatch {
+        address: String,
+        expected: &'static str,
     },
     /// A redeem / witness script that does not hash to the address.
     #[error("script does not hash to the address {0}")]
