@@ -15,6 +15,7 @@ use bitcoin::secp256k1::{All, Secp256k1};
 use std::sync::LazyLock;
 
 pub mod bip137;
+pub mod bip322;
 pub mod evm;
 pub mod multisig;
 pub mod tron;
@@ -22,6 +23,10 @@ pub mod tron;
 pub use bip137::{
     bip137_header_for, decode_bip137_signature, normalize_bip137_header, recover_bip137,
     sign_bip137, signed_message_hash, verify_bip137, Bip137Kind,
+};
+pub use bip322::{
+    bip322_message_hash, sign_bip322, sign_bip322_simple_p2tr, sign_bip322_simple_p2wpkh, to_sign,
+    to_sign_psbt, to_spend, verify_bip322, Bip322Format, Bip322Kind, Bip322Signer,
 };
 pub use evm::{
     eip191_hash, evm_address_of, keccak256, parse_evm_address, recover_eip191, recover_evm_prehash,
