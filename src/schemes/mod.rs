@@ -1,1 +1,233 @@
-//! (placeholder, filled by its issue)
+//! Signature-scheme primitives: pure verification (no I/O) and test-key signing.
+//!
+//! | module | scheme |
+//! |---|---|
+//! | [`bip137`] | legacy "Bitcoin Signed Message" (BIP-137 headers, compact recoverable ECDSA) |
+//! | [`multisig`] | one legacy signed message per cosigner key of a P2SH / P2WSH / P2SH-P2WSH multisig |
+//! | [`bip322`] | BIP-322 generic signed messages (legacy, simple `smp`, full `ful`) |
+//! | [`evm`] | EIP-191 `personal_sign` (Ethereum and EVM chains), OKX's keccak variant |
+//! | [`tron`] | TRON signed messages (TIP-191 v2, legacy v1) |
+//!
+//! Every secp256k1 operation goes through libsecp256k1 (`bitcoin::secp256k1`) with one
+//! process-wide context ([`secp`]); nothing creates a context per call.
+
+use bitcoin::secp256k1::{All, Secp256k1};
+use std::sync::LazyLock;
+
+pub mod bip137;
+pub mod bip322;
+pub mod evm;
+pub mod multisig;
+pub mod tron;
+
+pub use bip137::{
+    bip137_header_for, decode_bip137_signature, normalize_bip137_header, recover_bip137,
+    sign_bip137, signed_message_hash, verify_bip137, Bip137Kind,
+};
+pub use bip322::{
+    bip322_message_hash, sign_bip322, sign_bip322_simple_p2tr, sign_bip322_simple_p2wpkh, to_sign,
+    to_sign_psbt, to_spend, verify_bip322, Bip322Format, Bip322Kind, Bip322Signer,
+};
+pub use evm::{
+    eip191_hash, evm_address_of, keccak256, parse_evm_address, recover_eip191, recover_evm_prehash,
+    sign_eip191, to_checksum_address, verify_eip191, verify_eip191_hashed,
+};
+pub use multisig::{
+    check_script_hash, multisig_address, multisig_script, parse_multisig, threshold_of,
+    verify_multisig, MultisigOutcome, MultisigScript,
+};
+pub use tron::{
+    format_tron_address, parse_tron_address, sign_tron_v2, tron_address_of, tron_message_hash,
+    verify_tron, verify_tron_hashed, TronVersion,
+};
+
+static SECP: LazyLock<Secp256k1<All>> = LazyLock::new(Secp256k1::new);
+
+/// The one libsecp256k1 context of the process (created on first use, then shared).
+pub fn secp() -> &'static Secp256k1<All> {
+    &SECP
+}
+
+/// Why a signature did not verify. Every variant reads as a sentence an auditor can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemeError {
+    /// The signature text is not valid (standard, padded) base64.
+    #[error("signature is not valid base64")]
+    NotBase64,
+    /// The signature text is not valid hex.
+    #[error("signature is not valid hex")]
+    NotHex,
+    /// A signature or key has the wrong length.
+    #[error("{what} must be {expected} bytes, got {got}")]
+    BadLength {
+        what: &'static str,
+        expected: usize,
+        got: usize,
+    },
+    /// A legacy signature's header byte is outside 27–42.
+    #[error("header byte {0} out of range 27–42")]
+    HeaderOutOfRange(u8),
+    /// A legacy signature's header says one address type, the address is another.
+    #[error(
+        "header byte {header} is for {header_kind} addresses, but the address is {address_kind}"
+    )]
+    HeaderTypeMismatch {
+        header: u8,
+        header_kind: &'static str,
+        address_kind: &'static str,
+    },
+    /// An EVM / TRON recovery byte that is neither 27/28 nor 0/1.
+    #[error("recovery byte v={0} is not 27, 28, 0 or 1")]
+    BadRecoveryByte(u8),
+    /// r or s is zero or not below the curve order, or no point has this r.
+    #[error("no public key can be recovered from the signature")]
+    Unrecoverable,
+    /// The key recovered from the signature gives another address than the stated one.
+    #[error("recovered key gives {derived} not the stated address {stated}")]
+    AddressMismatch { derived: String, stated: String },
+    /// s is above half the curve order (malleated, non-canonical).
+    #[error("high-s signature (s above half the curve order) is not accepted")]
+    HighS,
+    /// An address that does not parse.
+    #[error("invalid {kind} address `{address}`: {reason}")]
+    BadAddress {
+        kind: &'static str,
+        address: String,
+        reason: String,
+    },
+    /// The address is not of the type the entry states.
+    #[error("address {address} is not a {expected} address")]
+    AddressTypeMismatch {
+        address: String,
+        expected: &'static str,
+    },
+    /// A redeem / witness script that does not hash to the address.
+    #[error("script does not hash to the address {0}")]
+    ScriptHashMismatch(String),
+    /// A script that is not a well-formed standard `OP_m <keys> OP_n OP_CHECKMULTISIG`.
+    #[error("malformed multisig script: {0}")]
+    MalformedMultisig(String),
+    /// A cosigner signature was made by a key that is not in the script.
+    #[error("signature {index} is from key {key}, which is not in the script")]
+    NotAMember { index: usize, key: String },
+    /// Fewer distinct cosigner keys signed than the script's threshold.
+    #[error(
+        "only {distinct} distinct valid signature{}, threshold {threshold}",
+        if *.distinct == 1 { "" } else { "s" }
+    )]
+    BelowThreshold { distinct: usize, threshold: usize },
+    /// One signature of a list failed; `index` counts from 1.
+    #[error("signature {index}: {source}")]
+    Cosigner {
+        index: usize,
+        source: Box<SchemeError>,
+    },
+    /// A BIP-322 signature that could not be decoded.
+    #[error("{0}")]
+    Bip322Malformed(String),
+    /// A BIP-322 signature that decoded but does not prove the address for the message.
+    #[error("invalid signature: {0}")]
+    Bip322Invalid(String),
+    /// Something this verifier knowingly does not check (never a pass).
+    #[error("unsupported {0}")]
+    Unsupported(String),
+}
+
+impl SchemeError {
+    /// True for errors that mean "cannot check this" rather than "checked and wrong".
+    pub fn is_unsupported(&self) -> bool {
+        match self {
+            SchemeError::Unsupported(_) => true,
+            SchemeError::Cosigner { source, .. } => source.is_unsupported(),
+            _ => false,
+        }
+    }
+}
+
+/// Decode standard padded base64, the encoding of legacy and BIP-322 signatures.
+pub(crate) fn decode_base64(s: &str) -> Result<Vec<u8>, SchemeError> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .map_err(|_| SchemeError::NotBase64)
+}
+
+/// Encode standard padded base64.
+pub(crate) fn encode_base64(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+/// Half the secp256k1 group order, big-endian; a canonical (low-s) signature has s ≤ this.
+pub(crate) const HALF_ORDER: [u8; 32] = [
+    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0x5d, 0x57, 0x6e, 0x73, 0x57, 0xa4, 0x50, 0x1d, 0xdf, 0xe9, 0x2f, 0x46, 0x68, 0x1b, 0x20, 0xa0,
+];
+
+/// True when the 32-byte big-endian `s` is above half the group order.
+pub(crate) fn is_high_s(s: &[u8]) -> bool {
+    s > &HALF_ORDER[..]
+}
+
+/// The network a (checked) Bitcoin address belongs to, for display.
+pub(crate) fn network_of(address: &bitcoin::Address) -> bitcoin::Network {
+    use bitcoin::Network as N;
+    [N::Bitcoin, N::Testnet, N::Signet, N::Regtest]
+        .into_iter()
+        .find(|n| address.as_unchecked().is_valid_for_network(*n))
+        .unwrap_or(N::Bitcoin)
+}
+
+/// Short hex form of a key or hash for messages (`02ab12…ef`).
+pub(crate) fn short_hex(b: &[u8]) -> String {
+    let h = hex::encode(b);
+    if h.len() <= 16 {
+        h
+    } else {
+        format!("{}…{}", &h[..8], &h[h.len() - 6..])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn high_s_boundary() {
+        assert!(!is_high_s(&HALF_ORDER));
+        let mut above = HALF_ORDER;
+        above[31] += 1;
+        assert!(is_high_s(&above));
+        assert!(!is_high_s(&[0u8; 32]));
+    }
+
+    #[test]
+    fn error_texts_read_well() {
+        assert_eq!(
+            SchemeError::BadLength {
+                what: "signature",
+                expected: 65,
+                got: 64
+            }
+            .to_string(),
+            "signature must be 65 bytes, got 64"
+        );
+        assert_eq!(
+            SchemeError::HeaderOutOfRange(43).to_string(),
+            "header byte 43 out of range 27–42"
+        );
+        assert_eq!(
+            SchemeError::BelowThreshold {
+                distinct: 1,
+                threshold: 2
+            }
+            .to_string(),
+            "only 1 distinct valid signature, threshold 2"
+        );
+    }
+
+    #[test]
+    fn one_context() {
+        assert!(std::ptr::eq(secp(), secp()));
+    }
+}
