@@ -4,6 +4,7 @@
 pub mod ceremony;
 pub mod chains;
 pub mod error;
+pub mod fixtures;
 pub mod journal;
 pub mod manifest;
 pub mod message;

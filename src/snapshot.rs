@@ -280,14 +280,16 @@ pub fn read_stream<R: Read>(
 
 fn describe_json_error(e: &serde_json::Error) -> String {
     use serde_json::error::Category;
+    let text = e.to_string();
     let what = match e.classify() {
+        _ if text.contains("EOF while parsing") => "truncated or empty: JSON ends early".to_string(),
         Category::Eof => "truncated or empty: JSON ends early".to_string(),
         Category::Syntax => "not valid JSON".to_string(),
         Category::Io => "read error".to_string(),
         Category::Data => "invalid snapshot content".to_string(),
     };
     // serde_json's message already carries "at line L column C".
-    format!("{what}: {e}")
+    format!("{what}: {text}")
 }
 
 struct FileSeed<'a, H, E> {

@@ -200,6 +200,16 @@ enum Problem {
     Unsupported(String),
 }
 
+/// A scheme error on signature `i`: unsupported stays unsupported, anything else failed.
+fn scheme_problem(i: usize, err: schemes::SchemeError) -> Problem {
+    match err {
+        schemes::SchemeError::Unsupported(r) => {
+            Problem::Unsupported(format!("signature {i}: unsupported: {r}"))
+        }
+        other => Problem::Failed(format!("signature {i}: {other}")),
+    }
+}
+
 fn fail<T>(reason: impl Into<String>) -> Result<T, Problem> {
     Err(Problem::Failed(reason.into()))
 }
@@ -260,9 +270,14 @@ fn check_entry(ctx: &SnapshotContext, e: &Entry) -> Result<(), Problem> {
                 let r = if family == ChainFamily::Evm {
                     schemes::evm::verify_eip191(&e.address, msg, &s.signature)
                 } else {
-                    schemes::tron::verify_tron_v2(&e.address, msg, &s.signature)
+                    schemes::tron::verify_tron(
+                        &e.address,
+                        msg,
+                        &s.signature,
+                        schemes::tron::TronVersion::V2,
+                    )
                 };
-                r.map_err(|err| Problem::Failed(format!("signature {i}: {err}")))?;
+                r.map_err(|err| scheme_problem(i, err))?;
             }
             Ok(())
         }
@@ -333,7 +348,7 @@ fn check_bitcoin(e: &Entry, msg: &[u8]) -> Result<(), Problem> {
                 return fail("a multisig entry must not mix BIP-322 and legacy signatures");
             }
             // The entry's script must still be the address's script.
-            schemes::multisig::check_script_address(&address, st, &script)
+            schemes::multisig::check_script_hash(&address, st, &script)
                 .map_err(|err| Problem::Failed(format!("field `script`: {err}")))?;
             return check_bip322_all(e, &address, msg);
         }
@@ -378,7 +393,7 @@ fn check_bip137(
     }
     schemes::bip137::verify_bip137(address, msg, sig)
         .map(|_| ())
-        .map_err(|err| Problem::Failed(format!("signature {i}: {err}")))
+        .map_err(|err| scheme_problem(i, err))
 }
 
 fn check_bip322_all(e: &Entry, address: &Address, msg: &[u8]) -> Result<(), Problem> {
@@ -388,8 +403,16 @@ fn check_bip322_all(e: &Entry, address: &Address, msg: &[u8]) -> Result<(), Prob
             Scheme::Bip322Full => true,
             _ => continue,
         };
-        schemes::bip322::verify_bip322_as(address, msg, &s.signature, full)
-            .map_err(|err| Problem::Failed(format!("signature {i}: {err}")))?;
+        let kind = schemes::bip322::verify_bip322(address, msg, &s.signature)
+            .map_err(|err| scheme_problem(i, err))?;
+        let is_full = matches!(kind, schemes::bip322::Bip322Kind::Full { .. });
+        let is_simple = matches!(kind, schemes::bip322::Bip322Kind::Simple);
+        if (full && !is_full) || (!full && !is_simple) {
+            return fail(format!(
+                "signature {i}: scheme says {} but the signature is {kind:?}",
+                s.scheme
+            ));
+        }
     }
     Ok(())
 }
@@ -405,7 +428,7 @@ fn multisig_script(e: &Entry) -> Result<Vec<u8>, Problem> {
     };
     let m = schemes::multisig::threshold_of(&script)
         .map_err(|err| Problem::Failed(format!("field `script`: {err}")))?;
-    if m != threshold {
+    if m != threshold as usize {
         return fail(format!(
             "field `threshold` says {threshold} but the script requires {m}"
         ));

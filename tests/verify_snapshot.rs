@@ -1,0 +1,261 @@
+//! `por-attest verify` on snapshots: the shipped example, one-character tampering of every
+//! entry kind, and unreadable input.
+
+use por_attest::fixtures::example_snapshot;
+use por_attest::report::Report;
+use por_attest::snapshot::Snapshot;
+use por_attest::verify::{verify_snapshot_file, VerifyOptions};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn example_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/snapshot.json")
+}
+
+fn verify(path: &Path) -> Report {
+    verify_snapshot_file(path, &VerifyOptions::default()).expect("readable snapshot")
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn cli(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_por-attest"))
+        .args(args)
+        .output()
+        .expect("run por-attest");
+    (
+        out.status.code().expect("exit code"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn example_file_is_the_generated_snapshot() {
+    let generated = example_snapshot().to_file_bytes();
+    if std::env::var_os("POR_ATTEST_WRITE_EXAMPLE").is_some() {
+        std::fs::write(example_path(), &generated).unwrap();
+    }
+    let shipped = std::fs::read(example_path()).expect("examples/snapshot.json exists");
+    assert!(
+        shipped == generated,
+        "examples/snapshot.json differs from fixtures::example_snapshot(); regenerate with POR_ATTEST_WRITE_EXAMPLE=1 cargo test --test verify_snapshot"
+    );
+}
+
+#[test]
+fn example_verifies_with_exit_0_and_covers_every_scheme() {
+    let (code, out, err) = cli(&["verify", example_path().to_str().unwrap()]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("VERIFIED"), "{out}");
+    let (code, json, _) = cli(&["verify", "--json", example_path().to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["result"], "verified");
+    assert_eq!(v["failed"], 0);
+    assert_eq!(v["digest"]["ok"], true);
+    let s = Snapshot::read(&example_path()).unwrap();
+    let mut kinds = std::collections::BTreeSet::new();
+    for e in &s.entries {
+        for sig in &e.signatures {
+            kinds.insert(format!(
+                "{}/{}/{}",
+                e.chain,
+                e.script_type.map(|t| t.to_string()).unwrap_or_default(),
+                sig.scheme
+            ));
+        }
+    }
+    for needed in [
+        "BTC/p2pkh/bip137",
+        "BTC/p2sh-p2wpkh/bip137",
+        "BTC/p2wpkh/bip137",
+        "BTC/p2sh/bip137",
+        "BTC/p2wsh/bip137",
+        "BTC/p2sh-p2wsh/bip137",
+        "BTC/p2wpkh/bip322-simple",
+        "BTC/p2sh-p2wpkh/bip322-full",
+        "BTC/p2tr/bip322-simple",
+        "BTC/p2wsh/bip322-simple",
+        "ETH//eip191",
+        "ARB//eip191",
+        "TRX//tron-tip191",
+    ] {
+        assert!(kinds.contains(needed), "example lacks {needed}: {kinds:?}");
+    }
+}
+
+/// Changes one character in the middle of `s` to another character of the same alphabet.
+fn flip_char(s: &str, at: usize) -> String {
+    let mut chars: Vec<char> = s.chars().collect();
+    let c = chars[at];
+    chars[at] = match c {
+        '0'..='8' | 'a'..='e' | 'A'..='Y' => (c as u8 + 1) as char,
+        '9' => '0',
+        'f' => 'a',
+        'Z' => 'A',
+        'z' => 'y',
+        '+' | '/' | '=' => 'A',
+        other => {
+            if other == 'x' {
+                'y'
+            } else {
+                'x'
+            }
+        }
+    };
+    chars.into_iter().collect()
+}
+
+#[test]
+fn one_character_changes_fail_exactly_that_entry() {
+    let base = example_snapshot();
+    let dir = tempfile::tempdir().unwrap();
+    let n = base.entries.len();
+    for i in 0..n {
+        for what in ["signature", "address", "message"] {
+            let mut s = base.clone();
+            let e = &mut s.entries[i];
+            match what {
+                "signature" => {
+                    let sig = &mut e.signatures[0].signature;
+                    let at = sig.len() / 2;
+                    *sig = flip_char(sig, at);
+                }
+                "address" => {
+                    let at = e.address.len() - 3;
+                    e.address = flip_char(&e.address, at);
+                }
+                _ => {
+                    let at = e.message.find("proof").unwrap();
+                    e.message = flip_char(&e.message, at);
+                }
+            }
+            let p = write(dir.path(), "t.json", &s.to_file_bytes());
+            let r = verify(&p);
+            assert_eq!(r.exit_code(), 1, "entry {i} {what}: {}", r.to_human());
+            assert_eq!(r.failed, 1, "entry {i} {what}: {}", r.to_human());
+            assert_eq!(r.verified as usize, n - 1, "entry {i} {what}");
+            assert_eq!(r.problems[0].entry, i as u64, "entry {i} {what}");
+        }
+    }
+}
+
+#[test]
+fn second_signature_of_multisig_is_checked_too() {
+    let mut s = example_snapshot();
+    let i = s
+        .entries
+        .iter()
+        .position(|e| e.signatures.len() == 2)
+        .unwrap();
+    let sig = &mut s.entries[i].signatures[1].signature;
+    let at = sig.len() / 2;
+    *sig = flip_char(sig, at);
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "t.json", &s.to_file_bytes());
+    let r = verify(&p);
+    assert_eq!(r.failed, 1, "{}", r.to_human());
+}
+
+#[test]
+fn same_signature_twice_does_not_reach_the_threshold() {
+    let mut s = example_snapshot();
+    let i = s
+        .entries
+        .iter()
+        .position(|e| e.signatures.len() == 2)
+        .unwrap();
+    let first = s.entries[i].signatures[0].clone();
+    s.entries[i].signatures[1] = first;
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "t.json", &s.to_file_bytes());
+    let r = verify(&p);
+    assert_eq!(r.failed, 1, "{}", r.to_human());
+    assert!(r.problems[0].reason.contains("threshold"), "{}", r.to_human());
+}
+
+#[test]
+fn duplicates_network_mismatch_and_unknown_chain_fail_with_reasons() {
+    let base = example_snapshot();
+    let dir = tempfile::tempdir().unwrap();
+
+    let mut s = base.clone();
+    let dup = s.entries[0].clone();
+    s.entries.push(dup);
+    let r = verify(&write(dir.path(), "d.json", &s.to_file_bytes()));
+    assert_eq!(r.failed, 1);
+    assert!(r.problems[0].reason.contains("duplicate"), "{}", r.to_human());
+
+    let mut s = base.clone();
+    s.entries[0].network = por_attest::chains::Network::Testnet;
+    let r = verify(&write(dir.path(), "n.json", &s.to_file_bytes()));
+    assert_eq!(r.failed, 1);
+    assert!(r.problems[0].reason.contains("network"), "{}", r.to_human());
+
+    let mut s = base.clone();
+    s.entries[0].chain = "DOGE".into();
+    let r = verify(&write(dir.path(), "c.json", &s.to_file_bytes()));
+    assert_eq!(r.failed, 1);
+    assert!(r.problems[0].reason.contains("unknown chain"), "{}", r.to_human());
+
+    // A signature moved to another address with its message rewritten still fails.
+    let mut s = base.clone();
+    let (a, b) = (0, 2);
+    s.entries[a].signatures = s.entries[b].signatures.clone();
+    let r = verify(&write(dir.path(), "m.json", &s.to_file_bytes()));
+    assert_eq!(r.failed, 1, "{}", r.to_human());
+}
+
+#[test]
+fn tampered_file_fails_its_digest() {
+    let text = std::fs::read_to_string(example_path()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "t.json",
+        text.replacen("\"cold\"", "\"hot\"", 1).as_bytes(),
+    );
+    let r = verify(&p);
+    assert_eq!(r.exit_code(), 1);
+    assert!(r.file_failures[0].contains("digest"), "{}", r.to_human());
+    let (code, _, _) = cli(&["verify", p.to_str().unwrap()]);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn unreadable_input_exits_2_with_a_clear_message() {
+    let text = std::fs::read(example_path()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty.json", vec![], "empty"),
+        ("garbage.json", b"this is not json".to_vec(), "not valid JSON"),
+        ("trunc.json", text[..text.len() * 2 / 3].to_vec(), "truncated"),
+        ("array.json", b"[1,2]".to_vec(), "invalid snapshot"),
+    ];
+    for (name, bytes, expect) in cases {
+        let p = write(dir.path(), name, &bytes);
+        let (code, out, err) = cli(&["verify", p.to_str().unwrap()]);
+        assert_eq!(code, 2, "{name}: {out}{err}");
+        assert!(err.contains(name), "{name}: message names the file: {err}");
+        assert!(err.contains(expect), "{name}: {err}");
+        assert!(!err.contains("panicked"), "{name}: {err}");
+    }
+    let (code, _, err) = cli(&["verify", "/nonexistent/snapshot.json"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot open"), "{err}");
+    let bad_field = String::from_utf8(text.clone())
+        .unwrap()
+        .replacen("\"p2pkh\"", "\"p2pkk\"", 1);
+    let p = write(dir.path(), "field.json", bad_field.as_bytes());
+    let (code, _, err) = cli(&["verify", p.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("entry 0") && err.contains("p2pkk") && err.contains("line"),
+        "{err}"
+    );
+}
