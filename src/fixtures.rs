@@ -10,7 +10,9 @@ use crate::schemes::evm::{evm_address_of, sign_eip191, to_checksum_address};
 use crate::schemes::multisig::{multisig_address, multisig_script};
 use crate::schemes::secp;
 use crate::schemes::tron::{sign_tron_v2, tron_address_of};
-use crate::snapshot::{Anchor, Entry, Header, SignatureRecord, Snapshot, FORMAT_TAG, FORMAT_VERSION};
+use crate::snapshot::{
+    Anchor, Entry, Header, SignatureRecord, Snapshot, FORMAT_TAG, FORMAT_VERSION,
+};
 use bitcoin::bip32::{DerivationPath, Xpriv};
 use bitcoin::key::{CompressedPublicKey, Keypair};
 use bitcoin::secp256k1::SecretKey;
@@ -39,10 +41,26 @@ pub fn secret_at(master: &Xpriv, path: &str) -> SecretKey {
 /// The header of the example snapshot.
 fn example_header() -> Header {
     let anchors = [
-        ("ARB", 280_000_000u64, "0x3f5d0c8a1b6e2f7a9c4d8e0b1a2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e"),
-        ("BTC", 925_000, "00000000000000000001c5f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f"),
-        ("ETH", 23_800_000, "0x9a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"),
-        ("TRX", 77_000_000, "0000000004a6f2c0e5d4c3b2a1908f7e6d5c4b3a29180706f5e4d3c2b1a09f8e"),
+        (
+            "ARB",
+            280_000_000u64,
+            "0x3f5d0c8a1b6e2f7a9c4d8e0b1a2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e",
+        ),
+        (
+            "BTC",
+            925_000,
+            "00000000000000000001c5f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f",
+        ),
+        (
+            "ETH",
+            23_800_000,
+            "0x9a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9",
+        ),
+        (
+            "TRX",
+            77_000_000,
+            "0000000004a6f2c0e5d4c3b2a1908f7e6d5c4b3a29180706f5e4d3c2b1a09f8e",
+        ),
     ]
     .into_iter()
     .map(|(c, height, hash)| {
@@ -115,9 +133,21 @@ pub fn example_snapshot() -> Snapshot {
     // Legacy signed messages, the way the Ledger Bitcoin app signs them (compressed-P2PKH
     // header whatever the address type), and one with the strict BIP-137 header.
     for (path, st, kind) in [
-        ("m/44'/0'/0'/0/0", ScriptType::P2pkh, Bip137Kind::P2pkhCompressed),
-        ("m/49'/0'/0'/0/0", ScriptType::P2shP2wpkh, Bip137Kind::P2pkhCompressed),
-        ("m/84'/0'/0'/0/0", ScriptType::P2wpkh, Bip137Kind::P2pkhCompressed),
+        (
+            "m/44'/0'/0'/0/0",
+            ScriptType::P2pkh,
+            Bip137Kind::P2pkhCompressed,
+        ),
+        (
+            "m/49'/0'/0'/0/0",
+            ScriptType::P2shP2wpkh,
+            Bip137Kind::P2pkhCompressed,
+        ),
+        (
+            "m/84'/0'/0'/0/0",
+            ScriptType::P2wpkh,
+            Bip137Kind::P2pkhCompressed,
+        ),
         ("m/84'/0'/0'/0/1", ScriptType::P2wpkh, Bip137Kind::P2wpkh),
     ] {
         let sk = secret_at(&master, path);
@@ -127,8 +157,10 @@ pub fn example_snapshot() -> Snapshot {
             _ => Address::p2wpkh(&ckey(&sk), net),
         };
         let mut e = entry(&header, "BTC", address.to_string(), Some(st));
-        e.signatures
-            .push(sig(Scheme::Bip137, sign_bip137(&sk, e.message.as_bytes(), kind)));
+        e.signatures.push(sig(
+            Scheme::Bip137,
+            sign_bip137(&sk, e.message.as_bytes(), kind),
+        ));
         entries.push(e);
     }
 
@@ -140,8 +172,12 @@ pub fn example_snapshot() -> Snapshot {
         Address::p2wpkh(&ckey(&sk), net).to_string(),
         Some(ScriptType::P2wpkh),
     );
-    let s = sign_bip322(&Bip322Signer::P2wpkh(&sk), e.message.as_bytes(), Bip322Format::Simple)
-        .expect("sign");
+    let s = sign_bip322(
+        &Bip322Signer::P2wpkh(&sk),
+        e.message.as_bytes(),
+        Bip322Format::Simple,
+    )
+    .expect("sign");
     e.signatures.push(sig(Scheme::Bip322Simple, s));
     entries.push(e);
 
@@ -152,8 +188,12 @@ pub fn example_snapshot() -> Snapshot {
         Address::p2shwpkh(&ckey(&sk), net).to_string(),
         Some(ScriptType::P2shP2wpkh),
     );
-    let s = sign_bip322(&Bip322Signer::P2shP2wpkh(&sk), e.message.as_bytes(), Bip322Format::FULL)
-        .expect("sign");
+    let s = sign_bip322(
+        &Bip322Signer::P2shP2wpkh(&sk),
+        e.message.as_bytes(),
+        Bip322Format::FULL,
+    )
+    .expect("sign");
     e.signatures.push(sig(Scheme::Bip322Full, s));
     entries.push(e);
 
@@ -166,8 +206,12 @@ pub fn example_snapshot() -> Snapshot {
         Address::p2tr(secp(), xonly, None, net).to_string(),
         Some(ScriptType::P2tr),
     );
-    let s = sign_bip322(&Bip322Signer::P2tr(&kp), e.message.as_bytes(), Bip322Format::Simple)
-        .expect("sign");
+    let s = sign_bip322(
+        &Bip322Signer::P2tr(&kp),
+        e.message.as_bytes(),
+        Bip322Format::Simple,
+    )
+    .expect("sign");
     e.signatures.push(sig(Scheme::Bip322Simple, s));
     entries.push(e);
 
@@ -205,8 +249,7 @@ pub fn example_snapshot() -> Snapshot {
                 script: &script,
                 keys: &keys[1..],
             };
-            let s = sign_bip322(&signer, e.message.as_bytes(), Bip322Format::Simple)
-                .expect("sign");
+            let s = sign_bip322(&signer, e.message.as_bytes(), Bip322Format::Simple).expect("sign");
             e.signatures.push(sig(Scheme::Bip322Simple, s));
         }
         entries.push(e);
@@ -224,9 +267,16 @@ pub fn example_snapshot() -> Snapshot {
 
     // TRON: TIP-191.
     let sk = secret_at(&master, "m/44'/195'/0'/0/0");
-    let mut e = entry(&header, "TRX", tron_address_of(&sk.public_key(secp())), None);
-    e.signatures
-        .push(sig(Scheme::TronTip191, sign_tron_v2(&sk, e.message.as_bytes())));
+    let mut e = entry(
+        &header,
+        "TRX",
+        tron_address_of(&sk.public_key(secp())),
+        None,
+    );
+    e.signatures.push(sig(
+        Scheme::TronTip191,
+        sign_tron_v2(&sk, e.message.as_bytes()),
+    ));
     entries.push(e);
 
     Snapshot { header, entries }

@@ -76,25 +76,28 @@ impl Template {
                 .find('}')
                 .ok_or_else(|| TemplateError("template has `{` without a closing `}`".into()))?;
             let name = &after[..close];
-            let field = PLACEHOLDERS
-                .iter()
-                .find(|p| **p == name)
-                .ok_or_else(|| {
-                    TemplateError(format!(
-                        "unknown placeholder `{{{name}}}` (known: {})",
-                        PLACEHOLDERS.join(", ")
-                    ))
-                })?;
+            let field = PLACEHOLDERS.iter().find(|p| **p == name).ok_or_else(|| {
+                TemplateError(format!(
+                    "unknown placeholder `{{{name}}}` (known: {})",
+                    PLACEHOLDERS.join(", ")
+                ))
+            })?;
             pieces.push(Piece::Field(field));
             rest = &after[close + 1..];
         }
         if rest.contains('}') {
-            return Err(TemplateError("template has `}` without an opening `{`".into()));
+            return Err(TemplateError(
+                "template has `}` without an opening `{`".into(),
+            ));
         }
         if !rest.is_empty() {
             pieces.push(Piece::Text(rest.to_string()));
         }
-        let has = |f: &str| pieces.iter().any(|p| matches!(p, Piece::Field(n) if *n == f));
+        let has = |f: &str| {
+            pieces
+                .iter()
+                .any(|p| matches!(p, Piece::Field(n) if *n == f))
+        };
         if !has("address") {
             return Err(TemplateError(
                 "template must contain {address}, or a signature could be moved to another address"
@@ -180,7 +183,6 @@ impl Template {
         rest.is_empty()
     }
 }
-
 
 #[cfg(test)]
 mod tests {

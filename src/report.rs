@@ -169,7 +169,11 @@ impl Report {
                 Some(l) => format!("line {l}"),
                 None => format!("entry {}", p.entry),
             };
-            let tag = if p.status == "failed" { "FAIL" } else { "UNSUPPORTED" };
+            let tag = if p.status == "failed" {
+                "FAIL"
+            } else {
+                "UNSUPPORTED"
+            };
             let _ = writeln!(out, "{tag} {place} {} {}: {}", p.chain, p.address, p.reason);
         }
         let _ = writeln!(

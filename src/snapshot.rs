@@ -169,7 +169,8 @@ impl Snapshot {
     /// The file's bytes: header, digest, then one entry per line; deterministic.
     pub fn to_file_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(256 + self.entries.len() * 512);
-        self.write_file(&mut out).expect("writing to a Vec cannot fail");
+        self.write_file(&mut out)
+            .expect("writing to a Vec cannot fail");
         out
     }
 
@@ -282,7 +283,9 @@ fn describe_json_error(e: &serde_json::Error) -> String {
     use serde_json::error::Category;
     let text = e.to_string();
     let what = match e.classify() {
-        _ if text.contains("EOF while parsing") => "truncated or empty: JSON ends early".to_string(),
+        _ if text.contains("EOF while parsing") => {
+            "truncated or empty: JSON ends early".to_string()
+        }
         Category::Eof => "truncated or empty: JSON ends early".to_string(),
         Category::Syntax => "not valid JSON".to_string(),
         Category::Io => "read error".to_string(),
@@ -559,12 +562,18 @@ mod tests {
         let p = dir.path().join("s.json");
         std::fs::write(&p, text.replace("\"p2pkh\"", "\"p2xx\"")).unwrap();
         let e = Snapshot::read(&p).unwrap_err().to_string();
-        assert!(e.contains("entry 0") && e.contains("p2xx") && e.contains("line"), "{e}");
+        assert!(
+            e.contains("entry 0") && e.contains("p2xx") && e.contains("line"),
+            "{e}"
+        );
         std::fs::write(&p, &text[..text.len() / 2]).unwrap();
         let e = Snapshot::read(&p).unwrap_err().to_string();
         assert!(e.contains("truncated"), "{e}");
         std::fs::write(&p, "").unwrap();
-        assert!(Snapshot::read(&p).unwrap_err().to_string().contains("empty"));
+        assert!(Snapshot::read(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("empty"));
         std::fs::write(&p, "hello").unwrap();
         assert!(Snapshot::read(&p)
             .unwrap_err()

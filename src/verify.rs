@@ -17,21 +17,12 @@ use std::path::Path;
 use std::sync::mpsc;
 
 /// How to run a verification.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct VerifyOptions {
     /// Worker threads; 0 means one per core.
     pub threads: usize,
     /// Show a progress bar on stderr (only drawn on a terminal).
     pub progress: bool,
-}
-
-impl Default for VerifyOptions {
-    fn default() -> Self {
-        VerifyOptions {
-            threads: 0,
-            progress: false,
-        }
-    }
 }
 
 /// What every entry is checked against: the snapshot header.
@@ -64,8 +55,8 @@ enum Msg {
 /// Verifies the snapshot file at `path`. An `Err` means the file could not be read or
 /// understood (exit status 2); otherwise the report says what verified.
 pub fn verify_snapshot_file(path: &Path, opts: &VerifyOptions) -> Result<Report, InputError> {
-    let file =
-        std::fs::File::open(path).map_err(|e| InputError::new(path, format!("cannot open: {e}")))?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| InputError::new(path, format!("cannot open: {e}")))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = progress_bar(opts.progress, size);
     let reader = std::io::BufReader::with_capacity(
@@ -226,7 +217,11 @@ fn check_entry(ctx: &SnapshotContext, e: &Entry) -> Result<(), Problem> {
     };
     let template = match &ctx.template {
         Ok(t) => t,
-        Err(err) => return fail(format!("the snapshot's message template is rejected: {err}")),
+        Err(err) => {
+            return fail(format!(
+                "the snapshot's message template is rejected: {err}"
+            ))
+        }
     };
     let fields = MessageFields {
         entity: &ctx.entity,

@@ -176,7 +176,11 @@ fn same_signature_twice_does_not_reach_the_threshold() {
     let p = write(dir.path(), "t.json", &s.to_file_bytes());
     let r = verify(&p);
     assert_eq!(r.failed, 1, "{}", r.to_human());
-    assert!(r.problems[0].reason.contains("threshold"), "{}", r.to_human());
+    assert!(
+        r.problems[0].reason.contains("threshold"),
+        "{}",
+        r.to_human()
+    );
 }
 
 #[test]
@@ -189,7 +193,11 @@ fn duplicates_network_mismatch_and_unknown_chain_fail_with_reasons() {
     s.entries.push(dup);
     let r = verify(&write(dir.path(), "d.json", &s.to_file_bytes()));
     assert_eq!(r.failed, 1);
-    assert!(r.problems[0].reason.contains("duplicate"), "{}", r.to_human());
+    assert!(
+        r.problems[0].reason.contains("duplicate"),
+        "{}",
+        r.to_human()
+    );
 
     let mut s = base.clone();
     s.entries[0].network = por_attest::chains::Network::Testnet;
@@ -201,7 +209,11 @@ fn duplicates_network_mismatch_and_unknown_chain_fail_with_reasons() {
     s.entries[0].chain = "DOGE".into();
     let r = verify(&write(dir.path(), "c.json", &s.to_file_bytes()));
     assert_eq!(r.failed, 1);
-    assert!(r.problems[0].reason.contains("unknown chain"), "{}", r.to_human());
+    assert!(
+        r.problems[0].reason.contains("unknown chain"),
+        "{}",
+        r.to_human()
+    );
 
     // A signature moved to another address with its message rewritten still fails.
     let mut s = base.clone();
@@ -233,8 +245,16 @@ fn unreadable_input_exits_2_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty.json", vec![], "empty"),
-        ("garbage.json", b"this is not json".to_vec(), "not valid JSON"),
-        ("trunc.json", text[..text.len() * 2 / 3].to_vec(), "truncated"),
+        (
+            "garbage.json",
+            b"this is not json".to_vec(),
+            "not valid JSON",
+        ),
+        (
+            "trunc.json",
+            text[..text.len() * 2 / 3].to_vec(),
+            "truncated",
+        ),
         ("array.json", b"[1,2]".to_vec(), "invalid snapshot"),
     ];
     for (name, bytes, expect) in cases {

@@ -27,7 +27,9 @@ pub enum DeviceError {
     #[error("the device is locked (0x5515): unlock it with its PIN and run again")]
     Locked,
     /// Another app (or the dashboard) is open.
-    #[error("the {expected} app is not open on the device (status {status:04X}): open it and run again")]
+    #[error(
+        "the {expected} app is not open on the device (status {status:04X}): open it and run again"
+    )]
     AppNotOpen { expected: String, status: u16 },
     /// The wrong app or an unusable version is open.
     #[error("{0}")]
