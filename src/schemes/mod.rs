@@ -25,8 +25,9 @@ pub use bip137::{
     sign_bip137, signed_message_hash, verify_bip137, Bip137Kind,
 };
 pub use bip322::{
-    bip322_message_hash, sign_bip322, sign_bip322_simple_p2tr, sign_bip322_simple_p2wpkh, to_sign,
-    to_sign_psbt, to_spend, verify_bip322, Bip322Format, Bip322Kind, Bip322Signer,
+    bip322_message_hash, encode_bip322_signature, sign_bip322, sign_bip322_simple_p2tr,
+    sign_bip322_simple_p2wpkh, to_sign, to_sign_psbt, to_spend, verify_bip322, Bip322Format,
+    Bip322Kind, Bip322Signer,
 };
 pub use evm::{
     eip191_hash, evm_address_of, keccak256, parse_evm_address, recover_eip191, recover_evm_prehash,
