@@ -677,15 +677,12 @@ fn bip322_extra_vectors() {
     let f = load("bip322-extra.json");
     // the tag encoding our verifier implements is the one summarised here
     let formats = &f["spec_summary"]["formats_v1_plus"];
-    for tag in ["smp", "ful", "pof"] {
-        assert!(s(formats, tag).starts_with(&format!(
-            "{}",
-            match tag {
-                "smp" => "simple: 'smp' + base64",
-                "ful" => "full: 'ful' + base64",
-                _ => "proof of funds: 'pof' + base64",
-            }
-        )));
+    for (tag, start) in [
+        ("smp", "simple: 'smp' + base64"),
+        ("ful", "full: 'ful' + base64"),
+        ("pof", "proof of funds: 'pof' + base64"),
+    ] {
+        assert!(s(formats, tag).starts_with(start), "{tag}");
     }
     let vectors = arr(&f, "legacy_and_library_vectors");
     assert_eq!(vectors.len(), 18);

@@ -124,14 +124,24 @@ fn write_compact_size(engine: &mut impl HashEngine, n: u64) {
 
 /// Decode a base64 legacy signature into its header kind, recovery id and r‖s.
 pub fn decode_bip137_signature(sig_b64: &str) -> Result<(Bip137Kind, u8, [u8; 64]), SchemeError> {
-    let bytes = decode_base64(sig_b64)?;
-    if bytes.len() != 65 {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::DecodeSliceError;
+    use base64::Engine;
+    // Decode on the stack: 88 base64 characters never need more than 66 bytes.
+    let mut buf = [0u8; 66];
+    let len = match STANDARD.decode_slice(sig_b64, &mut buf) {
+        Ok(n) => n,
+        Err(DecodeSliceError::OutputSliceTooSmall) => decode_base64(sig_b64)?.len(),
+        Err(DecodeSliceError::DecodeError(_)) => return Err(SchemeError::NotBase64),
+    };
+    if len != 65 {
         return Err(SchemeError::BadLength {
             what: "signature",
             expected: 65,
-            got: bytes.len(),
+            got: len,
         });
     }
+    let bytes = &buf[..65];
     let (kind, recid) = Bip137Kind::from_header(bytes[0])?;
     let mut rs = [0u8; 64];
     rs.copy_from_slice(&bytes[1..]);

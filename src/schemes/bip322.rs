@@ -868,10 +868,24 @@ pub fn sign_bip322(
     };
     tx.input[0].script_sig = script_sig;
     tx.input[0].witness = witness;
-    Ok(match format {
-        Bip322Format::Simple => format!("smp{}", encode_base64(&serialize(&tx.input[0].witness))),
-        Bip322Format::Full { .. } => format!("ful{}", encode_base64(&serialize(&tx))),
-    })
+    Ok(encode_bip322_signature(&tx, format))
+}
+
+/// Encode a signed `to_sign` (e.g. finalized from a device-signed PSBT) as a tagged BIP-322
+/// signature: `smp` + its first input's witness, or `ful` + the whole transaction. Only
+/// the variant tag of `format` matters; the transaction's own fields are kept.
+pub fn encode_bip322_signature(signed_to_sign: &Transaction, format: Bip322Format) -> String {
+    match format {
+        Bip322Format::Simple => {
+            let witness = signed_to_sign
+                .input
+                .first()
+                .map(|i| serialize(&i.witness))
+                .unwrap_or_else(|| vec![0]);
+            format!("smp{}", encode_base64(&witness))
+        }
+        Bip322Format::Full { .. } => format!("ful{}", encode_base64(&serialize(signed_to_sign))),
+    }
 }
 
 /// A simple (`smp`) signature for the P2WPKH address of `secret`.

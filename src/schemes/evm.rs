@@ -55,8 +55,13 @@ pub(crate) fn decode_sig_hex(sig_hex: &str) -> Result<[u8; 65], SchemeError> {
         .strip_prefix("0x")
         .or_else(|| sig_hex.strip_prefix("0X"))
         .unwrap_or(sig_hex);
+    let mut out = [0u8; 65];
+    if h.len() == 130 {
+        hex::decode_to_slice(h, &mut out).map_err(|_| SchemeError::NotHex)?;
+        return Ok(out);
+    }
     let bytes = hex::decode(h).map_err(|_| SchemeError::NotHex)?;
-    <[u8; 65]>::try_from(bytes.as_slice()).map_err(|_| SchemeError::BadLength {
+    Err(SchemeError::BadLength {
         what: "signature",
         expected: 65,
         got: bytes.len(),
@@ -263,6 +268,35 @@ mod tests {
             verify_eip191(&addr, b"m", &hex::encode(m)),
             Err(SchemeError::HighS)
         );
+    }
+
+    /// Rough single-thread throughput (`cargo test --lib throughput -- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn throughput() {
+        use crate::schemes::bip137::{sign_bip137, verify_bip137, Bip137Kind};
+        let key = sk("0303030303030303030303030303030303030303030303030303030303030303");
+        let addr = to_checksum_address(&evm_address_of(&key.public_key(secp())));
+        let btc = bitcoin::Address::p2wpkh(
+            &bitcoin::CompressedPublicKey(key.public_key(secp())),
+            bitcoin::Network::Bitcoin,
+        );
+        let msg = b"ACME proof of reserves S1: I control ETH address X at 19000000:0xabc";
+        let (e, b) = (
+            sign_eip191(&key, msg),
+            sign_bip137(&key, msg, Bip137Kind::P2pkhCompressed),
+        );
+        let n = 20_000;
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            verify_eip191(&addr, msg, &e).unwrap();
+        }
+        println!("eip191: {:.0}/s", n as f64 / t.elapsed().as_secs_f64());
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            verify_bip137(&btc, msg, &b).unwrap();
+        }
+        println!("bip137: {:.0}/s", n as f64 / t.elapsed().as_secs_f64());
     }
 
     #[test]

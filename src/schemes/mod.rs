@@ -25,8 +25,9 @@ pub use bip137::{
     sign_bip137, signed_message_hash, verify_bip137, Bip137Kind,
 };
 pub use bip322::{
-    bip322_message_hash, sign_bip322, sign_bip322_simple_p2tr, sign_bip322_simple_p2wpkh, to_sign,
-    to_sign_psbt, to_spend, verify_bip322, Bip322Format, Bip322Kind, Bip322Signer,
+    bip322_message_hash, encode_bip322_signature, sign_bip322, sign_bip322_simple_p2tr,
+    sign_bip322_simple_p2wpkh, to_sign, to_sign_psbt, to_spend, verify_bip322, Bip322Format,
+    Bip322Kind, Bip322Signer,
 };
 pub use evm::{
     eip191_hash, evm_address_of, keccak256, parse_evm_address, recover_eip191, recover_evm_prehash,
@@ -229,5 +230,170 @@ mod tests {
     #[test]
     fn one_context() {
         assert!(std::ptr::eq(secp(), secp()));
+    }
+
+    mod properties {
+        use super::super::*;
+        use bitcoin::secp256k1::{Keypair, SecretKey};
+        use bitcoin::{Address, CompressedPublicKey, Network, NetworkKind};
+        use proptest::prelude::*;
+        use std::sync::LazyLock;
+
+        const MSG: &[u8] = b"ACME proof of reserves S1: I control BTC address A at 800000";
+
+        struct Fixture {
+            p2pkh: Address,
+            wpkh: Address,
+            p2tr: Address,
+            evm: String,
+            tron: String,
+            bip137: String,
+            bip322_wpkh: String,
+            bip322_tr: String,
+            bip322_full: String,
+            eip191: String,
+            tron_sig: String,
+        }
+
+        static FIX: LazyLock<Fixture> = LazyLock::new(|| {
+            let sk = SecretKey::from_slice(&[0x42; 32]).unwrap();
+            let kp = Keypair::from_secret_key(secp(), &sk);
+            let ck = CompressedPublicKey(sk.public_key(secp()));
+            let p2tr_signer = Bip322Signer::P2tr(&kp);
+            let p2tr =
+                Address::from_script(&p2tr_signer.script_pubkey().unwrap(), Network::Bitcoin)
+                    .unwrap();
+            Fixture {
+                p2pkh: Address::p2pkh(ck, NetworkKind::Main),
+                wpkh: Address::p2wpkh(&ck, Network::Bitcoin),
+                p2tr,
+                evm: to_checksum_address(&evm_address_of(&sk.public_key(secp()))),
+                tron: tron_address_of(&sk.public_key(secp())),
+                bip137: sign_bip137(&sk, MSG, Bip137Kind::P2wpkh),
+                bip322_wpkh: sign_bip322_simple_p2wpkh(&sk, MSG),
+                bip322_tr: sign_bip322_simple_p2tr(&kp, MSG),
+                bip322_full: sign_bip322(&Bip322Signer::P2wpkh(&sk), MSG, Bip322Format::FULL)
+                    .unwrap(),
+                eip191: sign_eip191(&sk, MSG),
+                tron_sig: sign_tron_v2(&sk, MSG),
+            }
+        });
+
+        const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        const HEX: &[u8] = b"0123456789abcdef";
+
+        /// Replace the character at `pos` by another one of `alphabet` (another value, not
+        /// merely another case).
+        fn mutate(sig: &str, pos: usize, pick: usize, alphabet: &[u8]) -> String {
+            let mut b = sig.as_bytes().to_vec();
+            let cur = b[pos];
+            let same = |c: u8| {
+                if alphabet == HEX {
+                    c == cur.to_ascii_lowercase()
+                } else {
+                    c == cur
+                }
+            };
+            let choices: Vec<u8> = alphabet.iter().copied().filter(|c| !same(*c)).collect();
+            b[pos] = choices[pick % choices.len()];
+            String::from_utf8(b).unwrap()
+        }
+
+        #[test]
+        fn fixtures_verify() {
+            let f = &*FIX;
+            verify_bip137(&f.wpkh, MSG, &f.bip137).unwrap();
+            verify_bip322(&f.wpkh, MSG, &f.bip322_wpkh).unwrap();
+            verify_bip322(&f.wpkh, MSG, &f.bip322_full).unwrap();
+            verify_bip322(&f.p2tr, MSG, &f.bip322_tr).unwrap();
+            verify_eip191(&f.evm, MSG, &f.eip191).unwrap();
+            verify_tron(&f.tron, MSG, &f.tron_sig, TronVersion::V2).unwrap();
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Arbitrary text as a signature: an error, never a panic, never a pass.
+            #[test]
+            fn garbage_strings_are_errors(sig in ".{0,200}") {
+                let f = &*FIX;
+                prop_assert!(verify_bip137(&f.wpkh, MSG, &sig).is_err());
+                prop_assert!(verify_bip137(&f.p2pkh, MSG, &sig).is_err());
+                let _ = recover_bip137(MSG, &sig);
+                prop_assert!(verify_bip322(&f.wpkh, MSG, &sig).is_err());
+                prop_assert!(verify_bip322(&f.p2tr, MSG, &sig).is_err());
+                prop_assert!(verify_bip322(&f.p2pkh, MSG, &sig).is_err());
+                prop_assert!(verify_eip191(&f.evm, MSG, &sig).is_err());
+                prop_assert!(verify_eip191_hashed(&f.evm, MSG, &sig).is_err());
+                prop_assert!(verify_tron(&f.tron, MSG, &sig, TronVersion::V2).is_err());
+                let _ = parse_evm_address(&sig);
+                prop_assert!(parse_tron_address(&sig).is_err());
+                let _ = parse_multisig(sig.as_bytes());
+            }
+
+            /// Random bytes, base64-encoded with and without BIP-322 tags: errors, no panics.
+            #[test]
+            fn garbage_bytes_are_errors(bytes in proptest::collection::vec(any::<u8>(), 0..300),
+                                        tag in prop_oneof![Just(""), Just("smp"), Just("ful"), Just("pof")]) {
+                let f = &*FIX;
+                let sig = format!("{tag}{}", encode_base64(&bytes));
+                prop_assert!(verify_bip322(&f.wpkh, MSG, &sig).is_err());
+                prop_assert!(verify_bip322(&f.p2tr, MSG, &sig).is_err());
+                prop_assert!(verify_bip137(&f.wpkh, MSG, &sig).is_err());
+                let hexsig = hex::encode(&bytes);
+                prop_assert!(verify_eip191(&f.evm, MSG, &hexsig).is_err());
+                prop_assert!(verify_tron(&f.tron, MSG, &hexsig, TronVersion::V1).is_err());
+                let _ = parse_multisig(&bytes);
+            }
+
+            /// Changing one character of a signature makes it fail. For legacy signatures the
+            /// first character is excluded: it holds the header's address-type bits, which the
+            /// signature does not cover (31–34 ↔ 39–42 on a P2WPKH address both verify, by
+            /// design), see `first_char_of_legacy_signature_is_not_covered`.
+            #[test]
+            fn one_char_changes_fail(pos in any::<prop::sample::Index>(), pick in any::<usize>()) {
+                let f = &*FIX;
+                let body = |s: &str| s.trim_end_matches('=').len();
+                let p = 1 + pos.index(body(&f.bip137) - 1);
+                prop_assert!(verify_bip137(&f.wpkh, MSG, &mutate(&f.bip137, p, pick, B64)).is_err());
+                for (addr, sig) in [(&f.wpkh, &f.bip322_wpkh), (&f.p2tr, &f.bip322_tr), (&f.wpkh, &f.bip322_full)] {
+                    let p = pos.index(body(sig));
+                    let m = mutate(sig, p, pick, B64);
+                    prop_assert!(verify_bip322(addr, MSG, &m).is_err(), "{} at {}", m, p);
+                }
+                let p = 2 + pos.index(130);
+                prop_assert!(verify_eip191(&f.evm, MSG, &mutate(&f.eip191, p, pick, HEX)).is_err());
+                prop_assert!(verify_tron(&f.tron, MSG, &mutate(&f.tron_sig, p, pick, HEX), TronVersion::V2).is_err());
+            }
+
+            /// Changing one byte of the message makes every scheme fail.
+            #[test]
+            fn one_byte_message_changes_fail(pos in any::<prop::sample::Index>(), x in 1u8..=255) {
+                let f = &*FIX;
+                let mut m = MSG.to_vec();
+                let i = pos.index(m.len());
+                m[i] ^= x;
+                prop_assert!(verify_bip137(&f.wpkh, &m, &f.bip137).is_err());
+                prop_assert!(verify_bip322(&f.wpkh, &m, &f.bip322_wpkh).is_err());
+                prop_assert!(verify_bip322(&f.wpkh, &m, &f.bip322_full).is_err());
+                prop_assert!(verify_bip322(&f.p2tr, &m, &f.bip322_tr).is_err());
+                prop_assert!(verify_eip191(&f.evm, &m, &f.eip191).is_err());
+                prop_assert!(verify_tron(&f.tron, &m, &f.tron_sig, TronVersion::V2).is_err());
+            }
+        }
+
+        /// The header's type bits are not covered by a legacy signature: rewriting them within
+        /// what our rules accept for the address keeps it valid (the same key signed).
+        #[test]
+        fn first_char_of_legacy_signature_is_not_covered() {
+            let f = &*FIX;
+            let (_, recid, _) = decode_bip137_signature(&f.bip137).unwrap();
+            let as_p2pkh_header =
+                normalize_bip137_header(&f.bip137, crate::chains::ScriptType::P2pkh).unwrap();
+            assert_ne!(as_p2pkh_header[..1], f.bip137[..1]);
+            assert_eq!(as_p2pkh_header[1..], f.bip137[1..]);
+            assert_eq!(decode_bip137_signature(&as_p2pkh_header).unwrap().1, recid);
+            verify_bip137(&f.wpkh, MSG, &as_p2pkh_header).unwrap();
+        }
     }
 }
