@@ -1,1 +1,454 @@
-//! (placeholder)
+//! `por-attest sign`: the custody team's ceremony on one device. For each address this device
+//! holds: the device derives (and shows) the address, which must be the manifest's; the device
+//! signs the rendered message; the signature is checked locally and appended to the journal
+//! (fsync'ed) before the next prompt. Re-running resumes: what the journal holds is skipped.
+
+use crate::chains::{ChainFamily, Scheme};
+use crate::journal::{Journal, JournalError, Record, RejectedRecord, SignedRecord};
+use crate::manifest::{Manifest, SignerKind, SigningTask};
+use crate::schemes;
+use crate::signers::{ensure_app, AppKind, BitcoinApp, DeviceError, EthereumApp};
+use crate::transport::Exchange;
+use bitcoin::address::NetworkUnchecked;
+use bitcoin::Address;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use thiserror::Error;
+
+/// What to do when the user rejects a prompt on the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnReject {
+    /// Record the rejection and stop the run (the default).
+    #[default]
+    Stop,
+    /// Record the rejection and go on with the next address.
+    Continue,
+}
+
+/// How to run a signing session.
+#[derive(Debug, Clone, Default)]
+pub struct SignOptions {
+    /// The manifest's signer this device is; found from the master fingerprint when absent.
+    pub signer: Option<String>,
+    /// What a rejected prompt does.
+    pub on_reject: OnReject,
+    /// Show a progress bar on stderr (drawn only on a terminal).
+    pub progress: bool,
+    /// Set (e.g. by Ctrl-C) to stop cleanly before the next prompt.
+    pub interrupt: Option<Arc<AtomicBool>>,
+    /// The device is the built-in simulator (refused unless the manifest is a test).
+    pub device_is_simulator: bool,
+    /// The command that resumes this run, for messages.
+    pub resume_command: Option<String>,
+}
+
+/// How a signing session ended.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SignSummary {
+    /// The signer id this device was.
+    pub signer: String,
+    /// Signatures this device owes in the manifest.
+    pub tasks: usize,
+    /// Signed during this run.
+    pub signed_now: usize,
+    /// Already in the journal before this run.
+    pub already: usize,
+    /// Rejected on the device during this run (recorded in the journal).
+    pub rejected: usize,
+    /// Tasks this device cannot do (e.g. TRON, whose app we do not drive), by key.
+    pub unsupported: Vec<String>,
+    /// Journal warnings (torn last line, ...).
+    pub warnings: Vec<String>,
+}
+
+/// Why a signing session stopped before finishing.
+#[derive(Debug, Error)]
+pub enum CeremonyError {
+    /// The journal could not be opened or written.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The device is not the one the manifest expects (checked before anything is signed).
+    #[error("wrong device: {0}")]
+    WrongDevice(String),
+    /// The device derived another address (or key) than the manifest states: nothing signed.
+    #[error("address mismatch for entry {entry} ({chain} {address}): the device derives {derived} at {path}; refusing to sign. Check the manifest's path and signer.")]
+    AddressMismatch {
+        entry: usize,
+        chain: String,
+        address: String,
+        derived: String,
+        path: String,
+    },
+    /// The device's signature did not verify locally: not journaled.
+    #[error("the device's signature for entry {entry} ({address}) does not verify: {reason}")]
+    BadSignature {
+        entry: usize,
+        address: String,
+        reason: String,
+    },
+    /// The device failed; `progress` tells what is safe, `resume` how to go on.
+    #[error("{source}\n{progress}{resume}")]
+    Device {
+        source: DeviceError,
+        progress: String,
+        resume: String,
+    },
+    /// The user rejected a prompt and chose to stop.
+    #[error("stopped: the prompt for entry {entry} ({address}) was rejected on the device (recorded in the journal).{resume}")]
+    Rejected {
+        entry: usize,
+        address: String,
+        resume: String,
+    },
+    /// Ctrl-C.
+    #[error("interrupted: {signed} signature(s) of this run are safe in the journal.{resume}")]
+    Interrupted { signed: usize, resume: String },
+    /// The manifest forbids this.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl CeremonyError {
+    /// True when re-running the same command continues the ceremony.
+    pub fn is_resumable(&self) -> bool {
+        matches!(
+            self,
+            CeremonyError::Device { .. }
+                | CeremonyError::Rejected { .. }
+                | CeremonyError::Interrupted { .. }
+        )
+    }
+}
+
+/// Runs the ceremony for one device over `transport`, journaling to `journal_path`.
+pub fn sign(
+    manifest: &Manifest,
+    journal_path: &Path,
+    transport: &mut dyn Exchange,
+    opts: &SignOptions,
+) -> Result<SignSummary, CeremonyError> {
+    let resume = opts
+        .resume_command
+        .as_ref()
+        .map(|c| format!("\nResume with: {c}"))
+        .unwrap_or_default();
+    let device_err = |e: DeviceError, signed: usize| CeremonyError::Device {
+        progress: format!(
+            "{signed} signature(s) of this run are safe in the journal {}.",
+            journal_path.display()
+        ),
+        resume: resume.clone(),
+        source: e,
+    };
+    if opts.device_is_simulator && !manifest.test {
+        return Err(CeremonyError::Refused(format!(
+            "{}: the built-in simulator may only sign for a manifest with `test = true`",
+            manifest.file.display()
+        )));
+    }
+
+    // Who is this device? Checked before anything is signed.
+    let has_btc_signers = manifest.signers.iter().any(|s| s.fingerprint.is_some());
+    let mut fingerprint = None;
+    if has_btc_signers {
+        ensure_app(transport, AppKind::Bitcoin).map_err(|e| device_err(e, 0))?;
+        let f = BitcoinApp::new(&mut *transport)
+            .master_fingerprint()
+            .map_err(|e| device_err(e, 0))?;
+        fingerprint = Some(f);
+    }
+    let signer = match (&opts.signer, fingerprint) {
+        (Some(id), f) => {
+            let s = manifest.signer(id).ok_or_else(|| {
+                CeremonyError::WrongDevice(format!("the manifest has no signer `{id}`"))
+            })?;
+            if let (Some(expected), Some(actual)) = (s.fingerprint, f) {
+                if expected != actual {
+                    return Err(CeremonyError::WrongDevice(format!(
+                        "signer `{id}` expects master fingerprint {expected}, the device has {actual} (wrong device, seed or passphrase); nothing was signed"
+                    )));
+                }
+            }
+            s
+        }
+        (None, Some(actual)) => {
+            let matching: Vec<_> = manifest
+                .signers
+                .iter()
+                .filter(|s| s.fingerprint == Some(actual))
+                .collect();
+            match matching.as_slice() {
+                [one] => *one,
+                [] => {
+                    return Err(CeremonyError::WrongDevice(format!(
+                        "the device's master fingerprint {actual} matches no signer of the manifest ({}); nothing was signed",
+                        manifest
+                            .signers
+                            .iter()
+                            .map(|s| format!(
+                                "{}={}",
+                                s.id,
+                                s.fingerprint.map(|f| f.to_string()).unwrap_or("-".into())
+                            ))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )))
+                }
+                _ => {
+                    return Err(CeremonyError::WrongDevice(format!(
+                        "fingerprint {actual} matches several signers; name one with --signer"
+                    )))
+                }
+            }
+        }
+        (None, None) => {
+            return Err(CeremonyError::WrongDevice(
+                "the manifest's signers have no fingerprints: name the signer with --signer".into(),
+            ))
+        }
+    };
+    if signer.kind == SignerKind::Simulator && !opts.device_is_simulator && !manifest.test {
+        return Err(CeremonyError::Refused(format!(
+            "signer `{}` is a simulator but the manifest is not a test",
+            signer.id
+        )));
+    }
+
+    let (mut journal, _) = Journal::open(journal_path, &manifest.identity())?;
+    let mut tasks: Vec<SigningTask<'_>> = manifest.tasks_for(&signer.id).collect();
+    // Bitcoin first, then EVM: one app switch per run.
+    tasks.sort_by_key(|t| (t.spec.family != ChainFamily::Bitcoin, t.address_index));
+    let mut summary = SignSummary {
+        signer: signer.id.clone(),
+        tasks: tasks.len(),
+        warnings: journal.warnings().to_vec(),
+        ..SignSummary::default()
+    };
+    let todo: Vec<&SigningTask<'_>> = tasks
+        .iter()
+        .filter(|t| {
+            let done = journal.done(&t.key());
+            if done {
+                summary.already += 1;
+            }
+            !done
+        })
+        .collect();
+    let bar = progress_bar(opts.progress, todo.len() as u64);
+    let mut open_app: Option<AppKind> = None;
+    for task in todo {
+        if opts
+            .interrupt
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::SeqCst))
+        {
+            bar.abandon();
+            return Err(CeremonyError::Interrupted {
+                signed: summary.signed_now,
+                resume,
+            });
+        }
+        let key = task.key();
+        let spec = task.spec;
+        let app = match spec.family {
+            ChainFamily::Bitcoin => AppKind::Bitcoin,
+            ChainFamily::Evm => AppKind::Ethereum,
+            ChainFamily::Tron => {
+                summary.unsupported.push(format!(
+                    "{key}: TRON signing needs the Ledger TRON app, which this version does not drive"
+                ));
+                bar.inc(1);
+                continue;
+            }
+        };
+        if open_app != Some(app) {
+            ensure_app(transport, app).map_err(|e| device_err(e, summary.signed_now))?;
+            open_app = Some(app);
+        }
+        let message = manifest.render_message(spec);
+        bar.set_message(format!("{} {}", spec.chain, spec.address));
+        let signed = match app {
+            AppKind::Bitcoin => sign_bitcoin(task, fingerprint, &message, transport),
+            AppKind::Ethereum => sign_evm(task, &message, transport),
+        };
+        let record = match signed {
+            Ok(r) => r,
+            Err(Step::Device(DeviceError::Rejected(what))) => {
+                journal.append(&Record::Rejected(RejectedRecord::new(
+                    &key,
+                    format!("rejected on the device while {what}"),
+                )))?;
+                summary.rejected += 1;
+                bar.inc(1);
+                match opts.on_reject {
+                    OnReject::Continue => continue,
+                    OnReject::Stop => {
+                        bar.abandon();
+                        return Err(CeremonyError::Rejected {
+                            entry: spec.index,
+                            address: spec.address.clone(),
+                            resume,
+                        });
+                    }
+                }
+            }
+            Err(Step::Device(e)) => {
+                bar.abandon();
+                return Err(device_err(e, summary.signed_now));
+            }
+            Err(Step::Stop(e)) => {
+                bar.abandon();
+                return Err(e);
+            }
+        };
+        journal.append(&Record::Signed(record))?;
+        summary.signed_now += 1;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(summary)
+}
+
+enum Step {
+    Device(DeviceError),
+    Stop(CeremonyError),
+}
+
+impl From<DeviceError> for Step {
+    fn from(e: DeviceError) -> Step {
+        Step::Device(e)
+    }
+}
+
+fn mismatch(task: &SigningTask<'_>, derived: String) -> Step {
+    Step::Stop(CeremonyError::AddressMismatch {
+        entry: task.spec.index,
+        chain: task.spec.chain.clone(),
+        address: task.spec.address.clone(),
+        derived,
+        path: task.path.to_string(),
+    })
+}
+
+fn bad_signature(task: &SigningTask<'_>, reason: impl ToString) -> Step {
+    Step::Stop(CeremonyError::BadSignature {
+        entry: task.spec.index,
+        address: task.spec.address.clone(),
+        reason: reason.to_string(),
+    })
+}
+
+fn sign_bitcoin(
+    task: &SigningTask<'_>,
+    fingerprint: Option<bitcoin::bip32::Fingerprint>,
+    message: &str,
+    transport: &mut dyn Exchange,
+) -> Result<SignedRecord, Step> {
+    let spec = task.spec;
+    let st = spec.script_type.ok_or_else(|| {
+        Step::Stop(CeremonyError::Refused(format!(
+            "entry {} has no script type",
+            spec.index
+        )))
+    })?;
+    let mut app = BitcoinApp::new(transport);
+    let address: Address = spec
+        .address
+        .parse::<Address<NetworkUnchecked>>()
+        .map_err(|e| bad_signature(task, e))?
+        .assume_checked();
+    let pubkey_hex;
+    if let Some(expected) = task.expected_pubkey {
+        // A multisig cosigner: the device must hold the manifest's key at this path (the
+        // manifest check already proved the script of these keys hashes to the address).
+        let xpub = app.extended_pubkey(task.path, false)?;
+        let actual = bitcoin::PublicKey::new(xpub.public_key);
+        if actual.inner != expected.inner {
+            return Err(mismatch(task, format!("the key {actual}")));
+        }
+        pubkey_hex = Some(expected.to_string());
+    } else {
+        let f = fingerprint.ok_or_else(|| {
+            Step::Stop(CeremonyError::WrongDevice(
+                "Bitcoin signer without a fingerprint".into(),
+            ))
+        })?;
+        let derived = app.single_sig_address(f, st, task.path, true)?;
+        if derived != spec.address {
+            return Err(mismatch(task, derived));
+        }
+        pubkey_hex = None;
+    }
+    let sig = app.sign_message(task.path, message.as_bytes())?;
+    if let Some(expected) = task.expected_pubkey {
+        let (key, _) = schemes::bip137::recover_bip137(message.as_bytes(), &sig)
+            .map_err(|e| bad_signature(task, e))?;
+        if key != expected.inner {
+            return Err(bad_signature(
+                task,
+                "it recovers to another key than the cosigner's",
+            ));
+        }
+    } else {
+        schemes::bip137::verify_bip137(&address, message.as_bytes(), &sig)
+            .map_err(|e| bad_signature(task, e))?;
+    }
+    Ok(SignedRecord::new(
+        &task.key(),
+        Scheme::Bip137,
+        sig,
+        pubkey_hex,
+        message,
+    ))
+}
+
+fn sign_evm(
+    task: &SigningTask<'_>,
+    message: &str,
+    transport: &mut dyn Exchange,
+) -> Result<SignedRecord, Step> {
+    let spec = task.spec;
+    let mut app = EthereumApp::new(transport);
+    let derived = app.address(task.path, true)?;
+    if !derived.eq_ignore_ascii_case(&spec.address) {
+        return Err(mismatch(task, derived));
+    }
+    let sig = app.sign_personal_message(task.path, message.as_bytes())?;
+    schemes::evm::verify_eip191(&spec.address, message.as_bytes(), &sig)
+        .map_err(|e| bad_signature(task, e))?;
+    Ok(SignedRecord::new(
+        &task.key(),
+        Scheme::Eip191,
+        sig,
+        None,
+        message,
+    ))
+}
+
+fn progress_bar(show: bool, total: u64) -> indicatif::ProgressBar {
+    if !show || total == 0 {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "signing {bar:40} {pos}/{len} ETA {eta} {wide_msg}",
+        )
+        .expect("valid template"),
+    );
+    bar
+}
+
+/// The journal path used when none is given: next to the manifest, named after the signer.
+pub fn default_journal(manifest: &Manifest, signer: &str) -> PathBuf {
+    let dir = manifest
+        .file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    dir.join(format!("journal-{signer}.jsonl"))
+}

@@ -1,0 +1,111 @@
+//! Which device a command talks to: `sim` (the built-in simulator, in-process),
+//! `tcp:HOST:PORT` (Speculos, or `por-attest simulator`), `hid` / `hid:SERIAL_OR_PATH` (a
+//! Ledger over USB).
+
+use crate::simulator::{SimulatedLedger, SimulatorConfig};
+use crate::transport::{Exchange, TcpTransport};
+use std::fmt;
+use std::str::FromStr;
+
+/// A device named on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceSpec {
+    /// The built-in simulator, in-process, with this mnemonic (default: Speculos's).
+    Sim { mnemonic: Option<String> },
+    /// Speculos framing over TCP.
+    Tcp { addr: String },
+    /// A Ledger over USB HID: the only one connected, or the one with this serial or path.
+    Hid { which: Option<String> },
+}
+
+impl DeviceSpec {
+    /// True for the built-in simulator (which a release ceremony refuses).
+    pub fn is_simulator(&self) -> bool {
+        matches!(self, DeviceSpec::Sim { .. })
+    }
+}
+
+impl FromStr for DeviceSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s == "sim" {
+            return Ok(DeviceSpec::Sim { mnemonic: None });
+        }
+        if let Some(words) = s.strip_prefix("sim:") {
+            return Ok(DeviceSpec::Sim {
+                mnemonic: Some(words.to_string()),
+            });
+        }
+        if let Some(addr) = s.strip_prefix("tcp:") {
+            if !addr.contains(':') {
+                return Err(format!("`{s}`: expected tcp:HOST:PORT"));
+            }
+            return Ok(DeviceSpec::Tcp {
+                addr: addr.to_string(),
+            });
+        }
+        if s == "hid" {
+            return Ok(DeviceSpec::Hid { which: None });
+        }
+        if let Some(which) = s.strip_prefix("hid:") {
+            return Ok(DeviceSpec::Hid {
+                which: Some(which.to_string()),
+            });
+        }
+        Err(format!(
+            "unknown device `{s}`: use sim, tcp:HOST:PORT, hid or hid:SERIAL_OR_PATH"
+        ))
+    }
+}
+
+impl fmt::Display for DeviceSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceSpec::Sim { mnemonic: None } => write!(f, "sim"),
+            DeviceSpec::Sim { mnemonic: Some(_) } => write!(f, "sim:<mnemonic>"),
+            DeviceSpec::Tcp { addr } => write!(f, "tcp:{addr}"),
+            DeviceSpec::Hid { which: None } => write!(f, "hid"),
+            DeviceSpec::Hid { which: Some(w) } => write!(f, "hid:{w}"),
+        }
+    }
+}
+
+/// Opens a transport to the device.
+pub fn connect(spec: &DeviceSpec) -> Result<Box<dyn Exchange + Send>, String> {
+    match spec {
+        DeviceSpec::Sim { mnemonic } => {
+            let config = match mnemonic {
+                Some(m) => SimulatorConfig::with_mnemonic(m),
+                None => SimulatorConfig::default(),
+            };
+            let sim = SimulatedLedger::new(config).map_err(|e| format!("simulator: {e}"))?;
+            Ok(Box::new(sim.transport()))
+        }
+        DeviceSpec::Tcp { addr } => TcpTransport::connect(addr)
+            .map(|t| Box::new(t) as Box<dyn Exchange + Send>)
+            .map_err(|e| format!("cannot reach tcp:{addr}: {e}")),
+        DeviceSpec::Hid { which: _ } => {
+            Err("USB HID is not available in this build yet; use tcp:HOST:PORT".to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_device_names() {
+        assert_eq!("sim".parse(), Ok(DeviceSpec::Sim { mnemonic: None }));
+        assert_eq!(
+            "tcp:127.0.0.1:9999".parse(),
+            Ok(DeviceSpec::Tcp {
+                addr: "127.0.0.1:9999".into()
+            })
+        );
+        assert_eq!("hid".parse(), Ok(DeviceSpec::Hid { which: None }));
+        assert!("tcp:nohost".parse::<DeviceSpec>().is_err());
+        assert!("usb".parse::<DeviceSpec>().is_err());
+    }
+}
