@@ -3,12 +3,15 @@
 
 pub mod ceremony;
 pub mod chains;
+pub mod demo;
+pub mod device;
 pub mod error;
 pub mod fixtures;
 pub mod journal;
 pub mod manifest;
 pub mod message;
 pub mod okx;
+pub mod package;
 pub mod report;
 pub mod schemes;
 pub mod signers;

@@ -1,10 +1,17 @@
 //! The `por-attest` command line.
 
 use clap::{Parser, Subcommand, ValueEnum};
+use por_attest::ceremony::{sign, CeremonyError, OnReject, SignOptions};
+use por_attest::device::{connect, DeviceSpec};
+use por_attest::manifest::Manifest;
+use por_attest::package::{package, PackageOptions};
+use por_attest::simulator::{serve_tcp, SimulatorConfig};
 use por_attest::verify::{verify_snapshot_file, VerifyOptions};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +32,14 @@ enum InputFormat {
     Snapshot,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum RejectChoice {
+    /// Record the rejection and stop.
+    Stop,
+    /// Record the rejection and go on with the next address.
+    Continue,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Verify a published snapshot offline. Exit 0: every entry verified; 1: any entry failed;
@@ -42,10 +57,66 @@ enum Command {
         #[arg(long, value_enum, default_value = "auto")]
         format: InputFormat,
     },
+    /// Sign every address this device holds: check the device, have it derive and show each
+    /// address, sign, verify, journal. Re-running the same command resumes.
+    Sign {
+        /// The ceremony manifest (TOML).
+        #[arg(long)]
+        manifest: PathBuf,
+        /// sim, tcp:HOST:PORT (Speculos or `por-attest simulator`), hid or hid:SERIAL_OR_PATH.
+        #[arg(long)]
+        device: String,
+        /// The journal (append-only; created if absent).
+        #[arg(long)]
+        journal: PathBuf,
+        /// The manifest's signer this device is (default: found by master fingerprint).
+        #[arg(long)]
+        signer: Option<String>,
+        /// What a prompt rejected on the device does.
+        #[arg(long, value_enum, default_value = "stop")]
+        on_reject: RejectChoice,
+    },
+    /// Package the manifest and the journals into the snapshot file.
+    Package {
+        /// The ceremony manifest (TOML).
+        #[arg(long)]
+        manifest: PathBuf,
+        /// Journals of every device run (repeat the flag).
+        #[arg(long = "journal", required = true)]
+        journals: Vec<PathBuf>,
+        /// Where to write the snapshot.
+        #[arg(long)]
+        out: PathBuf,
+        /// Publish addresses that lack signatures (they will fail verification).
+        #[arg(long)]
+        allow_unsigned: bool,
+        /// `created_at` when the manifest has none (RFC 3339; default: now).
+        #[arg(long)]
+        created_at: Option<String>,
+    },
+    /// Run a whole ceremony on simulated Ledgers, package and verify the snapshot.
+    Demo {
+        /// Number of reserve addresses.
+        #[arg(long, default_value_t = 36)]
+        addresses: usize,
+        /// Output directory (manifest, journals, snapshot).
+        #[arg(long, default_value = "demo-out")]
+        out: PathBuf,
+    },
+    /// Serve the simulated Ledger over TCP in Speculos framing until stopped.
+    Simulator {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9999")]
+        listen: std::net::SocketAddr,
+        /// BIP-39 mnemonic of the simulated device (default: Speculos's test mnemonic).
+        #[arg(long)]
+        mnemonic: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let tty = std::io::stderr().is_terminal();
     match cli.command {
         Command::Verify {
             file,
@@ -55,7 +126,7 @@ fn main() -> ExitCode {
         } => {
             let opts = VerifyOptions {
                 threads,
-                progress: std::io::stderr().is_terminal(),
+                progress: tty,
             };
             match verify_snapshot_file(&file, &opts) {
                 Ok(report) => {
@@ -66,11 +137,179 @@ fn main() -> ExitCode {
                     }
                     ExitCode::from(report.exit_code() as u8)
                 }
+                Err(e) => fail(e),
+            }
+        }
+        Command::Sign {
+            manifest,
+            device,
+            journal,
+            signer,
+            on_reject,
+        } => {
+            let resume = std::env::args()
+                .map(|a| shell_quote(&a))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let m = match Manifest::load(&manifest) {
+                Ok(m) => m,
+                Err(e) => return fail(e),
+            };
+            let spec: DeviceSpec = match device.parse() {
+                Ok(s) => s,
+                Err(e) => return fail(e),
+            };
+            let mut transport = match connect(&spec) {
+                Ok(t) => t,
+                Err(e) => return fail(e),
+            };
+            let interrupt = Arc::new(AtomicBool::new(false));
+            let flag = interrupt.clone();
+            let _ = ctrlc::set_handler(move || {
+                if flag.swap(true, Ordering::SeqCst) {
+                    eprintln!("\nsecond Ctrl-C: exiting now; the journal is consistent");
+                    std::process::exit(130);
+                }
+                eprintln!("\nCtrl-C: stopping after the current prompt (Ctrl-C again to exit now)");
+            });
+            let opts = SignOptions {
+                signer,
+                on_reject: match on_reject {
+                    RejectChoice::Stop => OnReject::Stop,
+                    RejectChoice::Continue => OnReject::Continue,
+                },
+                progress: tty,
+                interrupt: Some(interrupt),
+                device_is_simulator: spec.is_simulator(),
+                resume_command: Some(resume),
+            };
+            match sign(&m, &journal, transport.as_mut(), &opts) {
+                Ok(s) => {
+                    for w in &s.warnings {
+                        eprintln!("warning: {w}");
+                    }
+                    for u in &s.unsupported {
+                        eprintln!("not signed: {u}");
+                    }
+                    println!(
+                        "signer {}: {} signed now, {} already in the journal, {} rejected, {} of {} done; journal {}",
+                        s.signer,
+                        s.signed_now,
+                        s.already,
+                        s.rejected,
+                        s.signed_now + s.already,
+                        s.tasks,
+                        journal.display()
+                    );
+                    if s.rejected > 0 || !s.unsupported.is_empty() {
+                        ExitCode::from(1)
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                }
                 Err(e) => {
                     eprintln!("error: {e}");
-                    ExitCode::from(2)
+                    ExitCode::from(match e {
+                        CeremonyError::Interrupted { .. } => 130,
+                        _ if e.is_resumable() => 3,
+                        _ => 2,
+                    })
                 }
             }
         }
+        Command::Package {
+            manifest,
+            journals,
+            out,
+            allow_unsigned,
+            created_at,
+        } => {
+            let m = match Manifest::load(&manifest) {
+                Ok(m) => m,
+                Err(e) => return fail(e),
+            };
+            let opts = PackageOptions {
+                allow_unsigned,
+                created_at,
+            };
+            match package(&m, &journals, &opts) {
+                Ok(p) => {
+                    for w in &p.warnings {
+                        eprintln!("warning: {w}");
+                    }
+                    if !p.unsigned.is_empty() {
+                        eprintln!(
+                            "publishing {} address(es) without their signatures:\n{}",
+                            p.unsigned.len(),
+                            p.unsigned.join("\n")
+                        );
+                    }
+                    if let Err(e) = std::fs::write(&out, p.snapshot.to_file_bytes()) {
+                        return fail(format!("{}: {e}", out.display()));
+                    }
+                    println!(
+                        "wrote {} ({} entries), digest {}",
+                        out.display(),
+                        p.snapshot.entries.len(),
+                        por_attest::snapshot::format_digest(&p.snapshot.digest())
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Command::Demo { addresses, out } => {
+            match por_attest::demo::run_demo(&out, addresses, tty) {
+                Ok(d) => {
+                    for s in &d.summaries {
+                        println!(
+                            "signed on {}: {} signatures ({} tasks)",
+                            s.signer, s.signed_now, s.tasks
+                        );
+                    }
+                    let secs = d.sign_time.as_secs_f64();
+                    println!(
+                        "ceremony: {} signatures in {:.2} s ({:.0} signatures/s), each derived and shown on the device, verified and journaled",
+                        d.signatures,
+                        secs,
+                        d.signatures as f64 / secs.max(1e-9)
+                    );
+                    println!("manifest {}", d.manifest.display());
+                    println!("snapshot {} digest {}", d.snapshot.display(), d.digest);
+                    print!("{}", d.report.to_human());
+                    ExitCode::from(d.report.exit_code() as u8)
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Command::Simulator { listen, mnemonic } => {
+            let config = match mnemonic {
+                Some(m) => SimulatorConfig::with_mnemonic(&m),
+                None => SimulatorConfig::default(),
+            };
+            eprintln!(
+                "simulated Ledger listening on {listen} (Speculos APDU framing); Ctrl-C stops"
+            );
+            match serve_tcp(listen, config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(e),
+            }
+        }
+    }
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(2)
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }

@@ -30,7 +30,7 @@ impl AppKind {
 }
 
 /// Asks which app is open (0xB0 0x01; answered by the dashboard and by every app).
-pub fn app_and_version(t: &mut impl Exchange) -> Result<AppAndVersion, DeviceError> {
+pub fn app_and_version(t: &mut (impl Exchange + ?Sized)) -> Result<AppAndVersion, DeviceError> {
     let what = "asking which app is open";
     let r = t.send(&DashboardCommand::GetAppAndVersion.to_command())?;
     if r.status != StatusWord::OK {
@@ -48,7 +48,7 @@ pub fn parse_version(v: &str) -> Option<(u32, u32, u32)> {
 
 /// Makes sure `app` is open: if the dashboard is showing, asks it to open the app (the user
 /// confirms on the device); if another app is open, quits it first. Returns the app's version.
-pub fn ensure_app(t: &mut impl Exchange, app: AppKind) -> Result<String, DeviceError> {
+pub fn ensure_app(t: &mut (impl Exchange + ?Sized), app: AppKind) -> Result<String, DeviceError> {
     let mut current = app_and_version(t)?;
     if app.accepts(&current.name) {
         return check_version(app, current.version);

@@ -1,0 +1,227 @@
+//! `por-attest demo`: a whole ceremony on simulated Ledgers. Writes a test manifest for N
+//! addresses (BTC P2PKH, P2SH-P2WPKH, P2WPKH, a P2WSH 2-of-3 multisig over three simulated
+//! devices with different seeds, Ethereum and an L2), signs on each simulated device, packages
+//! the snapshot, verifies it, and reports.
+
+use crate::ceremony::{sign, SignOptions, SignSummary};
+use crate::fixtures::master_key;
+use crate::manifest::Manifest;
+use crate::package::{package, PackageOptions};
+use crate::report::Report;
+use crate::schemes::evm::{evm_address_of, to_checksum_address};
+use crate::schemes::multisig::multisig_script;
+use crate::schemes::secp;
+use crate::simulator::{SimulatedLedger, SimulatorConfig, SPECULOS_MNEMONIC};
+use crate::verify::{verify_snapshot_file, VerifyOptions};
+use bitcoin::bip32::{ChildNumber, DerivationPath, Xpub};
+use bitcoin::key::CompressedPublicKey;
+use bitcoin::{Address, Network};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+/// The three simulated devices: id and seed.
+pub const DEMO_SIGNERS: [(&str, &str); 3] = [
+    ("sim-a", SPECULOS_MNEMONIC),
+    (
+        "sim-b",
+        "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about",
+    ),
+    (
+        "sim-c",
+        "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo wrong",
+    ),
+];
+
+/// What the demo did.
+#[derive(Debug)]
+pub struct DemoOutcome {
+    pub manifest: PathBuf,
+    pub snapshot: PathBuf,
+    pub digest: String,
+    pub summaries: Vec<SignSummary>,
+    pub signatures: usize,
+    pub sign_time: Duration,
+    pub report: Report,
+}
+
+fn account_xpub(mnemonic: &str, path: &str) -> (Xpub, bitcoin::bip32::Fingerprint) {
+    let master = master_key(mnemonic);
+    let p = DerivationPath::from_str(path).expect("valid path");
+    let xpriv = master.derive_priv(secp(), &p).expect("derive");
+    (Xpub::from_priv(secp(), &xpriv), master.fingerprint(secp()))
+}
+
+fn child(xpub: &Xpub, change: u32, index: u32) -> bitcoin::secp256k1::PublicKey {
+    xpub.derive_pub(
+        secp(),
+        &[
+            ChildNumber::from_normal_idx(change).expect("normal"),
+            ChildNumber::from_normal_idx(index).expect("normal"),
+        ],
+    )
+    .expect("derive")
+    .public_key
+}
+
+/// Writes the demo manifest (TOML + CSV of addresses) for `n` addresses into `dir`.
+pub fn write_manifest(dir: &Path, n: usize) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let net = Network::Bitcoin;
+    let a = DEMO_SIGNERS[0].1;
+    let (pkh, fa) = account_xpub(a, "m/44'/0'/0'");
+    let (shw, _) = account_xpub(a, "m/49'/0'/0'");
+    let (wpkh, _) = account_xpub(a, "m/84'/0'/0'");
+    let (eth, _) = account_xpub(a, "m/44'/60'/0'");
+    let cosigners: Vec<(&str, Xpub, bitcoin::bip32::Fingerprint)> = DEMO_SIGNERS
+        .iter()
+        .map(|(id, m)| {
+            let (x, f) = account_xpub(m, "m/48'/0'/0'/2'");
+            (*id, x, f)
+        })
+        .collect();
+
+    let mut toml = String::new();
+    let _ = writeln!(
+        toml,
+        "# Demo manifest written by `por-attest demo`: simulated devices, test seeds.\n\
+         entity = \"Demo Exchange\"\nsnapshot_id = \"demo-2026-11\"\ntest = true\n\
+         created_at = \"2026-11-28T00:00:00Z\"\naddresses_csv = \"addresses.csv\"\n"
+    );
+    for (chain, height, hash) in [
+        (
+            "BTC",
+            925_000,
+            "00000000000000000001c5f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f",
+        ),
+        (
+            "ETH",
+            23_800_000,
+            "0x9a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9",
+        ),
+        (
+            "ARB",
+            280_000_000,
+            "0x3f5d0c8a1b6e2f7a9c4d8e0b1a2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e",
+        ),
+    ] {
+        let _ = writeln!(
+            toml,
+            "[anchors.{chain}]\nheight = {height}\nblock_hash = \"{hash}\"\n"
+        );
+    }
+    let _ = writeln!(
+        toml,
+        "[[signers]]\nid = \"sim-a\"\nkind = \"simulator\"\nfingerprint = \"{fa}\"\n"
+    );
+    for (id, _, f) in &cosigners[1..] {
+        let _ = writeln!(
+            toml,
+            "[[signers]]\nid = \"{id}\"\nkind = \"simulator\"\nfingerprint = \"{f}\"\n"
+        );
+    }
+
+    let mut csv = String::from(
+        "chain,network,address,script_type,path,signer,wallet,balance,threshold,sorted,child,cosigners\n",
+    );
+    for i in 0..n {
+        let k = (i / 6) as u32;
+        let wallet = if k % 4 == 0 { "hot" } else { "cold" };
+        let row = match i % 6 {
+            0 => {
+                let pk = CompressedPublicKey(child(&pkh, 0, k));
+                format!(
+                    "BTC,mainnet,{},p2pkh,m/44'/0'/0'/0/{k},sim-a,{wallet},,,,,",
+                    Address::p2pkh(pk, net)
+                )
+            }
+            1 => {
+                let pk = CompressedPublicKey(child(&shw, 0, k));
+                format!(
+                    "BTC,mainnet,{},p2sh-p2wpkh,m/49'/0'/0'/0/{k},sim-a,{wallet},,,,,",
+                    Address::p2shwpkh(&pk, net)
+                )
+            }
+            2 => {
+                let pk = CompressedPublicKey(child(&wpkh, 0, k));
+                format!(
+                    "BTC,mainnet,{},p2wpkh,m/84'/0'/0'/0/{k},sim-a,{wallet},,,,,",
+                    Address::p2wpkh(&pk, net)
+                )
+            }
+            3 => {
+                let mut keys: Vec<bitcoin::PublicKey> = cosigners
+                    .iter()
+                    .map(|(_, x, _)| bitcoin::PublicKey::new(child(x, 0, k)))
+                    .collect();
+                keys.sort_by_key(|p| p.inner.serialize());
+                let script = multisig_script(2, &keys).expect("2-of-3");
+                let address = Address::p2wsh(bitcoin::Script::from_bytes(&script), net);
+                let cos: Vec<String> = cosigners
+                    .iter()
+                    .map(|(id, x, _)| format!("{id}:m/48'/0'/0'/2':{x}"))
+                    .collect();
+                format!(
+                    "BTC,mainnet,{address},p2wsh,,,cold,,2,true,0/{k},{}",
+                    cos.join(";")
+                )
+            }
+            4 | 5 => {
+                let chain = if i % 6 == 4 { "ETH" } else { "ARB" };
+                let addr = to_checksum_address(&evm_address_of(&child(&eth, 0, k)));
+                format!("{chain},mainnet,{addr},,m/44'/60'/0'/0/{k},sim-a,{wallet},,,,,")
+            }
+            _ => unreachable!(),
+        };
+        csv.push_str(&row);
+        csv.push('\n');
+    }
+    let manifest = dir.join("manifest.toml");
+    std::fs::write(&manifest, toml)?;
+    std::fs::write(dir.join("addresses.csv"), csv)?;
+    Ok(manifest)
+}
+
+/// Runs the whole demo in `dir`.
+pub fn run_demo(dir: &Path, n: usize, progress: bool) -> Result<DemoOutcome, String> {
+    let manifest_path = write_manifest(dir, n).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let manifest = Manifest::load(&manifest_path).map_err(|e| e.to_string())?;
+    let mut summaries = Vec::new();
+    let mut journals = Vec::new();
+    let started = Instant::now();
+    for (id, mnemonic) in DEMO_SIGNERS {
+        let journal = dir.join(format!("journal-{id}.jsonl"));
+        let sim = SimulatedLedger::new(SimulatorConfig::with_mnemonic(mnemonic))
+            .map_err(|e| format!("simulator {id}: {e}"))?;
+        let mut transport = sim.transport();
+        let opts = SignOptions {
+            signer: Some(id.to_string()),
+            progress,
+            device_is_simulator: true,
+            ..SignOptions::default()
+        };
+        let s = sign(&manifest, &journal, &mut transport, &opts)
+            .map_err(|e| format!("signing on {id}: {e}"))?;
+        summaries.push(s);
+        journals.push(journal);
+    }
+    let sign_time = started.elapsed();
+    let packaged = package(&manifest, &journals, &PackageOptions::default())
+        .map_err(|e| format!("packaging: {e}"))?;
+    let snapshot = dir.join("snapshot.json");
+    std::fs::write(&snapshot, packaged.snapshot.to_file_bytes())
+        .map_err(|e| format!("{}: {e}", snapshot.display()))?;
+    let digest = crate::snapshot::format_digest(&packaged.snapshot.digest());
+    let report =
+        verify_snapshot_file(&snapshot, &VerifyOptions::default()).map_err(|e| e.to_string())?;
+    Ok(DemoOutcome {
+        manifest: manifest_path,
+        snapshot,
+        digest,
+        signatures: summaries.iter().map(|s| s.signed_now).sum(),
+        summaries,
+        sign_time,
+        report,
+    })
+}
