@@ -1,0 +1,357 @@
+//! The signing ceremony on the simulator: every script type, resume after interruption at
+//! several points (byte-identical snapshot, nothing signed twice), and the failure modes:
+//! wrong seed, wrong path, rejected prompt, dropped connection, corrupt journal line.
+
+use por_attest::ceremony::{sign, CeremonyError, OnReject, SignOptions};
+use por_attest::demo::{write_manifest, DEMO_SIGNERS};
+use por_attest::manifest::Manifest;
+use por_attest::package::{package, PackageError, PackageOptions};
+use por_attest::simulator::{
+    Approval, ApprovalPolicy, Fault, PromptKind, SimulatedLedger, SimulatorConfig,
+};
+use por_attest::verify::{verify_snapshot_file, VerifyOptions};
+use std::path::{Path, PathBuf};
+
+const N: usize = 24;
+
+fn setup(dir: &Path) -> Manifest {
+    let p = write_manifest(dir, N).unwrap();
+    Manifest::load(p).unwrap()
+}
+
+fn sim(mnemonic: &str) -> SimulatedLedger {
+    SimulatedLedger::new(SimulatorConfig::with_mnemonic(mnemonic)).unwrap()
+}
+
+fn opts(signer: &str) -> SignOptions {
+    SignOptions {
+        signer: Some(signer.into()),
+        device_is_simulator: true,
+        ..SignOptions::default()
+    }
+}
+
+fn journal(dir: &Path, id: &str) -> PathBuf {
+    dir.join(format!("journal-{id}.jsonl"))
+}
+
+/// Signs on all three devices (uninterrupted) and packages; returns the snapshot bytes.
+fn full_run(dir: &Path, m: &Manifest) -> Vec<u8> {
+    for (id, words) in DEMO_SIGNERS {
+        let s = sim(words);
+        let mut t = s.transport();
+        sign(m, &journal(dir, id), &mut t, &opts(id)).unwrap();
+    }
+    package_bytes(dir, m)
+}
+
+fn package_bytes(dir: &Path, m: &Manifest) -> Vec<u8> {
+    let journals: Vec<PathBuf> = DEMO_SIGNERS.iter().map(|(id, _)| journal(dir, id)).collect();
+    package(m, &journals, &PackageOptions::default())
+        .unwrap()
+        .snapshot
+        .to_file_bytes()
+}
+
+fn signed_lines(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("\"signed\""))
+        .count()
+}
+
+#[test]
+fn full_ceremony_verifies_for_every_script_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = setup(dir.path());
+    let bytes = full_run(dir.path(), &m);
+    let out = dir.path().join("snapshot.json");
+    std::fs::write(&out, &bytes).unwrap();
+    let r = verify_snapshot_file(&out, &VerifyOptions::default()).unwrap();
+    assert_eq!(r.exit_code(), 0, "{}", r.to_human());
+    assert_eq!(r.entries as usize, N);
+    let text = String::from_utf8(bytes).unwrap();
+    for st in ["\"p2pkh\"", "\"p2sh-p2wpkh\"", "\"p2wpkh\"", "\"p2wsh\""] {
+        assert!(text.contains(st), "{st}");
+    }
+    for chain in ["\"ETH\"", "\"ARB\""] {
+        assert!(text.contains(chain));
+    }
+}
+
+#[test]
+fn the_device_shows_each_address_and_message_it_signs() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = setup(dir.path());
+    let (id, words) = DEMO_SIGNERS[0];
+    let s = sim(words);
+    let mut t = s.transport();
+    sign(&m, &journal(dir.path(), id), &mut t, &opts(id)).unwrap();
+    let prompts = s.prompts();
+    for spec in m.addresses.iter().filter(|a| a.signer.as_deref() == Some(id)) {
+        assert!(
+            prompts
+                .iter()
+                .any(|p| p.approved && p.address.as_deref().map(|a| a.eq_ignore_ascii_case(&spec.address)) == Some(true)),
+            "address {} was never shown",
+            spec.address
+        );
+        let msg = m.render_message(spec);
+        assert!(
+            prompts
+                .iter()
+                .any(|p| p.approved && p.message.as_deref() == Some(msg.as_str())),
+            "message for {} was never shown",
+            spec.address
+        );
+    }
+}
+
+#[test]
+fn interrupted_runs_resume_to_the_same_bytes_and_never_sign_twice() {
+    let reference = {
+        let dir = tempfile::tempdir().unwrap();
+        let m = setup(dir.path());
+        full_run(dir.path(), &m)
+    };
+    // Drop the connection after k exchanges on device A, then resume; for several k.
+    for k in [3usize, 17, 40, 90] {
+        let dir = tempfile::tempdir().unwrap();
+        let m = setup(dir.path());
+        let (id, words) = DEMO_SIGNERS[0];
+        let j = journal(dir.path(), id);
+        let s = sim(words);
+        s.set_faults(vec![Fault::DisconnectAfter(k)]);
+        let mut t = s.transport();
+        let err = sign(&m, &j, &mut t, &opts(id)).unwrap_err();
+        assert!(err.is_resumable(), "k={k}: {err}");
+        let msg = err.to_string();
+        assert!(msg.contains("safe in the journal"), "k={k}: {msg}");
+        let before = signed_lines(&j);
+        // Resume on a fresh connection.
+        let s2 = sim(words);
+        let mut t2 = s2.transport();
+        let summary = sign(&m, &j, &mut t2, &opts(id)).unwrap();
+        assert_eq!(summary.already, before, "k={k}");
+        assert_eq!(summary.signed_now + summary.already, summary.tasks, "k={k}");
+        let signed_prompts = s2
+            .prompts()
+            .iter()
+            .filter(|p| matches!(p.kind, PromptKind::BitcoinSignMessage | PromptKind::EthereumSignMessage))
+            .count();
+        assert_eq!(signed_prompts, summary.signed_now, "k={k}: signed twice");
+        for (id, words) in &DEMO_SIGNERS[1..] {
+            let s = sim(words);
+            let mut t = s.transport();
+            sign(&m, &journal(dir.path(), id), &mut t, &opts(id)).unwrap();
+        }
+        assert_eq!(package_bytes(dir.path(), &m), reference, "k={k}");
+    }
+}
+
+#[test]
+fn killed_between_signing_and_journaling_resumes_identically() {
+    // A crash after the device signed but before the journal line was complete leaves a
+    // torn last line: that signature is simply asked again (deterministic RFC 6979 gives the
+    // same bytes), and the snapshot is identical.
+    let reference = {
+        let dir = tempfile::tempdir().unwrap();
+        let m = setup(dir.path());
+        full_run(dir.path(), &m)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let m = setup(dir.path());
+    let (id, words) = DEMO_SIGNERS[0];
+    let j = journal(dir.path(), id);
+    let s = sim(words);
+    let mut t = s.transport();
+    sign(&m, &j, &mut t, &opts(id)).unwrap();
+    let text = std::fs::read_to_string(&j).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // Keep the header and 5 records, then half of the 6th, without its newline.
+    let mut torn = lines[..6].join("\n");
+    torn.push('\n');
+    torn.push_str(&lines[6][..lines[6].len() / 2]);
+    std::fs::write(&j, torn).unwrap();
+    let s2 = sim(words);
+    let mut t2 = s2.transport();
+    let summary = sign(&m, &j, &mut t2, &opts(id)).unwrap();
+    assert_eq!(summary.already, 5);
+    assert!(!summary.warnings.is_empty(), "the torn line is reported");
+    for (id, words) in &DEMO_SIGNERS[1..] {
+        let s = sim(words);
+        let mut t = s.transport();
+        sign(&m, &journal(dir.path(), id), &mut t, &opts(id)).unwrap();
+    }
+    assert_eq!(package_bytes(dir.path(), &m), reference);
+}
+
+#[test]
+fn wrong_seed_is_caught_before_anything_is_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = setup(dir.path());
+    let s = sim(DEMO_SIGNERS[1].1);
+    let mut t = s.transport();
+    let err = sign(&m, &journal(dir.path(), "sim-a"), &mut t, &opts("sim-a")).unwrap_err();
+    assert!(matches!(err, CeremonyError::WrongDevice(_)), "{err}");
+    assert!(err.to_string().contains("fingerprint"), "{err}");
+    assert!(s.prompts().is_empty(), "nothing shown or signed");
+    // Without --signer, a device that matches no signer is refused too.
+    let s = sim("legal winner thank year wave sausage worth useful legal winner thank yellow");
+    let mut t = s.transport();
+    let mut o = opts("x");
+    o.signer = None;
+    let err = sign(&m, &journal(dir.path(), "x"), &mut t, &o).unwrap_err();
+    assert!(err.to_string().contains("matches no signer"), "{err}");
+}
+
+#[test]
+fn wrong_path_is_refused_and_nothing_is_signed_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_manifest(dir.path(), N).unwrap();
+    // Point the first address at another index: the device derives another address.
+    let csv = dir.path().join("addresses.csv");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    std::fs::write(&csv, text.replacen("m/44'/0'/0'/0/0,", "m/44'/0'/0'/0/7,", 1)).unwrap();
+    let m = Manifest::load(p).unwrap();
+    let (id, words) = DEMO_SIGNERS[0];
+    let s = sim(words);
+    let mut t = s.transport();
+    let j = journal(dir.path(), id);
+    let err = sign(&m, &j, &mut t, &opts(id)).unwrap_err();
+    assert!(matches!(err, CeremonyError::AddressMismatch { .. }), "{err}");
+    assert!(err.to_string().contains("refusing to sign"), "{err}");
+    assert!(!s
+        .prompts()
+        .iter()
+        .any(|p| matches!(p.kind, PromptKind::BitcoinSignMessage)));
+    assert_eq!(signed_lines(&j), 0);
+}
+
+#[test]
+fn rejected_prompt_is_journaled_and_the_run_stops_or_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = setup(dir.path());
+    let (id, words) = DEMO_SIGNERS[0];
+    let j = journal(dir.path(), id);
+    let s = sim(words);
+    // The user rejects the third message to sign.
+    let count = std::sync::atomic::AtomicUsize::new(0);
+    s.set_approval(ApprovalPolicy::callback(move |p| {
+        if matches!(p.kind, PromptKind::BitcoinSignMessage)
+            && count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 2
+        {
+            Approval::Reject
+        } else {
+            Approval::Approve
+        }
+    }));
+    let mut t = s.transport();
+    let err = sign(&m, &j, &mut t, &opts(id)).unwrap_err();
+    assert!(matches!(err, CeremonyError::Rejected { .. }), "{err}");
+    assert_eq!(signed_lines(&j), 2, "the two signed before are kept");
+    assert!(std::fs::read_to_string(&j).unwrap().contains("\"rejected\""));
+    // Re-run with approval and --on-reject continue: finishes, the two are not signed again.
+    let s2 = sim(words);
+    let mut t2 = s2.transport();
+    let mut o = opts(id);
+    o.on_reject = OnReject::Continue;
+    let summary = sign(&m, &j, &mut t2, &o).unwrap();
+    assert_eq!(summary.already, 2);
+    assert_eq!(summary.signed_now + 2, summary.tasks);
+    // With continue, a rejection is recorded and the rest is signed.
+    let dir = tempfile::tempdir().unwrap();
+    let m = setup(dir.path());
+    let j = journal(dir.path(), id);
+    let s = sim(words);
+    s.set_approval(ApprovalPolicy::callback(|p| {
+        if matches!(p.kind, PromptKind::EthereumSignMessage) {
+            Approval::Reject
+        } else {
+            Approval::Approve
+        }
+    }));
+    let mut t = s.transport();
+    let mut o = opts(id);
+    o.on_reject = OnReject::Continue;
+    let summary = sign(&m, &j, &mut t, &o).unwrap();
+    assert_eq!(summary.rejected, N / 3, "every EVM prompt rejected");
+    assert_eq!(summary.signed_now + summary.rejected, summary.tasks);
+}
+
+#[test]
+fn package_refuses_missing_signatures_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = setup(dir.path());
+    let (id, words) = DEMO_SIGNERS[0];
+    let s = sim(words);
+    let mut t = s.transport();
+    sign(&m, &journal(dir.path(), id), &mut t, &opts(id)).unwrap();
+    // Only device A signed: each 2-of-3 has 1 of 2 signatures.
+    let js = vec![journal(dir.path(), id)];
+    let err = package(&m, &js, &PackageOptions::default()).unwrap_err();
+    match &err {
+        PackageError::Missing(list) => {
+            assert_eq!(list.len(), N / 6, "{err}");
+            assert!(list[0].contains("1 of 2"), "{err}");
+        }
+        other => panic!("{other}"),
+    }
+    let p = package(
+        &m,
+        &js,
+        &PackageOptions {
+            allow_unsigned: true,
+            ..PackageOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(p.unsigned.len(), N / 6);
+    // With B as well, the threshold is met without C.
+    let s = sim(DEMO_SIGNERS[1].1);
+    let mut t = s.transport();
+    sign(&m, &journal(dir.path(), "sim-b"), &mut t, &opts("sim-b")).unwrap();
+    let js = vec![journal(dir.path(), id), journal(dir.path(), "sim-b")];
+    package(&m, &js, &PackageOptions::default()).unwrap();
+}
+
+#[test]
+fn corrupt_journal_line_is_a_clear_error_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = setup(dir.path());
+    let (id, words) = DEMO_SIGNERS[0];
+    let j = journal(dir.path(), id);
+    let s = sim(words);
+    let mut t = s.transport();
+    sign(&m, &j, &mut t, &opts(id)).unwrap();
+    let text = std::fs::read_to_string(&j).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    lines[3] = "{\"kind\":\"signed\",garbage".into();
+    let corrupted = lines.join("\n") + "\n";
+    std::fs::write(&j, &corrupted).unwrap();
+    let s2 = sim(words);
+    let mut t2 = s2.transport();
+    let err = sign(&m, &j, &mut t2, &opts(id)).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("line 4"), "{msg}");
+    assert!(msg.contains(&j.display().to_string()), "{msg}");
+    assert_eq!(std::fs::read_to_string(&j).unwrap(), corrupted, "nothing rewritten");
+    assert!(s2.prompts().is_empty() || !s2.prompts().iter().any(|p| matches!(p.kind, PromptKind::BitcoinSignMessage)));
+}
+
+#[test]
+fn simulator_is_refused_for_a_release_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_manifest(dir.path(), 6).unwrap();
+    let text = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("test = true", "test = false")
+        .replace("kind = \"simulator\"", "kind = \"ledger\"");
+    std::fs::write(&p, text).unwrap();
+    let m = Manifest::load(&p).unwrap();
+    let s = sim(DEMO_SIGNERS[0].1);
+    let mut t = s.transport();
+    let err = sign(&m, &journal(dir.path(), "sim-a"), &mut t, &opts("sim-a")).unwrap_err();
+    assert!(matches!(err, CeremonyError::Refused(_)), "{err}");
+}
