@@ -6,9 +6,14 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// Largest APDU frame a client may send.
 const MAX_REQUEST: usize = 64 * 1024;
+/// How often an idle connection checks whether the server is stopping.
+const IDLE_POLL: Duration = Duration::from_millis(100);
+/// How long the rest of a started request may take to arrive.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves `device` on `listen` until the process ends (the `por-attest simulator` command).
 pub fn serve_tcp(listen: SocketAddr, config: SimulatorConfig) -> Result<(), SimulatorError> {
@@ -104,15 +109,31 @@ fn serve_client(
 ) -> io::Result<()> {
     stream.set_nodelay(true)?;
     loop {
-        if stop.load(Ordering::SeqCst) {
-            return Ok(());
-        }
+        // Wait for the next request, polling the stop flag while the client is idle.
         let mut len = [0u8; 4];
-        match stream.read_exact(&mut len) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
-            Err(e) => return Err(e),
+        stream.set_read_timeout(Some(IDLE_POLL))?;
+        loop {
+            if stop.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            match stream.read(&mut len[..1]) {
+                Ok(0) => return Ok(()),
+                Ok(_) => break,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    continue
+                }
+                Err(e) => return Err(e),
+            }
         }
+        stream.set_read_timeout(Some(REQUEST_TIMEOUT))?;
+        stream.read_exact(&mut len[1..])?;
         let n = u32::from_be_bytes(len) as usize;
         if n > MAX_REQUEST {
             return Ok(());
