@@ -9,8 +9,8 @@ use crate::schemes::ed25519::{
     parse_hex_account, parse_ss58, solana_address, sui_address, verify_okx_ed25519,
 };
 use crate::schemes::{
-    parse_evm_address, verify_eip191, verify_eip191_hashed, verify_tron, verify_tron_hashed,
-    SchemeError, TronVersion,
+    parse_evm_address, verify_eip191, verify_eip191_hashed, verify_okx_ecdsa, verify_tron,
+    verify_tron_hashed, SchemeError, TronVersion,
 };
 
 /// Ed25519 chains with an address rule (or, for TON, without one here).
@@ -175,11 +175,15 @@ fn check_utxo(coin: &UtxoCoin, row: &Row, msg: &[u8]) -> Outcome {
     }
 }
 
-/// OKX's form (personal_sign over keccak256 of the text) or plain EIP-191 over the text.
+/// OKX's form (personal_sign over keccak256 of the text), plain EIP-191 over the text, or
+/// OKX's OKC-family form (keccak256 of the "OKX Signed Message" framing); the error reported
+/// is the one of OKX's main form.
 fn evm(address: &str, msg: &[u8], sig: &str) -> Result<(), SchemeError> {
     match verify_eip191_hashed(address, msg, sig) {
         Ok(()) => Ok(()),
-        Err(e) => verify_eip191(address, msg, sig).map_err(|_| e),
+        Err(e) => verify_eip191(address, msg, sig)
+            .or_else(|_| verify_okx_ecdsa(address, msg, sig))
+            .map_err(|_| e),
     }
 }
 

@@ -25,7 +25,8 @@ use sha3::Sha3_256;
 /// The header OKX puts before the message for ed25519 (and some other) chains.
 pub const OKX_SIGNED_MESSAGE_HEADER: &str = "OKX Signed Message:\n";
 
-/// The bytes OKX's ed25519 signatures sign: compact-size-prefixed header then message.
+/// The bytes OKX's ed25519 signatures sign: compact-size-prefixed header then message (the
+/// same framing, hashed with keccak256, is OKX's ECDSA form for OKC-family chains).
 pub fn okx_ed25519_message(msg: &[u8]) -> Vec<u8> {
     let h = OKX_SIGNED_MESSAGE_HEADER.as_bytes();
     let mut out = Vec::with_capacity(h.len() + msg.len() + 10);

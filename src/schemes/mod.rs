@@ -32,8 +32,9 @@ pub use bip322::{
     Bip322Kind, Bip322Signer,
 };
 pub use evm::{
-    eip191_hash, evm_address_of, keccak256, parse_evm_address, recover_eip191, recover_evm_prehash,
-    sign_eip191, to_checksum_address, verify_eip191, verify_eip191_hashed,
+    eip191_hash, evm_address_of, keccak256, okx_ecdsa_hash, parse_evm_address, recover_eip191,
+    recover_evm_prehash, sign_eip191, to_checksum_address, verify_eip191, verify_eip191_hashed,
+    verify_okx_ecdsa,
 };
 pub use multisig::{
     check_script_hash, multisig_address, multisig_script, parse_multisig, threshold_of,
