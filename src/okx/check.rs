@@ -363,6 +363,7 @@ fn check_aptos(row: &Row, key_hex: &str, auth: [u8; 32]) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bitcoin::hashes::Hash;
 
     fn row(coin: &str, network: &str, address: &str) -> Row {
         Row {
@@ -397,6 +398,68 @@ mod tests {
             Rule::Evm
         ));
         assert!(matches!(r("FOO", "", "xyz"), Rule::Unsupported(_)));
+    }
+
+    #[test]
+    fn btc_single_key_ignores_the_constant_signature2() {
+        use crate::schemes::{secp, sign_bip137, Bip137Kind};
+        use bitcoin::secp256k1::SecretKey;
+        let sk = SecretKey::from_slice(&[5; 32]).unwrap();
+        let other = SecretKey::from_slice(&[6; 32]).unwrap();
+        let ck = bitcoin::CompressedPublicKey(sk.public_key(secp()));
+        let mut r = row(
+            "BTC",
+            "",
+            &bitcoin::Address::p2pkh(ck, bitcoin::NetworkKind::Main).to_string(),
+        );
+        r.message = "I am an OKX address".into();
+        r.sig1 = sign_bip137(&sk, r.message.as_bytes(), Bip137Kind::P2pkhCompressed);
+        r.sig2 = sign_bip137(&other, r.message.as_bytes(), Bip137Kind::P2pkhCompressed);
+        assert_eq!(check_row(&r), Outcome::Verified);
+        // signature2 alone never proves the address.
+        let mut swapped = r.clone();
+        swapped.sig1 = r.sig2.clone();
+        assert!(matches!(check_row(&swapped), Outcome::Failed(_)));
+        // Litecoin's magic: the Bitcoin-signed text does not verify as LTC.
+        let mut ltc = r.clone();
+        ltc.coin = "LTC".into();
+        let mut payload = vec![0x30];
+        payload.extend_from_slice(&bitcoin::hashes::hash160::Hash::hash(&ck.to_bytes())[..]);
+        ltc.address = bitcoin::base58::encode_check(&payload);
+        assert!(matches!(check_row(&ltc), Outcome::Failed(_)));
+    }
+
+    #[test]
+    fn ed25519_sol_and_sui_bind_the_address() {
+        use crate::schemes::ed25519::{sign_okx_ed25519, sui_address};
+        let (key, sig) = sign_okx_ed25519(&[3; 32], b"I am an OKX address");
+        let vk = parse_ed25519_key(&key).unwrap();
+        let mut r = row("SOL", "SOL", &solana_address(&vk));
+        r.message = "I am an OKX address".into();
+        r.sig1 = sig;
+        r.script = key;
+        assert_eq!(check_row(&r), Outcome::Verified);
+        let mut wrong = r.clone();
+        let (other_key, _) = sign_okx_ed25519(&[4; 32], b"x");
+        wrong.address = solana_address(&parse_ed25519_key(&other_key).unwrap());
+        assert!(matches!(check_row(&wrong), Outcome::Failed(_)));
+        let mut sui = r.clone();
+        sui.coin = "SUI".into();
+        sui.network = "SUI".into();
+        sui.address = format!("0x{}", hex::encode(sui_address(&vk)));
+        assert_eq!(check_row(&sui), Outcome::Verified);
+        sui.message.push('!');
+        assert!(matches!(check_row(&sui), Outcome::Failed(_)));
+        let mut apt = r.clone();
+        apt.coin = "APTOS".into();
+        apt.network = "APTOS".into();
+        apt.address = format!("0x{}", hex::encode(aptos_auth_key(&vk)));
+        assert_eq!(check_row(&apt), Outcome::Verified);
+        apt.address = format!("0x{}", "de".repeat(32));
+        assert!(
+            matches!(check_row(&apt), Outcome::Failed(_)),
+            "no owner: not bound, failed"
+        );
     }
 
     #[test]
