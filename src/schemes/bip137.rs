@@ -104,6 +104,19 @@ pub fn signed_message_hash(msg: &[u8]) -> [u8; 32] {
     sha256d::Hash::from_engine(engine).to_byte_array()
 }
 
+/// The legacy signed-message hash of a Bitcoin fork with its own magic text, e.g.
+/// `"Litecoin Signed Message:\n"` or `"Dogecoin Signed Message:\n"`:
+/// `sha256d(compactsize(len(magic)) ‖ magic ‖ compactsize(len(msg)) ‖ msg)`.
+/// With `"Bitcoin Signed Message:\n"` it equals [`signed_message_hash`].
+pub fn signed_message_hash_with_magic(magic: &str, msg: &[u8]) -> [u8; 32] {
+    let mut engine = sha256d::Hash::engine();
+    write_compact_size(&mut engine, magic.len() as u64);
+    engine.input(magic.as_bytes());
+    write_compact_size(&mut engine, msg.len() as u64);
+    engine.input(msg);
+    sha256d::Hash::from_engine(engine).to_byte_array()
+}
+
 fn write_compact_size(engine: &mut impl HashEngine, n: u64) {
     match n {
         0..=0xfc => engine.input(&[n as u8]),

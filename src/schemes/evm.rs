@@ -163,6 +163,17 @@ pub fn verify_eip191_hashed(address: &str, msg: &[u8], sig_hex: &str) -> Result<
     verify_digest(address, &eip191_hash(&keccak256(msg)), sig_hex)
 }
 
+/// OKX's "ECDSA" form for OKC-family chains: keccak256 of the compact-size-prefixed header
+/// `"OKX Signed Message:\n"` then the compact-size-prefixed message (no EIP-191 prefix).
+pub fn okx_ecdsa_hash(msg: &[u8]) -> [u8; 32] {
+    keccak256(&super::ed25519::okx_ed25519_message(msg))
+}
+
+/// Verify OKX's OKC-family form ([`okx_ecdsa_hash`]) for a 0x address (r‖s‖v, low-s).
+pub fn verify_okx_ecdsa(address: &str, msg: &[u8], sig_hex: &str) -> Result<(), SchemeError> {
+    verify_digest(address, &okx_ecdsa_hash(msg), sig_hex)
+}
+
 /// Sign a digest with a test key: r‖s‖v with v = 27/28, low-s (libsecp256k1 always
 /// produces low-s), as 0x-hex.
 pub(crate) fn sign_digest(secret: &SecretKey, digest: [u8; 32]) -> String {

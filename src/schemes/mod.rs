@@ -7,6 +7,7 @@
 //! | [`bip322`] | BIP-322 generic signed messages (legacy, simple `smp`, full `ful`) |
 //! | [`evm`] | EIP-191 `personal_sign` (Ethereum and EVM chains), OKX's keccak variant |
 //! | [`tron`] | TRON signed messages (TIP-191 v2, legacy v1) |
+//! | [`ed25519`] | OKX's ed25519 ownership signatures; SOL / APTOS / SUI / SS58 / Cardano address rules |
 //!
 //! Every secp256k1 operation goes through libsecp256k1 (`bitcoin::secp256k1`) with one
 //! process-wide context ([`secp`]); nothing creates a context per call.
@@ -16,6 +17,7 @@ use std::sync::LazyLock;
 
 pub mod bip137;
 pub mod bip322;
+pub mod ed25519;
 pub mod evm;
 pub mod multisig;
 pub mod tron;
@@ -30,8 +32,9 @@ pub use bip322::{
     Bip322Kind, Bip322Signer,
 };
 pub use evm::{
-    eip191_hash, evm_address_of, keccak256, parse_evm_address, recover_eip191, recover_evm_prehash,
-    sign_eip191, to_checksum_address, verify_eip191, verify_eip191_hashed,
+    eip191_hash, evm_address_of, keccak256, okx_ecdsa_hash, parse_evm_address, recover_eip191,
+    recover_evm_prehash, sign_eip191, to_checksum_address, verify_eip191, verify_eip191_hashed,
+    verify_okx_ecdsa,
 };
 pub use multisig::{
     check_script_hash, multisig_address, multisig_script, parse_multisig, threshold_of,
@@ -132,6 +135,9 @@ pub enum SchemeError {
     /// Something this verifier knowingly does not check (never a pass).
     #[error("unsupported {0}")]
     Unsupported(String),
+    /// A signature (of a scheme without key recovery, e.g. ed25519) that does not verify.
+    #[error("invalid signature: {0}")]
+    SignatureInvalid(String),
 }
 
 impl SchemeError {

@@ -1,0 +1,472 @@
+//! Per-row verification of OKX files: which rule a row falls under, and its outcome.
+
+use super::reader::Row;
+use super::utxo::{utxo_coin, verify_multisig_row, verify_single, UtxoCoin};
+use crate::chains::ChainFamily;
+use crate::report::Outcome;
+use crate::schemes::ed25519::{
+    aptos_auth_key, cardano_key_hash, cardano_payment_key_hash, parse_ed25519_key,
+    parse_hex_account, parse_ss58, solana_address, sui_address, verify_okx_ed25519,
+};
+use crate::schemes::{
+    parse_evm_address, verify_eip191, verify_eip191_hashed, verify_okx_ecdsa, verify_tron,
+    verify_tron_hashed, SchemeError, TronVersion,
+};
+
+/// Ed25519 chains with an address rule (or, for TON, without one here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EdChain {
+    Sol,
+    Aptos,
+    Sui,
+    Dot,
+    Ada,
+    Ton,
+}
+
+/// The rule a row is checked under.
+#[derive(Debug)]
+pub(crate) enum Rule {
+    Utxo(&'static UtxoCoin),
+    Evm,
+    Tron,
+    Ed25519(EdChain),
+    Unsupported(String),
+}
+
+/// Extra EVM network / token names OKX uses that [`ChainFamily::of`] does not know.
+const OKX_EVM_NAMES: &[&str] = &[
+    "ERC20", "OKC", "OKC20", "OKTC", "KIP20", "X1", "XLAYER", "POLY", "AVAX", "BEP20", "ETHW",
+    "FTM", "FANTOM", "CRONOS", "CELO", "MANTLE", "BLAST", "SONIC",
+];
+
+fn rule_of_name(name: &str) -> Option<Rule> {
+    let up = name.trim().to_ascii_uppercase();
+    if up.is_empty() {
+        return None;
+    }
+    if let Some(c) = utxo_coin(&up) {
+        return Some(Rule::Utxo(c));
+    }
+    Some(match up.as_str() {
+        "TRX" | "TRON" | "TRC20" | "TRC" => Rule::Tron,
+        "SOL" | "SOLANA" | "SPL" => Rule::Ed25519(EdChain::Sol),
+        "APT" | "APTOS" => Rule::Ed25519(EdChain::Aptos),
+        "SUI" => Rule::Ed25519(EdChain::Sui),
+        "DOT" | "POLKADOT" => Rule::Ed25519(EdChain::Dot),
+        "ADA" | "CARDANO" => Rule::Ed25519(EdChain::Ada),
+        "TON" | "TONCOIN" => Rule::Ed25519(EdChain::Ton),
+        "STARKNET" | "STRK" => Rule::Unsupported(
+            "Starknet: STARK-curve signatures and account contracts are not checked by this build"
+                .into(),
+        ),
+        "EOS" | "VAULTA" => Rule::Unsupported(
+            "EOS / Vaulta: the account name is bound to its keys only by on-chain permissions, \
+             and EOS K1 signatures are not checked by this build"
+                .into(),
+        ),
+        "XRP" | "RIPPLE" | "ALGO" | "XLM" | "STELLAR" | "NEAR" | "HBAR" | "FIL" | "CFX" | "ELF"
+        | "LUNC" | "ATOM" | "BETH" => Rule::Unsupported(format!(
+            "{up}: no verification rule for this chain in this build"
+        )),
+        u if ChainFamily::of(u) == Some(ChainFamily::Evm) || OKX_EVM_NAMES.contains(&u) => {
+            Rule::Evm
+        }
+        _ => return None,
+    })
+}
+
+fn looks_evm(address: &str) -> bool {
+    address.len() == 42
+        && address.starts_with("0x")
+        && address[2..].bytes().all(|c| c.is_ascii_hexdigit())
+}
+
+/// The rule of a row: by its network column, else by the coin's suffix (`USDT-TRC20`), its
+/// base (`TONCOIN-NEW`) or its whole name; a bare token name with a 0x address is EVM.
+pub(crate) fn rule_of(row: &Row) -> Rule {
+    let coin = row.coin.trim();
+    let (base, suffix) = match coin.rsplit_once('-') {
+        Some((b, s)) => (b.split('-').next().unwrap_or(b), s),
+        None => (coin, ""),
+    };
+    for name in [row.network.as_str(), suffix, coin, base] {
+        if let Some(r) = rule_of_name(name) {
+            return r;
+        }
+    }
+    if looks_evm(&row.address) {
+        return Rule::Evm;
+    }
+    Rule::Unsupported(format!(
+        "coin {coin}{}: no verification rule known",
+        if row.network.is_empty() {
+            String::new()
+        } else {
+            format!(" on network {}", row.network)
+        }
+    ))
+}
+
+/// The label a row is counted under in the report: its coin, plus its network where that
+/// says something the coin does not (`USDT/ETH`).
+pub(crate) fn label_of(row: &Row) -> String {
+    let coin = row.coin.trim();
+    let net = row.network.trim();
+    if net.is_empty()
+        || net.eq_ignore_ascii_case(coin)
+        || coin
+            .to_ascii_uppercase()
+            .ends_with(&format!("-{}", net.to_ascii_uppercase()))
+    {
+        coin.to_string()
+    } else {
+        format!("{coin}/{net}")
+    }
+}
+
+fn failed(e: SchemeError) -> Outcome {
+    if e.is_unsupported() {
+        Outcome::Unsupported(e.to_string())
+    } else {
+        Outcome::Failed(e.to_string())
+    }
+}
+
+/// Checks one row: exactly one of verified, failed (why) or unsupported (what).
+pub(crate) fn check_row(row: &Row) -> Outcome {
+    if row.sig1.is_empty() {
+        return Outcome::Failed("no signature in the first signature column".into());
+    }
+    let msg = row.message.as_bytes();
+    match rule_of(row) {
+        Rule::Unsupported(why) => Outcome::Unsupported(why),
+        Rule::Utxo(coin) => check_utxo(coin, row, msg),
+        Rule::Evm => check_evm(row, msg),
+        Rule::Tron => match tron(&row.address, msg, &row.sig1) {
+            Ok(()) if row.sig2.is_empty() => Outcome::Verified,
+            Ok(()) => match tron(&row.address, msg, &row.sig2) {
+                Ok(()) => Outcome::Verified,
+                Err(e) => Outcome::Failed(format!("signature2: {e}")),
+            },
+            Err(e) => failed(e),
+        },
+        Rule::Ed25519(chain) => check_ed25519(chain, row, msg),
+    }
+}
+
+fn check_utxo(coin: &UtxoCoin, row: &Row, msg: &[u8]) -> Outcome {
+    if row.script.is_empty() {
+        // Single key: signature1 is the address's key. OKX's single-key rows also carry a
+        // constant signature2 from another key; it proves nothing about this address and is
+        // not checked (see docs/okx.md).
+        return match verify_single(coin, &row.address, msg, &row.sig1) {
+            Ok(()) => Outcome::Verified,
+            Err(e) => failed(e),
+        };
+    }
+    let mut sigs = vec![row.sig1.as_str()];
+    if !row.sig2.is_empty() {
+        sigs.push(row.sig2.as_str());
+    }
+    match verify_multisig_row(coin, &row.address, &row.script, msg, &sigs) {
+        Ok(_) => Outcome::Verified,
+        Err(e) => failed(e),
+    }
+}
+
+/// OKX's form (personal_sign over keccak256 of the text), plain EIP-191 over the text, or
+/// OKX's OKC-family form (keccak256 of the "OKX Signed Message" framing); the error reported
+/// is the one of OKX's main form.
+fn evm(address: &str, msg: &[u8], sig: &str) -> Result<(), SchemeError> {
+    match verify_eip191_hashed(address, msg, sig) {
+        Ok(()) => Ok(()),
+        Err(e) => verify_eip191(address, msg, sig)
+            .or_else(|_| verify_okx_ecdsa(address, msg, sig))
+            .map_err(|_| e),
+    }
+}
+
+/// TRON: OKX's older form (v1 header over keccak256 of the text) or TIP-191 v2 over the text.
+fn tron(address: &str, msg: &[u8], sig: &str) -> Result<(), SchemeError> {
+    match verify_tron_hashed(address, msg, sig) {
+        Ok(()) => Ok(()),
+        Err(e) => verify_tron(address, msg, sig, TronVersion::V2).map_err(|_| e),
+    }
+}
+
+fn check_evm(row: &Row, msg: &[u8]) -> Outcome {
+    if row.eoa1.is_empty() && row.eoa2.is_empty() {
+        // An externally owned account: the signature recovers to the address itself.
+        if let Err(e) = evm(&row.address, msg, &row.sig1) {
+            return failed(e);
+        }
+        if !row.sig2.is_empty() {
+            if let Err(e) = evm(&row.address, msg, &row.sig2) {
+                return Outcome::Failed(format!("signature2: {e}"));
+            }
+        }
+        return Outcome::Verified;
+    }
+    // A contract wallet or staking address with owner EOAs: each owner's signature is
+    // checked against that owner. Which owners control the address (Safe owners, validator
+    // withdrawal credentials) is on-chain state, so the address itself stays unproven.
+    let mut owners = Vec::new();
+    for (i, (eoa, sig)) in [(&row.eoa1, &row.sig1), (&row.eoa2, &row.sig2)]
+        .into_iter()
+        .enumerate()
+    {
+        if eoa.is_empty() {
+            if !sig.is_empty() && i > 0 {
+                return Outcome::Failed(format!(
+                    "signature{} has no owner address (eoa{}) to check it against",
+                    i + 1,
+                    i + 1
+                ));
+            }
+            continue;
+        }
+        if sig.is_empty() {
+            return Outcome::Failed(format!("owner eoa{} {eoa} has no signature", i + 1));
+        }
+        if let Err(e) = evm(eoa, msg, sig) {
+            return Outcome::Failed(format!("owner eoa{} {eoa}: {e}", i + 1));
+        }
+        owners.push(eoa.as_str());
+    }
+    let what = if row.kind.is_empty() || row.kind.eq_ignore_ascii_case("Non Staking") {
+        "contract wallet".to_string()
+    } else {
+        format!("{} address", row.kind)
+    };
+    let address_ok = {
+        let h = row.address.strip_prefix("0x").unwrap_or("");
+        looks_evm(&row.address) && parse_evm_address(&row.address).is_ok()
+            || (h.len() == 96 && h.bytes().all(|c| c.is_ascii_hexdigit()))
+    };
+    if !address_ok {
+        return Outcome::Failed(format!(
+            "{what}: `{}` is neither an EVM address nor a validator key",
+            row.address
+        ));
+    }
+    Outcome::Unsupported(format!(
+        "{what}: owner signature{} valid for {}, but that {} control{} {} is on-chain state, \
+         not checked offline (address not bound)",
+        if owners.len() == 1 { "" } else { "s" },
+        owners.join(", "),
+        if owners.len() == 1 { "it" } else { "they" },
+        if owners.len() == 1 { "s" } else { "" },
+        row.address
+    ))
+}
+
+fn check_ed25519(chain: EdChain, row: &Row, msg: &[u8]) -> Outcome {
+    if row.script.is_empty() {
+        return Outcome::Failed("no public key in the public-key column".into());
+    }
+    let key = match parse_ed25519_key(&row.script) {
+        Ok(k) => k,
+        Err(e) => return Outcome::Failed(format!("public key: {e}")),
+    };
+    if let Err(e) = verify_okx_ed25519(&key, msg, &row.sig1) {
+        return failed(e);
+    }
+    let key_hex = hex::encode(key.as_bytes());
+    let mismatch = |derived: String| {
+        Outcome::Failed(format!(
+            "signature valid for key {key_hex}, but that key gives {derived}, not the stated address {}",
+            row.address
+        ))
+    };
+    match chain {
+        EdChain::Sol => {
+            let derived = solana_address(&key);
+            if derived == row.address {
+                Outcome::Verified
+            } else {
+                mismatch(derived)
+            }
+        }
+        EdChain::Sui => match parse_hex_account(&row.address, "Sui") {
+            Ok(a) if a == sui_address(&key) => Outcome::Verified,
+            Ok(_) => mismatch(format!("0x{}", hex::encode(sui_address(&key)))),
+            Err(e) => failed(e),
+        },
+        EdChain::Dot => match parse_ss58(&row.address) {
+            Ok((0, k)) if k == *key.as_bytes() => Outcome::Verified,
+            Ok((0, k)) => mismatch(format!("the key {} in the address", hex::encode(k))),
+            Ok((p, _)) => Outcome::Failed(format!(
+                "{} is an SS58 address for network {p}, not Polkadot (0)",
+                row.address
+            )),
+            Err(e) => failed(e),
+        },
+        EdChain::Ada => match cardano_payment_key_hash(&row.address) {
+            Ok(h) if h == cardano_key_hash(&key) => Outcome::Verified,
+            Ok(h) => mismatch(format!("payment key hash {}", hex::encode(h))),
+            Err(e) => failed(e),
+        },
+        EdChain::Aptos => check_aptos(row, &key_hex, aptos_auth_key(&key)),
+        EdChain::Ton => Outcome::Unsupported(format!(
+            "TON: signature valid for key {key_hex}, but a TON address is the hash of a wallet \
+             contract's code and data, which this build does not derive: address not bound"
+        )),
+    }
+}
+
+/// APTOS: the address must be the key's authentication key, unless the row is in OKX's
+/// owner-key mode (the key was rotated into an older account): then `eoa1` must be the key's
+/// authentication key, and the account ↔ key link is on-chain state (unsupported here).
+fn check_aptos(row: &Row, key_hex: &str, auth: [u8; 32]) -> Outcome {
+    let address = match parse_hex_account(&row.address, "Aptos") {
+        Ok(a) => a,
+        Err(e) => return failed(e),
+    };
+    let auth_hex = format!("0x{}", hex::encode(auth));
+    if address == auth {
+        return Outcome::Verified;
+    }
+    if row.eoa1.is_empty() {
+        return Outcome::Failed(format!(
+            "signature valid for key {key_hex}, whose authentication key is {auth_hex}, not the \
+             stated address {}",
+            row.address
+        ));
+    }
+    match parse_hex_account(&row.eoa1, "Aptos") {
+        Ok(owner) if owner == auth => {
+            let placeholder = if row.address[2..]
+                .to_ascii_lowercase()
+                .starts_with("deadbeef")
+            {
+                " (a placeholder)"
+            } else {
+                ""
+            };
+            Outcome::Unsupported(format!(
+                "APTOS owner-key mode: signature valid for key {key_hex}, whose authentication \
+                 key {auth_hex} is eoa1; that account {}{placeholder} has this authentication \
+                 key (after a key rotation) is on-chain state, not checked offline: address not \
+                 bound",
+                row.address
+            ))
+        }
+        Ok(_) => Outcome::Failed(format!(
+            "APTOS owner-key mode: eoa1 {} is not the key's authentication key {auth_hex}",
+            row.eoa1
+        )),
+        Err(e) => Outcome::Failed(format!("eoa1: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bitcoin::hashes::Hash;
+
+    fn row(coin: &str, network: &str, address: &str) -> Row {
+        Row {
+            coin: coin.into(),
+            network: network.into(),
+            address: address.into(),
+            ..Row::default()
+        }
+    }
+
+    #[test]
+    fn rules_by_network_and_coin() {
+        let r = |c, n, a| rule_of(&row(c, n, a));
+        assert!(matches!(r("USDT-TRC20", "", "T"), Rule::Tron));
+        assert!(matches!(r("ETH-ARBITRUM", "", "0x"), Rule::Evm));
+        assert!(matches!(r("USDT", "ETH", "0x"), Rule::Evm));
+        assert!(matches!(r("ETC", "OKC", "0x"), Rule::Evm));
+        assert!(matches!(
+            r("USDT-TON", "TON", "UQ"),
+            Rule::Ed25519(EdChain::Ton)
+        ));
+        assert!(matches!(
+            r("TONCOIN-NEW", "", "UQ"),
+            Rule::Ed25519(EdChain::Ton)
+        ));
+        assert!(matches!(r("USDT-OMNI", "", "1"), Rule::Utxo(c) if c.name == "BTC"));
+        assert!(matches!(r("DOGE", "DOGE", "A"), Rule::Utxo(c) if c.name == "DOGE"));
+        assert!(matches!(r("ETH", "STARKNET", "0x"), Rule::Unsupported(_)));
+        assert!(matches!(r("EOS", "Vaulta", "okb"), Rule::Unsupported(_)));
+        assert!(matches!(
+            r("SHIB", "", "0x0000000000000000000000000000000000000001"),
+            Rule::Evm
+        ));
+        assert!(matches!(r("FOO", "", "xyz"), Rule::Unsupported(_)));
+    }
+
+    #[test]
+    fn btc_single_key_ignores_the_constant_signature2() {
+        use crate::schemes::{secp, sign_bip137, Bip137Kind};
+        use bitcoin::secp256k1::SecretKey;
+        let sk = SecretKey::from_slice(&[5; 32]).unwrap();
+        let other = SecretKey::from_slice(&[6; 32]).unwrap();
+        let ck = bitcoin::CompressedPublicKey(sk.public_key(secp()));
+        let mut r = row(
+            "BTC",
+            "",
+            &bitcoin::Address::p2pkh(ck, bitcoin::NetworkKind::Main).to_string(),
+        );
+        r.message = "I am an OKX address".into();
+        r.sig1 = sign_bip137(&sk, r.message.as_bytes(), Bip137Kind::P2pkhCompressed);
+        r.sig2 = sign_bip137(&other, r.message.as_bytes(), Bip137Kind::P2pkhCompressed);
+        assert_eq!(check_row(&r), Outcome::Verified);
+        // signature2 alone never proves the address.
+        let mut swapped = r.clone();
+        swapped.sig1 = r.sig2.clone();
+        assert!(matches!(check_row(&swapped), Outcome::Failed(_)));
+        // Litecoin's magic: the Bitcoin-signed text does not verify as LTC.
+        let mut ltc = r.clone();
+        ltc.coin = "LTC".into();
+        let mut payload = vec![0x30];
+        payload.extend_from_slice(&bitcoin::hashes::hash160::Hash::hash(&ck.to_bytes())[..]);
+        ltc.address = bitcoin::base58::encode_check(&payload);
+        assert!(matches!(check_row(&ltc), Outcome::Failed(_)));
+    }
+
+    #[test]
+    fn ed25519_sol_and_sui_bind_the_address() {
+        use crate::schemes::ed25519::{sign_okx_ed25519, sui_address};
+        let (key, sig) = sign_okx_ed25519(&[3; 32], b"I am an OKX address");
+        let vk = parse_ed25519_key(&key).unwrap();
+        let mut r = row("SOL", "SOL", &solana_address(&vk));
+        r.message = "I am an OKX address".into();
+        r.sig1 = sig;
+        r.script = key;
+        assert_eq!(check_row(&r), Outcome::Verified);
+        let mut wrong = r.clone();
+        let (other_key, _) = sign_okx_ed25519(&[4; 32], b"x");
+        wrong.address = solana_address(&parse_ed25519_key(&other_key).unwrap());
+        assert!(matches!(check_row(&wrong), Outcome::Failed(_)));
+        let mut sui = r.clone();
+        sui.coin = "SUI".into();
+        sui.network = "SUI".into();
+        sui.address = format!("0x{}", hex::encode(sui_address(&vk)));
+        assert_eq!(check_row(&sui), Outcome::Verified);
+        sui.message.push('!');
+        assert!(matches!(check_row(&sui), Outcome::Failed(_)));
+        let mut apt = r.clone();
+        apt.coin = "APTOS".into();
+        apt.network = "APTOS".into();
+        apt.address = format!("0x{}", hex::encode(aptos_auth_key(&vk)));
+        assert_eq!(check_row(&apt), Outcome::Verified);
+        apt.address = format!("0x{}", "de".repeat(32));
+        assert!(
+            matches!(check_row(&apt), Outcome::Failed(_)),
+            "no owner: not bound, failed"
+        );
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(label_of(&row("ETH", "ETH", "")), "ETH");
+        assert_eq!(label_of(&row("USDT-TON", "TON", "")), "USDT-TON");
+        assert_eq!(label_of(&row("USDT", "ETH", "")), "USDT/ETH");
+        assert_eq!(label_of(&row("BTC", "", "")), "BTC");
+    }
+}

@@ -1,0 +1,454 @@
+//! Streaming reader of OKX address files: the summary block, the address header (any of
+//! the 7-, 9-, 11- and 12-column generations, matched by column name), then one [`Row`] per
+//! CSV record with its line number in the file.
+
+use crate::error::InputError;
+use std::io::BufRead;
+
+/// One address row, fields trimmed; `null` is read as empty in the optional columns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Row {
+    /// 0-based index among the address rows.
+    pub index: u64,
+    /// 1-based line number in the file where the row starts.
+    pub line: u64,
+    pub coin: String,
+    /// The `Type` column of staking files (`Non Staking`, `Native ETH Staking`, …).
+    pub kind: String,
+    pub network: String,
+    pub address: String,
+    pub message: String,
+    pub sig1: String,
+    pub sig2: String,
+    /// Redeem / witness script (UTXO multisig) or public key (ed25519 and other chains).
+    pub script: String,
+    pub eoa1: String,
+    pub eoa2: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Col {
+    Coin,
+    Kind,
+    Network,
+    Height,
+    Address,
+    Amount,
+    Message,
+    Sig1,
+    Sig2,
+    Script,
+    Eoa1,
+    Eoa2,
+}
+
+fn col_of(name: &str) -> Option<Col> {
+    let n: String = name
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    Some(match n.as_str() {
+        "coin" | "digitalasset" => Col::Coin,
+        "type" => Col::Kind,
+        "network" => Col::Network,
+        "snapshotheight" => Col::Height,
+        "address" => Col::Address,
+        "amount" => Col::Amount,
+        "message" => Col::Message,
+        "signature1" | "signedmessage" => Col::Sig1,
+        "signature2" | "signedmessage2" => Col::Sig2,
+        "redeemscript/publickey" | "publickey" => Col::Script,
+        "eoa1" | "owner1" => Col::Eoa1,
+        "eoa2" | "owner2" => Col::Eoa2,
+        _ => return None,
+    })
+}
+
+/// The columns of a file's address header.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    cols: Vec<Col>,
+    /// Rows may leave out trailing columns after this many (OKX omits empty owner columns).
+    min_fields: usize,
+}
+
+impl Layout {
+    /// The layout of an address header, or `None` when `fields` is not one.
+    fn parse(fields: &[String]) -> Result<Option<Layout>, String> {
+        let cols: Vec<Option<Col>> = fields.iter().map(|f| col_of(f)).collect();
+        let has = |c: Col| cols.contains(&Some(c));
+        if !(has(Col::Address) && has(Col::Sig1)) {
+            return Ok(None);
+        }
+        let mut out = Vec::with_capacity(cols.len());
+        for (f, c) in fields.iter().zip(&cols) {
+            let c =
+                c.ok_or_else(|| format!("unknown column `{}` in the address header", f.trim()))?;
+            if out.contains(&c) {
+                return Err(format!("column `{}` appears twice", f.trim()));
+            }
+            out.push(c);
+        }
+        for (c, name) in [(Col::Coin, "coin"), (Col::Message, "message")] {
+            if !out.contains(&c) {
+                return Err(format!("the address header has no `{name}` column"));
+            }
+        }
+        let min_fields = [
+            Col::Coin,
+            Col::Address,
+            Col::Message,
+            Col::Sig1,
+            Col::Script,
+        ]
+        .iter()
+        .filter_map(|c| out.iter().position(|x| x == c))
+        .max()
+        .map_or(out.len(), |i| i + 1);
+        Ok(Some(Layout {
+            cols: out,
+            min_fields,
+        }))
+    }
+
+    /// The number of columns.
+    pub fn width(&self) -> usize {
+        self.cols.len()
+    }
+}
+
+fn split_line(line: &str) -> Vec<String> {
+    let mut r = csv::ReaderBuilder::new()
+        .buffer_capacity(line.len() + 64)
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(line.as_bytes());
+    r.records()
+        .next()
+        .and_then(|x| x.ok())
+        .map(|rec| rec.iter().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// True when `first_bytes` (the start of a file) look like an OKX address file: a summary
+/// block header (`coin,…,amount`) or an address header.
+pub fn looks_like_okx(first_bytes: &[u8]) -> bool {
+    let b = first_bytes
+        .strip_prefix(b"\xef\xbb\xbf")
+        .unwrap_or(first_bytes);
+    let end = b.iter().position(|&c| c == b'\n').unwrap_or(b.len());
+    let Ok(line) = std::str::from_utf8(&b[..end]) else {
+        return false;
+    };
+    let fields = split_line(line.trim_end_matches('\r'));
+    is_summary_header(&fields) || matches!(Layout::parse(&fields), Ok(Some(_)))
+}
+
+fn is_summary_header(fields: &[String]) -> bool {
+    fields
+        .first()
+        .is_some_and(|f| f.eq_ignore_ascii_case("coin"))
+        && fields.iter().any(|f| f.eq_ignore_ascii_case("amount"))
+        && !fields.iter().any(|f| f.eq_ignore_ascii_case("address"))
+}
+
+/// Physical lines of the input, counted, without their line ending.
+struct Lines<R> {
+    file: String,
+    reader: R,
+    lineno: u64,
+    buf: Vec<u8>,
+}
+
+impl<R: BufRead> Lines<R> {
+    fn next_line(&mut self) -> Result<Option<String>, InputError> {
+        self.buf.clear();
+        let n = self
+            .reader
+            .read_until(b'\n', &mut self.buf)
+            .map_err(|e| InputError::new(&self.file, format!("cannot read: {e}")))?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.lineno += 1;
+        let s = std::str::from_utf8(&self.buf).map_err(|_| {
+            InputError::new(&self.file, format!("line {}: not UTF-8 text", self.lineno))
+        })?;
+        let s = if self.lineno == 1 {
+            s.strip_prefix('\u{feff}').unwrap_or(s)
+        } else {
+            s
+        };
+        Ok(Some(s.trim_end_matches(['\n', '\r']).to_string()))
+    }
+
+    fn err(&self, line: u64, detail: impl std::fmt::Display) -> InputError {
+        InputError::new(&self.file, format!("line {line}: {detail}"))
+    }
+}
+
+/// Reads the rows of an OKX file one by one, with their file line numbers. A quoted field may
+/// span lines; a row's line is the line it starts on.
+pub struct OkxReader<R> {
+    lines: Lines<R>,
+    layout: Layout,
+    next_index: u64,
+}
+
+impl<R: BufRead> OkxReader<R> {
+    /// Reads the summary block and the address header of `reader` (named `file` in errors).
+    pub fn new(file: &str, reader: R) -> Result<OkxReader<R>, InputError> {
+        let mut lines = Lines {
+            file: file.to_string(),
+            reader,
+            lineno: 0,
+            buf: Vec::new(),
+        };
+        let Some(first) = lines.next_line()? else {
+            return Err(InputError::new(file, "empty file: no OKX address header"));
+        };
+        let first_fields = split_line(&first);
+        let layout =
+            match Layout::parse(&first_fields).map_err(|d| lines.err(1, d))? {
+                Some(l) => l,
+                None if is_summary_header(&first_fields) => {
+                    // The summary block runs to the first blank line; the header follows it.
+                    loop {
+                        match lines.next_line()? {
+                            None => {
+                                return Err(lines.err(
+                                    lines.lineno,
+                                    "end of file in the summary block: no blank line and address \
+                                 header follow it",
+                                ))
+                            }
+                            Some(l) if l.trim().is_empty() => break,
+                            Some(l) => {
+                                if matches!(Layout::parse(&split_line(&l)), Ok(Some(_))) {
+                                    return Err(lines.err(
+                                        lines.lineno,
+                                        "address header without the blank line that ends the \
+                                     summary block",
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                    let header = loop {
+                        match lines.next_line()? {
+                            None => {
+                                return Err(lines.err(
+                                    lines.lineno,
+                                    "end of file: no address header after the summary block",
+                                ))
+                            }
+                            Some(l) if l.trim().is_empty() => continue,
+                            Some(l) => break l,
+                        }
+                    };
+                    let at = lines.lineno;
+                    Layout::parse(&split_line(&header))
+                        .map_err(|d| lines.err(at, d))?
+                        .ok_or_else(|| {
+                            lines.err(
+                                at,
+                                format!(
+                                    "expected the address header (coin,…,address,…,signature1,…), \
+                                 found `{}`",
+                                    header.chars().take(80).collect::<String>()
+                                ),
+                            )
+                        })?
+                }
+                None => return Err(lines.err(
+                    1,
+                    "not an OKX address file: expected a summary block (`coin,…,amount`) or the \
+                     address header",
+                )),
+            };
+        Ok(OkxReader {
+            lines,
+            layout,
+            next_index: 0,
+        })
+    }
+
+    /// The header's layout.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The next row, `None` at the end, or an error naming the line.
+    pub fn next_row(&mut self) -> Option<Result<Row, InputError>> {
+        self.read_row().transpose()
+    }
+
+    fn read_row(&mut self) -> Result<Option<Row>, InputError> {
+        let mut text = loop {
+            match self.lines.next_line()? {
+                None => return Ok(None),
+                Some(l) if l.trim().is_empty() => continue,
+                Some(l) => break l,
+            }
+        };
+        let line = self.lines.lineno;
+        // An odd number of quotes: a quoted field goes on on the next line.
+        while text.bytes().filter(|&b| b == b'"').count() % 2 == 1 {
+            match self.lines.next_line()? {
+                Some(more) => {
+                    text.push('\n');
+                    text.push_str(&more);
+                }
+                None => {
+                    return Err(self
+                        .lines
+                        .err(line, "quoted field not closed before the end of the file"))
+                }
+            }
+        }
+        let fields = split_line(&text);
+        self.row(line, &fields).map(Some)
+    }
+
+    fn row(&mut self, line: u64, fields: &[String]) -> Result<Row, InputError> {
+        let n = fields.len();
+        if n < self.layout.min_fields || n > self.layout.width() {
+            return Err(self.lines.err(
+                line,
+                format!(
+                    "{n} column{} where the header has {} (at least {} needed)",
+                    if n == 1 { "" } else { "s" },
+                    self.layout.width(),
+                    self.layout.min_fields
+                ),
+            ));
+        }
+        let mut row = Row {
+            index: self.next_index,
+            line,
+            ..Row::default()
+        };
+        self.next_index += 1;
+        let optional = |v: &str| {
+            if v.eq_ignore_ascii_case("null") {
+                String::new()
+            } else {
+                v.to_string()
+            }
+        };
+        for (value, col) in fields.iter().zip(&self.layout.cols) {
+            let value = value.as_str();
+            match col {
+                Col::Coin => row.coin = value.to_string(),
+                Col::Kind => row.kind = value.to_string(),
+                Col::Network => row.network = optional(value),
+                Col::Address => row.address = value.to_string(),
+                Col::Message => row.message = value.to_string(),
+                Col::Sig1 => row.sig1 = optional(value),
+                Col::Sig2 => row.sig2 = optional(value),
+                Col::Script => row.script = optional(value),
+                Col::Eoa1 => row.eoa1 = optional(value),
+                Col::Eoa2 => row.eoa2 = optional(value),
+                Col::Height | Col::Amount => {}
+            }
+        }
+        for (what, v) in [("coin", &row.coin), ("address", &row.address)] {
+            if v.is_empty() {
+                return Err(self.lines.err(line, format!("empty `{what}`")));
+            }
+        }
+        Ok(row)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(text: &str) -> Result<Vec<Row>, InputError> {
+        let mut r = OkxReader::new("t.csv", text.as_bytes())?;
+        let mut out = Vec::new();
+        while let Some(x) = r.next_row() {
+            out.push(x?);
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn summary_block_crlf_quotes_and_spaces() {
+        let text = "coin,snapshot height,amount\r\nETH,1, 5\r\n\r\ncoin , address,message, signature1,signature2,redeem script/ public key, eoa1, eoa2\r\n\
+                    ETH, 0xab ,\"I am, quoted\",0x01,null,,\r\n\r\nBTC,bc1q,m,sig,,5221\r\n";
+        let r = rows(text).unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].line, 5);
+        assert_eq!(r[0].address, "0xab");
+        assert_eq!(r[0].message, "I am, quoted");
+        assert_eq!(r[0].sig2, "");
+        assert_eq!(r[1].line, 7);
+        assert_eq!(r[1].index, 1);
+        assert_eq!(r[1].script, "5221");
+    }
+
+    #[test]
+    fn auditor_layout_without_summary() {
+        let text = "digitalAsset,network,address,signedMessage,signedMessage2,message,publicKey,owner1,owner2\nUSDT,ETH,0x1,0x2,null,OKC,,,";
+        let r = rows(text).unwrap();
+        assert_eq!(r[0].coin, "USDT");
+        assert_eq!(r[0].network, "ETH");
+        assert_eq!(r[0].sig1, "0x2");
+        assert_eq!(r[0].message, "OKC");
+        assert_eq!(r[0].line, 2);
+    }
+
+    #[test]
+    fn malformed_inputs_name_file_and_line() {
+        let e = rows("").unwrap_err();
+        assert!(e.to_string().starts_with("t.csv: empty file"), "{e}");
+        let e = rows("coin,snapshot height,amount\nETH,1,2\n").unwrap_err();
+        assert!(e.detail.contains("summary block"), "{e}");
+        let e = rows("coin,snapshot height,amount\nETH,1,2\n\nfoo,bar\n").unwrap_err();
+        assert!(
+            e.detail.starts_with("line 4: expected the address header"),
+            "{e}"
+        );
+        let e = rows("coin,address,message,signature1\nETH,0x1\n").unwrap_err();
+        assert!(e.detail.starts_with("line 2: 2 columns"), "{e}");
+        let e = rows("coin,address,message,signature1\nETH,0x1,m,s,extra\n").unwrap_err();
+        assert!(e.detail.starts_with("line 2: 5 columns"), "{e}");
+        let e = rows("coin,address,message,signature1,bogus\n").unwrap_err();
+        assert!(e.detail.contains("unknown column `bogus`"), "{e}");
+        let e = rows("hello world\n").unwrap_err();
+        assert!(
+            e.detail.starts_with("line 1: not an OKX address file"),
+            "{e}"
+        );
+        let e = rows("coin,address,message,signature1\nETH,0x1,\"unterminated\n").unwrap_err();
+        assert!(
+            e.detail.starts_with("line 2: quoted field not closed"),
+            "{e}"
+        );
+        let mut r = OkxReader::new(
+            "t.csv",
+            &b"coin,address,message,signature1\nETH,0x1,m\xff,s\n"[..],
+        )
+        .unwrap();
+        let e = r.next_row().unwrap().unwrap_err();
+        assert_eq!(e.to_string(), "t.csv: line 2: not UTF-8 text");
+        let r = rows("coin,address,message,signature1\nETH,0x1,\"two\nlines\",s\nETH,0x2,m,s\n")
+            .unwrap();
+        assert_eq!((r[0].line, r[0].message.as_str()), (2, "two\nlines"));
+        assert_eq!(r[1].line, 4);
+    }
+
+    #[test]
+    fn detection() {
+        assert!(looks_like_okx(b"coin,snapshot height,amount\nETH,1,2"));
+        assert!(looks_like_okx(
+            b"digitalAsset,network,address,signedMessage,signedMessage2,message,publicKey,owner1,owner2\n"
+        ));
+        assert!(!looks_like_okx(b"{\"format\":\"por-attest-snapshot\""));
+        assert!(!looks_like_okx(b""));
+    }
+}
