@@ -30,6 +30,14 @@ enum InputFormat {
     Auto,
     /// A por-attest snapshot (JSON).
     Snapshot,
+    /// An OKX proof-of-reserves address file (CSV).
+    OkxCsv,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportFormat {
+    /// OKX's 11-column address file.
+    OkxCsv,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -56,6 +64,21 @@ enum Command {
         /// The input format.
         #[arg(long, value_enum, default_value = "auto")]
         format: InputFormat,
+        /// Exchange files: rows of coins or schemes this build cannot check do not, alone,
+        /// make the exit status 1 (they are still reported).
+        #[arg(long)]
+        allow_unsupported: bool,
+    },
+    /// Export a snapshot to another publication format.
+    Export {
+        /// The target format.
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// The snapshot file.
+        snapshot: PathBuf,
+        /// Output file (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Sign every address this device holds: check the device, have it derive and show each
     /// address, sign, verify, journal. Re-running the same command resumes.
@@ -122,13 +145,35 @@ fn main() -> ExitCode {
             file,
             json,
             threads,
-            format: _,
+            format,
+            allow_unsupported,
         } => {
-            let opts = VerifyOptions {
-                threads,
-                progress: tty,
+            let okx = match format {
+                InputFormat::OkxCsv => true,
+                InputFormat::Snapshot => false,
+                InputFormat::Auto => {
+                    let mut head = vec![0u8; 4096];
+                    let n = std::fs::File::open(&file)
+                        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+                        .unwrap_or(0);
+                    por_attest::okx::looks_like_okx(&head[..n])
+                }
             };
-            match verify_snapshot_file(&file, &opts) {
+            let result = if okx {
+                let opts = por_attest::okx::OkxOptions {
+                    threads,
+                    progress: tty,
+                    allow_unsupported,
+                };
+                por_attest::okx::verify_okx_file(&file, &opts)
+            } else {
+                let opts = VerifyOptions {
+                    threads,
+                    progress: tty,
+                };
+                verify_snapshot_file(&file, &opts)
+            };
+            match result {
                 Ok(report) => {
                     if json {
                         println!("{}", report.to_json());
@@ -138,6 +183,35 @@ fn main() -> ExitCode {
                     ExitCode::from(report.exit_code() as u8)
                 }
                 Err(e) => fail(e),
+            }
+        }
+        Command::Export {
+            format: ExportFormat::OkxCsv,
+            snapshot,
+            out,
+        } => {
+            let snap = match por_attest::snapshot::Snapshot::read(&snapshot) {
+                Ok(s) => s,
+                Err(e) => return fail(e),
+            };
+            let result = match &out {
+                Some(p) => std::fs::File::create(p).and_then(|f| {
+                    por_attest::okx::export_okx_csv(&snap, std::io::BufWriter::new(f))
+                }),
+                None => por_attest::okx::export_okx_csv(&snap, std::io::stdout().lock()),
+            };
+            match result {
+                Ok(summary) => {
+                    for s in &summary.skipped {
+                        eprintln!(
+                            "warning: not exported: entry {} {} {}: {}",
+                            s.entry, s.chain, s.address, s.reason
+                        );
+                    }
+                    eprintln!("exported {} row(s)", summary.written);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(format!("export: {e}")),
             }
         }
         Command::Sign {

@@ -46,7 +46,10 @@ fn full_run(dir: &Path, m: &Manifest) -> Vec<u8> {
 }
 
 fn package_bytes(dir: &Path, m: &Manifest) -> Vec<u8> {
-    let journals: Vec<PathBuf> = DEMO_SIGNERS.iter().map(|(id, _)| journal(dir, id)).collect();
+    let journals: Vec<PathBuf> = DEMO_SIGNERS
+        .iter()
+        .map(|(id, _)| journal(dir, id))
+        .collect();
     package(m, &journals, &PackageOptions::default())
         .unwrap()
         .snapshot
@@ -89,11 +92,17 @@ fn the_device_shows_each_address_and_message_it_signs() {
     let mut t = s.transport();
     sign(&m, &journal(dir.path(), id), &mut t, &opts(id)).unwrap();
     let prompts = s.prompts();
-    for spec in m.addresses.iter().filter(|a| a.signer.as_deref() == Some(id)) {
+    for spec in m
+        .addresses
+        .iter()
+        .filter(|a| a.signer.as_deref() == Some(id))
+    {
         assert!(
-            prompts
-                .iter()
-                .any(|p| p.approved && p.address.as_deref().map(|a| a.eq_ignore_ascii_case(&spec.address)) == Some(true)),
+            prompts.iter().any(|p| p.approved
+                && p.address
+                    .as_deref()
+                    .map(|a| a.eq_ignore_ascii_case(&spec.address))
+                    == Some(true)),
             "address {} was never shown",
             spec.address
         );
@@ -138,7 +147,12 @@ fn interrupted_runs_resume_to_the_same_bytes_and_never_sign_twice() {
         let signed_prompts = s2
             .prompts()
             .iter()
-            .filter(|p| matches!(p.kind, PromptKind::BitcoinSignMessage | PromptKind::EthereumSignMessage))
+            .filter(|p| {
+                matches!(
+                    p.kind,
+                    PromptKind::BitcoinSignMessage | PromptKind::EthereumSignMessage
+                )
+            })
             .count();
         assert_eq!(signed_prompts, summary.signed_now, "k={k}: signed twice");
         for (id, words) in &DEMO_SIGNERS[1..] {
@@ -213,14 +227,21 @@ fn wrong_path_is_refused_and_nothing_is_signed_for_it() {
     // Point the first address at another index: the device derives another address.
     let csv = dir.path().join("addresses.csv");
     let text = std::fs::read_to_string(&csv).unwrap();
-    std::fs::write(&csv, text.replacen("m/44'/0'/0'/0/0,", "m/44'/0'/0'/0/7,", 1)).unwrap();
+    std::fs::write(
+        &csv,
+        text.replacen("m/44'/0'/0'/0/0,", "m/44'/0'/0'/0/7,", 1),
+    )
+    .unwrap();
     let m = Manifest::load(p).unwrap();
     let (id, words) = DEMO_SIGNERS[0];
     let s = sim(words);
     let mut t = s.transport();
     let j = journal(dir.path(), id);
     let err = sign(&m, &j, &mut t, &opts(id)).unwrap_err();
-    assert!(matches!(err, CeremonyError::AddressMismatch { .. }), "{err}");
+    assert!(
+        matches!(err, CeremonyError::AddressMismatch { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("refusing to sign"), "{err}");
     assert!(!s
         .prompts()
@@ -251,7 +272,9 @@ fn rejected_prompt_is_journaled_and_the_run_stops_or_continues() {
     let err = sign(&m, &j, &mut t, &opts(id)).unwrap_err();
     assert!(matches!(err, CeremonyError::Rejected { .. }), "{err}");
     assert_eq!(signed_lines(&j), 2, "the two signed before are kept");
-    assert!(std::fs::read_to_string(&j).unwrap().contains("\"rejected\""));
+    assert!(std::fs::read_to_string(&j)
+        .unwrap()
+        .contains("\"rejected\""));
     // Re-run with approval and --on-reject continue: finishes, the two are not signed again.
     let s2 = sim(words);
     let mut t2 = s2.transport();
@@ -336,8 +359,18 @@ fn corrupt_journal_line_is_a_clear_error_and_loses_nothing() {
     let msg = err.to_string();
     assert!(msg.contains("line 4"), "{msg}");
     assert!(msg.contains(&j.display().to_string()), "{msg}");
-    assert_eq!(std::fs::read_to_string(&j).unwrap(), corrupted, "nothing rewritten");
-    assert!(s2.prompts().is_empty() || !s2.prompts().iter().any(|p| matches!(p.kind, PromptKind::BitcoinSignMessage)));
+    assert_eq!(
+        std::fs::read_to_string(&j).unwrap(),
+        corrupted,
+        "nothing rewritten"
+    );
+    assert!(
+        s2.prompts().is_empty()
+            || !s2
+                .prompts()
+                .iter()
+                .any(|p| matches!(p.kind, PromptKind::BitcoinSignMessage))
+    );
 }
 
 #[test]
