@@ -3,7 +3,8 @@
 //! Ledger over USB).
 
 use crate::simulator::{SimulatedLedger, SimulatorConfig};
-use crate::transport::{Exchange, TcpTransport};
+use crate::transport::{Exchange, TcpTransport, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT};
+use std::time::Duration;
 use std::fmt;
 use std::str::FromStr;
 
@@ -71,8 +72,19 @@ impl fmt::Display for DeviceSpec {
     }
 }
 
-/// Opens a transport to the device.
+/// Opens a transport to the device, with the default timeouts (a reply may take up to
+/// [`DEFAULT_READ_TIMEOUT`]: the user may be reading the device's screen).
 pub fn connect(spec: &DeviceSpec) -> Result<Box<dyn Exchange + Send>, String> {
+    connect_with(spec, DEFAULT_READ_TIMEOUT)
+}
+
+/// Opens a transport to the device; each exchange fails with
+/// [`crate::transport::TransportError::Timeout`] after `timeout` without a reply (the
+/// built-in in-process simulator answers at once and has no timeout).
+pub fn connect_with(
+    spec: &DeviceSpec,
+    timeout: Duration,
+) -> Result<Box<dyn Exchange + Send>, String> {
     match spec {
         DeviceSpec::Sim { mnemonic } => {
             let config = match mnemonic {
@@ -82,12 +94,21 @@ pub fn connect(spec: &DeviceSpec) -> Result<Box<dyn Exchange + Send>, String> {
             let sim = SimulatedLedger::new(config).map_err(|e| format!("simulator: {e}"))?;
             Ok(Box::new(sim.transport()))
         }
-        DeviceSpec::Tcp { addr } => TcpTransport::connect(addr)
+        DeviceSpec::Tcp { addr } => TcpTransport::connect_with(addr, DEFAULT_CONNECT_TIMEOUT, timeout)
             .map(|t| Box::new(t) as Box<dyn Exchange + Send>)
-            .map_err(|e| format!("cannot reach tcp:{addr}: {e}")),
-        DeviceSpec::Hid { which: _ } => {
-            Err("USB HID is not available in this build yet; use tcp:HOST:PORT".to_string())
-        }
+            .map_err(|e| {
+                format!(
+                    "cannot reach tcp:{addr}: {e} (is Speculos or `por-attest simulator` running and listening there?)"
+                )
+            }),
+        #[cfg(feature = "hid")]
+        DeviceSpec::Hid { which } => crate::transport::hid::open(which.as_deref(), timeout)
+            .map(|t| Box::new(t) as Box<dyn Exchange + Send>),
+        #[cfg(not(feature = "hid"))]
+        DeviceSpec::Hid { .. } => Err(
+            "this build has no USB support (built without the `hid` feature): rebuild with default features, or use tcp:HOST:PORT"
+                .to_string(),
+        ),
     }
 }
 

@@ -6,12 +6,18 @@
 //! Exchanges are synchronous; callers that need async run them on a blocking thread.
 //!
 //! - [`InProcessTransport`]: straight into a [`crate::simulator::SimulatedLedger`];
-//! - [`TcpTransport`]: Speculos framing over TCP (also what `por-attest simulator` serves).
+//! - [`TcpTransport`]: Speculos framing over TCP (also what `por-attest simulator` serves);
+//! - `hid` (feature `hid`): a Ledger over USB, run through [`TimeoutTransport`] (our own
+//!   per-exchange timeout around a transport that would otherwise block for hours).
 
+#[cfg(feature = "hid")]
+pub mod hid;
 mod in_process;
 mod tcp;
+mod timeout;
 
 pub use in_process::InProcessTransport;
+pub use timeout::TimeoutTransport;
 pub use tcp::{TcpTransport, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, MAX_FRAME};
 
 use firmware_messages::{Command, Response};

@@ -1,0 +1,203 @@
+//! USB HID transport to a Ledger (through `ledger-transport-hid` and `hidapi`).
+//!
+//! `ledger-transport-hid` blocks on each read for hours, so [`open`] returns the device
+//! wrapped in a [`TimeoutTransport`]: every exchange waits at most the given timeout; after a
+//! timeout the connection is unusable (reconnect the device and run again).
+
+use super::{Exchange, TimeoutTransport, TransportError};
+use ledger_transport_hid::hidapi::{DeviceInfo, HidApi};
+use ledger_transport_hid::{LedgerHIDError, TransportNativeHID};
+use std::time::Duration;
+
+/// Ledger's USB vendor id.
+pub const LEDGER_VENDOR_ID: u16 = 0x2c97;
+
+/// Where the udev rules file lives in the source tree, and how to install it.
+pub const UDEV_GUIDANCE: &str = "On Linux, allow your user to open Ledger devices: install the udev rules shipped with por-attest:\n  sudo cp udev/20-ledger.rules /etc/udev/rules.d/\n  sudo udevadm control --reload-rules && sudo udevadm trigger\nthen unplug and replug the Ledger.";
+
+/// One Ledger seen on the USB bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerUsb {
+    /// The OS path of the HID interface (e.g. `/dev/hidraw3`): unique per connected device.
+    pub path: String,
+    /// The USB serial number (Ledger Nano devices often all report the same one).
+    pub serial: Option<String>,
+    /// The USB product string (e.g. `Nano S Plus`).
+    pub product: Option<String>,
+    /// The USB product id.
+    pub product_id: u16,
+}
+
+impl LedgerUsb {
+    fn from_info(d: &DeviceInfo) -> Self {
+        LedgerUsb {
+            path: d.path().to_string_lossy().into_owned(),
+            serial: d.serial_number().map(str::to_string).filter(|s| !s.is_empty()),
+            product: d
+                .product_string()
+                .map(str::to_string)
+                .filter(|s| !s.is_empty()),
+            product_id: d.product_id(),
+        }
+    }
+
+    /// A one-line description: product, serial and path.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} (serial {}, path {})",
+            self.product.as_deref().unwrap_or("Ledger"),
+            self.serial.as_deref().unwrap_or("-"),
+            self.path
+        )
+    }
+}
+
+fn hidapi() -> Result<HidApi, String> {
+    HidApi::new().map_err(|e| format!("cannot list USB HID devices: {e}"))
+}
+
+/// The Ledgers connected over USB.
+pub fn list_ledgers() -> Result<Vec<LedgerUsb>, String> {
+    let api = hidapi()?;
+    let mut out: Vec<LedgerUsb> = TransportNativeHID::list_ledgers(&api)
+        .map(LedgerUsb::from_info)
+        .collect();
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out.dedup_by(|a, b| a.path == b.path);
+    Ok(out)
+}
+
+/// The guidance when no Ledger is found.
+pub fn no_ledger_message() -> String {
+    format!(
+        "no Ledger found on USB: connect the device, unlock it with its PIN and close Ledger Live (it holds the device). If the device is connected and unlocked, the system may hide it from your user.\n{UDEV_GUIDANCE}"
+    )
+}
+
+/// Picks the device named by `which` (a path or a serial), or the only one when `None`.
+pub fn select<'a>(ledgers: &'a [LedgerUsb], which: Option<&str>) -> Result<&'a LedgerUsb, String> {
+    let list = || {
+        ledgers
+            .iter()
+            .map(|l| format!("  hid:{}  {}", l.path, l.describe()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    match which {
+        None => match ledgers {
+            [] => Err(no_ledger_message()),
+            [one] => Ok(one),
+            _ => Err(format!(
+                "{} Ledgers are connected; name one with --device hid:SERIAL_OR_PATH:\n{}",
+                ledgers.len(),
+                list()
+            )),
+        },
+        Some(w) => {
+            if let Some(l) = ledgers.iter().find(|l| l.path == w) {
+                return Ok(l);
+            }
+            let by_serial: Vec<&LedgerUsb> = ledgers
+                .iter()
+                .filter(|l| l.serial.as_deref() == Some(w))
+                .collect();
+            match by_serial.as_slice() {
+                [one] => Ok(one),
+                [] if ledgers.is_empty() => Err(no_ledger_message()),
+                [] => Err(format!(
+                    "no connected Ledger has the path or serial `{w}`; connected:\n{}",
+                    list()
+                )),
+                _ => Err(format!(
+                    "several Ledgers report the serial `{w}`; name one by path:\n{}",
+                    list()
+                )),
+            }
+        }
+    }
+}
+
+/// Adds the udev guidance when opening failed for lack of permission.
+pub fn open_error_message(device: &LedgerUsb, error: &str) -> String {
+    let denied = error.contains("Permission denied") || error.contains("EACCES");
+    if denied {
+        format!(
+            "cannot open {}: permission denied.\n{UDEV_GUIDANCE}",
+            device.describe()
+        )
+    } else {
+        format!(
+            "cannot open {}: {error} (is Ledger Live or another program using the device?)",
+            device.describe()
+        )
+    }
+}
+
+/// Opens the Ledger named by `which` (or the only one); each exchange times out after
+/// `timeout`.
+pub fn open(which: Option<&str>, timeout: Duration) -> Result<TimeoutTransport, String> {
+    let api = hidapi()?;
+    let ledgers: Vec<LedgerUsb> = TransportNativeHID::list_ledgers(&api)
+        .map(LedgerUsb::from_info)
+        .collect();
+    let chosen = select(&ledgers, which)?.clone();
+    let info = TransportNativeHID::list_ledgers(&api)
+        .find(|d| d.path().to_string_lossy() == chosen.path)
+        .ok_or_else(no_ledger_message)?;
+    let device = TransportNativeHID::open_device(&api, info)
+        .map_err(|e| open_error_message(&chosen, &hid_error_text(&e)))?;
+    Ok(TimeoutTransport::spawn(
+        HidExchange { device },
+        timeout,
+        chosen.describe(),
+    ))
+}
+
+fn hid_error_text(e: &LedgerHIDError) -> String {
+    match e {
+        LedgerHIDError::Hid(h) => h.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Raw APDU exchange over `TransportNativeHID` (blocking; use it through [`open`]).
+pub struct HidExchange {
+    device: TransportNativeHID,
+}
+
+impl Exchange for HidExchange {
+    fn exchange(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let command = to_apdu_command(apdu)?;
+        let answer = self.device.exchange(&command).map_err(|e| match e {
+            LedgerHIDError::Comm(what) => TransportError::Malformed(what.to_string()),
+            LedgerHIDError::Io(io) => TransportError::Io(io),
+            other => TransportError::Io(std::io::Error::other(format!(
+                "USB: {} (was the device unplugged?)",
+                hid_error_text(&other)
+            ))),
+        })?;
+        let mut reply = answer.apdu_data().to_vec();
+        reply.extend_from_slice(&answer.retcode().to_be_bytes());
+        Ok(reply)
+    }
+}
+
+/// Splits raw APDU bytes (header, optional Lc, data) into `ledger-transport`'s command.
+fn to_apdu_command(apdu: &[u8]) -> Result<ledger_transport::APDUCommand<Vec<u8>>, TransportError> {
+    let bad = |why: &str| TransportError::Malformed(format!("cannot send APDU: {why}"));
+    let (header, rest) = apdu
+        .split_first_chunk::<4>()
+        .ok_or_else(|| bad("shorter than its 4-byte header"))?;
+    let data = match rest.split_first() {
+        None => Vec::new(),
+        Some((&lc, data)) if data.len() == lc as usize => data.to_vec(),
+        Some(_) => return Err(bad("Lc does not match the data length")),
+    };
+    Ok(ledger_transport::APDUCommand {
+        cla: header[0],
+        ins: header[1],
+        p1: header[2],
+        p2: header[3],
+        data,
+    })
+}
