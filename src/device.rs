@@ -4,9 +4,9 @@
 
 use crate::simulator::{SimulatedLedger, SimulatorConfig};
 use crate::transport::{Exchange, TcpTransport, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT};
-use std::time::Duration;
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 /// A device named on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,6 +5,7 @@ pub mod ceremony;
 pub mod chains;
 pub mod demo;
 pub mod device;
+pub mod devices;
 pub mod error;
 pub mod fixtures;
 pub mod journal;

@@ -48,6 +48,14 @@ enum RejectChoice {
     Continue,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum OpenApp {
+    /// The Bitcoin app.
+    Bitcoin,
+    /// The Ethereum app.
+    Ethereum,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Verify a published snapshot offline. Exit 0: every entry verified; 1: any entry failed;
@@ -125,6 +133,18 @@ enum Command {
         /// Output directory (manifest, journals, snapshot).
         #[arg(long, default_value = "demo-out")]
         out: PathBuf,
+    },
+    /// List connected Ledgers (or probe the one named): which app is open and its version, the
+    /// master fingerprint when the Bitcoin app is open, and what to do when a device is not
+    /// ready. Exit 0: every device is ready; 1: some need attention; 2: none could be reached.
+    Devices {
+        /// Probe only this device: tcp:HOST:PORT, hid:SERIAL_OR_PATH (default: every Ledger on
+        /// USB).
+        #[arg(long)]
+        device: Option<String>,
+        /// Ask the dashboard to open this app first (confirm on the device).
+        #[arg(long, value_enum)]
+        open: Option<OpenApp>,
     },
     /// Serve the simulated Ledger over TCP in Speculos framing until stopped.
     Simulator {
@@ -352,6 +372,29 @@ fn main() -> ExitCode {
                     println!("snapshot {} digest {}", d.snapshot.display(), d.digest);
                     print!("{}", d.report.to_human());
                     ExitCode::from(d.report.exit_code() as u8)
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Command::Devices { device, open } => {
+            let spec: Option<DeviceSpec> = match device.map(|d| d.parse()).transpose() {
+                Ok(s) => s,
+                Err(e) => return fail(e),
+            };
+            let open = open.map(|o| match o {
+                OpenApp::Bitcoin => por_attest::signers::AppKind::Bitcoin,
+                OpenApp::Ethereum => por_attest::signers::AppKind::Ethereum,
+            });
+            match por_attest::devices::list_devices(spec.as_ref(), open) {
+                Ok(infos) => {
+                    for i in &infos {
+                        print!("{}", i.to_human());
+                    }
+                    if infos.iter().all(|i| i.ready) {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    }
                 }
                 Err(e) => fail(e),
             }

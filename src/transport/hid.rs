@@ -32,7 +32,10 @@ impl LedgerUsb {
     fn from_info(d: &DeviceInfo) -> Self {
         LedgerUsb {
             path: d.path().to_string_lossy().into_owned(),
-            serial: d.serial_number().map(str::to_string).filter(|s| !s.is_empty()),
+            serial: d
+                .serial_number()
+                .map(str::to_string)
+                .filter(|s| !s.is_empty()),
             product: d
                 .product_string()
                 .map(str::to_string)
@@ -200,4 +203,88 @@ fn to_apdu_command(apdu: &[u8]) -> Result<ledger_transport::APDUCommand<Vec<u8>>
         p2: header[3],
         data,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ledger(path: &str, serial: &str) -> LedgerUsb {
+        LedgerUsb {
+            path: path.into(),
+            serial: Some(serial.into()),
+            product: Some("Nano S Plus".into()),
+            product_id: 0x5011,
+        }
+    }
+
+    #[test]
+    fn picks_the_only_ledger_or_asks() {
+        let e = select(&[], None).unwrap_err();
+        assert!(
+            e.contains("no Ledger found") && e.contains("udevadm"),
+            "{e}"
+        );
+        let one = [ledger("/dev/hidraw1", "0001")];
+        assert_eq!(select(&one, None).unwrap().path, "/dev/hidraw1");
+        let two = [
+            ledger("/dev/hidraw1", "0001"),
+            ledger("/dev/hidraw4", "0001"),
+        ];
+        let e = select(&two, None).unwrap_err();
+        assert!(
+            e.contains("hid:SERIAL_OR_PATH")
+                && e.contains("hid:/dev/hidraw1")
+                && e.contains("hid:/dev/hidraw4"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn picks_by_path_or_unique_serial() {
+        let two = [
+            ledger("/dev/hidraw1", "0001"),
+            ledger("/dev/hidraw4", "0002"),
+        ];
+        assert_eq!(
+            select(&two, Some("/dev/hidraw4"))
+                .unwrap()
+                .serial
+                .as_deref(),
+            Some("0002")
+        );
+        assert_eq!(select(&two, Some("0001")).unwrap().path, "/dev/hidraw1");
+        assert!(select(&two, Some("/dev/hidraw9"))
+            .unwrap_err()
+            .contains("no connected Ledger"));
+        let same = [
+            ledger("/dev/hidraw1", "0001"),
+            ledger("/dev/hidraw4", "0001"),
+        ];
+        assert!(select(&same, Some("0001")).unwrap_err().contains("by path"));
+    }
+
+    #[test]
+    fn permission_denied_points_to_udev_rules() {
+        let l = ledger("/dev/hidraw1", "0001");
+        let m = open_error_message(
+            &l,
+            "hidapi error: Failed to open a device with path '/dev/hidraw1': Permission denied",
+        );
+        assert!(
+            m.contains("udev/20-ledger.rules") && m.contains("udevadm trigger"),
+            "{m}"
+        );
+        assert!(!open_error_message(&l, "Device or resource busy").contains("udevadm"));
+    }
+
+    #[test]
+    fn apdu_bytes_split_into_a_command() {
+        let c = to_apdu_command(&[0xE1, 0x05, 0, 0, 2, 0xAA, 0xBB]).unwrap();
+        assert_eq!(c.serialize(), vec![0xE1, 0x05, 0, 0, 2, 0xAA, 0xBB]);
+        let c = to_apdu_command(&[0xB0, 0x01, 0, 0]).unwrap();
+        assert_eq!(c.serialize(), vec![0xB0, 0x01, 0, 0, 0]);
+        assert!(to_apdu_command(&[0xB0, 0x01]).is_err());
+        assert!(to_apdu_command(&[0xE1, 0x05, 0, 0, 3, 0xAA]).is_err());
+    }
 }

@@ -17,8 +17,8 @@ mod tcp;
 mod timeout;
 
 pub use in_process::InProcessTransport;
-pub use timeout::TimeoutTransport;
 pub use tcp::{TcpTransport, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, MAX_FRAME};
+pub use timeout::TimeoutTransport;
 
 use firmware_messages::{Command, Response};
 use thiserror::Error;
