@@ -37,7 +37,10 @@ fn silent_device_times_out_with_the_resume_command_and_resumes() {
     let mut t = connect_with(&spec, Duration::from_millis(300)).unwrap();
     let started = Instant::now();
     let e = sign(&m, &journal, t.as_mut(), &opts).unwrap_err();
-    assert!(started.elapsed() < Duration::from_millis(1400), "the timeout applied");
+    assert!(
+        started.elapsed() < Duration::from_millis(1400),
+        "the timeout applied"
+    );
     assert!(
         matches!(
             &e,

@@ -1,0 +1,133 @@
+//! The ceremony against the device named by `POR_ATTEST_DEVICE` (skipped without it): each
+//! Bitcoin single-signature type and Ethereum signed, packaged and verified; a device that is
+//! not the manifest's signer refused before anything is signed. See README.md.
+
+use hardware_tests::{
+    bitcoin_account, bitcoin_manifest, ceremony, device_for, ethereum_manifest, say, sign_on,
+    write_manifest,
+};
+use por_attest::ceremony::CeremonyError;
+use por_attest::chains::ScriptType;
+use por_attest::devices::{describe, DeviceState};
+use por_attest::signers::AppKind;
+
+fn bitcoin_type(test: &str, st: ScriptType) {
+    let Some(dut) = device_for(test, Some(AppKind::Bitcoin)) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = dut.connect();
+    let m = write_manifest(
+        dir.path(),
+        &bitcoin_manifest(t.as_mut(), &dut.spec, &[st], None),
+    );
+    ceremony(dir.path(), &m, t.as_mut(), &dut.spec);
+}
+
+#[test]
+fn bitcoin_p2pkh() {
+    bitcoin_type("bitcoin_p2pkh", ScriptType::P2pkh);
+}
+
+#[test]
+fn bitcoin_p2sh_p2wpkh() {
+    bitcoin_type("bitcoin_p2sh_p2wpkh", ScriptType::P2shP2wpkh);
+}
+
+#[test]
+fn bitcoin_p2wpkh() {
+    bitcoin_type("bitcoin_p2wpkh", ScriptType::P2wpkh);
+}
+
+#[test]
+fn ethereum_personal_sign() {
+    let Some(dut) = device_for("ethereum_personal_sign", Some(AppKind::Ethereum)) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = dut.connect();
+    let m = write_manifest(dir.path(), &ethereum_manifest(t.as_mut(), &dut.spec, 0));
+    ceremony(dir.path(), &m, t.as_mut(), &dut.spec);
+}
+
+#[test]
+fn wrong_fingerprint_is_refused_before_signing() {
+    let Some(dut) = device_for(
+        "wrong_fingerprint_is_refused_before_signing",
+        Some(AppKind::Bitcoin),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = dut.connect();
+    let actual = bitcoin_account(t.as_mut()).fingerprint;
+    let mut other = actual.to_bytes();
+    other[0] ^= 0x01;
+    let toml = bitcoin_manifest(
+        t.as_mut(),
+        &dut.spec,
+        &[ScriptType::P2wpkh],
+        Some(other.into()),
+    );
+    let m = write_manifest(dir.path(), &toml);
+    let journal = dir.path().join("journal-device.jsonl");
+    let e = sign_on(&m, &journal, t.as_mut(), &dut.spec).unwrap_err();
+    match &e {
+        CeremonyError::WrongDevice(msg) => {
+            assert!(msg.contains(&actual.to_string()), "{msg}");
+            assert!(msg.contains("nothing was signed"), "{msg}");
+        }
+        other => panic!("expected a wrong-device refusal, got: {other}"),
+    }
+    assert!(
+        !journal.exists(),
+        "the refusal comes before the journal is even opened"
+    );
+    say("  wrong fingerprint refused before signing");
+}
+
+#[test]
+fn wrong_ethereum_address_is_refused_before_signing() {
+    let Some(dut) = device_for(
+        "wrong_ethereum_address_is_refused_before_signing",
+        Some(AppKind::Ethereum),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = dut.connect();
+    // Addresses of indexes 1 and 2 written with the paths of indexes 0 and 1.
+    let m = write_manifest(dir.path(), &ethereum_manifest(t.as_mut(), &dut.spec, 1));
+    let journal = dir.path().join("journal-device.jsonl");
+    let e = sign_on(&m, &journal, t.as_mut(), &dut.spec).unwrap_err();
+    assert!(
+        matches!(e, CeremonyError::AddressMismatch { .. }),
+        "expected an address mismatch, got: {e}"
+    );
+    let signed = std::fs::read_to_string(&journal)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("\"signed\""))
+        .count();
+    assert_eq!(signed, 0, "nothing signed");
+}
+
+#[test]
+fn devices_probe_reports_the_open_app() {
+    let Some(dut) = device_for("devices_probe_reports_the_open_app", None) else {
+        return;
+    };
+    let mut t = dut.connect();
+    let info = describe(t.as_mut(), &dut.spec.to_string(), None);
+    say(&format!("  {}", info.to_human().trim_end()));
+    assert!(
+        !matches!(
+            info.state,
+            DeviceState::Unreachable { .. } | DeviceState::Locked
+        ),
+        "{info:?}"
+    );
+    if let DeviceState::Bitcoin { fingerprint, .. } = &info.state {
+        assert!(fingerprint.is_some(), "{info:?}");
+    }
+}
