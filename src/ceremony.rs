@@ -339,7 +339,7 @@ fn mismatch(task: &SigningTask<'_>, derived: String) -> Step {
         chain: task.spec.chain.clone(),
         address: task.spec.address.clone(),
         derived,
-        path: task.path.to_string(),
+        path: crate::manifest::path_string(task.path),
     })
 }
 
