@@ -3,14 +3,18 @@
 //! signs the rendered message; the signature is checked locally and appended to the journal
 //! (fsync'ed) before the next prompt. Re-running resumes: what the journal holds is skipped.
 
-use crate::chains::{ChainFamily, Scheme};
+use crate::chains::{ChainFamily, Scheme, ScriptType};
 use crate::journal::{Journal, JournalError, Record, RejectedRecord, SignedRecord};
-use crate::manifest::{Manifest, SignerKind, SigningTask};
+use crate::manifest::{AddressSpec, Manifest, SignerKind, SigningTask};
 use crate::schemes;
 use crate::signers::{ensure_app, AppKind, BitcoinApp, DeviceError, EthereumApp};
 use crate::transport::Exchange;
 use bitcoin::address::NetworkUnchecked;
+use bitcoin::bip32::ChildNumber;
 use bitcoin::Address;
+use firmware_messages::bitcoin::policy::{KeyInfo, PolicyVersion, WalletPolicy};
+use sha2::Digest;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -237,6 +241,7 @@ pub fn sign(
         .collect();
     let bar = progress_bar(opts.progress, todo.len() as u64);
     let mut open_app: Option<AppKind> = None;
+    let mut wallets = RegisteredWallets::default();
     for task in todo {
         if opts
             .interrupt
@@ -269,7 +274,14 @@ pub fn sign(
         let message = manifest.render_message(spec);
         bar.set_message(format!("{} {}", spec.chain, spec.address));
         let signed = match app {
-            AppKind::Bitcoin => sign_bitcoin(task, fingerprint, &message, transport),
+            AppKind::Bitcoin => sign_bitcoin(
+                manifest,
+                task,
+                fingerprint,
+                &message,
+                transport,
+                &mut wallets,
+            ),
             AppKind::Ethereum => sign_evm(task, &message, transport),
         };
         let record = match signed {
@@ -327,7 +339,7 @@ fn mismatch(task: &SigningTask<'_>, derived: String) -> Step {
         chain: task.spec.chain.clone(),
         address: task.spec.address.clone(),
         derived,
-        path: task.path.to_string(),
+        path: crate::manifest::path_string(task.path),
     })
 }
 
@@ -339,11 +351,78 @@ fn bad_signature(task: &SigningTask<'_>, reason: impl ToString) -> Step {
     })
 }
 
+/// Multisig wallet policies registered on the device during this run, by wallet id, with
+/// their HMACs (registration asks the user once per wallet).
+#[derive(Default)]
+struct RegisteredWallets(HashMap<[u8; 32], [u8; 32]>);
+
+/// The device's wallet policy for a multisig address, when every cosigner key is an xpub and
+/// the address sits at `change/index` below them; `None` otherwise.
+fn multisig_policy(manifest: &Manifest, spec: &AddressSpec) -> Option<(WalletPolicy, bool, u32)> {
+    let ms = spec.multisig.as_ref()?;
+    let steps: Vec<ChildNumber> = ms.child.as_ref()?.into_iter().copied().collect();
+    let (change, index) = match steps.as_slice() {
+        [ChildNumber::Normal { index: c }, ChildNumber::Normal { index: i }] if *c <= 1 => {
+            (*c == 1, *i)
+        }
+        _ => return None,
+    };
+    let mut keys = Vec::with_capacity(ms.cosigners.len());
+    for c in &ms.cosigners {
+        let xpub = c.xpub?;
+        let origin = match (&c.signer, &c.origin_path) {
+            (Some(id), Some(path)) => manifest
+                .signer(id)
+                .and_then(|s| s.fingerprint)
+                .map(|f| (f.to_bytes(), crate::signers::wire_path(path))),
+            _ => None,
+        };
+        keys.push(
+            KeyInfo {
+                origin,
+                xpub: xpub.to_string(),
+                suffix: String::new(),
+            }
+            .to_string(),
+        );
+    }
+    let multi = if ms.sorted { "sortedmulti" } else { "multi" };
+    let inner = format!(
+        "{multi}({},{})",
+        ms.threshold,
+        (0..keys.len())
+            .map(|i| format!("@{i}/**"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let template = match spec.script_type? {
+        ScriptType::P2wsh => format!("wsh({inner})"),
+        ScriptType::P2sh => format!("sh({inner})"),
+        ScriptType::P2shP2wsh => format!("sh(wsh({inner}))"),
+        _ => return None,
+    };
+    let digest = sha2::Sha256::digest(format!("{template}{keys:?}").as_bytes());
+    let policy = WalletPolicy {
+        version: PolicyVersion::V2,
+        name: format!(
+            "PoR {}of{} {}",
+            ms.threshold,
+            keys.len(),
+            &hex::encode(digest)[..8]
+        ),
+        descriptor_template: template,
+        keys,
+    };
+    Some((policy, change, index))
+}
+
 fn sign_bitcoin(
+    manifest: &Manifest,
     task: &SigningTask<'_>,
     fingerprint: Option<bitcoin::bip32::Fingerprint>,
     message: &str,
     transport: &mut dyn Exchange,
+    wallets: &mut RegisteredWallets,
 ) -> Result<SignedRecord, Step> {
     let spec = task.spec;
     let st = spec.script_type.ok_or_else(|| {
@@ -366,6 +445,23 @@ fn sign_bitcoin(
         let actual = bitcoin::PublicKey::new(xpub.public_key);
         if actual.inner != expected.inner {
             return Err(mismatch(task, format!("the key {actual}")));
+        }
+        // Have the device derive and show the multisig address itself, through a registered
+        // wallet policy (the user approves the policy and its keys once per wallet).
+        if let Some((policy, change, index)) = multisig_policy(manifest, spec) {
+            let id = policy.id();
+            let hmac = match wallets.0.get(&id) {
+                Some(h) => *h,
+                None => {
+                    let h = app.register_wallet(&policy)?;
+                    wallets.0.insert(id, h);
+                    h
+                }
+            };
+            let derived = app.wallet_address(&policy, Some(hmac), change, index, true)?;
+            if derived != spec.address {
+                return Err(mismatch(task, derived));
+            }
         }
         pubkey_hex = Some(expected.to_string());
     } else {

@@ -127,7 +127,7 @@ pub fn write_manifest(dir: &Path, n: usize) -> std::io::Result<PathBuf> {
     );
     for i in 0..n {
         let k = (i / 6) as u32;
-        let wallet = if k % 4 == 0 { "hot" } else { "cold" };
+        let wallet = if k.is_multiple_of(4) { "hot" } else { "cold" };
         let row = match i % 6 {
             0 => {
                 let pk = CompressedPublicKey(child(&pkh, 0, k));

@@ -182,6 +182,12 @@ fn signatures_for(
             });
             (out, None)
         }
-        None => (out, Some(format!("not yet signed by {sid} at {path}"))),
+        None => (
+            out,
+            Some(format!(
+                "not yet signed by {sid} at {}",
+                crate::manifest::path_string(path)
+            )),
+        ),
     }
 }

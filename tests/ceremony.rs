@@ -388,3 +388,45 @@ fn simulator_is_refused_for_a_release_manifest() {
     let err = sign(&m, &journal(dir.path(), "sim-a"), &mut t, &opts("sim-a")).unwrap_err();
     assert!(matches!(err, CeremonyError::Refused(_)), "{err}");
 }
+
+#[test]
+fn each_cosigner_device_shows_the_multisig_address_through_a_registered_wallet() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = setup(dir.path());
+    let (id, words) = DEMO_SIGNERS[1];
+    let s = sim(words);
+    let mut t = s.transport();
+    let summary = sign(&m, &journal(dir.path(), id), &mut t, &opts(id)).unwrap();
+    assert_eq!(summary.signed_now, N / 6);
+    let prompts = s.prompts();
+    let registrations = prompts
+        .iter()
+        .filter(|p| matches!(p.kind, PromptKind::BitcoinRegisterWallet))
+        .count();
+    assert_eq!(registrations, 1, "one wallet, registered once");
+    for spec in m.addresses.iter().filter(|a| a.multisig.is_some()) {
+        assert!(
+            prompts
+                .iter()
+                .any(|p| matches!(p.kind, PromptKind::BitcoinAddress)
+                    && p.address.as_deref() == Some(spec.address.as_str())),
+            "multisig address {} was not shown",
+            spec.address
+        );
+    }
+    // The user rejecting the wallet registration stops before any signature.
+    let dir = tempfile::tempdir().unwrap();
+    let m = setup(dir.path());
+    let s = sim(words);
+    s.set_approval(ApprovalPolicy::callback(|p| {
+        if matches!(p.kind, PromptKind::BitcoinRegisterWallet) {
+            Approval::Reject
+        } else {
+            Approval::Approve
+        }
+    }));
+    let mut t = s.transport();
+    let err = sign(&m, &journal(dir.path(), id), &mut t, &opts(id)).unwrap_err();
+    assert!(matches!(err, CeremonyError::Rejected { .. }), "{err}");
+    assert_eq!(signed_lines(&journal(dir.path(), id)), 0);
+}

@@ -7,7 +7,6 @@
 //! ceremony never starts on a manifest that could make a device sign for the wrong thing.
 //! Errors are [`InputError`]s naming the file, the entry (number, address, CSV line) and field.
 
-pub mod accounts;
 mod raw;
 
 use crate::chains::{ChainFamily, Network, ScriptType};
@@ -706,11 +705,11 @@ impl Manifest {
                     ));
                 }
                 let parsed = if family == ChainFamily::Evm {
-                    accounts::parse_evm_address(&spec.address)
+                    crate::schemes::evm::parse_evm_address(&spec.address)
                 } else {
-                    accounts::parse_tron_address(&spec.address)
+                    crate::schemes::tron::parse_tron_address(&spec.address)
                 };
-                parsed.map_err(|m| ctx.err("address", m))?;
+                parsed.map_err(|m| ctx.err("address", m.to_string()))?;
                 let path = self.single_key(a, &mut spec, false, ctx)?;
                 let (coin, what) = if family == ChainFamily::Evm {
                     (60, "EVM (m/44'/60'/…)")

@@ -1,4 +1,8 @@
 use super::*;
+
+fn evm_address_of_pubkey(pk: &bitcoin::secp256k1::PublicKey) -> String {
+    crate::schemes::evm::to_checksum_address(&crate::schemes::evm::evm_address_of(pk))
+}
 use bitcoin::bip32::Xpriv;
 use bitcoin::CompressedPublicKey;
 
@@ -99,27 +103,18 @@ fn example_loads_and_its_addresses_are_the_seeds() {
             "BTC",
             Address::p2wpkh(&single("m/84'/0'/0'/0/0"), n).to_string(),
         ),
-        (
-            "ETH",
-            accounts::evm_address_of_pubkey(&single("m/44'/60'/0'/0/0").0),
-        ),
-        (
-            "ARB",
-            accounts::evm_address_of_pubkey(&single("m/44'/60'/0'/0/0").0),
-        ),
+        ("ETH", evm_address_of_pubkey(&single("m/44'/60'/0'/0/0").0)),
+        ("ARB", evm_address_of_pubkey(&single("m/44'/60'/0'/0/0").0)),
         (
             "TRX",
-            accounts::tron_address_of_pubkey(&single("m/44'/195'/0'/0/0").0),
+            crate::schemes::tron::tron_address_of(&single("m/44'/195'/0'/0/0").0),
         ),
         ("BTC", multisig_address(ScriptType::P2wsh, "2'", "0/0")),
         (
             "BTC",
             Address::p2wpkh(&single("m/84'/0'/0'/0/1"), n).to_string(),
         ),
-        (
-            "ETH",
-            accounts::evm_address_of_pubkey(&single("m/44'/60'/0'/0/1").0),
-        ),
+        ("ETH", evm_address_of_pubkey(&single("m/44'/60'/0'/0/1").0)),
         ("BTC", multisig_address(ScriptType::P2shP2wsh, "1'", "0/0")),
     ];
     let got: Vec<(&str, String)> = m
@@ -146,8 +141,8 @@ fn example_loads_and_its_addresses_are_the_seeds() {
                 (ChainFamily::Bitcoin, Some(ScriptType::P2wpkh)) => {
                     Address::p2wpkh(&key, n).to_string()
                 }
-                (ChainFamily::Evm, None) => accounts::evm_address_of_pubkey(&key.0),
-                (ChainFamily::Tron, None) => accounts::tron_address_of_pubkey(&key.0),
+                (ChainFamily::Evm, None) => evm_address_of_pubkey(&key.0),
+                (ChainFamily::Tron, None) => crate::schemes::tron::tron_address_of(&key.0),
                 other => panic!("unexpected {other:?}"),
             };
             assert_eq!(derived, a.address);

@@ -294,36 +294,18 @@ pub(crate) fn verify_multisig_row(
     if !hashes_to {
         return Err(SchemeError::ScriptHashMismatch(address.to_string()));
     }
-    let mut signers: Vec<usize> = Vec::with_capacity(sigs.len());
-    for (i, sig) in sigs.iter().enumerate() {
-        let cosigner = |e: SchemeError| SchemeError::Cosigner {
-            index: i + 1,
-            source: Box::new(e),
-        };
-        let (inner, kind) = recover(coin, msg, sig).map_err(cosigner)?;
-        let key = bitcoin::PublicKey {
-            compressed: kind.compressed(),
-            inner,
-        };
-        let pos =
-            parsed
-                .keys
-                .iter()
-                .position(|k| *k == key)
-                .ok_or_else(|| SchemeError::NotAMember {
-                    index: i + 1,
-                    key: key.to_string(),
-                })?;
-        if !signers.contains(&pos) {
-            signers.push(pos);
-        }
-    }
-    if signers.len() < parsed.threshold {
-        return Err(SchemeError::BelowThreshold {
-            distinct: signers.len(),
-            threshold: parsed.threshold,
-        });
-    }
+    let recovered = sigs.iter().enumerate().map(|(i, sig)| {
+        recover(coin, msg, sig)
+            .map(|(inner, kind)| bitcoin::PublicKey {
+                compressed: kind.compressed(),
+                inner,
+            })
+            .map_err(|e| SchemeError::Cosigner {
+                index: i + 1,
+                source: Box::new(e),
+            })
+    });
+    let signers = crate::schemes::multisig::distinct_signers(&parsed, recovered)?;
     Ok(MultisigProof {
         threshold: parsed.threshold,
         keys: parsed.keys.len(),

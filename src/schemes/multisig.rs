@@ -205,25 +205,16 @@ pub fn check_script_hash(
     }
 }
 
-/// Verify a multisig address: the script hashes to the address for `script_type`, every
-/// signature (legacy signed message over `msg`) comes from a key of the script, and at least
-/// the script's threshold of distinct keys signed.
-pub fn verify_multisig(
-    address: &Address,
-    script_type: ScriptType,
-    script: &[u8],
-    msg: &[u8],
-    sigs: &[&str],
-) -> Result<MultisigOutcome, SchemeError> {
-    let parsed = parse_multisig(script)?;
-    check_script_hash(address, script_type, script)?;
-    let mut signers: Vec<usize> = Vec::with_capacity(sigs.len());
-    for (i, sig) in sigs.iter().enumerate() {
-        let (inner, compressed) = recover_bip137(msg, sig).map_err(|e| SchemeError::Cosigner {
-            index: i + 1,
-            source: Box::new(e),
-        })?;
-        let key = bitcoin::PublicKey { compressed, inner };
+/// The distinct members of the script that the recovered signer keys are (positions in the
+/// script, sorted): the same key twice counts once. Errors name the first signature whose key
+/// is not in the script, and a count of distinct signers below the threshold.
+pub fn distinct_signers(
+    parsed: &MultisigScript,
+    recovered: impl IntoIterator<Item = Result<bitcoin::PublicKey, SchemeError>>,
+) -> Result<Vec<usize>, SchemeError> {
+    let mut signers: Vec<usize> = Vec::new();
+    for (i, key) in recovered.into_iter().enumerate() {
+        let key = key?;
         let pos =
             parsed
                 .keys
@@ -244,6 +235,30 @@ pub fn verify_multisig(
             threshold: parsed.threshold,
         });
     }
+    Ok(signers)
+}
+
+/// Verify a multisig address: the script hashes to the address for `script_type`, every
+/// signature (legacy signed message over `msg`) comes from a key of the script, and at least
+/// the script's threshold of distinct keys signed.
+pub fn verify_multisig(
+    address: &Address,
+    script_type: ScriptType,
+    script: &[u8],
+    msg: &[u8],
+    sigs: &[&str],
+) -> Result<MultisigOutcome, SchemeError> {
+    let parsed = parse_multisig(script)?;
+    check_script_hash(address, script_type, script)?;
+    let recovered = sigs.iter().enumerate().map(|(i, sig)| {
+        recover_bip137(msg, sig)
+            .map(|(inner, compressed)| bitcoin::PublicKey { compressed, inner })
+            .map_err(|e| SchemeError::Cosigner {
+                index: i + 1,
+                source: Box::new(e),
+            })
+    });
+    let signers = distinct_signers(&parsed, recovered)?;
     Ok(MultisigOutcome {
         threshold: parsed.threshold,
         total_keys: parsed.keys.len(),
