@@ -155,8 +155,9 @@ pub fn sign(
     // Who is this device? Checked before anything is signed.
     let has_btc_signers = manifest.signers.iter().any(|s| s.fingerprint.is_some());
     let mut fingerprint = None;
+    let mut btc_version = String::new();
     if has_btc_signers {
-        ensure_app(transport, AppKind::Bitcoin).map_err(|e| device_err(e, 0))?;
+        btc_version = ensure_app(transport, AppKind::Bitcoin).map_err(|e| device_err(e, 0))?;
         let f = BitcoinApp::new(&mut *transport)
             .master_fingerprint()
             .map_err(|e| device_err(e, 0))?;
@@ -268,7 +269,11 @@ pub fn sign(
             }
         };
         if open_app != Some(app) {
-            ensure_app(transport, app).map_err(|e| device_err(e, summary.signed_now))?;
+            let version =
+                ensure_app(transport, app).map_err(|e| device_err(e, summary.signed_now))?;
+            if app == AppKind::Bitcoin {
+                btc_version = version;
+            }
             open_app = Some(app);
         }
         let message = manifest.render_message(spec);
@@ -278,6 +283,7 @@ pub fn sign(
                 manifest,
                 task,
                 fingerprint,
+                &btc_version,
                 &message,
                 transport,
                 &mut wallets,
@@ -358,7 +364,16 @@ struct RegisteredWallets(HashMap<[u8; 32], [u8; 32]>);
 
 /// The device's wallet policy for a multisig address, when every cosigner key is an xpub and
 /// the address sits at `change/index` below them; `None` otherwise.
-fn multisig_policy(manifest: &Manifest, spec: &AddressSpec) -> Option<(WalletPolicy, bool, u32)> {
+fn multisig_policy(
+    manifest: &Manifest,
+    spec: &AddressSpec,
+    version: PolicyVersion,
+) -> Option<(WalletPolicy, bool, u32)> {
+    // Version 1 puts the `/**` derivation on the key, version 2 on the placeholder.
+    let (key_suffix, placeholder_suffix) = match version {
+        PolicyVersion::V1 => ("/**", ""),
+        PolicyVersion::V2 => ("", "/**"),
+    };
     let ms = spec.multisig.as_ref()?;
     let steps: Vec<ChildNumber> = ms.child.as_ref()?.into_iter().copied().collect();
     let (change, index) = match steps.as_slice() {
@@ -381,7 +396,7 @@ fn multisig_policy(manifest: &Manifest, spec: &AddressSpec) -> Option<(WalletPol
             KeyInfo {
                 origin,
                 xpub: xpub.to_string(),
-                suffix: String::new(),
+                suffix: key_suffix.to_string(),
             }
             .to_string(),
         );
@@ -391,7 +406,7 @@ fn multisig_policy(manifest: &Manifest, spec: &AddressSpec) -> Option<(WalletPol
         "{multi}({},{})",
         ms.threshold,
         (0..keys.len())
-            .map(|i| format!("@{i}/**"))
+            .map(|i| format!("@{i}{placeholder_suffix}"))
             .collect::<Vec<_>>()
             .join(",")
     );
@@ -403,7 +418,7 @@ fn multisig_policy(manifest: &Manifest, spec: &AddressSpec) -> Option<(WalletPol
     };
     let digest = sha2::Sha256::digest(format!("{template}{keys:?}").as_bytes());
     let policy = WalletPolicy {
-        version: PolicyVersion::V2,
+        version,
         name: format!(
             "PoR {}of{} {}",
             ms.threshold,
@@ -420,6 +435,7 @@ fn sign_bitcoin(
     manifest: &Manifest,
     task: &SigningTask<'_>,
     fingerprint: Option<bitcoin::bip32::Fingerprint>,
+    app_version: &str,
     message: &str,
     transport: &mut dyn Exchange,
     wallets: &mut RegisteredWallets,
@@ -431,7 +447,7 @@ fn sign_bitcoin(
             spec.index
         )))
     })?;
-    let mut app = BitcoinApp::new(transport);
+    let mut app = BitcoinApp::for_app_version(transport, app_version);
     let address: Address = spec
         .address
         .parse::<Address<NetworkUnchecked>>()
@@ -448,7 +464,8 @@ fn sign_bitcoin(
         }
         // Have the device derive and show the multisig address itself, through a registered
         // wallet policy (the user approves the policy and its keys once per wallet).
-        if let Some((policy, change, index)) = multisig_policy(manifest, spec) {
+        if let Some((policy, change, index)) = multisig_policy(manifest, spec, app.policy_version())
+        {
             let id = policy.id();
             let hmac = match wallets.0.get(&id) {
                 Some(h) => *h,

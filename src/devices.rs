@@ -567,9 +567,9 @@ mod tests {
         assert!(!i.ready);
         let g = i.guidance.unwrap();
         assert!(g.contains("1.8.5") && g.contains("or later"), "{g}");
-        let i = describe(&mut FixedApp("Bitcoin", "2.0.6"), "x", None);
+        let i = describe(&mut FixedApp("Bitcoin", "2.0.1"), "x", None);
         assert!(!i.ready);
-        assert!(i.guidance.unwrap().contains("2.1.0 or later"));
+        assert!(i.guidance.unwrap().contains("2.0.2 or later"));
     }
 
     #[test]

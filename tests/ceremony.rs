@@ -430,3 +430,40 @@ fn each_cosigner_device_shows_the_multisig_address_through_a_registered_wallet()
     assert!(matches!(err, CeremonyError::Rejected { .. }), "{err}");
     assert_eq!(signed_lines(&journal(dir.path(), id)), 0);
 }
+
+#[test]
+fn bitcoin_app_before_2_1_is_driven_with_version_1_wallet_policies() {
+    // App 2.0.x (what public Speculos builds run) knows only version-1 policies and answers
+    // 0x6A80 to version 2; the ceremony picks the spelling from the version the app reports.
+    let old = |words: &str| {
+        SimulatedLedger::new(SimulatorConfig {
+            bitcoin_app_version: "2.0.6".into(),
+            ..SimulatorConfig::with_mnemonic(words)
+        })
+        .unwrap()
+    };
+    let s = old(DEMO_SIGNERS[0].1);
+    let mut t = s.transport();
+    por_attest::signers::ensure_app(&mut t, por_attest::signers::AppKind::Bitcoin).unwrap();
+    let mut v2 = por_attest::signers::BitcoinApp::new(&mut t);
+    let f = v2.master_fingerprint().unwrap();
+    let path = "m/84'/0'/0'/0/0".parse().unwrap();
+    let err = v2
+        .single_sig_address(f, por_attest::chains::ScriptType::P2wpkh, &path, false)
+        .unwrap_err();
+    assert!(err.to_string().contains("6A80"), "{err}");
+
+    let reference = {
+        let dir = tempfile::tempdir().unwrap();
+        let m = setup(dir.path());
+        full_run(dir.path(), &m)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let m = setup(dir.path());
+    for (id, words) in DEMO_SIGNERS {
+        let s = old(words);
+        let mut t = s.transport();
+        sign(&m, &journal(dir.path(), id), &mut t, &opts(id)).unwrap();
+    }
+    assert_eq!(package_bytes(dir.path(), &m), reference);
+}

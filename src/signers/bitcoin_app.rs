@@ -15,12 +15,35 @@ use std::str::FromStr;
 /// The Bitcoin app on a device reached through `T`.
 pub struct BitcoinApp<T: Exchange> {
     transport: T,
+    policy_version: PolicyVersion,
 }
 
 impl<T: Exchange> BitcoinApp<T> {
     /// A driver over `transport` (the app must be open: see [`super::ensure_app`]).
     pub fn new(transport: T) -> Self {
-        BitcoinApp { transport }
+        BitcoinApp {
+            transport,
+            policy_version: PolicyVersion::V2,
+        }
+    }
+
+    /// A driver that spells wallet policies the way this app version knows them: version 1
+    /// (`wpkh(@0)`, `/**` on the key) before 2.1.0, version 2 (`wpkh(@0/**)`) from 2.1.0 on.
+    pub fn for_app_version(transport: T, version: &str) -> Self {
+        let v1 = super::dashboard::parse_version(version).is_some_and(|v| v < (2, 1, 0));
+        BitcoinApp {
+            transport,
+            policy_version: if v1 {
+                PolicyVersion::V1
+            } else {
+                PolicyVersion::V2
+            },
+        }
+    }
+
+    /// The wallet-policy version this driver uses.
+    pub fn policy_version(&self) -> PolicyVersion {
+        self.policy_version
     }
 
     /// The transport back.
@@ -146,7 +169,7 @@ impl<T: Exchange> BitcoinApp<T> {
             xpub: xpub.to_string(),
             suffix: String::new(),
         };
-        let policy = policy_kind.policy(PolicyVersion::V2, key);
+        let policy = policy_kind.policy(self.policy_version, key);
         self.wallet_address(&policy, None, change, index, display)
     }
 

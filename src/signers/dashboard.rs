@@ -95,7 +95,8 @@ pub fn ensure_app(t: &mut (impl Exchange + ?Sized), app: AppKind) -> Result<Stri
 
 fn check_version(app: AppKind, version: String) -> Result<String, DeviceError> {
     let minimum = match app {
-        AppKind::Bitcoin => (2, 1, 0),
+        // 2.0.2 brought SIGN_MESSAGE; before 2.1.0 wallet policies use version 1.
+        AppKind::Bitcoin => (2, 0, 2),
         AppKind::Ethereum => (1, 9, 0),
     };
     match parse_version(&version) {
@@ -119,7 +120,8 @@ mod tests {
         assert_eq!(parse_version("2.1.3"), Some((2, 1, 3)));
         assert_eq!(parse_version("1.10.4-rc1"), Some((1, 10, 4)));
         assert_eq!(parse_version("x"), None);
-        assert!(check_version(AppKind::Bitcoin, "2.0.6".into()).is_err());
+        assert!(check_version(AppKind::Bitcoin, "2.0.1".into()).is_err());
+        assert!(check_version(AppKind::Bitcoin, "2.0.6".into()).is_ok());
         assert!(check_version(AppKind::Bitcoin, "2.1.0".into()).is_ok());
     }
 }

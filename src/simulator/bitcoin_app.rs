@@ -55,6 +55,8 @@ fn incorrect<T>() -> Result<T, AppError> {
 struct Ctx<'a, 'b> {
     keys: &'a Keys,
     network: Network,
+    /// The app knows version-2 wallet policies (2.1.0 and later).
+    policy_v2: bool,
     ui: &'a mut Ui<'b>,
 }
 
@@ -67,6 +69,7 @@ impl BitcoinApp {
         &mut self,
         keys: &Keys,
         network: Network,
+        policy_v2: bool,
         ui: &mut Ui<'_>,
         c: &Command,
     ) -> Response {
@@ -95,7 +98,12 @@ impl BitcoinApp {
             Err(DecodeError::Invalid { .. }) => return Response::error(StatusWord::INCORRECT_DATA),
             Err(_) => return Response::error(StatusWord::WRONG_DATA_LENGTH),
         };
-        let mut ctx = Ctx { keys, network, ui };
+        let mut ctx = Ctx {
+            keys,
+            network,
+            policy_v2,
+            ui,
+        };
         let result = ctx.run(&cmd, &mut session.flow());
         match result {
             Ok(data) => Response::ok(data),
@@ -275,6 +283,9 @@ impl Ctx<'_, '_> {
         flow: &mut DeviceFlow<'_>,
     ) -> Result<LoadedPolicy, AppError> {
         let header = PolicyHeader::decode(serialized)?;
+        if header.version == PolicyVersion::V2 && !self.policy_v2 {
+            return incorrect();
+        }
         let template_text = match &header.template {
             TemplateRef::Inline(t) => t.clone(),
             TemplateRef::Hash(h) => {

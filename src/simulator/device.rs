@@ -156,6 +156,10 @@ pub struct SimulatorConfig {
     pub locked: bool,
     /// App running at start.
     pub start_app: RunningApp,
+    /// Version the Bitcoin app reports. Before 2.1.0 the app knows only version-1 wallet
+    /// policies (`wpkh(@0)` with `/**` on the key) and answers 0x6A80 to version 2, like the
+    /// real app 2.0.x (the builds public Speculos images run).
+    pub bitcoin_app_version: String,
 }
 
 impl Default for SimulatorConfig {
@@ -168,6 +172,7 @@ impl Default for SimulatorConfig {
             faults: Vec::new(),
             locked: false,
             start_app: RunningApp::Dashboard,
+            bitcoin_app_version: BITCOIN_APP_VERSION.into(),
         }
     }
 }
@@ -255,6 +260,7 @@ struct State {
     faults: Vec<Fault>,
     locked: bool,
     app: RunningApp,
+    bitcoin_version: String,
     bitcoin: BitcoinApp,
     ethereum: EthereumApp,
     prompts: Vec<Prompt>,
@@ -296,6 +302,7 @@ impl SimulatedLedger {
             faults: config.faults,
             locked: config.locked,
             app: config.start_app,
+            bitcoin_version: config.bitcoin_app_version,
             bitcoin: BitcoinApp::default(),
             ethereum: EthereumApp::default(),
             prompts: Vec::new(),
@@ -413,6 +420,24 @@ impl SimulatedLedger {
     }
 }
 
+/// True when `version` (`major.minor.patch`) is before `than`; unparsable counts as current.
+fn version_before(version: &str, than: (u32, u32, u32)) -> bool {
+    let mut it = version
+        .split(['-', '+'])
+        .next()
+        .unwrap_or("")
+        .split('.')
+        .map(|p| p.parse::<u32>().ok());
+    match (
+        it.next().flatten(),
+        it.next().flatten(),
+        it.next().flatten(),
+    ) {
+        (Some(a), Some(b), c) => (a, b, c.unwrap_or(0)) < than,
+        _ => false,
+    }
+}
+
 pub(crate) fn bitcoin_app_name(network: Network) -> &'static str {
     if network == Network::Bitcoin {
         "Bitcoin"
@@ -433,7 +458,7 @@ impl State {
                     RunningApp::Dashboard => (DASHBOARD_NAME, OS_VERSION, vec![0x00]),
                     RunningApp::Bitcoin => (
                         bitcoin_app_name(self.network),
-                        BITCOIN_APP_VERSION,
+                        self.bitcoin_version.as_str(),
                         vec![0x02],
                     ),
                     RunningApp::Ethereum => ("Ethereum", ETHEREUM_APP_VERSION, vec![0x02]),
@@ -472,7 +497,9 @@ impl State {
                     approval: &self.approval,
                     prompts: &mut self.prompts,
                 };
-                self.bitcoin.handle(&self.keys, self.network, &mut ui, c)
+                let policy_v2 = !version_before(&self.bitcoin_version, (2, 1, 0));
+                self.bitcoin
+                    .handle(&self.keys, self.network, policy_v2, &mut ui, c)
             }
             (RunningApp::Ethereum, _) => {
                 let mut ui = Ui {
