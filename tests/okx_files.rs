@@ -524,3 +524,20 @@ fn duplicate_rows_fail_the_repeat() {
     assert_eq!(p.line, Some(19));
     assert!(p.reason.contains("duplicate row: line 16"), "{}", p.reason);
 }
+
+#[test]
+fn demo_snapshot_exports_and_verifies_back() {
+    // The ceremony's own output (signed on simulated devices): every entry is a kind OKX's
+    // layout holds (BTC single-key and 2-of-3 multisig, EVM), so every entry is exported.
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = por_attest::demo::run_demo(tmp.path(), 18, false).unwrap();
+    assert_eq!(demo.report.exit_code(), 0);
+    let snap = por_attest::snapshot::Snapshot::read(&demo.snapshot).unwrap();
+    let path = tmp.path().join("demo-okx.csv");
+    let summary = export_okx_csv(&snap, std::fs::File::create(&path).unwrap()).unwrap();
+    assert!(summary.skipped.is_empty(), "{:?}", summary.skipped);
+    assert_eq!(summary.written, 18);
+    let r = verify(&path);
+    assert_eq!(r.exit_code(), 0, "{}", r.to_human());
+    assert_eq!(r.verified, 18);
+}

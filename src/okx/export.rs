@@ -67,11 +67,18 @@ fn exportable(e: &Entry) -> Result<(String, String), String> {
             s.scheme, want, e.chain
         ));
     }
+    // Multisig: OKX's layout has two signature columns. When the script needs at most two,
+    // two signatures from distinct cosigners prove it, so extra ones are left out.
+    let sigs = &e.signatures[..];
+    let sigs = match e.threshold {
+        Some(t) if e.script.is_some() && t <= 2 && sigs.len() > 2 => &sigs[..2],
+        _ => sigs,
+    };
     let max = if e.script.is_some() { 2 } else { 1 };
-    match e.signatures.as_slice() {
+    match sigs {
         [] => Err("no signature".into()),
         s if s.len() > max => Err(format!(
-            "{} signatures, OKX's layout has room for {max}",
+            "{} signatures needed, OKX's layout has room for {max}",
             s.len()
         )),
         [a] => Ok((a.signature.clone(), String::new())),
