@@ -139,6 +139,16 @@ impl CanonicalHasher {
         self.entries += 1;
     }
 
+    /// Adds the next entry given as its compact JSON (exactly what `serde_json::to_vec` of the
+    /// [`Entry`] gives); lets the serialization happen elsewhere, e.g. on worker threads.
+    pub fn add_serialized(&mut self, compact_json: &[u8]) {
+        if self.entries > 0 {
+            self.hasher.update(b",");
+        }
+        self.hasher.update(compact_json);
+        self.entries += 1;
+    }
+
     /// The digest of everything added.
     pub fn finish(mut self) -> [u8; 32] {
         self.hasher.update(b"]}");
@@ -176,26 +186,14 @@ impl Snapshot {
 
     /// Writes the file form to `w`.
     pub fn write_file(&self, w: &mut impl Write) -> std::io::Result<()> {
-        let h = &self.header;
-        writeln!(w, "{{")?;
-        writeln!(w, "  \"format\": {},", js(&h.format))?;
-        writeln!(w, "  \"version\": {},", h.version)?;
-        writeln!(w, "  \"entity\": {},", js(&h.entity))?;
-        writeln!(w, "  \"snapshot_id\": {},", js(&h.snapshot_id))?;
-        writeln!(w, "  \"created_at\": {},", js(&h.created_at))?;
-        writeln!(w, "  \"anchors\": {},", js(&h.anchors))?;
-        writeln!(w, "  \"message_template\": {},", js(&h.message_template))?;
-        writeln!(w, "  \"digest\": {},", js(&format_digest(&self.digest())))?;
-        write!(w, "  \"entries\": [")?;
+        write_file_head(w, &self.header, &self.digest())?;
+        let mut line = Vec::with_capacity(1024);
         for (i, e) in self.entries.iter().enumerate() {
-            write!(w, "{}\n    {}", if i == 0 { "" } else { "," }, js(e))?;
+            line.clear();
+            serde_json::to_writer(&mut line, e).expect("entry serializes");
+            write_file_entry(w, i as u64, &line)?;
         }
-        if self.entries.is_empty() {
-            writeln!(w, "]")?;
-        } else {
-            writeln!(w, "\n  ]")?;
-        }
-        writeln!(w, "}}")
+        write_file_tail(w, self.entries.len() as u64)
     }
 
     /// Reads a whole snapshot into memory, checking its digest.
@@ -231,6 +229,43 @@ impl Snapshot {
             entries,
         })
     }
+}
+
+/// Writes the file form up to the opening bracket of `entries`: the header fields one per
+/// line, then the digest. With [`write_file_entry`] and [`write_file_tail`] this writes a file
+/// entry by entry, byte-identical to [`Snapshot::write_file`], without holding the entries in
+/// memory (the digest must be known first, e.g. from a [`CanonicalHasher`] pass).
+pub fn write_file_head(w: &mut impl Write, h: &Header, digest: &[u8; 32]) -> std::io::Result<()> {
+    writeln!(w, "{{")?;
+    writeln!(w, "  \"format\": {},", js(&h.format))?;
+    writeln!(w, "  \"version\": {},", h.version)?;
+    writeln!(w, "  \"entity\": {},", js(&h.entity))?;
+    writeln!(w, "  \"snapshot_id\": {},", js(&h.snapshot_id))?;
+    writeln!(w, "  \"created_at\": {},", js(&h.created_at))?;
+    writeln!(w, "  \"anchors\": {},", js(&h.anchors))?;
+    writeln!(w, "  \"message_template\": {},", js(&h.message_template))?;
+    writeln!(w, "  \"digest\": {},", js(&format_digest(digest)))?;
+    write!(w, "  \"entries\": [")
+}
+
+/// Writes entry number `index` (0-based) given as its compact JSON (`serde_json::to_vec`).
+pub fn write_file_entry(
+    w: &mut impl Write,
+    index: u64,
+    compact_json: &[u8],
+) -> std::io::Result<()> {
+    w.write_all(if index == 0 { b"\n    " } else { b",\n    " })?;
+    w.write_all(compact_json)
+}
+
+/// Closes a file written with [`write_file_head`] after `entries` entries.
+pub fn write_file_tail(w: &mut impl Write, entries: u64) -> std::io::Result<()> {
+    if entries == 0 {
+        writeln!(w, "]")?;
+    } else {
+        writeln!(w, "\n  ]")?;
+    }
+    writeln!(w, "}}")
 }
 
 /// Compact JSON of a value.
