@@ -170,7 +170,14 @@ impl EntryGenerator {
             network: Network::Mainnet,
             address: String::new(),
             script_type: None,
-            wallet: Some(if index % 7 == 0 { "hot" } else { "cold" }.into()),
+            wallet: Some(
+                if index.is_multiple_of(7) {
+                    "hot"
+                } else {
+                    "cold"
+                }
+                .into(),
+            ),
             balance: Some(format!(
                 "{}.{:08}",
                 index % 1000,
@@ -196,7 +203,7 @@ impl EntryGenerator {
                     _ => Address::p2wpkh(&pk, net),
                 };
                 // Half the Ledger way (compressed-P2PKH header), half strict BIP-137.
-                let kind = if index % 2 == 0 {
+                let kind = if index.is_multiple_of(2) {
                     Bip137Kind::P2pkhCompressed
                 } else {
                     Bip137Kind::for_script_type(st).expect("single-key type")
@@ -401,7 +408,7 @@ fn okx_row(seed: &[u8], index: u64, constant_sig2: &str) -> [String; 11] {
             )
         }
         4 => {
-            let st = if index / 10 % 2 == 0 {
+            let st = if (index / 10).is_multiple_of(2) {
                 ScriptType::P2wsh
             } else {
                 ScriptType::P2sh
