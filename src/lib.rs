@@ -18,5 +18,6 @@ pub mod schemes;
 pub mod signers;
 pub mod simulator;
 pub mod snapshot;
+pub mod synthetic;
 pub mod transport;
 pub mod verify;

@@ -47,6 +47,11 @@ impl SnapshotContext {
 
 const BATCH: usize = 2048;
 
+/// Entries per batch of the parallel path: small enough to keep all workers busy and memory
+/// flat, large enough that handing a batch over costs nothing next to verifying it.
+const FAST_BATCH: usize = 512;
+const FAST_BATCH_BYTES: usize = 1 << 20;
+
 enum Msg {
     Header(Box<Header>),
     Batch(Vec<(u64, Entry)>),
@@ -54,7 +59,213 @@ enum Msg {
 
 /// Verifies the snapshot file at `path`. An `Err` means the file could not be read or
 /// understood (exit status 2); otherwise the report says what verified.
+///
+/// Well-formed files take the parallel path: the file is read in large blocks and split at
+/// the entry boundaries of the top-level array; worker threads parse, verify and re-serialize
+/// (for the digest) the entries; this thread hashes and records the results in file order.
+/// Anything the splitter does not take (bad JSON, bad fields, another layout) is read again by
+/// the streaming parser, whose errors name the line, entry and field.
 pub fn verify_snapshot_file(path: &Path, opts: &VerifyOptions) -> Result<Report, InputError> {
+    match verify_parallel(path, opts)? {
+        Some(report) => Ok(report),
+        None => verify_streaming(path, opts),
+    }
+}
+
+/// One verified entry, as the collector needs it.
+struct Checked {
+    chain: String,
+    address: String,
+    outcome: Outcome,
+    /// Duplicate-detection key of (chain, address).
+    key: u128,
+}
+
+/// A batch after the workers: its entries' outcomes and canonical JSON (joined by commas).
+struct CheckedBatch {
+    first_index: u64,
+    items: Vec<Checked>,
+    canonical: Vec<u8>,
+}
+
+enum Out {
+    Header(Box<Header>),
+    /// Batch number, and its result (`Err` when an entry does not parse).
+    Batch(u64, Result<CheckedBatch, ()>),
+    /// The number of batches sent, and the stated digest (`Err`: the splitter gave up).
+    End(u64, Result<String, snapshot::SplitBail>),
+}
+
+fn check_batch(ctx: &SnapshotContext, raw: &snapshot::RawBatch) -> Result<CheckedBatch, ()> {
+    // Parsing and serializing first, then verifying: the curve arithmetic runs back to back,
+    // its tables staying in cache rather than sharing it with the JSON work entry by entry.
+    let mut entries = Vec::with_capacity(raw.len());
+    let mut canonical = Vec::with_capacity(raw.data.len() + raw.len());
+    for i in 0..raw.len() {
+        let e: Entry = serde_json::from_slice(raw.get(i)).map_err(|_| ())?;
+        if i > 0 {
+            canonical.push(b',');
+        }
+        serde_json::to_writer(&mut canonical, &e).map_err(|_| ())?;
+        entries.push(e);
+    }
+    let outcomes: Vec<Outcome> = entries.iter().map(|e| verify_entry(ctx, e)).collect();
+    let items = entries
+        .into_iter()
+        .zip(outcomes)
+        .map(|(e, outcome)| Checked {
+            key: address_key(&e.chain, &e.address),
+            chain: e.chain,
+            address: e.address,
+            outcome,
+        })
+        .collect();
+    Ok(CheckedBatch {
+        first_index: raw.first_index,
+        items,
+        canonical,
+    })
+}
+
+/// The parallel path; `Ok(None)` when the file is to be read by the streaming parser.
+fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Report>, InputError> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| InputError::new(path, format!("cannot open: {e}")))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = progress_bar(opts.progress, size);
+    let reader = ProgressReader {
+        inner: file,
+        bar: bar.clone(),
+    };
+    let pool = std::sync::Arc::new(thread_pool(opts.threads));
+    // Batches in flight (read, being verified, or waiting to be recorded) are bounded by
+    // tokens: memory stays flat whatever the size of the file.
+    let in_flight = pool.current_num_threads() * 4 + 2;
+    let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
+    let (out_tx, out_rx) = mpsc::channel::<Out>();
+    let reader_pool = pool.clone();
+    let reader_thread = std::thread::Builder::new()
+        .name("verify-read".into())
+        .spawn(move || {
+            let mut split = match snapshot::EntrySplitter::new(reader) {
+                Ok(s) => s,
+                Err(b) => {
+                    let _ = out_tx.send(Out::End(0, Err(b)));
+                    return;
+                }
+            };
+            let header = split.header().clone();
+            let ctx = std::sync::Arc::new(SnapshotContext::new(&header));
+            if out_tx.send(Out::Header(Box::new(header))).is_err() {
+                return;
+            }
+            let mut seq = 0u64;
+            loop {
+                match split.next_batch(FAST_BATCH, FAST_BATCH_BYTES) {
+                    Ok(Some(raw)) => {
+                        if token_tx.send(()).is_err() {
+                            return;
+                        }
+                        let tx = out_tx.clone();
+                        let ctx = ctx.clone();
+                        let n = seq;
+                        reader_pool.spawn(move || {
+                            let _ = tx.send(Out::Batch(n, check_batch(&ctx, &raw)));
+                        });
+                        seq += 1;
+                    }
+                    Ok(None) => break,
+                    Err(b) => {
+                        let _ = out_tx.send(Out::End(seq, Err(b)));
+                        return;
+                    }
+                }
+            }
+            let _ = out_tx.send(Out::End(seq, split.finish()));
+        })
+        .map_err(|e| InputError::new(path, format!("cannot start the reader thread: {e}")))?;
+
+    let mut report = Report::new(&path.display().to_string(), snapshot::FORMAT_TAG);
+    let mut hasher: Option<snapshot::CanonicalHasher> = None;
+    let mut seen = SeenAddresses::default();
+    let mut pending: BTreeMap<u64, CheckedBatch> = BTreeMap::new();
+    let mut next = 0u64;
+    let mut end: Option<(u64, String)> = None;
+    let mut gave_up = false;
+    while !matches!(&end, Some((total, _)) if next >= *total) {
+        let Ok(msg) = out_rx.recv() else {
+            gave_up = true; // the reader stopped without saying why
+            break;
+        };
+        match msg {
+            Out::Header(h) => {
+                report.entity = Some(h.entity.clone());
+                report.snapshot_id = Some(h.snapshot_id.clone());
+                if let Err(e) = Template::parse(&h.message_template) {
+                    report
+                        .file_failures
+                        .push(format!("field `message_template`: {e}"));
+                }
+                hasher = Some(snapshot::CanonicalHasher::new(&h));
+            }
+            Out::Batch(n, Ok(b)) => {
+                if n == 0 && !b.items.is_empty() {
+                    // Size the duplicate map once from the file size and the first entries'
+                    // size, rather than doubling it (and the peak memory) as it fills.
+                    let per_entry = (b.canonical.len() / b.items.len()) as u64 + 6;
+                    seen.0.reserve((size / per_entry).min(1 << 26) as usize);
+                }
+                pending.insert(n, b);
+                while let Some(b) = pending.remove(&next) {
+                    let h = hasher.as_mut().expect("the header comes before entries");
+                    h.add_serialized_joined(&b.canonical, b.items.len() as u64);
+                    for (i, c) in b.items.into_iter().enumerate() {
+                        let index = b.first_index + i as u64;
+                        let mut outcome = c.outcome;
+                        if let Some(first) = seen.insert(c.key, index) {
+                            outcome = Outcome::Failed(format!(
+                                "duplicate address: entry {first} already lists {} on {}",
+                                c.address, c.chain
+                            ));
+                        }
+                        report.record(index, None, &c.chain, &c.address, outcome);
+                    }
+                    next += 1;
+                    let _ = token_rx.recv();
+                }
+            }
+            Out::Batch(_, Err(())) | Out::End(_, Err(_)) => {
+                gave_up = true;
+                break;
+            }
+            Out::End(total, Ok(digest)) => end = Some((total, digest)),
+        }
+    }
+    drop(token_rx);
+    drop(out_rx);
+    let _ = reader_thread.join();
+    bar.finish_and_clear();
+    let (Some((_, stated)), Some(hasher), false) = (end, hasher, gave_up) else {
+        return Ok(None);
+    };
+    let computed = snapshot::format_digest(&hasher.finish());
+    let ok = stated == computed;
+    if !ok {
+        report.file_failures.push(format!(
+            "digest mismatch: the file states {stated}, its content hashes to {computed}"
+        ));
+    }
+    report.digest = Some(DigestCheck {
+        stated,
+        computed,
+        ok,
+    });
+    report.finish(false);
+    Ok(Some(report))
+}
+
+/// The streaming path: serde_json over the whole file (exact error locations).
+fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, InputError> {
     let file = std::fs::File::open(path)
         .map_err(|e| InputError::new(path, format!("cannot open: {e}")))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -115,10 +326,14 @@ pub fn verify_snapshot_file(path: &Path, opts: &VerifyOptions) -> Result<Report,
             }
             Msg::Batch(batch) => {
                 let c = ctx.as_ref().expect("the header comes before entries");
-                let outcomes: Vec<Outcome> =
-                    pool.install(|| batch.par_iter().map(|(_, e)| verify_entry(c, e)).collect());
-                for ((i, e), mut outcome) in batch.iter().zip(outcomes) {
-                    if let Some(first) = seen.check(*i, e) {
+                let outcomes: Vec<(Outcome, u128)> = pool.install(|| {
+                    batch
+                        .par_iter()
+                        .map(|(_, e)| (verify_entry(c, e), address_key(&e.chain, &e.address)))
+                        .collect()
+                });
+                for ((i, e), (mut outcome, key)) in batch.iter().zip(outcomes) {
+                    if let Some(first) = seen.insert(key, *i) {
                         outcome = Outcome::Failed(format!(
                             "duplicate address: entry {first} already lists {} on {}",
                             e.address, e.chain
@@ -150,23 +365,60 @@ pub fn verify_snapshot_file(path: &Path, opts: &VerifyOptions) -> Result<Report,
     Ok(report)
 }
 
-/// Addresses already listed, to catch duplicates in flat memory (16 bytes per entry).
+/// The duplicate-detection key of an address on a chain: the first 128 bits of
+/// SHA-256(upper-case chain ‖ 0 ‖ address), the address lower-cased on EVM chains (their
+/// case is only a checksum). Computed on the worker threads.
+fn address_key(chain: &str, address: &str) -> u128 {
+    let mut h = Sha256::new();
+    let chain = chain.trim();
+    let mut up = [0u8; 32];
+    if chain.len() <= up.len() {
+        up[..chain.len()].copy_from_slice(chain.as_bytes());
+        up[..chain.len()].make_ascii_uppercase();
+        h.update(&up[..chain.len()]);
+    } else {
+        h.update(chain.to_ascii_uppercase().as_bytes());
+    }
+    h.update([0]);
+    match ChainFamily::of(chain) {
+        Some(ChainFamily::Evm) if address.len() <= 64 => {
+            let mut low = [0u8; 64];
+            low[..address.len()].copy_from_slice(address.as_bytes());
+            low[..address.len()].make_ascii_lowercase();
+            h.update(&low[..address.len()]);
+        }
+        Some(ChainFamily::Evm) => h.update(address.to_ascii_lowercase().as_bytes()),
+        _ => h.update(address.as_bytes()),
+    }
+    let d = h.finalize();
+    u128::from_le_bytes(d[..16].try_into().expect("16 bytes"))
+}
+
+/// Hashes a key that is already a uniform hash: its low 64 bits.
+#[derive(Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
+    }
+}
+
+/// Addresses already listed, to catch duplicates in flat memory (about 24 bytes per entry).
 #[derive(Default)]
-struct SeenAddresses(HashMap<u128, u64>);
+struct SeenAddresses(HashMap<u128, u64, std::hash::BuildHasherDefault<KeyHasher>>);
 
 impl SeenAddresses {
-    /// The index of an earlier entry with the same chain and address, if any.
-    fn check(&mut self, index: u64, e: &Entry) -> Option<u64> {
-        let mut h = Sha256::new();
-        h.update(e.chain.trim().to_ascii_uppercase().as_bytes());
-        h.update([0]);
-        match ChainFamily::of(&e.chain) {
-            // EVM addresses are case-insensitive (the case is only a checksum).
-            Some(ChainFamily::Evm) => h.update(e.address.to_ascii_lowercase().as_bytes()),
-            _ => h.update(e.address.as_bytes()),
-        }
-        let d = h.finalize();
-        let key = u128::from_le_bytes(d[..16].try_into().expect("16 bytes"));
+    /// Records `key` at `index`; the index of an earlier entry with the same key, if any.
+    fn insert(&mut self, key: u128, index: u64) -> Option<u64> {
         match self.0.entry(key) {
             std::collections::hash_map::Entry::Occupied(o) => Some(*o.get()),
             std::collections::hash_map::Entry::Vacant(v) => {
@@ -339,6 +591,7 @@ fn check_bitcoin(e: &Entry, msg: &[u8]) -> Result<(), Problem> {
     if st.is_multisig() {
         let script = multisig_script(e)?;
         if bip322 > 0 {
+            script_in_full(&script)?;
             if bip322 != e.signatures.len() {
                 return fail("a multisig entry must not mix BIP-322 and legacy signatures");
             }
@@ -348,8 +601,12 @@ fn check_bitcoin(e: &Entry, msg: &[u8]) -> Result<(), Problem> {
             return check_bip322_all(e, &address, msg);
         }
         let sigs: Vec<&str> = e.signatures.iter().map(|s| s.signature.as_str()).collect();
-        schemes::multisig::verify_multisig(&address, st, &script, msg, &sigs)
-            .map_err(|err| Problem::Failed(err.to_string()))?;
+        schemes::multisig::verify_multisig(&address, st, &script, msg, &sigs).map_err(|err| {
+            match script_in_full(&script) {
+                Err(p) => p,
+                Ok(_) => Problem::Failed(err.to_string()),
+            }
+        })?;
         return Ok(());
     }
     if e.script.is_some() || e.threshold.is_some() {
@@ -421,14 +678,25 @@ fn multisig_script(e: &Entry) -> Result<Vec<u8>, Problem> {
     let Some(threshold) = e.threshold else {
         return fail("field `threshold` is missing for a multisig address");
     };
-    let m = schemes::multisig::threshold_of(&script)
-        .map_err(|err| Problem::Failed(format!("field `script`: {err}")))?;
+    // The shape gives the threshold without decompressing the keys (verify_multisig checks
+    // them); on any doubt the full parse says what is wrong, as it always did.
+    let m = match schemes::multisig::threshold_of_shape(&script) {
+        Some(m) => m,
+        None => script_in_full(&script)?,
+    };
     if m != threshold as usize {
+        script_in_full(&script)?;
         return fail(format!(
             "field `threshold` says {threshold} but the script requires {m}"
         ));
     }
     Ok(script)
+}
+
+/// The threshold of a multisig script, every key checked; the error as a `script` problem.
+fn script_in_full(script: &[u8]) -> Result<usize, Problem> {
+    schemes::multisig::threshold_of(script)
+        .map_err(|err| Problem::Failed(format!("field `script`: {err}")))
 }
 
 fn thread_pool(threads: usize) -> rayon::ThreadPool {
@@ -468,5 +736,148 @@ impl<R: Read> Read for ProgressReader<R> {
         let n = self.inner.read(buf)?;
         self.bar.inc(n as u64);
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{EntrySplitter, Snapshot};
+
+    fn opts() -> VerifyOptions {
+        VerifyOptions {
+            threads: 2,
+            progress: false,
+        }
+    }
+
+    /// Both paths on the same file: the parallel one (when it takes the file) must give the
+    /// streaming one's report.
+    fn both(path: &Path) -> (Option<Report>, Report) {
+        (
+            verify_parallel(path, &opts()).unwrap(),
+            verify_streaming(path, &opts()).unwrap(),
+        )
+    }
+
+    fn sample() -> Snapshot {
+        let mut s = crate::synthetic::synthetic_snapshot(30);
+        // One failing entry of each kind, and a duplicate.
+        s.entries[3].message.push('!');
+        s.entries[7].signatures[0].signature = s.entries[8].signatures[0].signature.clone();
+        s.entries[12].chain = "XYZ".into();
+        let dup = s.entries[5].clone();
+        s.entries.push(dup);
+        s
+    }
+
+    #[test]
+    fn parallel_path_reports_exactly_what_the_streaming_path_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = sample();
+        let bytes = s.to_file_bytes();
+        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        // The digest after the entries, and the whole file on one line.
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        let digest_line = text.lines().find(|l| l.contains("\"digest\"")).unwrap();
+        let moved = text.replacen(&format!("{digest_line}\n"), "", 1).replacen(
+            "\n  ]\n}",
+            &format!("\n  ],\n{}\n}}", digest_line.trim_end_matches(',')),
+            1,
+        );
+        let variants: Vec<(&str, Vec<u8>)> = vec![
+            ("file.json", bytes.clone()),
+            ("compact.json", serde_json::to_vec(&value).unwrap()),
+            ("pretty.json", serde_json::to_vec_pretty(&value).unwrap()),
+            ("digest-last.json", moved.into_bytes()),
+            (
+                "tampered.json",
+                text.replacen("\"cold\"", "\"warm\"", 1).into_bytes(),
+            ),
+            ("empty-entries.json", {
+                let mut e = s.clone();
+                e.entries.clear();
+                e.to_file_bytes()
+            }),
+        ];
+        for (name, b) in variants {
+            let p = dir.path().join(name);
+            std::fs::write(&p, &b).unwrap();
+            let (fast, slow) = both(&p);
+            let fast = fast.unwrap_or_else(|| panic!("{name}: the parallel path gave up"));
+            assert_eq!(fast, slow, "{name}");
+        }
+        let p = dir.path().join("file.json");
+        let r = verify_snapshot_file(&p, &opts()).unwrap();
+        assert_eq!((r.entries, r.failed), (31, 4), "{}", r.to_human());
+        assert!(r.problems[3].reason.contains("duplicate address: entry 5"));
+        assert!(r.digest.unwrap().ok);
+    }
+
+    #[test]
+    fn the_parallel_path_leaves_bad_input_to_the_streaming_parser() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = String::from_utf8(sample().to_file_bytes()).unwrap();
+        let cases = [
+            text.replacen("\"p2wpkh\"", "\"p2xx\"", 1),
+            text.replacen("\"message\"", "\"mesage\"", 1),
+            text.replacen("\"entity\"", "\"entity2\"", 1),
+            text.replacen("\"version\": 1", "\"version\": 2", 1),
+            text.replacen("\"digest\"", "\"dig\\u0065st\"", 1),
+            text[..text.len() / 2].to_string(),
+            text.replacen("},\n", "}\n", 1),
+            format!("{text}x"),
+            "[1,2]".to_string(),
+            String::new(),
+        ];
+        for (i, t) in cases.iter().enumerate() {
+            let p = dir.path().join(format!("bad{i}.json"));
+            std::fs::write(&p, t).unwrap();
+            let (fast, _) = (verify_parallel(&p, &opts()).unwrap(), ());
+            assert!(fast.is_none(), "case {i} taken by the parallel path");
+            let streaming = verify_streaming(&p, &opts());
+            let public = verify_snapshot_file(&p, &opts());
+            match (streaming, public) {
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                (Ok(a), Ok(b)) => assert_eq!(a, b),
+                (a, b) => panic!("case {i}: {a:?} vs {b:?}"),
+            }
+        }
+    }
+
+    /// A reader that hands out a few bytes at a time: every value straddles a read.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.1.min(buf.len()).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn splitter_gives_the_entries_whatever_the_read_sizes() {
+        let s = sample();
+        let bytes = s.to_file_bytes();
+        let want: Vec<Vec<u8>> = s
+            .entries
+            .iter()
+            .map(|e| serde_json::to_vec(e).unwrap())
+            .collect();
+        for step in [1, 7, 300, 1 << 20] {
+            let mut sp = EntrySplitter::new(Trickle(&bytes, step)).unwrap();
+            assert_eq!(sp.header(), &s.header);
+            let mut got = Vec::new();
+            while let Some(b) = sp.next_batch(4, 1 << 20).unwrap() {
+                assert_eq!(b.first_index, got.len() as u64);
+                for i in 0..b.len() {
+                    got.push(b.get(i).to_vec());
+                }
+            }
+            assert_eq!(got, want, "step {step}");
+            assert_eq!(sp.finish().unwrap(), snapshot::format_digest(&s.digest()));
+        }
     }
 }

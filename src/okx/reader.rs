@@ -282,10 +282,27 @@ impl<R: BufRead> OkxReader<R> {
 
     /// The next row, `None` at the end, or an error naming the line.
     pub fn next_row(&mut self) -> Option<Result<Row, InputError>> {
-        self.read_row().transpose()
+        match self.next_raw()? {
+            Ok(raw) => Some(self.row_parser().parse(&raw)),
+            Err(e) => Some(Err(e)),
+        }
     }
 
-    fn read_row(&mut self) -> Result<Option<Row>, InputError> {
+    /// The next row's text, not yet split into fields (see [`RowParser`]): lets a caller
+    /// split and check rows on other threads. `None` at the end.
+    pub fn next_raw(&mut self) -> Option<Result<RawRow, InputError>> {
+        self.read_raw().transpose()
+    }
+
+    /// What turns this file's raw rows into rows.
+    pub fn row_parser(&self) -> RowParser {
+        RowParser {
+            file: self.lines.file.clone(),
+            layout: self.layout.clone(),
+        }
+    }
+
+    fn read_raw(&mut self) -> Result<Option<RawRow>, InputError> {
         let mut text = loop {
             match self.lines.next_line()? {
                 None => return Ok(None),
@@ -308,14 +325,60 @@ impl<R: BufRead> OkxReader<R> {
                 }
             }
         }
-        let fields = split_line(&text);
-        self.row(line, &fields).map(Some)
+        let index = self.next_index;
+        self.next_index += 1;
+        Ok(Some(RawRow { index, line, text }))
+    }
+}
+
+/// A row's text as read, before it is split into fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRow {
+    /// 0-based index among the address rows.
+    pub index: u64,
+    /// 1-based line number where the row starts.
+    pub line: u64,
+    /// The row's text (its physical lines joined by `\n` when a quoted field spans lines).
+    pub text: String,
+}
+
+/// Splits raw rows into [`Row`]s by a file's layout; cheap to clone, usable on any thread.
+#[derive(Debug, Clone)]
+pub struct RowParser {
+    file: String,
+    layout: Layout,
+}
+
+/// The fields of a line without quotes or carriage returns, as the CSV reader would give them
+/// (split at commas, trimmed).
+fn split_plain(text: &str) -> Option<Vec<&str>> {
+    if text.bytes().any(|b| b == b'"' || b == b'\r' || b == b'\n') {
+        return None;
+    }
+    Some(text.split(',').map(str::trim).collect())
+}
+
+impl RowParser {
+    /// The row of `raw`, or an error naming the file and line.
+    pub fn parse(&self, raw: &RawRow) -> Result<Row, InputError> {
+        match split_plain(&raw.text) {
+            Some(fields) => self.row(raw.index, raw.line, &fields),
+            None => {
+                let fields = split_line(&raw.text);
+                let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+                self.row(raw.index, raw.line, &fields)
+            }
+        }
     }
 
-    fn row(&mut self, line: u64, fields: &[String]) -> Result<Row, InputError> {
+    fn err(&self, line: u64, detail: impl std::fmt::Display) -> InputError {
+        InputError::new(&self.file, format!("line {line}: {detail}"))
+    }
+
+    fn row(&self, index: u64, line: u64, fields: &[&str]) -> Result<Row, InputError> {
         let n = fields.len();
         if n < self.layout.min_fields || n > self.layout.width() {
-            return Err(self.lines.err(
+            return Err(self.err(
                 line,
                 format!(
                     "{n} column{} where the header has {} (at least {} needed)",
@@ -326,11 +389,10 @@ impl<R: BufRead> OkxReader<R> {
             ));
         }
         let mut row = Row {
-            index: self.next_index,
+            index,
             line,
             ..Row::default()
         };
-        self.next_index += 1;
         let optional = |v: &str| {
             if v.eq_ignore_ascii_case("null") {
                 String::new()
@@ -338,8 +400,7 @@ impl<R: BufRead> OkxReader<R> {
                 v.to_string()
             }
         };
-        for (value, col) in fields.iter().zip(&self.layout.cols) {
-            let value = value.as_str();
+        for (&value, col) in fields.iter().zip(&self.layout.cols) {
             match col {
                 Col::Coin => row.coin = value.to_string(),
                 Col::Kind => row.kind = value.to_string(),
@@ -356,7 +417,7 @@ impl<R: BufRead> OkxReader<R> {
         }
         for (what, v) in [("coin", &row.coin), ("address", &row.address)] {
             if v.is_empty() {
-                return Err(self.lines.err(line, format!("empty `{what}`")));
+                return Err(self.err(line, format!("empty `{what}`")));
             }
         }
         Ok(row)
@@ -450,5 +511,34 @@ mod tests {
         ));
         assert!(!looks_like_okx(b"{\"format\":\"por-attest-snapshot\""));
         assert!(!looks_like_okx(b""));
+    }
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::*;
+
+    #[test]
+    fn plain_split_is_the_csv_split() {
+        for line in [
+            "a,b,c",
+            " a , b ,c ",
+            "a,,",
+            ",",
+            "x",
+            "BTC,BTC,925000,1abc, 1.5 ,I am an OKX address,H+/=,,5221ae,,",
+            "a\u{a0},\tb\t,c",
+            "ü,ß , é",
+        ] {
+            let csv = split_line(line);
+            let plain: Vec<String> = split_plain(line)
+                .unwrap()
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            assert_eq!(plain, csv, "{line:?}");
+        }
+        assert!(split_plain("a,\"b,c\"").is_none());
+        assert!(split_plain("a\rb").is_none());
     }
 }

@@ -111,15 +111,30 @@ pub fn parse_evm_address(address: &str) -> Result<[u8; 20], SchemeError> {
     if h.len() != 40 {
         return Err(bad("must have 40 hex digits after 0x"));
     }
-    let bytes = hex::decode(h).map_err(|_| bad("not hex"))?;
     let mut a = [0u8; 20];
-    a.copy_from_slice(&bytes);
+    hex::decode_to_slice(h, &mut a).map_err(|_| bad("not hex"))?;
     let has_lower = h.bytes().any(|c| c.is_ascii_lowercase());
     let has_upper = h.bytes().any(|c| c.is_ascii_uppercase());
-    if has_lower && has_upper && to_checksum_address(&a)[2..] != *h {
+    if has_lower && has_upper && !eip55_matches(&a, h.as_bytes()) {
         return Err(bad("mixed case with a wrong EIP-55 checksum"));
     }
     Ok(a)
+}
+
+/// True when the 40 hex digits `h` are the EIP-55 checksum form of `address` (no allocation).
+fn eip55_matches(address: &[u8; 20], h: &[u8]) -> bool {
+    let mut lower = [0u8; 40];
+    hex::encode_to_slice(address, &mut lower).expect("40 bytes");
+    let hash = keccak256(&lower);
+    lower.iter().zip(h).enumerate().all(|(i, (&c, &got))| {
+        let nibble = (hash[i / 2] >> (if i % 2 == 0 { 4 } else { 0 })) & 0x0f;
+        let want = if c.is_ascii_alphabetic() && nibble >= 8 {
+            c.to_ascii_uppercase()
+        } else {
+            c
+        };
+        want == got
+    })
 }
 
 /// The EIP-55 mixed-case checksum form of an address, `0x`-prefixed.

@@ -205,6 +205,106 @@ pub fn check_script_hash(
     }
 }
 
+/// The shape of a standard multisig script, read without decompressing its keys: the
+/// threshold and the key encodings, when the script passes every check of [`parse_multisig`]
+/// but the validity of the keys as curve points.
+fn multisig_shape(script: &[u8]) -> Option<(usize, Vec<&[u8]>)> {
+    let small_int = |b: u8| {
+        (OP_1..=OP_16)
+            .contains(&b)
+            .then(|| usize::from(b - OP_1 + 1))
+    };
+    let (&first, mut rest) = script.split_first()?;
+    let threshold = small_int(first)?;
+    let mut keys: Vec<&[u8]> = Vec::with_capacity(3);
+    while let Some((&push, tail)) = rest.split_first() {
+        let len = match push {
+            0x21 => 33,
+            0x41 => 65,
+            _ => break,
+        };
+        if tail.len() < len {
+            return None;
+        }
+        let (bytes, after) = tail.split_at(len);
+        if !matches!((len, bytes[0]), (33, 0x02 | 0x03) | (65, 0x04)) || keys.contains(&bytes) {
+            return None;
+        }
+        keys.push(bytes);
+        rest = after;
+    }
+    match rest {
+        [n, OP_CHECKMULTISIG] if small_int(*n) == Some(keys.len()) && threshold <= keys.len() => {
+            Some((threshold, keys))
+        }
+        _ => None,
+    }
+}
+
+/// Verify a multisig address: the script hashes to the address for `script_type`, every
+/// signature (legacy signed message over `msg`) comes from a key of the script, and at least
+/// the script's threshold of distinct keys signed.
+pub fn verify_multisig(
+    address: &Address,
+    script_type: ScriptType,
+    script: &[u8],
+    msg: &[u8],
+    sigs: &[&str],
+) -> Result<MultisigOutcome, SchemeError> {
+    // The keys that signed are compared by their encoding with the recovered keys (which are
+    // valid points); only the others are decompressed to check them. On any failure the
+    // script is parsed in full first, so that errors come out exactly as `parse_multisig`
+    // and the checks in order would give them.
+    let Some((threshold, keys)) = multisig_shape(script) else {
+        return verify_multisig_in_full(address, script_type, script, msg, sigs);
+    };
+    let script_error = |e: SchemeError| parse_multisig(script).err().unwrap_or(e);
+    check_script_hash(address, script_type, script).map_err(script_error)?;
+    let mut signers: Vec<usize> = Vec::with_capacity(sigs.len());
+    for (i, sig) in sigs.iter().enumerate() {
+        let (inner, compressed) = recover_bip137(msg, sig).map_err(|e| {
+            script_error(SchemeError::Cosigner {
+                index: i + 1,
+                source: Box::new(e),
+            })
+        })?;
+        let pos = if compressed {
+            let enc = inner.serialize();
+            keys.iter().position(|k| *k == enc)
+        } else {
+            let enc = inner.serialize_uncompressed();
+            keys.iter().position(|k| *k == enc)
+        };
+        let Some(pos) = pos else {
+            let key = bitcoin::PublicKey { compressed, inner };
+            return Err(script_error(SchemeError::NotAMember {
+                index: i + 1,
+                key: key.to_string(),
+            }));
+        };
+        if !signers.contains(&pos) {
+            signers.push(pos);
+        }
+    }
+    for (pos, k) in keys.iter().enumerate() {
+        if !signers.contains(&pos) && bitcoin::PublicKey::from_slice(k).is_err() {
+            return verify_multisig_in_full(address, script_type, script, msg, sigs);
+        }
+    }
+    signers.sort_unstable();
+    if signers.len() < threshold {
+        return Err(SchemeError::BelowThreshold {
+            distinct: signers.len(),
+            threshold,
+        });
+    }
+    Ok(MultisigOutcome {
+        threshold,
+        total_keys: keys.len(),
+        signers,
+    })
+}
+
 /// The distinct members of the script that the recovered signer keys are (positions in the
 /// script, sorted): the same key twice counts once. Errors name the first signature whose key
 /// is not in the script, and a count of distinct signers below the threshold.
@@ -238,10 +338,8 @@ pub fn distinct_signers(
     Ok(signers)
 }
 
-/// Verify a multisig address: the script hashes to the address for `script_type`, every
-/// signature (legacy signed message over `msg`) comes from a key of the script, and at least
-/// the script's threshold of distinct keys signed.
-pub fn verify_multisig(
+/// [`verify_multisig`] the plain way: parse the script (every key decompressed) first.
+fn verify_multisig_in_full(
     address: &Address,
     script_type: ScriptType,
     script: &[u8],
@@ -264,6 +362,12 @@ pub fn verify_multisig(
         total_keys: parsed.keys.len(),
         signers,
     })
+}
+
+/// The threshold of a script whose shape is a standard multisig, without checking that its
+/// keys are valid points (`None` when [`threshold_of`] would fail on the shape already).
+pub(crate) fn threshold_of_shape(script: &[u8]) -> Option<usize> {
+    multisig_shape(script).map(|(m, _)| m)
 }
 
 #[cfg(test)]
@@ -449,5 +553,69 @@ mod tests {
         );
         let err = verify_multisig(&a, ScriptType::P2wpkh, &script, MSG, &[&s1, &s2]).unwrap_err();
         assert!(err.is_unsupported());
+    }
+}
+
+#[cfg(test)]
+mod lazy_key_tests {
+    use super::*;
+    use crate::schemes::bip137::{sign_bip137, Bip137Kind};
+    use crate::schemes::secp;
+    use bitcoin::secp256k1::SecretKey;
+
+    /// The lazy path (keys compared by encoding, unsigned keys checked last) gives exactly the
+    /// result of the plain path, for good scripts and for every single-byte corruption.
+    #[test]
+    fn lazy_verification_equals_the_plain_one() {
+        let sks: Vec<SecretKey> = (1..=3u8)
+            .map(|i| SecretKey::from_slice(&[i; 32]).unwrap())
+            .collect();
+        let mut pubs: Vec<bitcoin::PublicKey> = sks
+            .iter()
+            .map(|k| bitcoin::PublicKey::new(k.public_key(secp())))
+            .collect();
+        pubs[2].compressed = false;
+        let msg = b"lazy keys";
+        let script = multisig_script(2, &pubs).unwrap();
+        let net = Network::Bitcoin;
+        let s0 = sign_bip137(&sks[0], msg, Bip137Kind::P2pkhCompressed);
+        let s1 = sign_bip137(&sks[1], msg, Bip137Kind::P2pkhCompressed);
+        let s2u = sign_bip137(&sks[2], msg, Bip137Kind::P2pkhUncompressed);
+        let s2c = sign_bip137(&sks[2], msg, Bip137Kind::P2pkhCompressed);
+        let sig_sets: Vec<Vec<&str>> = vec![
+            vec![&s0, &s1],
+            vec![&s0, &s2u],
+            vec![&s0, &s2c],
+            vec![&s0, &s0],
+            vec![&s1],
+            vec!["garbage", &s0],
+        ];
+        for st in [ScriptType::P2sh, ScriptType::P2wsh, ScriptType::P2shP2wsh] {
+            let address = multisig_address(st, &script, net).unwrap();
+            let mut scripts = vec![script.clone()];
+            for i in 0..script.len() {
+                for x in [0x01u8, 0x80] {
+                    let mut s = script.clone();
+                    s[i] ^= x;
+                    scripts.push(s);
+                }
+            }
+            for s in &scripts {
+                for sigs in &sig_sets {
+                    assert_eq!(
+                        verify_multisig(&address, st, s, msg, sigs),
+                        verify_multisig_in_full(&address, st, s, msg, sigs),
+                        "{st} {} {sigs:?}",
+                        hex::encode(s)
+                    );
+                }
+                assert_eq!(
+                    threshold_of_shape(s).is_some_and(|m| Ok(m) == threshold_of(s)),
+                    threshold_of(s).is_ok(),
+                    "{}",
+                    hex::encode(s)
+                );
+            }
+        }
     }
 }
