@@ -14,7 +14,8 @@
 //! run each), `POR_ATTEST_BENCH_THREADS` (default: all cores), `POR_ATTEST_BENCH_RUNS`
 //! (verification runs per file, best time kept; default 2, quick 1), `POR_ATTEST_BENCH_DIR`
 //! (cache directory; default `bench-data/` in the package), `POR_ATTEST_BENCH_RAW_ONLY=1`
-//! (only the raw recover figures, on 1..=threads threads).
+//! (only the raw recover figures, on 1..=threads threads, over `POR_ATTEST_BENCH_RAW_SECS`
+//! seconds each, default 3).
 
 use bitcoin::secp256k1::ecdsa::RecoverableSignature;
 use bitcoin::secp256k1::Message;
@@ -212,7 +213,11 @@ fn main() {
     let okx_rows: u64 = if quick { 20_000 } else { 200_000 };
     if std::env::var_os("POR_ATTEST_BENCH_RAW_ONLY").is_some() {
         for t in 1..=threads {
-            let (w, c) = raw_recover(t, Duration::from_secs(3));
+            let secs = std::env::var("POR_ATTEST_BENCH_RAW_SECS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(3);
+            let (w, c) = raw_recover(t, Duration::from_secs(secs));
             println!("raw-recover: {w:.0} recoveries/s on {t} thread(s), {c:.0} per CPU second");
         }
         return;
