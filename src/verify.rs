@@ -394,9 +394,9 @@ fn address_key(chain: &str, address: &str) -> u128 {
     u128::from_le_bytes(d[..16].try_into().expect("16 bytes"))
 }
 
-/// Hashes a key that is already a uniform hash: its low 64 bits.
+/// Hashes a key that is already a uniform hash (a truncated SHA-256): its low 64 bits.
 #[derive(Default, Clone, Copy)]
-struct KeyHasher(u64);
+pub(crate) struct KeyHasher(u64);
 
 impl std::hash::Hasher for KeyHasher {
     fn finish(&self) -> u64 {

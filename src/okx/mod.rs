@@ -93,24 +93,6 @@ fn check_batch(parser: &RowParser, raw: &[RawRow]) -> Result<Vec<Checked>, Input
     Ok(out)
 }
 
-/// Hashes a key that is already a uniform hash: its low 64 bits.
-#[derive(Default, Clone, Copy)]
-struct KeyHasher(u64);
-
-impl std::hash::Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u128(&mut self, n: u128) {
-        self.0 = n as u64;
-    }
-}
-
 /// Verifies the OKX file at `path`. `Err` means the file could not be read or understood
 /// (exit status 2: no header, a row with the wrong number of columns, bad CSV, …); otherwise
 /// the report has one outcome per row, per coin, failures with their line numbers.
@@ -186,7 +168,8 @@ pub fn verify_okx_file(path: &Path, opts: &OkxOptions) -> Result<Report, InputEr
         .map_err(|e| InputError::new(path, format!("cannot start the reader thread: {e}")))?;
 
     let mut report = Report::new(&name, FORMAT);
-    let mut seen: HashMap<u128, u64, std::hash::BuildHasherDefault<KeyHasher>> = HashMap::default();
+    let mut seen: HashMap<u128, u64, std::hash::BuildHasherDefault<crate::verify::KeyHasher>> =
+        HashMap::default();
     let mut pending: BTreeMap<u64, Result<Vec<Checked>, InputError>> = BTreeMap::new();
     let mut next = 0u64;
     let mut end: Option<(u64, Result<(), InputError>)> = None;
