@@ -200,3 +200,74 @@ mod tests {
         }
     }
 }
+
+/// A signature's scheme as a snapshot names it: one this build knows, or another name, kept
+/// as written so that the entry fails with its reason (and the digest still covers it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SchemeName {
+    /// A scheme this build verifies.
+    Known(Scheme),
+    /// Any other name.
+    Unknown(String),
+}
+
+impl SchemeName {
+    /// The scheme, when known.
+    pub fn known(&self) -> Option<Scheme> {
+        match self {
+            SchemeName::Known(s) => Some(*s),
+            SchemeName::Unknown(_) => None,
+        }
+    }
+
+    /// The name as written.
+    pub fn as_str(&self) -> &str {
+        match self {
+            SchemeName::Known(s) => s.as_str(),
+            SchemeName::Unknown(n) => n,
+        }
+    }
+}
+
+impl From<Scheme> for SchemeName {
+    fn from(s: Scheme) -> Self {
+        SchemeName::Known(s)
+    }
+}
+
+impl PartialEq<Scheme> for SchemeName {
+    fn eq(&self, other: &Scheme) -> bool {
+        self.known() == Some(*other)
+    }
+}
+
+impl fmt::Display for SchemeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for SchemeName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for SchemeName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        let known = [
+            Scheme::Bip137,
+            Scheme::Bip322Simple,
+            Scheme::Bip322Full,
+            Scheme::Eip191,
+            Scheme::TronTip191,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name);
+        Ok(match known {
+            Some(s) => SchemeName::Known(s),
+            None => SchemeName::Unknown(name),
+        })
+    }
+}

@@ -100,7 +100,7 @@ pub fn render_for(header: &Header, chain: &str, address: &str) -> String {
 
 fn sig(scheme: Scheme, signature: String) -> SignatureRecord {
     SignatureRecord {
-        scheme,
+        scheme: scheme.into(),
         signature,
         signer: None,
     }

@@ -144,7 +144,7 @@ fn signatures_for(
             };
             match record(sid, path) {
                 Some(r) => out.push(SignatureRecord {
-                    scheme: r.scheme,
+                    scheme: r.scheme.into(),
                     signature: r.signature,
                     signer: Some(sid.clone()),
                 }),
@@ -176,7 +176,7 @@ fn signatures_for(
                 _ => r.signature,
             };
             out.push(SignatureRecord {
-                scheme: r.scheme,
+                scheme: r.scheme.into(),
                 signature,
                 signer: None,
             });

@@ -6,7 +6,7 @@
 //! `digest` field. The same content therefore always gives the same bytes and the same digest.
 //! Reading streams the entries, so a file of millions of entries is checked in flat memory.
 
-use crate::chains::{Network, Scheme, ScriptType};
+use crate::chains::{Network, SchemeName, ScriptType};
 use crate::error::InputError;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -35,8 +35,8 @@ pub struct Anchor {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignatureRecord {
-    /// How it was made and how to check it.
-    pub scheme: Scheme,
+    /// How it was made and how to check it (an unknown name fails the entry).
+    pub scheme: SchemeName,
     /// The signature: base64 for Bitcoin schemes, 0x-hex for EVM and TRON.
     pub signature: String,
     /// For multisig: the signer id (from the manifest) that produced it; informative only.
@@ -930,7 +930,7 @@ mod tests {
                 balance: None,
                 message: "m".into(),
                 signatures: vec![SignatureRecord {
-                    scheme: Scheme::Bip137,
+                    scheme: crate::chains::Scheme::Bip137.into(),
                     signature: "sig".into(),
                     signer: None,
                 }],

@@ -160,8 +160,8 @@ impl EntryGenerator {
         let slot = index % 10;
         let sk = |k: u8| synthetic_secret(&self.seed, index, k);
         let net = bitcoin::Network::Bitcoin;
-        let sig = |scheme, signature| SignatureRecord {
-            scheme,
+        let sig = |scheme: Scheme, signature| SignatureRecord {
+            scheme: scheme.into(),
             signature,
             signer: None,
         };
@@ -236,7 +236,7 @@ impl EntryGenerator {
                 let skip = (index / 10 % 3) as usize;
                 for (c, k) in keys.iter().enumerate().filter(|(c, _)| *c != skip) {
                     e.signatures.push(SignatureRecord {
-                        scheme: Scheme::Bip137,
+                        scheme: Scheme::Bip137.into(),
                         signature: sign_bip137(
                             k,
                             e.message.as_bytes(),

@@ -492,6 +492,14 @@ fn check_entry(ctx: &SnapshotContext, e: &Entry) -> Result<(), Problem> {
     if e.signatures.is_empty() {
         return fail("no signatures");
     }
+    if let Some((i, s)) = e
+        .signatures
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.scheme.known().is_none())
+    {
+        return fail(format!("signature {i}: unknown scheme `{}`", s.scheme));
+    }
     let msg = e.message.as_bytes();
     match family {
         ChainFamily::Bitcoin => check_bitcoin(e, msg),
@@ -575,12 +583,17 @@ fn check_bitcoin(e: &Entry, msg: &[u8]) -> Result<(), Problem> {
     let bip322 = e
         .signatures
         .iter()
-        .filter(|s| matches!(s.scheme, Scheme::Bip322Simple | Scheme::Bip322Full))
+        .filter(|s| {
+            matches!(
+                s.scheme.known(),
+                Some(Scheme::Bip322Simple | Scheme::Bip322Full)
+            )
+        })
         .count();
     for (i, s) in e.signatures.iter().enumerate() {
         if !matches!(
-            s.scheme,
-            Scheme::Bip137 | Scheme::Bip322Simple | Scheme::Bip322Full
+            s.scheme.known(),
+            Some(Scheme::Bip137 | Scheme::Bip322Simple | Scheme::Bip322Full)
         ) {
             return fail(format!(
                 "signature {i}: scheme {} does not apply to a Bitcoin address",
@@ -650,9 +663,9 @@ fn check_bip137(
 
 fn check_bip322_all(e: &Entry, address: &Address, msg: &[u8]) -> Result<(), Problem> {
     for (i, s) in e.signatures.iter().enumerate() {
-        let full = match s.scheme {
-            Scheme::Bip322Simple => false,
-            Scheme::Bip322Full => true,
+        let full = match s.scheme.known() {
+            Some(Scheme::Bip322Simple) => false,
+            Some(Scheme::Bip322Full) => true,
             _ => continue,
         };
         let kind = schemes::bip322::verify_bip322(address, msg, &s.signature)

@@ -279,3 +279,29 @@ fn unreadable_input_exits_2_with_a_clear_message() {
         "{err}"
     );
 }
+
+#[test]
+fn unknown_scheme_fails_that_entry_with_its_reason() {
+    let mut s = example_snapshot();
+    s.entries[1].signatures[0].scheme =
+        por_attest::chains::SchemeName::Unknown("schnorr-2030".into());
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "u.json", &s.to_file_bytes());
+    let r = verify(&p);
+    assert_eq!(r.exit_code(), 1);
+    assert_eq!(r.failed, 1, "{}", r.to_human());
+    assert!(
+        r.file_failures.is_empty(),
+        "digest covers the name as written"
+    );
+    assert_eq!(r.problems[0].entry, 1);
+    assert!(
+        r.problems[0]
+            .reason
+            .contains("unknown scheme `schnorr-2030`"),
+        "{}",
+        r.to_human()
+    );
+    let (code, out, _) = cli(&["verify", p.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+}
