@@ -61,23 +61,30 @@ fn example_header() -> Header {
             77_000_000,
             "0000000004a6f2c0e5d4c3b2a1908f7e6d5c4b3a29180706f5e4d3c2b1a09f8e",
         ),
-    ]
-    .into_iter()
-    .map(|(c, height, hash)| {
-        (
-            c.to_string(),
-            Anchor {
-                height,
-                block_hash: hash.to_string(),
-            },
-        )
-    })
-    .collect::<BTreeMap<_, _>>();
+    ];
+    test_header("Example Exchange", "2026-11", &anchors)
+}
+
+/// A header with the default template, created 2026-11-28, and these anchors
+/// (`(chain, height, block hash)`).
+pub fn test_header(entity: &str, snapshot_id: &str, anchors: &[(&str, u64, &str)]) -> Header {
+    let anchors = anchors
+        .iter()
+        .map(|(c, height, hash)| {
+            (
+                c.to_string(),
+                Anchor {
+                    height: *height,
+                    block_hash: hash.to_string(),
+                },
+            )
+        })
+        .collect::<BTreeMap<_, _>>();
     Header {
         format: FORMAT_TAG.into(),
         version: FORMAT_VERSION,
-        entity: "Example Exchange".into(),
-        snapshot_id: "2026-11".into(),
+        entity: entity.into(),
+        snapshot_id: snapshot_id.into(),
         created_at: "2026-11-28T00:00:00Z".into(),
         anchors,
         message_template: DEFAULT_TEMPLATE.into(),

@@ -15,7 +15,7 @@
 //! bounded by the chunk size.
 
 use crate::chains::{Network, Scheme, ScriptType};
-use crate::message::{MessageFields, Template, DEFAULT_TEMPLATE};
+use crate::message::{MessageFields, Template};
 use crate::schemes::bip137::{sign_bip137, Bip137Kind};
 use crate::schemes::evm::{
     evm_address_of, keccak256, sign_digest, sign_eip191, to_checksum_address,
@@ -24,15 +24,14 @@ use crate::schemes::multisig::{multisig_address, multisig_script};
 use crate::schemes::secp;
 use crate::schemes::tron::{sign_tron_v2, tron_address_of, tron_message_hash, TronVersion};
 use crate::snapshot::{
-    write_file_entry, write_file_head, write_file_tail, Anchor, CanonicalHasher, Entry, Header,
-    SignatureRecord, Snapshot, FORMAT_TAG, FORMAT_VERSION,
+    write_file_entry, write_file_head, write_file_tail, CanonicalHasher, Entry, Header,
+    SignatureRecord, Snapshot,
 };
 use bitcoin::key::CompressedPublicKey;
 use bitcoin::secp256k1::SecretKey;
 use bitcoin::Address;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -59,6 +58,24 @@ pub fn synthetic_secret(seed: &[u8], index: u64, k: u8) -> SecretKey {
         }
     }
     unreachable!("a valid scalar comes up long before the counter wraps")
+}
+
+/// The single-key Bitcoin address of `key` for a synthetic slot: P2PKH, P2SH-P2WPKH and
+/// P2WPKH in turn.
+fn single_key_address(key: &SecretKey, index: u64, slot: u64) -> (ScriptType, Address) {
+    let st = [
+        ScriptType::P2pkh,
+        ScriptType::P2shP2wpkh,
+        ScriptType::P2wpkh,
+    ][((index / 10 + slot) % 3) as usize];
+    let pk = CompressedPublicKey(key.public_key(secp()));
+    let net = bitcoin::Network::Bitcoin;
+    let address = match st {
+        ScriptType::P2pkh => Address::p2pkh(pk, net),
+        ScriptType::P2shP2wpkh => Address::p2shwpkh(&pk, net),
+        _ => Address::p2wpkh(&pk, net),
+    };
+    (st, address)
 }
 
 /// The header of synthetic snapshots (fixed, so files are deterministic).
@@ -89,27 +106,8 @@ pub fn synthetic_header() -> Header {
             77_000_000,
             "0000000004a6f2c0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718",
         ),
-    ]
-    .into_iter()
-    .map(|(c, height, hash)| {
-        (
-            c.to_string(),
-            Anchor {
-                height,
-                block_hash: hash.to_string(),
-            },
-        )
-    })
-    .collect::<BTreeMap<_, _>>();
-    Header {
-        format: FORMAT_TAG.into(),
-        version: FORMAT_VERSION,
-        entity: "Synthetic Exchange".into(),
-        snapshot_id: "bench-2026-11".into(),
-        created_at: "2026-11-28T00:00:00Z".into(),
-        anchors,
-        message_template: DEFAULT_TEMPLATE.into(),
-    }
+    ];
+    crate::fixtures::test_header("Synthetic Exchange", "bench-2026-11", &anchors)
 }
 
 /// The number of signatures in the first `n` synthetic entries (a P2WSH entry has two).
@@ -190,18 +188,8 @@ impl EntryGenerator {
         };
         match slot {
             0..=3 => {
-                let st = [
-                    ScriptType::P2pkh,
-                    ScriptType::P2shP2wpkh,
-                    ScriptType::P2wpkh,
-                ][((index / 10 + slot) % 3) as usize];
                 let key = sk(0);
-                let pk = CompressedPublicKey(key.public_key(secp()));
-                let address = match st {
-                    ScriptType::P2pkh => Address::p2pkh(pk, net),
-                    ScriptType::P2shP2wpkh => Address::p2shwpkh(&pk, net),
-                    _ => Address::p2wpkh(&pk, net),
-                };
+                let (st, address) = single_key_address(&key, index, slot);
                 // Half the Ledger way (compressed-P2PKH header), half strict BIP-137.
                 let kind = if index.is_multiple_of(2) {
                     Bip137Kind::P2pkhCompressed
@@ -384,18 +372,8 @@ fn okx_row(seed: &[u8], index: u64, constant_sig2: &str) -> [String; 11] {
     let amount = format!("{}.{:04}", index % 5000, index % 10_000);
     let (coin, network, height, address, sig1, sig2, script) = match slot {
         0..=3 => {
-            let st = [
-                ScriptType::P2pkh,
-                ScriptType::P2shP2wpkh,
-                ScriptType::P2wpkh,
-            ][((index / 10 + slot) % 3) as usize];
             let key = sk(0);
-            let pk = CompressedPublicKey(key.public_key(secp()));
-            let address = match st {
-                ScriptType::P2pkh => Address::p2pkh(pk, net),
-                ScriptType::P2shP2wpkh => Address::p2shwpkh(&pk, net),
-                _ => Address::p2wpkh(&pk, net),
-            };
+            let (_, address) = single_key_address(&key, index, slot);
             let s1 = sign_bip137(&key, msg, Bip137Kind::P2pkhCompressed);
             (
                 "BTC",

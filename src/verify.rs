@@ -129,14 +129,8 @@ fn check_batch(ctx: &SnapshotContext, raw: &snapshot::RawBatch) -> Result<Checke
 
 /// The parallel path; `Ok(None)` when the file is to be read by the streaming parser.
 fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Report>, InputError> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| InputError::new(path, format!("cannot open: {e}")))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let bar = progress_bar(opts.progress, size);
-    let reader = ProgressReader {
-        inner: file,
-        bar: bar.clone(),
-    };
+    let (reader, bar) = open_with_progress(path, opts.progress)?;
+    let size = reader.inner.metadata().map(|m| m.len()).unwrap_or(0);
     let pool = std::sync::Arc::new(thread_pool(opts.threads));
     // Batches in flight (read, being verified, or waiting to be recorded) are bounded by
     // tokens: memory stays flat whatever the size of the file.
@@ -266,17 +260,8 @@ fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Report>, 
 
 /// The streaming path: serde_json over the whole file (exact error locations).
 fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, InputError> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| InputError::new(path, format!("cannot open: {e}")))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let bar = progress_bar(opts.progress, size);
-    let reader = std::io::BufReader::with_capacity(
-        1 << 20,
-        ProgressReader {
-            inner: file,
-            bar: bar.clone(),
-        },
-    );
+    let (reader, bar) = open_with_progress(path, opts.progress)?;
+    let reader = std::io::BufReader::with_capacity(1 << 20, reader);
     let pool = thread_pool(opts.threads);
     let (tx, rx) = mpsc::sync_channel::<Msg>(4);
     let path_buf = path.to_path_buf();
@@ -736,6 +721,23 @@ pub fn progress_bar(show: bool, total_bytes: u64) -> indicatif::ProgressBar {
         .expect("valid template"),
     );
     bar
+}
+
+/// Opens `path` for reading with a progress bar over its bytes (shown when `progress` is set,
+/// stderr is a terminal and the file is large).
+pub fn open_with_progress(
+    path: &Path,
+    progress: bool,
+) -> Result<(ProgressReader<std::fs::File>, indicatif::ProgressBar), InputError> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| InputError::new(path, format!("cannot open: {e}")))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = progress_bar(progress, size);
+    let reader = ProgressReader {
+        inner: file,
+        bar: bar.clone(),
+    };
+    Ok((reader, bar))
 }
 
 /// A reader that advances a progress bar.

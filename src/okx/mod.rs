@@ -19,7 +19,6 @@ pub use reader::{looks_like_okx, Layout, OkxReader, RawRow, Row, RowParser};
 
 use crate::error::InputError;
 use crate::report::{Outcome, Report};
-use crate::verify::{progress_bar, ProgressReader};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -102,17 +101,8 @@ fn check_batch(parser: &RowParser, raw: &[RawRow]) -> Result<Vec<Checked>, Input
 /// order too: the first unreadable row wins, wherever it was found.
 pub fn verify_okx_file(path: &Path, opts: &OkxOptions) -> Result<Report, InputError> {
     let name = path.display().to_string();
-    let file = std::fs::File::open(path)
-        .map_err(|e| InputError::new(path, format!("cannot open: {e}")))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let bar = progress_bar(opts.progress, size);
-    let reader = std::io::BufReader::with_capacity(
-        1 << 20,
-        ProgressReader {
-            inner: file,
-            bar: bar.clone(),
-        },
-    );
+    let (reader, bar) = crate::verify::open_with_progress(path, opts.progress)?;
+    let reader = std::io::BufReader::with_capacity(1 << 20, reader);
     let mut rows = OkxReader::new(&name, reader)?;
     let parser = std::sync::Arc::new(rows.row_parser());
     let pool = std::sync::Arc::new(

@@ -155,14 +155,32 @@ pub fn to_checksum_address(address: &[u8; 20]) -> String {
 }
 
 fn verify_digest(address: &str, digest: &[u8; 32], sig_hex: &str) -> Result<(), SchemeError> {
-    let expected = parse_evm_address(address)?;
+    verify_account_digest(
+        address,
+        digest,
+        sig_hex,
+        parse_evm_address,
+        to_checksum_address,
+    )
+}
+
+/// Recovers the 20-byte account that signed `digest` and requires it to be `address`, parsed
+/// and (for the error) formatted by the chain's own rules: shared by EVM and TRON.
+pub(crate) fn verify_account_digest(
+    address: &str,
+    digest: &[u8; 32],
+    sig_hex: &str,
+    parse: fn(&str) -> Result<[u8; 20], SchemeError>,
+    format: fn(&[u8; 20]) -> String,
+) -> Result<(), SchemeError> {
+    let expected = parse(address)?;
     let sig = decode_sig_hex(sig_hex)?;
     let got = recover_evm_prehash(digest, &sig)?;
     if got == expected {
         Ok(())
     } else {
         Err(SchemeError::AddressMismatch {
-            derived: to_checksum_address(&got),
+            derived: format(&got),
             stated: address.to_string(),
         })
     }

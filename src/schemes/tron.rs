@@ -8,9 +8,7 @@
 //! Signatures are r‖s‖v hex as in EVM (v 27/28 or 0/1, low-s). The address is
 //! base58check(0x41 ‖ the 20-byte EVM address of the key).
 
-use super::evm::{
-    decode_sig_hex, evm_address_of, keccak256, prefixed_hash, recover_evm_prehash, sign_digest,
-};
+use super::evm::{evm_address_of, keccak256, prefixed_hash, sign_digest};
 use super::SchemeError;
 use bitcoin::secp256k1::{PublicKey, SecretKey};
 use sha3::{Digest, Keccak256};
@@ -73,17 +71,13 @@ pub fn parse_tron_address(address: &str) -> Result<[u8; 20], SchemeError> {
 }
 
 fn verify_digest(address: &str, digest: &[u8; 32], sig_hex: &str) -> Result<(), SchemeError> {
-    let expected = parse_tron_address(address)?;
-    let sig = decode_sig_hex(sig_hex)?;
-    let got = recover_evm_prehash(digest, &sig)?;
-    if got == expected {
-        Ok(())
-    } else {
-        Err(SchemeError::AddressMismatch {
-            derived: format_tron_address(&got),
-            stated: address.to_string(),
-        })
-    }
+    super::evm::verify_account_digest(
+        address,
+        digest,
+        sig_hex,
+        parse_tron_address,
+        format_tron_address,
+    )
 }
 
 /// Verify a TRON signed message over `msg` for the `T…` address.
