@@ -31,6 +31,17 @@ fn opts(signer: &str) -> SignOptions {
     }
 }
 
+/// A user who rejects every prompt of `kind` and approves the rest.
+fn rejecting(kind: PromptKind) -> ApprovalPolicy {
+    ApprovalPolicy::callback(move |p| {
+        if p.kind == kind {
+            Approval::Reject
+        } else {
+            Approval::Approve
+        }
+    })
+}
+
 fn journal(dir: &Path, id: &str) -> PathBuf {
     dir.join(format!("journal-{id}.jsonl"))
 }
@@ -288,13 +299,7 @@ fn rejected_prompt_is_journaled_and_the_run_stops_or_continues() {
     let m = setup(dir.path());
     let j = journal(dir.path(), id);
     let s = sim(words);
-    s.set_approval(ApprovalPolicy::callback(|p| {
-        if matches!(p.kind, PromptKind::EthereumSignMessage) {
-            Approval::Reject
-        } else {
-            Approval::Approve
-        }
-    }));
+    s.set_approval(rejecting(PromptKind::EthereumSignMessage));
     let mut t = s.transport();
     let mut o = opts(id);
     o.on_reject = OnReject::Continue;
@@ -418,13 +423,7 @@ fn each_cosigner_device_shows_the_multisig_address_through_a_registered_wallet()
     let dir = tempfile::tempdir().unwrap();
     let m = setup(dir.path());
     let s = sim(words);
-    s.set_approval(ApprovalPolicy::callback(|p| {
-        if matches!(p.kind, PromptKind::BitcoinRegisterWallet) {
-            Approval::Reject
-        } else {
-            Approval::Approve
-        }
-    }));
+    s.set_approval(rejecting(PromptKind::BitcoinRegisterWallet));
     let mut t = s.transport();
     let err = sign(&m, &journal(dir.path(), id), &mut t, &opts(id)).unwrap_err();
     assert!(matches!(err, CeremonyError::Rejected { .. }), "{err}");
