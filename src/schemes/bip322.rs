@@ -434,6 +434,21 @@ fn ecdsa_check(digest: [u8; 32], sig: &ecdsa::Signature, key: &PublicKey) -> boo
         .is_ok()
 }
 
+/// The single-key ECDSA check of P2WPKH and P2PKH: an error when it does not verify.
+fn require_ecdsa(
+    digest: [u8; 32],
+    sig: &ecdsa::Signature,
+    key: &PublicKey,
+) -> Result<(), SchemeError> {
+    if ecdsa_check(digest, sig, key) {
+        Ok(())
+    } else {
+        Err(invalid(
+            "the ECDSA signature does not verify for this message",
+        ))
+    }
+}
+
 fn p2wpkh_script_code(pubkey_hash: &[u8]) -> ScriptBuf {
     let mut s = vec![0x00, 0x14];
     s.extend_from_slice(pubkey_hash);
@@ -464,13 +479,7 @@ fn verify_p2wpkh(tx: &Transaction, program: &[u8]) -> Result<(), SchemeError> {
             EcdsaSighashType::All,
         )
         .map_err(|e| invalid(format!("sighash: {e}")))?;
-    if ecdsa_check(digest.to_byte_array(), &sig, &key) {
-        Ok(())
-    } else {
-        Err(invalid(
-            "the ECDSA signature does not verify for this message",
-        ))
-    }
+    require_ecdsa(digest.to_byte_array(), &sig, &key)
 }
 
 fn verify_p2wsh(tx: &Transaction, program: &[u8]) -> Result<(), SchemeError> {
@@ -627,13 +636,7 @@ fn verify_p2pkh(tx: &Transaction, spk: &Script, hash: &[u8]) -> Result<(), Schem
     let digest = SighashCache::new(tx)
         .legacy_signature_hash(0, spk, EcdsaSighashType::All as u32)
         .map_err(|e| invalid(format!("sighash: {e}")))?;
-    if ecdsa_check(digest.to_byte_array(), &sig, &key) {
-        Ok(())
-    } else {
-        Err(invalid(
-            "the ECDSA signature does not verify for this message",
-        ))
-    }
+    require_ecdsa(digest.to_byte_array(), &sig, &key)
 }
 
 fn verify_p2sh(tx: &Transaction, hash: &[u8]) -> Result<(), SchemeError> {
