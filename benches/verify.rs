@@ -3,9 +3,12 @@
 //! In one run:
 //! 1. generates (or reuses, from `bench-data/`) deterministic synthetic snapshots of 10,000,
 //!    100,000 and 1,000,000 entries and an OKX-format file of 200,000 rows;
-//! 2. measures raw libsecp256k1 `recover_ecdsa` throughput on the same number of threads;
-//! 3. runs the release `por-attest verify --threads T` on each file as a child process:
+//! 2. runs the release `por-attest verify --threads T` on each file as a child process:
 //!    wall time, entries/s, signatures/s, peak RSS of the child (`wait4` rusage);
+//! 3. measures raw libsecp256k1 `recover_ecdsa` throughput on the same number of threads just
+//!    before and just after every run, each window as long as the run: the run's yardstick is
+//!    the mean of the two (this VM's speed drifts by ±20% within minutes, so a yardstick from
+//!    another moment, or a shorter window, would not compare like with like);
 //! 4. prints as its last line
 //!    `verify-1m: <entries/s> entries/s, <ratio> of raw recover, peak <MB> MB`
 //!    where ratio = signatures checked per second / raw recoveries per second.
@@ -83,18 +86,26 @@ fn raw_recover(threads: usize, duration: Duration) -> (f64, f64) {
     )
 }
 
-/// The best of several raw windows (the quietest moments of a shared machine).
-#[derive(Default)]
-struct Raw {
+/// Raw recover throughput over one window: per wall second and per CPU second.
+#[derive(Clone, Copy)]
+struct RawWindow {
     wall: f64,
     cpu: f64,
 }
 
-impl Raw {
-    fn sample(&mut self, threads: usize, duration: Duration) {
-        let (w, c) = raw_recover(threads, duration);
-        self.wall = self.wall.max(w);
-        self.cpu = self.cpu.max(c);
+impl RawWindow {
+    /// A window lasting as long as `like` (at least one second), so that the yardstick of a run
+    /// is taken over the same stretch of the machine's (drifting) speed as the run itself.
+    fn take(threads: usize, like: Duration) -> RawWindow {
+        let (wall, cpu) = raw_recover(threads, like.max(Duration::from_secs(1)));
+        RawWindow { wall, cpu }
+    }
+
+    fn mean(self, other: RawWindow) -> RawWindow {
+        RawWindow {
+            wall: (self.wall + other.wall) / 2.0,
+            cpu: (self.cpu + other.cpu) / 2.0,
+        }
     }
 }
 
@@ -152,37 +163,60 @@ fn run_verify(bin: &Path, file: &Path, threads: usize) -> Run {
     }
 }
 
+/// The best (fastest) run of a file, with the raw recover yardstick bracketing that run.
 struct Measured {
     best: Duration,
     best_cpu: f64,
     peak_mb: f64,
+    /// Mean of the raw windows taken just before and just after the best run, each as long
+    /// as the run.
+    raw: RawWindow,
 }
 
-/// Runs verify `runs` times, a raw recover window before each run.
+/// Runs verify `runs` times; before the first run and after every run, a raw recover window
+/// as long as the run (the first one as long as `estimate`).
+#[allow(clippy::too_many_arguments)]
 fn measure(
     bin: &Path,
     file: &Path,
     threads: usize,
     runs: u64,
     expect: u64,
-    raw: &mut Raw,
-    window: Duration,
+    sigs: u64,
+    estimate: Duration,
 ) -> Measured {
-    let mut best = Duration::MAX;
-    let mut best_cpu = f64::MAX;
+    let mut before = RawWindow::take(threads, estimate);
+    let mut best: Option<(Run, RawWindow)> = None;
     let mut peak = 0;
-    for _ in 0..runs {
-        raw.sample(threads, window);
+    for k in 0..runs {
         let r = run_verify(bin, file, threads);
+        let after = RawWindow::take(threads, r.wall);
         assert_eq!(r.verified, expect, "{}: entries verified", file.display());
-        best = best.min(r.wall);
-        best_cpu = best_cpu.min(r.cpu_secs);
+        let raw = before.mean(after);
+        println!(
+            "  {} run {}: {:.2} s, {:.2} of raw recover ({:.0}/s around it), {:.2} per CPU second",
+            file.file_name().map_or_else(
+                || file.display().to_string(),
+                |n| n.to_string_lossy().into()
+            ),
+            k + 1,
+            r.wall.as_secs_f64(),
+            sigs as f64 / r.wall.as_secs_f64() / raw.wall,
+            raw.wall,
+            sigs as f64 / r.cpu_secs / raw.cpu
+        );
         peak = peak.max(r.peak_rss_kb);
+        if best.as_ref().is_none_or(|(b, _)| r.wall < b.wall) {
+            best = Some((r, raw));
+        }
+        before = after;
     }
+    let (run, raw) = best.expect("at least one run");
     Measured {
-        best,
-        best_cpu,
+        best: run.wall,
+        best_cpu: run.cpu_secs,
         peak_mb: peak as f64 / 1024.0,
+        raw,
     }
 }
 
@@ -249,38 +283,42 @@ fn main() {
         );
     }
 
-    // Raw recover windows are taken before every verification run and at the end; the best
-    // window is the yardstick (the quietest moment of a machine that may be shared).
-    let window = Duration::from_millis(if quick { 500 } else { 1500 });
-    let mut raw = Raw::default();
+    // A one-second pilot window gives the first estimate of how long each run will take;
+    // after that every run is bracketed by raw windows as long as itself.
+    let pilot = RawWindow::take(threads, Duration::from_secs(1));
+    let estimate = |sigs: u64| Duration::from_secs_f64(sigs as f64 / (0.85 * pilot.wall));
     let mut results = Vec::new();
     for &n in sizes {
         let (p, _) = synthetic::cached_snapshot(&dir, n).expect("cached");
-        let m = measure(&bin, &p, threads, runs, n, &mut raw, window);
-        results.push((n, synthetic::synthetic_signatures(n), m));
+        let sigs = synthetic::synthetic_signatures(n);
+        let m = measure(&bin, &p, threads, runs, n, sigs, estimate(sigs));
+        results.push((n, sigs, m));
     }
-    let okx = measure(&bin, &okx_path, threads, runs, okx_rows, &mut raw, window);
-    raw.sample(threads, window);
-    println!(
-        "raw-recover: {:.0} recoveries/s on {threads} thread(s) (best window), {:.0} per CPU second",
-        raw.wall, raw.cpu
+    let okx_sigs = synthetic::synthetic_okx_signatures(okx_rows);
+    let okx = measure(
+        &bin,
+        &okx_path,
+        threads,
+        runs,
+        okx_rows,
+        okx_sigs,
+        estimate(okx_sigs),
     );
-    let raw_wall = raw.wall;
 
     let per_entry_10k = results
         .first()
-        .map(|(n, _, m)| m.best.as_secs_f64() / *n as f64);
+        .map(|(n, _, m)| (m.best.as_secs_f64() / *n as f64, m.best_cpu / *n as f64));
     let okx_secs = okx.best.as_secs_f64();
-    let okx_sigs = synthetic::synthetic_okx_signatures(okx_rows);
     println!(
-        "okx-{}: {:.0} rows/s, {:.0} signatures/s, {:.2} s, {:.2} of raw recover ({:.2} per CPU \
-         second), peak {:.0} MB",
+        "okx-{}: {:.0} rows/s, {:.0} signatures/s, {:.2} s, {:.2} of raw recover ({:.0}/s \
+         around the run; {:.2} per CPU second), peak {:.0} MB",
         label(okx_rows),
         okx_rows as f64 / okx_secs,
         okx_sigs as f64 / okx_secs,
         okx_secs,
-        okx_sigs as f64 / okx_secs / raw_wall,
-        okx_sigs as f64 / okx.best_cpu / raw.cpu,
+        okx_sigs as f64 / okx_secs / okx.raw.wall,
+        okx.raw.wall,
+        okx_sigs as f64 / okx.best_cpu / okx.raw.cpu,
         okx.peak_mb
     );
     let mut last = String::new();
@@ -288,21 +326,25 @@ fn main() {
         let secs = m.best.as_secs_f64();
         let eps = *n as f64 / secs;
         let sps = *sigs as f64 / secs;
-        let linear = per_entry_10k.map_or(1.0, |p| secs / *n as f64 / p);
+        let (linear, linear_cpu) = per_entry_10k.map_or((1.0, 1.0), |(w, c)| {
+            (secs / *n as f64 / w, m.best_cpu / *n as f64 / c)
+        });
         println!(
             "size {:>9}: {secs:8.2} s, {eps:8.0} entries/s, {sps:8.0} signatures/s, \
-             {:.1} us/entry ({linear:.2}x the 10k cost), {:.2} of raw recover ({:.2} per CPU \
-             second), peak {:.0} MB",
+             {:.1} us/entry ({linear:.2}x the 10k cost; CPU {:.1} us/entry, {linear_cpu:.2}x), \
+             {:.2} of raw recover ({:.0}/s around the run; {:.2} per CPU second), peak {:.0} MB",
             n,
             secs * 1e6 / *n as f64,
-            sps / raw_wall,
-            *sigs as f64 / m.best_cpu / raw.cpu,
+            m.best_cpu * 1e6 / *n as f64,
+            sps / m.raw.wall,
+            m.raw.wall,
+            *sigs as f64 / m.best_cpu / m.raw.cpu,
             m.peak_mb
         );
         last = format!(
             "verify-{}: {eps:.0} entries/s, {:.2} of raw recover, peak {:.0} MB",
             label(*n),
-            sps / raw_wall,
+            sps / m.raw.wall,
             m.peak_mb
         );
     }
