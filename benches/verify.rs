@@ -4,18 +4,21 @@
 //! 1. generates (or reuses, from `bench-data/`) deterministic synthetic snapshots of 10,000,
 //!    100,000 and 1,000,000 entries and an OKX-format file of 200,000 rows;
 //! 2. runs the release `por-attest verify --threads T` on each file as a child process:
-//!    wall time, entries/s, signatures/s, peak RSS of the child (`wait4` rusage);
-//! 3. measures raw libsecp256k1 `recover_ecdsa` throughput on the same number of threads just
-//!    before and just after every run, each window as long as the run: the run's yardstick is
-//!    the mean of the two (this VM's speed drifts by ±20% within minutes, so a yardstick from
-//!    another moment, or a shorter window, would not compare like with like);
+//!    time, entries/s, signatures/s, CPU time, peak RSS of the child (`wait4` rusage);
+//! 3. measures raw libsecp256k1 `recover_ecdsa` throughput on the same number of threads,
+//!    interleaved with the run: the child runs for a slice (0.5 s), is stopped (SIGSTOP), raw
+//!    recover runs on the same threads for as long as the child just ran, the child is resumed
+//!    (SIGCONT), and so on. The run's time is the sum of its slices; its yardstick is the raw
+//!    rate over the raw slices. This VM's speed drifts by ±20% (and more) within seconds, so a
+//!    yardstick from another moment, even a long one, does not compare like with like;
 //! 4. prints as its last line
 //!    `verify-1m: <entries/s> entries/s, <ratio> of raw recover, peak <MB> MB`
 //!    where ratio = signatures checked per second / raw recoveries per second.
 //!
 //! Environment: `POR_ATTEST_BENCH_QUICK=1` (10k and 100k snapshots, a 20k-row OKX file, one
 //! run each), `POR_ATTEST_BENCH_THREADS` (default: all cores), `POR_ATTEST_BENCH_RUNS`
-//! (verification runs per file, best time kept; default 2, quick 1), `POR_ATTEST_BENCH_DIR`
+//! (verification runs per file, the fastest kept; default 2, quick 1),
+//! `POR_ATTEST_BENCH_SLICE_MS` (interleaving slice, default 500), `POR_ATTEST_BENCH_DIR`
 //! (cache directory; default `bench-data/` in the package), `POR_ATTEST_BENCH_RAW_ONLY=1`
 //! (only the raw recover figures, on 1..=threads threads, over `POR_ATTEST_BENCH_RAW_SECS`
 //! seconds each, default 3).
@@ -40,87 +43,111 @@ fn thread_cpu_secs() -> f64 {
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
 
-/// Raw libsecp256k1 public-key recovery on `threads` threads for `duration`: recoveries per
-/// wall second, and per CPU second (the latter is immune to other load on the machine).
-fn raw_recover(threads: usize, duration: Duration) -> (f64, f64) {
-    let pairs: Vec<(Message, RecoverableSignature)> = (0..4096u64)
-        .map(|i| {
-            let sk = synthetic::synthetic_secret(b"raw recover bench", i, 0);
-            let mut d = [0u8; 32];
-            d[..8].copy_from_slice(&i.to_le_bytes());
-            d[31] = 1;
-            let m = Message::from_digest(d);
-            (m, secp().sign_ecdsa_recoverable(&m, &sk))
-        })
-        .collect();
-    let start = Instant::now();
-    let (total, cpu): (u64, f64) = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let pairs = &pairs;
-                s.spawn(move || {
-                    let cpu0 = thread_cpu_secs();
-                    let mut n = 0u64;
-                    let mut i = t * 997;
-                    while start.elapsed() < duration {
-                        for _ in 0..256 {
-                            let (m, sig) = &pairs[i % pairs.len()];
-                            let k = secp().recover_ecdsa(m, sig).expect("recovers");
-                            std::hint::black_box(k);
-                            i += 1;
-                            n += 1;
-                        }
-                    }
-                    (n, thread_cpu_secs() - cpu0)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("thread"))
-            .fold((0, 0.0), |(n, c), (n2, c2)| (n + n2, c + c2))
-    });
-    (
-        total as f64 / start.elapsed().as_secs_f64(),
-        total as f64 / cpu,
-    )
-}
-
-/// Raw recover throughput over one window: per wall second and per CPU second.
-#[derive(Clone, Copy)]
-struct RawWindow {
+/// Recoveries counted over some raw windows, with the wall and CPU time they took.
+#[derive(Default, Clone, Copy)]
+struct RawTally {
+    recoveries: u64,
     wall: f64,
     cpu: f64,
 }
 
-impl RawWindow {
-    /// A window lasting as long as `like` (at least one second), so that the yardstick of a run
-    /// is taken over the same stretch of the machine's (drifting) speed as the run itself.
-    fn take(threads: usize, like: Duration) -> RawWindow {
-        let (wall, cpu) = raw_recover(threads, like.max(Duration::from_secs(1)));
-        RawWindow { wall, cpu }
+impl RawTally {
+    fn add(&mut self, other: RawTally) {
+        self.recoveries += other.recoveries;
+        self.wall += other.wall;
+        self.cpu += other.cpu;
+    }
+    /// Recoveries per wall second.
+    fn per_sec(&self) -> f64 {
+        self.recoveries as f64 / self.wall
+    }
+    /// Recoveries per CPU second.
+    fn per_cpu_sec(&self) -> f64 {
+        self.recoveries as f64 / self.cpu
+    }
+}
+
+/// Raw libsecp256k1 public-key recovery over 4,096 distinct (digest, signature) pairs.
+struct RawRecover {
+    pairs: Vec<(Message, RecoverableSignature)>,
+}
+
+impl RawRecover {
+    fn new() -> RawRecover {
+        let pairs = (0..4096u64)
+            .map(|i| {
+                let sk = synthetic::synthetic_secret(b"raw recover bench", i, 0);
+                let mut d = [0u8; 32];
+                d[..8].copy_from_slice(&i.to_le_bytes());
+                d[31] = 1;
+                let m = Message::from_digest(d);
+                (m, secp().sign_ecdsa_recoverable(&m, &sk))
+            })
+            .collect();
+        RawRecover { pairs }
     }
 
-    fn mean(self, other: RawWindow) -> RawWindow {
-        RawWindow {
-            wall: (self.wall + other.wall) / 2.0,
-            cpu: (self.cpu + other.cpu) / 2.0,
+    /// Recovers keys on `threads` threads for `duration`.
+    fn run(&self, threads: usize, duration: Duration) -> RawTally {
+        let start = Instant::now();
+        let (recoveries, cpu) = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let pairs = &self.pairs;
+                    s.spawn(move || {
+                        let cpu0 = thread_cpu_secs();
+                        let mut n = 0u64;
+                        let mut i = t * 997;
+                        while start.elapsed() < duration {
+                            for _ in 0..64 {
+                                let (m, sig) = &pairs[i % pairs.len()];
+                                let k = secp().recover_ecdsa(m, sig).expect("recovers");
+                                std::hint::black_box(k);
+                                i += 1;
+                                n += 1;
+                            }
+                        }
+                        (n, thread_cpu_secs() - cpu0)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("thread"))
+                .fold((0, 0.0), |(n, c), (n2, c2)| (n + n2, c + c2))
+        });
+        RawTally {
+            recoveries,
+            wall: start.elapsed().as_secs_f64(),
+            cpu,
         }
     }
 }
 
+/// One verification run, and the raw recover slices interleaved with it.
 struct Run {
-    wall: Duration,
+    /// Time the child was running (its slices; stopped time excluded).
+    time: Duration,
     cpu_secs: f64,
     peak_rss_kb: u64,
     verified: u64,
+    raw: RawTally,
 }
 
-/// Runs `por-attest verify --json --threads T file` as a child; wall time and its peak RSS.
+impl Run {
+    fn ratio(&self, sigs: u64) -> f64 {
+        sigs as f64 / self.time.as_secs_f64() / self.raw.per_sec()
+    }
+    fn cpu_ratio(&self, sigs: u64) -> f64 {
+        sigs as f64 / self.cpu_secs / self.raw.per_cpu_sec()
+    }
+}
+
+/// Runs `por-attest verify --json --threads T file` as a child, interleaved slice by slice
+/// with raw recover on the same number of threads (see the file's documentation).
 // The child is reaped with wait4(2), which also gives its own rusage; std's wait would not.
 #[allow(clippy::zombie_processes)]
-fn run_verify(bin: &Path, file: &Path, threads: usize) -> Run {
-    let start = Instant::now();
+fn run_verify(bin: &Path, file: &Path, threads: usize, raw: &RawRecover, slice: Duration) -> Run {
     let mut child = Command::new(bin)
         .args(["verify", "--json", "--threads", &threads.to_string()])
         .arg(file)
@@ -128,20 +155,54 @@ fn run_verify(bin: &Path, file: &Path, threads: usize) -> Run {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start por-attest");
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_string(&mut out)
-        .expect("read report");
+    let started = Instant::now();
+    let mut stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        stdout.read_to_string(&mut out).expect("read report");
+        out
+    });
+    let pid = child.id() as libc::pid_t;
     let mut status = 0i32;
-    // SAFETY: rusage is plain data; wait4 fills it for our own child, which std never reaps
-    // because we do not call `Child::wait`.
+    // SAFETY (all libc calls below): rusage is plain data; wait4 and kill act on our own
+    // child, which std never reaps because we do not call `Child::wait`.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    let wall = start.elapsed();
-    assert_eq!(pid, child.id() as libc::pid_t, "wait4");
+    let mut time = Duration::ZERO;
+    let mut tally = RawTally::default();
+    let mut resumed = started;
+    loop {
+        // Let the child run for a slice, or until it exits.
+        let exited = loop {
+            let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+            assert!(r >= 0, "wait4 failed");
+            if r == pid {
+                break true;
+            }
+            if resumed.elapsed() >= slice {
+                break false;
+            }
+            std::thread::sleep(Duration::from_micros(500));
+        };
+        let ran = resumed.elapsed();
+        time += ran;
+        if !exited {
+            unsafe { libc::kill(pid, libc::SIGSTOP) };
+            let r = unsafe { libc::wait4(pid, &mut status, libc::WUNTRACED, &mut usage) };
+            assert_eq!(r, pid, "wait4");
+            if !libc::WIFSTOPPED(status) {
+                // It exited between the last look and the stop.
+                tally.add(raw.run(threads, ran));
+                break;
+            }
+        }
+        tally.add(raw.run(threads, ran));
+        if exited {
+            break;
+        }
+        unsafe { libc::kill(pid, libc::SIGCONT) };
+        resumed = Instant::now();
+    }
+    let out = reader.join().expect("stdout reader");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| {
         panic!(
             "verify of {} printed no JSON report ({e}): {out}",
@@ -156,25 +217,15 @@ fn run_verify(bin: &Path, file: &Path, threads: usize) -> Run {
     );
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
     Run {
-        wall,
+        time,
         cpu_secs: tv(usage.ru_utime) + tv(usage.ru_stime),
         peak_rss_kb: usage.ru_maxrss as u64,
         verified: report["verified"].as_u64().unwrap_or(0),
+        raw: tally,
     }
 }
 
-/// The best (fastest) run of a file, with the raw recover yardstick bracketing that run.
-struct Measured {
-    best: Duration,
-    best_cpu: f64,
-    peak_mb: f64,
-    /// Mean of the raw windows taken just before and just after the best run, each as long
-    /// as the run.
-    raw: RawWindow,
-}
-
-/// Runs verify `runs` times; before the first run and after every run, a raw recover window
-/// as long as the run (the first one as long as `estimate`).
+/// The fastest of `runs` interleaved runs of a file, and the highest peak RSS of them.
 #[allow(clippy::too_many_arguments)]
 fn measure(
     bin: &Path,
@@ -183,41 +234,33 @@ fn measure(
     runs: u64,
     expect: u64,
     sigs: u64,
-    estimate: Duration,
-) -> Measured {
-    let mut before = RawWindow::take(threads, estimate);
-    let mut best: Option<(Run, RawWindow)> = None;
+    raw: &RawRecover,
+    slice: Duration,
+) -> (Run, f64) {
+    let name = file.file_name().map_or_else(
+        || file.display().to_string(),
+        |n| n.to_string_lossy().into(),
+    );
+    let mut best: Option<Run> = None;
     let mut peak = 0;
     for k in 0..runs {
-        let r = run_verify(bin, file, threads);
-        let after = RawWindow::take(threads, r.wall);
+        let r = run_verify(bin, file, threads, raw, slice);
         assert_eq!(r.verified, expect, "{}: entries verified", file.display());
-        let raw = before.mean(after);
         println!(
-            "  {} run {}: {:.2} s, {:.2} of raw recover ({:.0}/s around it), {:.2} per CPU second",
-            file.file_name().map_or_else(
-                || file.display().to_string(),
-                |n| n.to_string_lossy().into()
-            ),
+            "  {name} run {}: {:.2} s, {:.2} of raw recover ({:.0}/s in the slices between), \
+             {:.2} per CPU second",
             k + 1,
-            r.wall.as_secs_f64(),
-            sigs as f64 / r.wall.as_secs_f64() / raw.wall,
-            raw.wall,
-            sigs as f64 / r.cpu_secs / raw.cpu
+            r.time.as_secs_f64(),
+            r.ratio(sigs),
+            r.raw.per_sec(),
+            r.cpu_ratio(sigs)
         );
         peak = peak.max(r.peak_rss_kb);
-        if best.as_ref().is_none_or(|(b, _)| r.wall < b.wall) {
-            best = Some((r, raw));
+        if best.as_ref().is_none_or(|b| r.time < b.time) {
+            best = Some(r);
         }
-        before = after;
     }
-    let (run, raw) = best.expect("at least one run");
-    Measured {
-        best: run.wall,
-        best_cpu: run.cpu_secs,
-        peak_mb: peak as f64 / 1024.0,
-        raw,
-    }
+    (best.expect("at least one run"), peak as f64 / 1024.0)
 }
 
 fn label(n: u64) -> String {
@@ -235,6 +278,7 @@ fn main() {
         .map(|t| t as usize)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let runs = env_num("POR_ATTEST_BENCH_RUNS").unwrap_or(if quick { 1 } else { 2 });
+    let slice = Duration::from_millis(env_num("POR_ATTEST_BENCH_SLICE_MS").unwrap_or(500));
     let dir = std::env::var_os("POR_ATTEST_BENCH_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("bench-data"));
@@ -245,21 +289,25 @@ fn main() {
         &[10_000, 100_000, 1_000_000]
     };
     let okx_rows: u64 = if quick { 20_000 } else { 200_000 };
+    let raw = RawRecover::new();
     if std::env::var_os("POR_ATTEST_BENCH_RAW_ONLY").is_some() {
+        let secs = env_num("POR_ATTEST_BENCH_RAW_SECS").unwrap_or(3);
         for t in 1..=threads {
-            let secs = std::env::var("POR_ATTEST_BENCH_RAW_SECS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(3);
-            let (w, c) = raw_recover(t, Duration::from_secs(secs));
-            println!("raw-recover: {w:.0} recoveries/s on {t} thread(s), {c:.0} per CPU second");
+            let r = raw.run(t, Duration::from_secs(secs));
+            println!(
+                "raw-recover: {:.0} recoveries/s on {t} thread(s), {:.0} per CPU second",
+                r.per_sec(),
+                r.per_cpu_sec()
+            );
         }
         return;
     }
 
     println!(
-        "por-attest verify benchmark: {threads} thread(s), best of {runs} run(s), {} cores, data in {}",
+        "por-attest verify benchmark: {threads} thread(s), best of {runs} run(s), {} cores, \
+         {} ms slices, data in {}",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
+        slice.as_millis(),
         dir.display()
     );
     for &n in sizes {
@@ -283,69 +331,63 @@ fn main() {
         );
     }
 
-    // A one-second pilot window gives the first estimate of how long each run will take;
-    // after that every run is bracketed by raw windows as long as itself.
-    let pilot = RawWindow::take(threads, Duration::from_secs(1));
-    let estimate = |sigs: u64| Duration::from_secs_f64(sigs as f64 / (0.85 * pilot.wall));
     let mut results = Vec::new();
     for &n in sizes {
         let (p, _) = synthetic::cached_snapshot(&dir, n).expect("cached");
         let sigs = synthetic::synthetic_signatures(n);
-        let m = measure(&bin, &p, threads, runs, n, sigs, estimate(sigs));
-        results.push((n, sigs, m));
+        let (run, peak) = measure(&bin, &p, threads, runs, n, sigs, &raw, slice);
+        results.push((n, sigs, run, peak));
     }
     let okx_sigs = synthetic::synthetic_okx_signatures(okx_rows);
-    let okx = measure(
-        &bin,
-        &okx_path,
-        threads,
-        runs,
-        okx_rows,
-        okx_sigs,
-        estimate(okx_sigs),
+    let (okx, okx_peak) = measure(
+        &bin, &okx_path, threads, runs, okx_rows, okx_sigs, &raw, slice,
     );
 
-    let per_entry_10k = results
-        .first()
-        .map(|(n, _, m)| (m.best.as_secs_f64() / *n as f64, m.best_cpu / *n as f64));
-    let okx_secs = okx.best.as_secs_f64();
+    let okx_secs = okx.time.as_secs_f64();
     println!(
-        "okx-{}: {:.0} rows/s, {:.0} signatures/s, {:.2} s, {:.2} of raw recover ({:.0}/s \
-         around the run; {:.2} per CPU second), peak {:.0} MB",
+        "okx-{}: {:.0} rows/s, {:.0} signatures/s, {:.2} s, {:.2} of raw recover ({:.0}/s in \
+         the slices between; {:.2} per CPU second), peak {:.0} MB",
         label(okx_rows),
         okx_rows as f64 / okx_secs,
         okx_sigs as f64 / okx_secs,
         okx_secs,
-        okx_sigs as f64 / okx_secs / okx.raw.wall,
-        okx.raw.wall,
-        okx_sigs as f64 / okx.best_cpu / okx.raw.cpu,
-        okx.peak_mb
+        okx.ratio(okx_sigs),
+        okx.raw.per_sec(),
+        okx.cpu_ratio(okx_sigs),
+        okx_peak
     );
+    // Growth is measured in raw-recover units (time × the raw rate around it), which the
+    // machine's drift cancels out of, and in CPU time.
+    let cost = |n: u64, r: &Run| {
+        (
+            r.time.as_secs_f64() * r.raw.per_sec() / n as f64,
+            r.cpu_secs / n as f64,
+        )
+    };
+    let base = results.first().map(|(n, _, r, _)| cost(*n, r));
     let mut last = String::new();
-    for (n, sigs, m) in &results {
-        let secs = m.best.as_secs_f64();
+    for (n, sigs, r, peak) in &results {
+        let secs = r.time.as_secs_f64();
         let eps = *n as f64 / secs;
         let sps = *sigs as f64 / secs;
-        let (linear, linear_cpu) = per_entry_10k.map_or((1.0, 1.0), |(w, c)| {
-            (secs / *n as f64 / w, m.best_cpu / *n as f64 / c)
-        });
+        let (units, cpu) = cost(*n, r);
+        let (grow, grow_cpu) = base.map_or((1.0, 1.0), |(u, c)| (units / u, cpu / c));
         println!(
             "size {:>9}: {secs:8.2} s, {eps:8.0} entries/s, {sps:8.0} signatures/s, \
-             {:.1} us/entry ({linear:.2}x the 10k cost; CPU {:.1} us/entry, {linear_cpu:.2}x), \
-             {:.2} of raw recover ({:.0}/s around the run; {:.2} per CPU second), peak {:.0} MB",
+             {:.1} us/entry, {units:.2} raw recoveries' time per entry ({grow:.2}x the 10k \
+             cost; CPU {:.1} us/entry, {grow_cpu:.2}x), {:.2} of raw recover ({:.0}/s in the \
+             slices between; {:.2} per CPU second), peak {peak:.0} MB",
             n,
             secs * 1e6 / *n as f64,
-            m.best_cpu * 1e6 / *n as f64,
-            sps / m.raw.wall,
-            m.raw.wall,
-            *sigs as f64 / m.best_cpu / m.raw.cpu,
-            m.peak_mb
+            cpu * 1e6,
+            r.ratio(*sigs),
+            r.raw.per_sec(),
+            r.cpu_ratio(*sigs),
         );
         last = format!(
-            "verify-{}: {eps:.0} entries/s, {:.2} of raw recover, peak {:.0} MB",
+            "verify-{}: {eps:.0} entries/s, {:.2} of raw recover, peak {peak:.0} MB",
             label(*n),
-            sps / m.raw.wall,
-            m.peak_mb
+            r.ratio(*sigs),
         );
     }
     println!("{last}");
