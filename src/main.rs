@@ -148,7 +148,7 @@ enum Command {
     },
     /// Serve the simulated Ledger over TCP in Speculos framing until stopped.
     Simulator {
-        /// Address to listen on.
+        /// Address to listen on (port 0: a free port; the bound address is printed on stderr).
         #[arg(long, default_value = "127.0.0.1:9999")]
         listen: std::net::SocketAddr,
         /// BIP-39 mnemonic of the simulated device (default: Speculos's test mnemonic).
@@ -404,10 +404,12 @@ fn main() -> ExitCode {
                 Some(m) => SimulatorConfig::with_mnemonic(&m),
                 None => SimulatorConfig::default(),
             };
-            eprintln!(
-                "simulated Ledger listening on {listen} (Speculos APDU framing); Ctrl-C stops"
-            );
-            match serve_tcp(listen, config) {
+            let announce = |bound| {
+                eprintln!(
+                    "simulated Ledger listening on {bound} (Speculos APDU framing); Ctrl-C stops"
+                )
+            };
+            match serve_tcp(listen, config, announce) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(e),
             }

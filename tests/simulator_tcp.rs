@@ -140,3 +140,40 @@ fn speculos_framing_on_the_wire() {
     drop(s);
     srv.stop().unwrap();
 }
+
+/// Kills the child when the test ends, whatever happens.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_simulator_command_on_port_zero_prints_the_port_it_bound() {
+    use std::io::BufRead;
+    let mut child = KillOnDrop(
+        std::process::Command::new(env!("CARGO_BIN_EXE_por-attest"))
+            .args(["simulator", "--listen", "127.0.0.1:0"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    std::io::BufReader::new(child.0.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr: std::net::SocketAddr = line
+        .strip_prefix("simulated Ledger listening on ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .parse()
+        .unwrap();
+    assert_ne!(addr.port(), 0, "{line}");
+    let mut t = TcpTransport::connect(addr).unwrap();
+    assert!(raw(&mut t, "e0d8000007426974636f696e").status.is_ok());
+    let r = raw(&mut t, "e105000100");
+    assert_eq!(hex::encode(&r.data), "f5acc2fd");
+}

@@ -16,9 +16,16 @@ const IDLE_POLL: Duration = Duration::from_millis(100);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves `device` on `listen` until the process ends (the `por-attest simulator` command).
-pub fn serve_tcp(listen: SocketAddr, config: SimulatorConfig) -> Result<(), SimulatorError> {
+/// `on_listening` is told the bound address (the port chosen when `listen` asks for port 0)
+/// once the socket accepts connections.
+pub fn serve_tcp(
+    listen: SocketAddr,
+    config: SimulatorConfig,
+    on_listening: impl FnOnce(SocketAddr),
+) -> Result<(), SimulatorError> {
     let device = SimulatedLedger::new(config)?;
     let listener = TcpListener::bind(listen).map_err(SimulatorError::Io)?;
+    on_listening(listener.local_addr().map_err(SimulatorError::Io)?);
     serve_listener(&listener, &device, &AtomicBool::new(false)).map_err(SimulatorError::Io)
 }
 
