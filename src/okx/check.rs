@@ -8,12 +8,13 @@ use crate::schemes::ed25519::{
     aptos_auth_key, cardano_key_hash, cardano_payment_key_hash, parse_ed25519_key,
     parse_hex_account, parse_ss58, solana_address, sui_address, verify_okx_ed25519,
 };
+use crate::schemes::ton::{format_ton_address, parse_ton_address, ton_wallet_of, TonWallet};
 use crate::schemes::{
     parse_evm_address, verify_eip191, verify_eip191_hashed, verify_okx_ecdsa, verify_tron,
     verify_tron_hashed, SchemeError, TronVersion,
 };
 
-/// Ed25519 chains with an address rule (or, for TON, without one here).
+/// Ed25519 chains with an address rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum EdChain {
     Sol,
@@ -308,11 +309,42 @@ fn check_ed25519(chain: EdChain, row: &Row, msg: &[u8]) -> Outcome {
             Err(e) => failed(e),
         },
         EdChain::Aptos => check_aptos(row, &key_hex, aptos_auth_key(&key)),
-        EdChain::Ton => Outcome::Unsupported(format!(
-            "TON: signature valid for key {key_hex}, but a TON address is the hash of a wallet \
-             contract's code and data, which this build does not derive: address not bound"
-        )),
+        EdChain::Ton => check_ton(row, key.as_bytes(), &key_hex),
     }
+}
+
+/// TON: the address must be the basechain address of a v3r2 or highload v3 wallet of the key
+/// (the wallets OKX's own verifier accepts), in any spelling, on mainnet.
+fn check_ton(row: &Row, key: &[u8; 32], key_hex: &str) -> Outcome {
+    let address = match parse_ton_address(&row.address) {
+        Ok(a) => a,
+        Err(e) => return failed(e),
+    };
+    if address.testnet {
+        return Outcome::Failed(format!(
+            "{} is flagged testnet-only; a reserve address is on mainnet",
+            row.address
+        ));
+    }
+    if ton_wallet_of(key, &address).is_some() {
+        return Outcome::Verified;
+    }
+    let derived: Vec<String> = TonWallet::ALL
+        .iter()
+        .map(|w| {
+            format!(
+                "{} {}",
+                w.name(),
+                format_ton_address(&w.account_hash(key), address.bounceable.unwrap_or(true))
+            )
+        })
+        .collect();
+    Outcome::Failed(format!(
+        "signature valid for key {key_hex}, but that key's wallets are {}, not the stated \
+         address {}",
+        derived.join(" and "),
+        row.address
+    ))
 }
 
 /// APTOS: the address must be the key's authentication key, unless the row is in OKX's
@@ -460,6 +492,43 @@ mod tests {
             matches!(check_row(&apt), Outcome::Failed(_)),
             "no owner: not bound, failed"
         );
+    }
+
+    #[test]
+    fn ton_binds_the_v3r2_and_highload_v3_wallets_of_the_key() {
+        use crate::schemes::ed25519::sign_okx_ed25519;
+        let (key, sig) = sign_okx_ed25519(&[5; 32], b"I am an OKX address");
+        let k = parse_ed25519_key(&key).unwrap().to_bytes();
+        let mut r = row("TONCOIN", "TON", "");
+        r.message = "I am an OKX address".into();
+        r.sig1 = sig;
+        r.script = key.clone();
+        for w in TonWallet::ALL {
+            for bounce in [true, false] {
+                r.address = format_ton_address(&w.account_hash(&k), bounce);
+                assert_eq!(check_row(&r), Outcome::Verified, "{w:?} {bounce}");
+            }
+        }
+        // A testnet-flagged spelling of the same account.
+        let mut raw = base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE,
+            format_ton_address(&TonWallet::V3R2.account_hash(&k), true),
+        )
+        .unwrap();
+        raw[0] |= 0x80;
+        let crc = crate::schemes::ton::crc16_xmodem(&raw[..34]);
+        raw[34..].copy_from_slice(&crc.to_be_bytes());
+        r.address = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE, &raw);
+        assert!(matches!(check_row(&r), Outcome::Failed(m) if m.contains("testnet")));
+        // Another key's wallet: failed, naming this key's wallets.
+        let (other, _) = sign_okx_ed25519(&[6; 32], b"x");
+        let other = parse_ed25519_key(&other).unwrap().to_bytes();
+        r.address = format_ton_address(&TonWallet::V3R2.account_hash(&other), false);
+        let Outcome::Failed(m) = check_row(&r) else {
+            panic!("another key's wallet must fail")
+        };
+        let mine = format_ton_address(&TonWallet::HighloadV3.account_hash(&k), false);
+        assert!(m.contains(&mine) && m.contains("highload wallet v3"), "{m}");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! | [`evm`] | EIP-191 `personal_sign` (Ethereum and EVM chains), OKX's keccak variant |
 //! | [`tron`] | TRON signed messages (TIP-191 v2, legacy v1) |
 //! | [`ed25519`] | OKX's ed25519 ownership signatures; SOL / APTOS / SUI / SS58 / Cardano address rules |
+//! | [`ton`] | TON wallet addresses (v3r2, highload v3) derived from an ed25519 key |
 //!
 //! Every secp256k1 operation goes through libsecp256k1 (`bitcoin::secp256k1`) with one
 //! process-wide context ([`secp`]); nothing creates a context per call.
@@ -20,6 +21,7 @@ pub mod bip322;
 pub mod ed25519;
 pub mod evm;
 pub mod multisig;
+pub mod ton;
 pub mod tron;
 
 pub use bip137::{
