@@ -9,6 +9,7 @@
 //! What is checked per coin, and where we are stricter than OKX's own verifier, is in
 //! `docs/okx.md`.
 
+mod cashaddr;
 mod check;
 mod export;
 mod reader;

@@ -1,6 +1,7 @@
 //! Bitcoin and its forks in OKX files: legacy signed messages with each coin's own magic text,
 //! single-key addresses and P2SH / P2WSH multisig with the script in the row.
 
+use super::cashaddr::{decode_cashaddr, CashTarget};
 use crate::schemes::bip137::{
     decode_bip137_signature, recover_key, signed_message_hash_with_magic,
 };
@@ -114,7 +115,8 @@ fn bad(coin: &UtxoCoin, address: &str, reason: impl Into<String>) -> SchemeError
     }
 }
 
-/// Decode an address of `coin` (base58check with the coin's versions, or its segwit bech32).
+/// Decode an address of `coin` (base58check with the coin's versions, its segwit bech32, or
+/// for Bitcoin Cash a CashAddr).
 pub(crate) fn decode_address(coin: &UtxoCoin, address: &str) -> Result<Target, SchemeError> {
     if let Some(hrp) = coin.hrp {
         let lower = address.to_ascii_lowercase();
@@ -136,10 +138,12 @@ pub(crate) fn decode_address(coin: &UtxoCoin, address: &str) -> Result<Target, S
             };
         }
     }
-    if coin.name == "BCH" && (address.starts_with("bitcoincash:") || address.len() == 42) {
-        return Err(SchemeError::Unsupported(format!(
-            "BCH CashAddr `{address}` (only legacy-format BCH addresses are decoded)"
-        )));
+    if coin.name == "BCH" && (address.contains(':') || address.len() == 42) {
+        return match decode_cashaddr(address) {
+            Ok(CashTarget::P2pkh(h)) => Ok(Target::P2pkh(h)),
+            Ok(CashTarget::P2sh(h)) => Ok(Target::P2sh(h)),
+            Err(reason) => Err(bad(coin, address, format!("bad CashAddr: {reason}"))),
+        };
     }
     let payload = bitcoin::base58::decode_check(address)
         .map_err(|_| bad(coin, address, "bad base58check"))?;
@@ -345,6 +349,21 @@ mod tests {
                 .unwrap()
         };
         assert!(verify_single(utxo_coin("LTC").unwrap(), &ltc_addr, b"m", &s).is_err());
+        // Bitcoin Cash: Bitcoin's magic; the key's P2PKH in legacy and CashAddr spelling.
+        let bch = utxo_coin("BCH").unwrap();
+        let h = hash160::Hash::hash(&ck.to_bytes()).to_byte_array();
+        let cash =
+            super::super::cashaddr::encode_cashaddr(super::super::cashaddr::CashTarget::P2pkh(h));
+        let legacy = bitcoin::Address::p2pkh(ck, bitcoin::Network::Bitcoin).to_string();
+        for a in [
+            cash.as_str(),
+            cash.trim_start_matches("bitcoincash:"),
+            legacy.as_str(),
+        ] {
+            verify_single(bch, a, b"m", &s).unwrap_or_else(|e| panic!("{a}: {e}"));
+        }
+        let other = sign_bip137(&sks[1], b"m", Bip137Kind::P2pkhCompressed);
+        assert!(verify_single(bch, &cash, b"m", &other).is_err());
 
         let pubs: Vec<bitcoin::PublicKey> = sks
             .iter()
