@@ -116,11 +116,13 @@ const EXPECTED: &[Expect] = &[
         verified: 7,
         unsupported: &[
             STARKNET,
+            // The K1 signature is checked against the row's public key; the account
+            // name's permissions are on-chain state.
             (
                 10,
                 "EOS/Vaulta",
-                "EOS / Vaulta: the account name is bound",
-                Why::SchemeUnsupported,
+                "EOS / Vaulta: signature valid for key",
+                Why::AddressNotBound,
             ),
         ],
     },

@@ -1,5 +1,6 @@
 //! Per-row verification of OKX files: which rule a row falls under, and its outcome.
 
+use super::eos::check_eos;
 use super::reader::Row;
 use super::utxo::{utxo_coin, verify_multisig_row, verify_single, UtxoCoin};
 use crate::chains::ChainFamily;
@@ -32,6 +33,8 @@ pub(crate) enum Rule {
     Evm,
     Tron,
     Ed25519(EdChain),
+    /// EOS / Vaulta: K1 signature against the row's public key (account not bound).
+    Eos,
     Unsupported(String),
 }
 
@@ -61,11 +64,7 @@ fn rule_of_name(name: &str) -> Option<Rule> {
             "Starknet: STARK-curve signatures and account contracts are not checked by this build"
                 .into(),
         ),
-        "EOS" | "VAULTA" => Rule::Unsupported(
-            "EOS / Vaulta: the account name is bound to its keys only by on-chain permissions, \
-             and EOS K1 signatures are not checked by this build"
-                .into(),
-        ),
+        "EOS" | "VAULTA" => Rule::Eos,
         "XRP" | "RIPPLE" | "ALGO" | "XLM" | "STELLAR" | "NEAR" | "HBAR" | "FIL" | "CFX" | "ELF"
         | "LUNC" | "ATOM" | "BETH" => Rule::Unsupported(format!(
             "{up}: no verification rule for this chain in this build"
@@ -153,6 +152,7 @@ pub(crate) fn check_row(row: &Row) -> Outcome {
             Err(e) => failed(e),
         },
         Rule::Ed25519(chain) => check_ed25519(chain, row, msg),
+        Rule::Eos => check_eos(&row.address, &row.script, msg, &row.sig1),
     }
 }
 
@@ -424,7 +424,7 @@ mod tests {
         assert!(matches!(r("USDT-OMNI", "", "1"), Rule::Utxo(c) if c.name == "BTC"));
         assert!(matches!(r("DOGE", "DOGE", "A"), Rule::Utxo(c) if c.name == "DOGE"));
         assert!(matches!(r("ETH", "STARKNET", "0x"), Rule::Unsupported(_)));
-        assert!(matches!(r("EOS", "Vaulta", "okb"), Rule::Unsupported(_)));
+        assert!(matches!(r("EOS", "Vaulta", "okb"), Rule::Eos));
         assert!(matches!(
             r("SHIB", "", "0x0000000000000000000000000000000000000001"),
             Rule::Evm

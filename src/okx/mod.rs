@@ -11,6 +11,7 @@
 
 mod cashaddr;
 mod check;
+mod eos;
 mod export;
 mod reader;
 mod utxo;
