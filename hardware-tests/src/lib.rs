@@ -114,20 +114,23 @@ pub struct BitcoinAccount {
     pub network: &'static str,
     /// The BIP-44 coin type: 0 on mainnet, 1 on test networks.
     pub coin: u32,
+    /// The app's version as it reports it (apps before 2.1.0 take version-1 wallet policies).
+    pub app_version: String,
 }
 
 /// Opens the Bitcoin app and reads the fingerprint and network.
 pub fn bitcoin_account(t: &mut dyn Exchange) -> BitcoinAccount {
     ensure_app(t, AppKind::Bitcoin).unwrap_or_else(|e| panic!("opening the Bitcoin app: {e}"));
-    let name = app_and_version(t).expect("app name").name;
-    let fingerprint = BitcoinApp::new(&mut *t)
+    let app = app_and_version(t).expect("app name");
+    let fingerprint = BitcoinApp::for_app_version(&mut *t, &app.version)
         .master_fingerprint()
         .unwrap_or_else(|e| panic!("reading the master fingerprint: {e}"));
-    let test = name == "Bitcoin Test";
+    let test = app.name == "Bitcoin Test";
     BitcoinAccount {
         fingerprint,
         network: if test { "testnet" } else { "mainnet" },
         coin: if test { 1 } else { 0 },
+        app_version: app.version,
     }
 }
 
@@ -179,7 +182,8 @@ pub fn bitcoin_manifest(
 ) -> String {
     let acct = bitcoin_account(t);
     let mut toml = header(spec, Some(fingerprint.unwrap_or(acct.fingerprint)));
-    let mut app = BitcoinApp::new(&mut *t);
+    // Spelled for the app's version, as the ceremony does (the public Speculos build is 2.0.6).
+    let mut app = BitcoinApp::for_app_version(&mut *t, &acct.app_version);
     for &st in types {
         for i in 0..PER_TYPE {
             let path = format!("m/{}'/{}'/0'/0/{i}", purpose(st), acct.coin);
