@@ -307,7 +307,7 @@ impl KeyOrigin {
         }
         let fingerprint = r.array("key origin fingerprint")?;
         let rest = r.rest();
-        if rest.len() % 4 != 0 || rest.len() / 4 > MAX_ORIGIN_DEPTH {
+        if !rest.len().is_multiple_of(4) || rest.len() / 4 > MAX_ORIGIN_DEPTH {
             return Err(DecodeError::invalid(
                 "key origin path",
                 "not a whole number of at most 16 steps",
