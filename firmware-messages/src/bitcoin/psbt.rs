@@ -592,7 +592,7 @@ pub(crate) mod tests {
     fn partial_signatures() {
         // The ECDSA signature Ledger's app yielded for the P2SH-P2WPKH vector above.
         let y = hex::decode("0021024ba3b77d933de9fa3f9583348c40f3caaf2effad5b6e244ece8abbfcc7244f6730440220720722b08489c2a50d10edea8e21880086c8e8f22889a16815e306daeea4665b02203fcf453fa490b76cf4f929714065fc90a519b7b97ab18914f9451b5a4b45241201").unwrap();
-        let parsed = parse_yielded_signatures(&[y.clone()]).unwrap();
+        let parsed = parse_yielded_signatures(std::slice::from_ref(&y)).unwrap();
         let (0, PartialSignature::Ecdsa { pubkey, signature }) = &parsed[0] else {
             panic!("{parsed:?}")
         };
@@ -601,7 +601,7 @@ pub(crate) mod tests {
         assert_eq!(parsed[0].1.to_yielded(0).encode(), y);
         // A taproot script-path signature from the same data (tr(@0/**,pk(@1/**))).
         let y = hex::decode("00406b16e8c1f979fa4cc0f05b6a300affff941459b6f20de77de55b0160ef8e4cac092eda033617e210ee7f7d0e378a404aea1c48b56aa103022becf7746e4700a443493158062db6905dea9ba3ae6c14e1e155ba47aa1cfb35282052ac4dbc1c6718cda5c911a11599a869557ab34242cb0a227836e98976061530ca4de49eed9e01").unwrap();
-        let parsed = parse_yielded_signatures(&[y.clone()]).unwrap();
+        let parsed = parse_yielded_signatures(std::slice::from_ref(&y)).unwrap();
         assert!(matches!(
             &parsed[0].1,
             PartialSignature::TaprootScriptPath { signature, .. } if signature.len() == 65
@@ -652,7 +652,7 @@ pub(crate) mod tests {
             let _ = PsbtV2Maps::from_psbt(&with_magic);
             let _ = decode_witness_utxo(&b);
             let _ = KeyOrigin::decode(&b, taproot);
-            let _ = parse_yielded_signatures(&[b.clone()]);
+            let _ = parse_yielded_signatures(std::slice::from_ref(&b));
         }
 
         #[test]
