@@ -58,6 +58,7 @@
 mod bitcoin_app;
 mod device;
 mod ethereum_app;
+mod sign_psbt;
 mod tcp;
 
 pub use device::{
