@@ -55,13 +55,44 @@ struct Input {
     own: Option<OwnKey>,
 }
 
+/// A merkleized map with its keys read. Like the real app, values are asked only for keys
+/// the map has (by their index): LedgerHQ's clients cannot answer GET_MERKLE_LEAF_INDEX for
+/// an absent key.
+struct Map {
+    c: MapCommitment,
+    keys: Vec<Vec<u8>>,
+}
+
+impl Map {
+    fn read(flow: &mut DeviceFlow<'_>, c: MapCommitment) -> Result<Self, AppError> {
+        if c.size > MAX_MAP_KEYS {
+            return incorrect();
+        }
+        let keys = (0..c.size)
+            .map(|i| flow.get_map_key(&c, i))
+            .collect::<Result<_, _>>()?;
+        Ok(Map { c, keys })
+    }
+
+    fn value_at(&self, flow: &mut DeviceFlow<'_>, index: usize) -> Result<Vec<u8>, AppError> {
+        Ok(flow.get_leaf_element(&self.c.values_root, self.c.size, index as u64)?)
+    }
+
+    fn value(&self, flow: &mut DeviceFlow<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, AppError> {
+        match self.keys.iter().position(|k| k == key) {
+            None => Ok(None),
+            Some(i) => self.value_at(flow, i).map(Some),
+        }
+    }
+}
+
 /// A fixed-size value, if the key is present.
 fn fixed<const N: usize>(
     flow: &mut DeviceFlow<'_>,
-    map: &MapCommitment,
+    map: &Map,
     k: u8,
 ) -> Result<Option<[u8; N]>, AppError> {
-    match flow.get_map_value(map, &[k])? {
+    match map.value(flow, &[k])? {
         None => Ok(None),
         Some(v) => v.try_into().map(Some).or_else(|_| incorrect()),
     }
@@ -111,36 +142,38 @@ pub(super) fn sign_psbt(
     }
 
     // Global map.
-    let tx_version =
-        i32::from_le_bytes(required(fixed(flow, global_map, key::GLOBAL_TX_VERSION)?)?);
+    let global = Map::read(flow, *global_map)?;
+    let tx_version = i32::from_le_bytes(required(fixed(flow, &global, key::GLOBAL_TX_VERSION)?)?);
     let lock_time =
-        fixed(flow, global_map, key::GLOBAL_FALLBACK_LOCKTIME)?.map_or(0, u32::from_le_bytes);
+        fixed(flow, &global, key::GLOBAL_FALLBACK_LOCKTIME)?.map_or(0, u32::from_le_bytes);
     for (k, n) in [
         (key::GLOBAL_INPUT_COUNT, n_inputs),
         (key::GLOBAL_OUTPUT_COUNT, n_outputs),
     ] {
-        let v = required(flow.get_map_value(global_map, &[k])?)?;
+        let v = required(global.value(flow, &[k])?)?;
         if varint_value(&v)? != *n {
             return incorrect();
         }
     }
-    if let Some(v) = fixed(flow, global_map, key::GLOBAL_VERSION)? {
+    if let Some(v) = fixed(flow, &global, key::GLOBAL_VERSION)? {
         if u32::from_le_bytes(v) != 2 {
             return incorrect();
         }
     }
-    let message = flow.get_map_value(global_map, &[key::GLOBAL_GENERIC_SIGNED_MESSAGE])?;
+    let message = global.value(flow, &[key::GLOBAL_GENERIC_SIGNED_MESSAGE])?;
 
     let mut inputs = Vec::new();
     for i in 0..*n_inputs {
-        let map = flow.get_map_commitment(inputs_root, *n_inputs, i)?;
+        let c = flow.get_map_commitment(inputs_root, *n_inputs, i)?;
+        let map = Map::read(flow, c)?;
         inputs.push(read_input(ctx, &policy, kind, flow, &map)?);
     }
     let mut outputs = Vec::new();
     for i in 0..*n_outputs {
-        let map = flow.get_map_commitment(outputs_root, *n_outputs, i)?;
+        let c = flow.get_map_commitment(outputs_root, *n_outputs, i)?;
+        let map = Map::read(flow, c)?;
         let amount = u64::from_le_bytes(required(fixed(flow, &map, key::OUT_AMOUNT)?)?);
-        let script = required(flow.get_map_value(&map, &[key::OUT_SCRIPT])?)?;
+        let script = required(map.value(flow, &[key::OUT_SCRIPT])?)?;
         if script.len() > MAX_VALUE {
             return incorrect();
         }
@@ -221,12 +254,12 @@ fn read_input(
     policy: &LoadedPolicy,
     kind: DefaultPolicy,
     flow: &mut DeviceFlow<'_>,
-    map: &MapCommitment,
+    map: &Map,
 ) -> Result<Input, AppError> {
     let txid = Txid::from_byte_array(required(fixed(flow, map, key::IN_PREVIOUS_TXID)?)?);
     let vout = u32::from_le_bytes(required(fixed(flow, map, key::IN_OUTPUT_INDEX)?)?);
     let sequence = fixed(flow, map, key::IN_SEQUENCE)?.map_or(u32::MAX, u32::from_le_bytes);
-    let witness_utxo = match flow.get_map_value(map, &[key::IN_WITNESS_UTXO])? {
+    let witness_utxo = match map.value(flow, &[key::IN_WITNESS_UTXO])? {
         None => None,
         Some(v) => {
             let (amount, script) = decode_witness_utxo(&v)?;
@@ -238,7 +271,7 @@ fn read_input(
     };
     // The previous transaction, when given, must be the one spent and agree with the
     // witness UTXO.
-    let from_tx = match flow.get_map_value(map, &[key::IN_NON_WITNESS_UTXO])? {
+    let from_tx = match map.value(flow, &[key::IN_NON_WITNESS_UTXO])? {
         None => None,
         Some(raw) => {
             let prev: Transaction = deserialize(&raw).or_else(|_| incorrect())?;
@@ -262,27 +295,20 @@ fn read_input(
     } else {
         (key::IN_BIP32_DERIVATION, 34)
     };
-    if map.size > MAX_MAP_KEYS {
-        return incorrect();
-    }
     let account = policy.keys[0]
         .origin
         .as_ref()
         .map(|(_, p)| p.indices().to_vec())
         .unwrap_or_default();
     let mut own = None;
-    for j in 0..map.size {
-        let k = flow.get_map_key(map, j)?;
+    for (j, k) in map.keys.iter().enumerate() {
         if k.first() != Some(&want_type) {
             continue;
         }
         if k.len() != key_len {
             return incorrect();
         }
-        let origin = KeyOrigin::decode(
-            &flow.get_leaf_element(&map.values_root, map.size, j)?,
-            taproot,
-        )?;
+        let origin = KeyOrigin::decode(&map.value_at(flow, j)?, taproot)?;
         let steps = &origin.path;
         let ours = origin.fingerprint == ctx.keys.fingerprint()
             && origin.leaf_hashes.is_empty()

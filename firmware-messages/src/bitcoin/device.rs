@@ -231,7 +231,8 @@ impl DeviceFlow<'_> {
     }
 
     /// Gets and checks the value of `key` in a merkleized map; `None` if the host says the
-    /// key is absent.
+    /// key is absent. (LedgerHQ's Rust client errors on an absent key instead of answering
+    /// "not found": to read optional fields, read the keys with [`Self::get_map_key`] first.)
     pub fn get_map_value(
         &mut self,
         map: &MapCommitment,
