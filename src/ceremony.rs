@@ -7,12 +7,14 @@ use crate::chains::{ChainFamily, Scheme, ScriptType};
 use crate::journal::{Journal, JournalError, Record, RejectedRecord, SignedRecord};
 use crate::manifest::{AddressSpec, Manifest, SignerKind, SigningTask};
 use crate::schemes;
+use crate::signers::bitcoin_app::DefaultWallet;
 use crate::signers::{ensure_app, AppKind, BitcoinApp, DeviceError, EthereumApp};
 use crate::transport::Exchange;
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::bip32::ChildNumber;
 use bitcoin::Address;
 use firmware_messages::bitcoin::policy::{KeyInfo, PolicyVersion, WalletPolicy};
+use firmware_messages::bitcoin::psbt::PartialSignature;
 use sha2::Digest;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -487,9 +489,15 @@ fn sign_bitcoin(
                 "Bitcoin signer without a fingerprint".into(),
             ))
         })?;
-        let derived = app.single_sig_address(f, st, task.path, true)?;
+        let wallet = app.default_wallet(f, st, task.path)?;
+        let derived =
+            app.wallet_address(&wallet.policy, None, wallet.change, wallet.index, true)?;
         if derived != spec.address {
             return Err(mismatch(task, derived));
+        }
+        if st == ScriptType::P2tr {
+            // The app has no BIP-322 message signing: it signs the `to_sign` PSBT.
+            return sign_bip322_p2tr(&mut app, task, f, &wallet, &address, message);
         }
         pubkey_hex = None;
     }
@@ -512,6 +520,60 @@ fn sign_bitcoin(
         Scheme::Bip137,
         sig,
         pubkey_hex,
+        message,
+    ))
+}
+
+/// A BIP-322 simple signature for a single-key P2TR (BIP-86) address: the device signs the
+/// `to_sign` PSBT (TAP_BIP32_DERIVATION and TAP_INTERNAL_KEY of its key), the host puts the
+/// Schnorr signature in the witness and checks the result with the BIP-322 verifier.
+fn sign_bip322_p2tr<T: Exchange>(
+    app: &mut BitcoinApp<T>,
+    task: &SigningTask<'_>,
+    fingerprint: bitcoin::bip32::Fingerprint,
+    wallet: &DefaultWallet,
+    address: &Address,
+    message: &str,
+) -> Result<SignedRecord, Step> {
+    let secp = bitcoin::secp256k1::Secp256k1::verification_only();
+    let child = [wallet.change as u32, wallet.index].map(ChildNumber::from);
+    let key = wallet
+        .account_xpub
+        .derive_pub(&secp, &child)
+        .map_err(|e| bad_signature(task, e))?
+        .public_key;
+    let (internal, _) = key.x_only_public_key();
+    let mut psbt = schemes::to_sign_psbt(&address.script_pubkey(), message.as_bytes());
+    psbt.inputs[0].tap_internal_key = Some(internal);
+    psbt.inputs[0]
+        .tap_key_origins
+        .insert(internal, (vec![], (fingerprint, task.path.clone())));
+    let sigs = app.sign_psbt(&psbt, &wallet.policy, None)?;
+    let signature = sigs
+        .into_iter()
+        .find_map(|(i, s)| match s {
+            PartialSignature::TaprootKeyPath { signature, .. } if i == 0 => Some(signature),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            bad_signature(
+                task,
+                "the device yielded no taproot key-path signature for the to_sign input",
+            )
+        })?;
+    let mut to_sign = psbt.unsigned_tx;
+    to_sign.input[0].witness = bitcoin::Witness::from_slice(&[signature]);
+    let sig = schemes::encode_bip322_signature(&to_sign, schemes::Bip322Format::Simple);
+    match schemes::verify_bip322(address, message.as_bytes(), &sig) {
+        Ok(schemes::Bip322Kind::Simple) => {}
+        Ok(other) => return Err(bad_signature(task, format!("read back as {other:?}"))),
+        Err(e) => return Err(bad_signature(task, e)),
+    }
+    Ok(SignedRecord::new(
+        &task.key(),
+        Scheme::Bip322Simple,
+        sig,
+        None,
         message,
     ))
 }

@@ -466,3 +466,156 @@ fn bitcoin_app_before_2_1_is_driven_with_version_1_wallet_policies() {
     }
     assert_eq!(package_bytes(dir.path(), &m), reference);
 }
+
+/// The BIP-86 P2TR address of device A's key at `m/86'/0'/0'/0/index`.
+fn p2tr_address(index: u32) -> String {
+    use bitcoin::bip32::{DerivationPath, Xpriv};
+    use std::str::FromStr;
+    let secp = bitcoin::secp256k1::Secp256k1::new();
+    let seed = bip39::Mnemonic::parse(DEMO_SIGNERS[0].1)
+        .unwrap()
+        .to_seed("");
+    let path = DerivationPath::from_str(&format!("m/86'/0'/0'/0/{index}")).unwrap();
+    let key = Xpriv::new_master(bitcoin::Network::Bitcoin, &seed)
+        .unwrap()
+        .derive_priv(&secp, &path)
+        .unwrap()
+        .private_key
+        .public_key(&secp);
+    bitcoin::Address::p2tr(
+        &secp,
+        key.x_only_public_key().0,
+        None,
+        bitcoin::Network::Bitcoin,
+    )
+    .to_string()
+}
+
+/// The demo manifest plus P2TR rows for device A: (address index, path index) pairs.
+fn setup_with_p2tr(dir: &Path, rows: &[(u32, u32)]) -> Manifest {
+    let p = write_manifest(dir, N).unwrap();
+    let csv = dir.join("addresses.csv");
+    let mut text = std::fs::read_to_string(&csv).unwrap();
+    for (address_index, path_index) in rows {
+        text.push_str(&format!(
+            "BTC,mainnet,{},p2tr,m/86'/0'/0'/0/{path_index},sim-a,cold,,,,,\n",
+            p2tr_address(*address_index)
+        ));
+    }
+    std::fs::write(&csv, text).unwrap();
+    Manifest::load(p).unwrap()
+}
+
+#[test]
+fn p2tr_entries_are_signed_as_bip322_through_sign_psbt_and_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = setup_with_p2tr(dir.path(), &[(0, 0), (1, 1), (9, 9)]);
+    let (id, words) = DEMO_SIGNERS[0];
+    let s = sim(words);
+    let mut t = s.transport();
+    let summary = sign(&m, &journal(dir.path(), id), &mut t, &opts(id)).unwrap();
+    assert_eq!(summary.signed_now, summary.tasks);
+    // Each P2TR address was shown, then its message was shown on the PSBT prompt.
+    let prompts = s.prompts();
+    for i in [0, 1, 9] {
+        let addr = p2tr_address(i);
+        let shown = prompts
+            .iter()
+            .position(|p| {
+                p.kind == PromptKind::BitcoinAddress && p.address.as_deref() == Some(&addr)
+            })
+            .unwrap();
+        let signed = prompts
+            .iter()
+            .position(|p| {
+                p.kind == PromptKind::BitcoinSignPsbt && p.address.as_deref() == Some(&addr)
+            })
+            .unwrap();
+        assert!(shown < signed);
+        let spec = m.addresses.iter().find(|a| a.address == addr).unwrap();
+        assert_eq!(
+            prompts[signed].message.as_deref(),
+            Some(&*m.render_message(spec))
+        );
+    }
+    for (id, words) in &DEMO_SIGNERS[1..] {
+        let s = sim(words);
+        let mut t = s.transport();
+        sign(&m, &journal(dir.path(), id), &mut t, &opts(id)).unwrap();
+    }
+    let bytes = package_bytes(dir.path(), &m);
+    let out = dir.path().join("snapshot.json");
+    std::fs::write(&out, &bytes).unwrap();
+    let r = verify_snapshot_file(&out, &VerifyOptions::default()).unwrap();
+    assert_eq!(r.exit_code(), 0, "{}", r.to_human());
+    assert_eq!(r.entries as usize, N + 3);
+    let text = String::from_utf8(bytes).unwrap();
+    assert_eq!(text.matches("\"bip322-simple\"").count(), 3);
+    assert!(text.contains("\"p2tr\""));
+    // A P2TR signature moved to another P2TR entry fails verification.
+    let sigs: Vec<&str> = text
+        .match_indices("\"smp")
+        .map(|(i, _)| &text[i + 1..i + 1 + text[i + 1..].find('"').unwrap()])
+        .collect();
+    assert_eq!(sigs.len(), 3);
+    let swapped = text
+        .replacen(sigs[0], "SWAP", 1)
+        .replacen(sigs[1], sigs[0], 1)
+        .replacen("SWAP", sigs[1], 1);
+    std::fs::write(&out, swapped).unwrap();
+    let r = verify_snapshot_file(&out, &VerifyOptions::default()).unwrap();
+    assert_eq!(r.exit_code(), 1, "{}", r.to_human());
+}
+
+#[test]
+fn rejected_psbt_prompt_is_journaled_as_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = setup_with_p2tr(dir.path(), &[(2, 2), (3, 3)]);
+    let (id, words) = DEMO_SIGNERS[0];
+    let j = journal(dir.path(), id);
+    let s = sim(words);
+    s.set_approval(rejecting(PromptKind::BitcoinSignPsbt));
+    let mut t = s.transport();
+    let mut o = opts(id);
+    o.on_reject = OnReject::Continue;
+    let summary = sign(&m, &j, &mut t, &o).unwrap();
+    assert_eq!(summary.rejected, 2);
+    assert_eq!(summary.signed_now + 2, summary.tasks);
+    let text = std::fs::read_to_string(&j).unwrap();
+    let rejected: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("\"rejected\""))
+        .collect();
+    assert_eq!(rejected.len(), 2);
+    for i in [2, 3] {
+        assert!(rejected.iter().any(|l| l.contains(&p2tr_address(i))));
+    }
+    // Approved on a re-run, only the two rejected entries are signed.
+    let s2 = sim(words);
+    let mut t2 = s2.transport();
+    let summary = sign(&m, &j, &mut t2, &opts(id)).unwrap();
+    assert_eq!((summary.signed_now, summary.rejected), (2, 0));
+}
+
+#[test]
+fn p2tr_address_of_another_key_is_refused_before_signing() {
+    let dir = tempfile::tempdir().unwrap();
+    // The address of index 5 listed with the path of index 6.
+    let m = setup_with_p2tr(dir.path(), &[(5, 6)]);
+    let (id, words) = DEMO_SIGNERS[0];
+    let s = sim(words);
+    let mut t = s.transport();
+    let j = journal(dir.path(), id);
+    let err = sign(&m, &j, &mut t, &opts(id)).unwrap_err();
+    assert!(
+        matches!(&err, CeremonyError::AddressMismatch { address, .. } if *address == p2tr_address(5)),
+        "{err}"
+    );
+    assert!(!s
+        .prompts()
+        .iter()
+        .any(|p| p.kind == PromptKind::BitcoinSignPsbt));
+    assert!(!std::fs::read_to_string(&j)
+        .unwrap_or_default()
+        .contains(&p2tr_address(5)));
+}

@@ -9,7 +9,9 @@ use firmware_messages::dashboard::DashboardCommand;
 use ledger_bitcoin_client::apdu::{APDUCommand, StatusWord};
 use ledger_bitcoin_client::error::BitcoinClientError;
 use ledger_bitcoin_client::wallet::Version;
-use ledger_bitcoin_client::{BitcoinClient, Transport, WalletPolicy, WalletPubKey};
+use ledger_bitcoin_client::{
+    BitcoinClient, PartialSignature, SignPsbtYieldedObject, Transport, WalletPolicy, WalletPubKey,
+};
 use por_attest::simulator::{ApprovalPolicy, SimulatedLedger, TcpServer, SPECULOS_MNEMONIC};
 use por_attest::transport::{Exchange, TcpTransport, TransportError};
 use std::cell::RefCell;
@@ -187,6 +189,127 @@ fn ledger_client_over_tcp() {
     open_bitcoin(&mut t);
     let client = BitcoinClient::new(Adapter(RefCell::new(t)));
     exercise(&client);
+    drop(client);
+    srv.stop().unwrap();
+}
+
+/// LedgerHQ's client signs the BIP-322 `to_sign` PSBT of a message with our simulated app,
+/// for the default `tr(@0/**)` (BIP-86 key path) and `wpkh(@0/**)` wallets; the signature it
+/// returns, put in the witness, must pass our BIP-322 verifier for the address.
+fn bip322_through_sign_psbt<E: Exchange>(client: &BitcoinClient<Adapter<E>>) {
+    use por_attest::schemes::{encode_bip322_signature, to_sign_psbt, verify_bip322, Bip322Format};
+    let secp = Secp256k1::new();
+    let master = master();
+    let fpr = client.get_master_fingerprint().unwrap();
+    let msg =
+        b"Acme proof of reserves snap-2026-11: I control BTC address bc1p... at 925000:00000000";
+    for (template, purpose) in [("tr(@0/**)", 86), ("wpkh(@0/**)", 84)] {
+        let account = DerivationPath::from_str(&format!("m/{purpose}'/0'/0'")).unwrap();
+        let xpub = client.get_extended_pubkey(&account, false).unwrap();
+        let key = WalletPubKey::from_str(&format!("[{fpr}/{purpose}'/0'/0']{xpub}")).unwrap();
+        let policy = WalletPolicy::new(String::new(), Version::V2, template.into(), vec![key]);
+        let path = DerivationPath::from_str(&format!("m/{purpose}'/0'/0'/0/4")).unwrap();
+        let pk = master
+            .derive_priv(&secp, &path)
+            .unwrap()
+            .private_key
+            .public_key(&secp);
+        let (xonly, _) = pk.x_only_public_key();
+        let address = if purpose == 86 {
+            Address::p2tr(&secp, xonly, None, Network::Bitcoin)
+        } else {
+            Address::p2wpkh(&CompressedPublicKey(pk), Network::Bitcoin)
+        };
+        // The client re-derives the address through the device and its own miniscript.
+        let shown = client
+            .get_wallet_address(&policy, None, false, 4, true)
+            .unwrap();
+        assert_eq!(shown.assume_checked(), address);
+        let mut psbt = to_sign_psbt(&address.script_pubkey(), msg);
+        if purpose == 86 {
+            psbt.inputs[0].tap_internal_key = Some(xonly);
+            psbt.inputs[0]
+                .tap_key_origins
+                .insert(xonly, (vec![], (fpr, path.clone())));
+        } else {
+            psbt.inputs[0]
+                .bip32_derivation
+                .insert(pk, (fpr, path.clone()));
+        }
+        let yielded = client.sign_psbt(&psbt, &policy, None).unwrap();
+        assert_eq!(yielded.len(), 1, "{template}");
+        let witness: Vec<Vec<u8>> = match &yielded[0] {
+            (0, SignPsbtYieldedObject::Partial(PartialSignature::TapScriptSig(k, None, sig))) => {
+                // The yielded key is the BIP-86 output key, the one in the address.
+                assert_eq!(&address.script_pubkey().as_bytes()[2..], &k.serialize());
+                vec![sig.to_vec()]
+            }
+            (0, SignPsbtYieldedObject::Partial(PartialSignature::Sig(k, sig))) => {
+                assert_eq!(k.inner, pk);
+                vec![sig.to_vec(), k.to_bytes()]
+            }
+            (i, _) => panic!("{template}: unexpected item for input {i}"),
+        };
+        let mut tx = psbt.unsigned_tx.clone();
+        tx.input[0].witness = bitcoin::Witness::from_slice(&witness);
+        let sig = encode_bip322_signature(&tx, Bip322Format::Simple);
+        verify_bip322(&address, msg, &sig).unwrap();
+        assert!(verify_bip322(&address, b"another message", &sig).is_err());
+    }
+}
+
+#[test]
+fn ledger_client_signs_bip322_psbts() {
+    let sim = SimulatedLedger::speculos_default();
+    let mut t = sim.transport();
+    open_bitcoin(&mut t);
+    let client = BitcoinClient::new(Adapter(RefCell::new(t)));
+    bip322_through_sign_psbt(&client);
+    assert!(sim.prompts().iter().any(|p| p
+        .message
+        .as_deref()
+        .is_some_and(|m| m.starts_with("Acme proof of reserves snap-2026-11"))));
+
+    // A rejected PSBT prompt surfaces as the client's Deny.
+    sim.set_approval(ApprovalPolicy::RejectAll);
+    let account = DerivationPath::from_str("m/86'/0'/0'").unwrap();
+    let xpub = client.get_extended_pubkey(&account, false).unwrap();
+    let fpr = client.get_master_fingerprint().unwrap();
+    let key = WalletPubKey::from_str(&format!("[{fpr}/86'/0'/0']{xpub}")).unwrap();
+    let policy = WalletPolicy::new(String::new(), Version::V2, "tr(@0/**)".into(), vec![key]);
+    let secp = Secp256k1::new();
+    let path = DerivationPath::from_str("m/86'/0'/0'/0/0").unwrap();
+    let pk = master()
+        .derive_priv(&secp, &path)
+        .unwrap()
+        .private_key
+        .public_key(&secp);
+    let (xonly, _) = pk.x_only_public_key();
+    let address = Address::p2tr(&secp, xonly, None, Network::Bitcoin);
+    let mut psbt = por_attest::schemes::to_sign_psbt(&address.script_pubkey(), b"no");
+    psbt.inputs[0]
+        .tap_key_origins
+        .insert(xonly, (vec![], (fpr, path)));
+    match client.sign_psbt(&psbt, &policy, None) {
+        Err(BitcoinClientError::Device {
+            status: StatusWord::Deny,
+            ..
+        }) => {}
+        other => panic!("expected Deny, got {other:?}"),
+    }
+}
+
+#[test]
+fn ledger_client_signs_bip322_psbts_over_tcp() {
+    let srv = TcpServer::spawn(
+        "127.0.0.1:0".parse().unwrap(),
+        SimulatedLedger::speculos_default(),
+    )
+    .unwrap();
+    let mut t = TcpTransport::connect(srv.addr()).unwrap();
+    open_bitcoin(&mut t);
+    let client = BitcoinClient::new(Adapter(RefCell::new(t)));
+    bip322_through_sign_psbt(&client);
     drop(client);
     srv.stop().unwrap();
 }

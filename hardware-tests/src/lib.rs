@@ -139,6 +139,7 @@ fn purpose(st: ScriptType) -> u32 {
         ScriptType::P2pkh => 44,
         ScriptType::P2shP2wpkh => 49,
         ScriptType::P2wpkh => 84,
+        ScriptType::P2tr => 86,
         other => panic!("{other} is not a single-signature type these tests cover"),
     }
 }
@@ -148,6 +149,7 @@ fn script_name(st: ScriptType) -> &'static str {
         ScriptType::P2pkh => "p2pkh",
         ScriptType::P2shP2wpkh => "p2sh-p2wpkh",
         ScriptType::P2wpkh => "p2wpkh",
+        ScriptType::P2tr => "p2tr",
         other => panic!("{other} is not a single-signature type these tests cover"),
     }
 }

@@ -1,5 +1,5 @@
 //! The ceremony against the device named by `POR_ATTEST_DEVICE` (skipped without it): each
-//! Bitcoin single-signature type and Ethereum signed, packaged and verified; a device that is
+//! Bitcoin single-signature type (P2TR through SIGN_PSBT, as BIP-322) and Ethereum signed, packaged and verified; a device that is
 //! not the manifest's signer refused before anything is signed. See README.md.
 
 use hardware_tests::{
@@ -37,6 +37,12 @@ fn bitcoin_p2sh_p2wpkh() {
 #[test]
 fn bitcoin_p2wpkh() {
     bitcoin_type("bitcoin_p2wpkh", ScriptType::P2wpkh);
+}
+
+/// P2TR is proven with a BIP-322 simple signature: the app signs the `to_sign` PSBT.
+#[test]
+fn bitcoin_p2tr_bip322() {
+    bitcoin_type("bitcoin_p2tr_bip322", ScriptType::P2tr);
 }
 
 #[test]

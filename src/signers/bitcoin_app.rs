@@ -4,13 +4,28 @@ use super::{wire_path, DeviceError};
 use crate::chains::ScriptType;
 use crate::transport::Exchange;
 use bitcoin::bip32::{ChildNumber, DerivationPath, Fingerprint, Xpub};
+use bitcoin::Psbt;
 use firmware_messages::bitcoin::commands::{
     parse_extended_pubkey, parse_master_fingerprint, parse_wallet_address, MessageSignature,
     RegisteredWallet,
 };
 use firmware_messages::bitcoin::host::{HostFlow, HostStep};
 use firmware_messages::bitcoin::policy::{DefaultPolicy, KeyInfo, PolicyVersion, WalletPolicy};
+use firmware_messages::bitcoin::psbt::{parse_yielded_signatures, PartialSignature, PsbtV2Maps};
 use std::str::FromStr;
+
+/// A default single-signature wallet and where an address sits in it.
+#[derive(Debug, Clone)]
+pub struct DefaultWallet {
+    /// The policy (`tr(@0/**)`, ...) over the account key.
+    pub policy: WalletPolicy,
+    /// Change (1) or receive (0) branch.
+    pub change: bool,
+    /// Address index.
+    pub index: u32,
+    /// The account's extended public key, as the device gave it.
+    pub account_xpub: Xpub,
+}
 
 /// The Bitcoin app on a device reached through `T`.
 pub struct BitcoinApp<T: Exchange> {
@@ -57,6 +72,10 @@ impl<T: Exchange> BitcoinApp<T> {
     }
 
     fn run(&mut self, mut flow: HostFlow, what: &str) -> Result<Vec<u8>, DeviceError> {
+        self.run_flow(&mut flow, what)
+    }
+
+    fn run_flow(&mut self, flow: &mut HostFlow, what: &str) -> Result<Vec<u8>, DeviceError> {
         let mut next = flow.first_command().clone();
         loop {
             let resp = self.transport.send(&next)?;
@@ -129,16 +148,15 @@ impl<T: Exchange> BitcoinApp<T> {
         parse_wallet_address(&d).map_err(|e| DeviceError::bad_reply(&what, e))
     }
 
-    /// The single-signature address of `script_type` at a standard path
-    /// `m/purpose'/coin'/account'/change/index`, derived (and shown) by the device through its
-    /// default wallet policy.
-    pub fn single_sig_address(
+    /// The device's default wallet policy for a single-signature `script_type` address at a
+    /// standard path `m/purpose'/coin'/account'/change/index` (the account xpub is read from
+    /// the device), with the change flag, the index and the account xpub.
+    pub fn default_wallet(
         &mut self,
         fingerprint: Fingerprint,
         script_type: ScriptType,
         path: &DerivationPath,
-        display: bool,
-    ) -> Result<String, DeviceError> {
+    ) -> Result<DefaultWallet, DeviceError> {
         let policy_kind = match script_type {
             ScriptType::P2pkh => DefaultPolicy::Pkh,
             ScriptType::P2shP2wpkh => DefaultPolicy::ShWpkh,
@@ -169,8 +187,49 @@ impl<T: Exchange> BitcoinApp<T> {
             xpub: xpub.to_string(),
             suffix: String::new(),
         };
-        let policy = policy_kind.policy(self.policy_version, key);
-        self.wallet_address(&policy, None, change, index, display)
+        Ok(DefaultWallet {
+            policy: policy_kind.policy(self.policy_version, key),
+            change,
+            index,
+            account_xpub: xpub,
+        })
+    }
+
+    /// The single-signature address of `script_type` at a standard path
+    /// `m/purpose'/coin'/account'/change/index`, derived (and shown) by the device through its
+    /// default wallet policy.
+    pub fn single_sig_address(
+        &mut self,
+        fingerprint: Fingerprint,
+        script_type: ScriptType,
+        path: &DerivationPath,
+        display: bool,
+    ) -> Result<String, DeviceError> {
+        let w = self.default_wallet(fingerprint, script_type, path)?;
+        self.wallet_address(&w.policy, None, w.change, w.index, display)
+    }
+
+    /// Has the device sign the inputs of `psbt` that belong to `policy` (`hmac` is `None`
+    /// for a default wallet); returns the partial signatures by input index.
+    pub fn sign_psbt(
+        &mut self,
+        psbt: &Psbt,
+        policy: &WalletPolicy,
+        hmac: Option<[u8; 32]>,
+    ) -> Result<Vec<(u64, PartialSignature)>, DeviceError> {
+        let what = format!("signing a PSBT with {}", policy.descriptor_template);
+        let maps = PsbtV2Maps::from_psbt(&psbt.serialize())
+            .map_err(|e| DeviceError::bad_reply(&what, format!("our own PSBT: {e}")))?;
+        let mut flow = HostFlow::sign_psbt(&maps, policy, hmac);
+        let done = self.run_flow(&mut flow, &what)?;
+        if !done.is_empty() {
+            return Err(DeviceError::bad_reply(
+                &what,
+                "SIGN_PSBT returned data besides the yielded signatures",
+            ));
+        }
+        parse_yielded_signatures(flow.interpreter().yielded())
+            .map_err(|e| DeviceError::bad_reply(&what, e))
     }
 
     /// Signs `message` with the key at `path` (legacy "Bitcoin Signed Message"); returns the

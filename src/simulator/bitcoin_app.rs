@@ -29,9 +29,11 @@ const MAX_KEYS: u64 = 16;
 #[derive(Debug, Default)]
 pub(crate) struct BitcoinApp {
     pending: Option<DeviceSession>,
+    /// The user's answers to the pending command's prompts, replayed with its answers.
+    decisions: Vec<bool>,
 }
 
-enum AppError {
+pub(super) enum AppError {
     Flow(FlowError),
     Status(StatusWord),
 }
@@ -48,21 +50,26 @@ impl From<DecodeError> for AppError {
     }
 }
 
-fn incorrect<T>() -> Result<T, AppError> {
+pub(super) fn incorrect<T>() -> Result<T, AppError> {
     Err(AppError::Status(StatusWord::INCORRECT_DATA))
 }
 
-struct Ctx<'a, 'b> {
-    keys: &'a Keys,
-    network: Network,
+pub(super) struct Ctx<'a, 'b> {
+    pub(super) keys: &'a Keys,
+    pub(super) network: Network,
     /// The app knows version-2 wallet policies (2.1.0 and later).
     policy_v2: bool,
     ui: &'a mut Ui<'b>,
+    /// Prompts already answered in an earlier replay of this command, and how many of them
+    /// this replay has passed.
+    decisions: &'a mut Vec<bool>,
+    next_decision: usize,
 }
 
 impl BitcoinApp {
     pub fn reset(&mut self) {
         self.pending = None;
+        self.decisions.clear();
     }
 
     pub fn handle(
@@ -83,6 +90,7 @@ impl BitcoinApp {
             },
             (CLA_BITCOIN, _) => {
                 self.pending = None;
+                self.decisions.clear();
                 DeviceSession::new(c.clone())
             }
             _ => return Response::error(StatusWord::CLA_NOT_SUPPORTED),
@@ -103,8 +111,13 @@ impl BitcoinApp {
             network,
             policy_v2,
             ui,
+            decisions: &mut self.decisions,
+            next_decision: 0,
         };
         let result = ctx.run(&cmd, &mut session.flow());
+        if !matches!(result, Err(AppError::Flow(FlowError::NeedAnswer(_)))) {
+            self.decisions.clear();
+        }
         match result {
             Ok(data) => Response::ok(data),
             Err(AppError::Flow(FlowError::NeedAnswer(req))) => {
@@ -130,14 +143,14 @@ fn wallet_hmac(seed: &[u8; 64], wallet_id: &H32) -> H32 {
     hmac::Hmac::<sha256::Hash>::from_engine(e).to_byte_array()
 }
 
-struct LoadedPolicy {
-    header: PolicyHeader,
-    template: DescriptorTemplate,
-    template_text: String,
-    keys: Vec<KeyInfo>,
+pub(super) struct LoadedPolicy {
+    pub(super) header: PolicyHeader,
+    pub(super) template: DescriptorTemplate,
+    pub(super) template_text: String,
+    pub(super) keys: Vec<KeyInfo>,
 }
 
-fn show_message(msg: &[u8]) -> String {
+pub(super) fn show_message(msg: &[u8]) -> String {
     if msg.len() <= 640 && msg.iter().all(|b| (0x20..=0x7E).contains(b) || *b == 0x0A) {
         String::from_utf8_lossy(msg).into_owned()
     } else {
@@ -265,19 +278,29 @@ impl Ctx<'_, '_> {
                 }
                 .encode())
             }
-            BitcoinCommand::SignPsbt { .. } => Err(AppError::Status(StatusWord::NOT_SUPPORTED)),
+            BitcoinCommand::SignPsbt { .. } => super::sign_psbt::sign_psbt(self, cmd, flow),
         }
     }
 
-    fn confirm(&mut self, p: Prompt) -> Result<(), AppError> {
-        if self.ui.confirm(p) {
+    /// Shows a prompt once: a replay of the same command reuses the user's answer.
+    pub(super) fn confirm(&mut self, p: Prompt) -> Result<(), AppError> {
+        let approved = match self.decisions.get(self.next_decision) {
+            Some(d) => *d,
+            None => {
+                let d = self.ui.confirm(p);
+                self.decisions.push(d);
+                d
+            }
+        };
+        self.next_decision += 1;
+        if approved {
             Ok(())
         } else {
             Err(AppError::Status(StatusWord::DENY))
         }
     }
 
-    fn load_policy(
+    pub(super) fn load_policy(
         &self,
         serialized: &[u8],
         flow: &mut DeviceFlow<'_>,
@@ -345,7 +368,11 @@ impl Ctx<'_, '_> {
             && Xpub::from_priv(&self.keys.secp, &self.keys.derive(path)).to_string() == k.xpub
     }
 
-    fn check_default(&self, p: &LoadedPolicy, address_index: u32) -> Result<(), AppError> {
+    pub(super) fn check_default(
+        &self,
+        p: &LoadedPolicy,
+        address_index: u32,
+    ) -> Result<(), AppError> {
         let Some(kind) = p.template.as_default() else {
             return incorrect();
         };
@@ -394,7 +421,12 @@ impl Ctx<'_, '_> {
             .public_key)
     }
 
-    fn address(&self, p: &LoadedPolicy, change: bool, index: u32) -> Result<String, AppError> {
+    pub(super) fn address(
+        &self,
+        p: &LoadedPolicy,
+        change: bool,
+        index: u32,
+    ) -> Result<String, AppError> {
         let net = self.network;
         let single = |k: &firmware_messages::bitcoin::policy::KeyPlaceholder| {
             self.derive_key(p, k.index, (k.receive, k.change), change, index)

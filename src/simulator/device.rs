@@ -78,6 +78,8 @@ pub enum PromptKind {
     BitcoinRegisterWallet,
     /// Bitcoin: sign a message.
     BitcoinSignMessage,
+    /// Bitcoin: sign a PSBT (a transaction, or a BIP-322 message when the PSBT carries one).
+    BitcoinSignPsbt,
     /// Ethereum: show an address.
     EthereumAddress,
     /// Ethereum: sign a personal message.

@@ -38,7 +38,9 @@
 //!   `AppAndVersion::decode(&data)`;
 //! - Bitcoin app: `bitcoin::host::HostFlow::{get_master_fingerprint(), get_extended_pubkey(&path,
 //!   display), register_wallet(&policy), get_wallet_address(&policy, hmac, change, index,
-//!   display), sign_message(&path, msg)}`, driven by `bitcoin::host::run(&mut flow, |cmd|
+//!   display), sign_message(&path, msg), sign_psbt(&maps, &policy, hmac)}` (maps from
+//!   `bitcoin::psbt::PsbtV2Maps::from_psbt(&bytes)`, signatures from
+//!   `bitcoin::psbt::parse_yielded_signatures(flow.interpreter().yielded())`), driven by `bitcoin::host::run(&mut flow, |cmd|
 //!   transport.send(cmd))` (or step by step with `first_command()` / `on_response()`), results
 //!   parsed with `bitcoin::commands::{parse_master_fingerprint, parse_extended_pubkey,
 //!   parse_wallet_address, RegisteredWallet::decode, MessageSignature::decode}`; policies from
@@ -53,11 +55,14 @@
 //! `Ethereum` (0x6807 for other names) and answers 0x6E01 to app commands; an app answers
 //! 0x6E00 to another class and 0x6D00 to an unknown instruction; a rejected prompt gives
 //! 0x6985. Sign message follows the real app: legacy message hash, header 31..=34 whatever
-//! the address type. SIGN_PSBT answers 0x6A82 (not simulated yet).
+//! the address type. SIGN_PSBT signs for the default `wpkh`, `sh(wpkh)` and `tr` (BIP-86 key
+//! path) wallets, showing the BIP-322 message when the PSBT is a message's `to_sign`; other
+//! policies and registered wallets answer 0x6A82.
 
 mod bitcoin_app;
 mod device;
 mod ethereum_app;
+mod sign_psbt;
 mod tcp;
 
 pub use device::{

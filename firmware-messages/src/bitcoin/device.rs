@@ -10,7 +10,7 @@
 use super::client_commands::{
     ClientCommand, LeafIndexAnswer, LeafProofAnswer, MoreElementsAnswer, PreimageAnswer,
 };
-use super::merkle::{proof_len, root_from_proof, Hash};
+use super::merkle::{leaf_hash, proof_len, root_from_proof, Hash, MapCommitment};
 use super::sha256;
 use crate::apdu::Command;
 use crate::codec::DecodeError;
@@ -211,13 +211,47 @@ impl DeviceFlow<'_> {
         }
         Ok(Some(a.index))
     }
+
+    /// Gets and checks the map commitment at `index` of a committed list of maps (SIGN_PSBT's
+    /// input and output maps).
+    pub fn get_map_commitment(
+        &mut self,
+        root: &Hash,
+        size: u64,
+        index: u64,
+    ) -> Result<MapCommitment, FlowError> {
+        Ok(MapCommitment::decode(
+            &self.get_leaf_element(root, size, index)?,
+        )?)
+    }
+
+    /// Gets and checks the key at `index` (in sorted order) of a merkleized map.
+    pub fn get_map_key(&mut self, map: &MapCommitment, index: u64) -> Result<Vec<u8>, FlowError> {
+        self.get_leaf_element(&map.keys_root, map.size, index)
+    }
+
+    /// Gets and checks the value of `key` in a merkleized map; `None` if the host says the
+    /// key is absent. (LedgerHQ's Rust client errors on an absent key instead of answering
+    /// "not found": to read optional fields, read the keys with [`Self::get_map_key`] first.)
+    pub fn get_map_value(
+        &mut self,
+        map: &MapCommitment,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, FlowError> {
+        match self.get_leaf_index(&map.keys_root, map.size, &leaf_hash(key))? {
+            None => Ok(None),
+            Some(i) => self
+                .get_leaf_element(&map.values_root, map.size, i)
+                .map(Some),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::bitcoin::host::HostInterpreter;
-    use crate::bitcoin::merkle::leaf_hash;
+    use crate::bitcoin::merkle::MerkleizedMap;
     use proptest::prelude::*;
 
     /// Runs a device handler against a host interpreter until it completes.
@@ -260,6 +294,35 @@ mod tests {
             let r = s.flow().get_leaf_element(&[7; 32], 5, 3);
             prop_assert!(matches!(r, Err(FlowError::BadAnswer(_)) | Err(FlowError::Mismatch(_)) | Err(FlowError::NeedAnswer(_))));
         }
+    }
+
+    #[test]
+    fn device_reads_host_maps() {
+        let mut host = HostInterpreter::new();
+        let map = MerkleizedMap::new(vec![
+            (vec![0x04], b"script".to_vec()),
+            (vec![0x03], 5u64.to_le_bytes().to_vec()),
+            (vec![0x16, 1, 2], vec![9; 300]),
+        ]);
+        let c = host.add_known_map(&map);
+        let list = host.add_known_list(&[c.encode(), c.encode()]);
+        let (value, absent, first_key, from_list) = drive(&mut host, |f| {
+            Ok((
+                f.get_map_value(&c, &[0x16, 1, 2])?,
+                f.get_map_value(&c, &[0x05])?,
+                f.get_map_key(&c, 0)?,
+                f.get_map_commitment(&list, 2, 1)?,
+            ))
+        })
+        .unwrap();
+        assert_eq!(value, Some(vec![9; 300]));
+        assert_eq!((absent, first_key, from_list), (None, vec![0x03], c));
+        // A list element that is not a map commitment is bad data.
+        let bad = host.add_known_list(&[b"not a commitment"]);
+        assert!(matches!(
+            drive(&mut host, |f| f.get_map_commitment(&bad, 1, 0)),
+            Err(FlowError::BadAnswer(_))
+        ));
     }
 
     #[test]

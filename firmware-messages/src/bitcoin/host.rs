@@ -9,6 +9,7 @@ use super::client_commands::{
 use super::commands::BitcoinCommand;
 use super::merkle::{Hash, MapCommitment, MerkleTree, MerkleizedMap};
 use super::policy::{PolicyVersion, WalletPolicy};
+use super::psbt::{PsbtMap, PsbtV2Maps};
 use super::sha256;
 use crate::apdu::{Command, Response};
 use crate::codec::{varint, DecodeError};
@@ -95,6 +96,22 @@ impl HostInterpreter {
         if policy.version == PolicyVersion::V2 {
             self.add_known_preimage(policy.descriptor_template.as_bytes());
         }
+    }
+
+    /// Makes a PSBT's maps known, with the lists of input and output map commitments;
+    /// returns the global map's commitment and the roots of the two lists.
+    pub fn add_known_psbt(&mut self, maps: &PsbtV2Maps) -> (MapCommitment, Hash, Hash) {
+        let global = self.add_known_map(&MerkleizedMap::new(maps.global.clone()));
+        let mut list = |maps: &[PsbtMap]| {
+            let commitments: Vec<Vec<u8>> = maps
+                .iter()
+                .map(|m| self.add_known_map(&MerkleizedMap::new(m.clone())).encode())
+                .collect();
+            self.add_known_list(&commitments)
+        };
+        let inputs_root = list(&maps.inputs);
+        let outputs_root = list(&maps.outputs);
+        (global, inputs_root, outputs_root)
     }
 
     /// Items the device yielded so far.
@@ -294,6 +311,25 @@ impl HostFlow {
         Self::new(&cmd, i)
     }
 
+    /// SIGN_PSBT for a wallet policy (`hmac` is `None` for a default wallet). The partial
+    /// signatures arrive as yielded items: parse them with
+    /// [`super::psbt::parse_yielded_signatures`] on `interpreter().yielded()`.
+    pub fn sign_psbt(maps: &PsbtV2Maps, policy: &WalletPolicy, hmac: Option<Hash>) -> Self {
+        let mut i = HostInterpreter::new();
+        i.add_known_policy(policy);
+        let (global_map, inputs_root, outputs_root) = i.add_known_psbt(maps);
+        let cmd = BitcoinCommand::SignPsbt {
+            global_map,
+            n_inputs: maps.inputs.len() as u64,
+            inputs_root,
+            n_outputs: maps.outputs.len() as u64,
+            outputs_root,
+            wallet_id: policy.id(),
+            wallet_hmac: hmac.unwrap_or([0; 32]),
+        };
+        Self::new(&cmd, i)
+    }
+
     /// The first APDU to send.
     pub fn first_command(&self) -> &Command {
         &self.command
@@ -354,5 +390,40 @@ pub fn run<E>(
             HostStep::Send(c) => next = c,
             HostStep::Done(d) => return Ok(d),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bitcoin::psbt::tests::ledger_sh_wpkh_psbt;
+
+    #[test]
+    fn golden_sign_psbt_command() {
+        // First APDU LedgerHQ's Rust client sent for this PSBT and the default sh(wpkh(@0/**))
+        // wallet (its test data, sign_psbt.json): our maps, commitments and lists must give
+        // the same bytes.
+        let policy = WalletPolicy {
+            version: PolicyVersion::V2,
+            name: String::new(),
+            descriptor_template: "sh(wpkh(@0/**))".into(),
+            keys: vec!["[f5acc2fd/49'/1'/0']tpubDC871vGLAiKPcwAw22EjhKVLk5L98UGXBEcGR8gpcigLQVDDfgcYW24QBEyTHTSFEjgJgbaHU8CdRi9vmG4cPm1kPLmZhJEP17FMBdNheh3".into()],
+        };
+        let maps = PsbtV2Maps::from_psbt(&ledger_sh_wpkh_psbt()).unwrap();
+        let flow = HostFlow::sign_psbt(&maps, &policy, None);
+        assert_eq!(
+            hex(&flow.first_command().encode().unwrap()),
+            "e1040001c305519b38dae74447b72151f354cb138ca3591a5ff8ac813289b18a004e3132162086d8d9498a323006ec5982eeb4ea7c41d27020d57985512ab59ff8f40d50150701185a2fac562419c1ce8ed936d13cfe9ca4be0bec1a0d84f8ce433763fc6d41d502f4c4f92e968760845d5694ce5ac4ad9ed0a33d00278d6e7fe89e807f899d2637be693418eee0c522b55f74c62b6ecad9697ef1e6e8bb973ff29740432960db480000000000000000000000000000000000000000000000000000000000000000"
+        );
+        // The device's first request in that session (proof of input map 0) is answered.
+        let mut interp = flow.interpreter().clone();
+        let req = [
+            &[0x41u8][..],
+            &flow.first_command().data[66..98],
+            &[0x01, 0x00],
+        ]
+        .concat();
+        let answer = LeafProofAnswer::decode(&interp.handle(&req).unwrap()).unwrap();
+        assert_eq!(answer.proof_len, 0);
     }
 }

@@ -175,6 +175,21 @@ impl MapCommitment {
             values_root: r.array("values root")?,
         })
     }
+
+    /// The wire form alone (an element of SIGN_PSBT's lists of input / output maps).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(73);
+        self.write(&mut out);
+        out
+    }
+
+    /// Parses exactly one wire form.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let c = Self::read(&mut r)?;
+        r.finish()?;
+        Ok(c)
+    }
 }
 
 /// A map with its keys sorted, as committed to by [`MapCommitment`].

@@ -4,6 +4,7 @@
 //! - [`client_commands`]: the interrupt loop's requests (status 0xE000) and their answers;
 //! - [`merkle`]: Ledger's merkle trees and merkleized maps;
 //! - [`policy`]: wallet policies (serialization v1/v2, keys info, descriptor templates);
+//! - [`psbt`]: PSBTv2 maps for SIGN_PSBT and the partial signatures it yields;
 //! - [`host`]: the host-side interpreter and interrupt-loop driver;
 //! - [`device`]: the device-side flow that asks the host for preimages and leaves.
 
@@ -13,6 +14,7 @@ pub mod device;
 pub mod host;
 pub mod merkle;
 pub mod policy;
+pub mod psbt;
 
 /// Class of the Bitcoin app's commands.
 pub const CLA_BITCOIN: u8 = 0xE1;
