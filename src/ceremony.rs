@@ -278,6 +278,13 @@ pub fn sign(
             }
             open_app = Some(app);
         }
+        if app == AppKind::Bitcoin && spec.script_type == Some(ScriptType::P2tr) {
+            if let Some(why) = p2tr_unsupported_by(&btc_version) {
+                summary.unsupported.push(format!("{key}: {why}"));
+                bar.inc(1);
+                continue;
+            }
+        }
         let message = manifest.render_message(spec);
         bar.set_message(format!("{} {}", spec.chain, spec.address));
         let signed = match app {
@@ -576,6 +583,19 @@ fn sign_bip322_p2tr<T: Exchange>(
         None,
         message,
     ))
+}
+
+/// Why the Bitcoin app at `version` cannot sign a P2TR entry's BIP-322 `to_sign`, if it
+/// cannot: apps before 2.1.3 refuse its bare `OP_RETURN` output with 0x6A82 (seen on the
+/// public 2.0.6 build under Speculos; `format_opscript_script` in app-bitcoin-new < 2.1.3).
+fn p2tr_unsupported_by(version: &str) -> Option<String> {
+    let v = crate::signers::dashboard::parse_version(version)?;
+    (v < (2, 1, 3)).then(|| {
+        format!(
+            "P2TR addresses are proven by a BIP-322 transaction, which the Bitcoin app signs \
+             from version 2.1.3; this device runs {version}: update the app and sign again"
+        )
+    })
 }
 
 fn sign_evm(

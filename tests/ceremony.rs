@@ -619,3 +619,40 @@ fn p2tr_address_of_another_key_is_refused_before_signing() {
         .unwrap_or_default()
         .contains(&p2tr_address(5)));
 }
+
+#[test]
+fn p2tr_on_a_bitcoin_app_before_2_1_3_is_listed_not_prompted() {
+    // The real 2.0.6 answers 0x6A82 to the BIP-322 `to_sign` (its bare OP_RETURN output);
+    // the ceremony says so before any prompt and signs the device's other entries.
+    let dir = tempfile::tempdir().unwrap();
+    let m = setup_with_p2tr(dir.path(), &[(2, 2)]);
+    let (id, words) = DEMO_SIGNERS[0];
+    let s = SimulatedLedger::new(SimulatorConfig {
+        bitcoin_app_version: "2.0.6".into(),
+        ..SimulatorConfig::with_mnemonic(words)
+    })
+    .unwrap();
+    let mut t = s.transport();
+    let j = journal(dir.path(), id);
+    let summary = sign(&m, &j, &mut t, &opts(id)).unwrap();
+    let p2tr: Vec<&String> = summary
+        .unsupported
+        .iter()
+        .filter(|u| u.contains(&p2tr_address(2)))
+        .collect();
+    assert_eq!(p2tr.len(), 1, "{:?}", summary.unsupported);
+    assert!(
+        p2tr[0].contains("2.1.3") && p2tr[0].contains("2.0.6"),
+        "{}",
+        p2tr[0]
+    );
+    assert!(summary.signed_now > 0);
+    assert!(!s
+        .prompts()
+        .iter()
+        .any(|p| p.kind == PromptKind::BitcoinSignPsbt
+            || p.address.as_deref() == Some(&*p2tr_address(2))));
+    assert!(!std::fs::read_to_string(&j)
+        .unwrap()
+        .contains(&p2tr_address(2)));
+}

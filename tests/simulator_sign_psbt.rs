@@ -5,6 +5,7 @@
 //! status words.
 
 use bitcoin::bip32::{DerivationPath, Fingerprint, Xpriv, Xpub};
+use bitcoin::hashes::Hash;
 use bitcoin::secp256k1::Secp256k1;
 use bitcoin::{Address, CompressedPublicKey, Network, Psbt, Witness};
 use firmware_messages::bitcoin::host::{run, HostFlow, HostFlowError, RunError};
@@ -171,6 +172,42 @@ fn bip322_to_sign_is_signed_for_tr_and_wpkh() {
     }
 }
 
+/// A plain P2TR spend of 10,000 sat from the address of `xpriv` (key path, BIP-86) to a
+/// P2WPKH output of 9,000 sat: a transaction, not a BIP-322 `to_sign`.
+fn p2tr_spend_psbt(path: &DerivationPath, xpriv: &Xpriv) -> (Psbt, bitcoin::TxOut) {
+    use bitcoin::{absolute::LockTime, transaction::Version, Amount, OutPoint, Sequence};
+    use bitcoin::{Transaction, TxIn, TxOut, Txid};
+    let secp = Secp256k1::new();
+    let fpr = master(Network::Bitcoin).fingerprint(&secp);
+    let pk = xpriv.private_key.public_key(&secp);
+    let (xonly, _) = pk.x_only_public_key();
+    let spent = TxOut {
+        value: Amount::from_sat(10_000),
+        script_pubkey: Address::p2tr(&secp, xonly, None, Network::Bitcoin).script_pubkey(),
+    };
+    let tx = Transaction {
+        version: Version::TWO,
+        lock_time: LockTime::ZERO,
+        input: vec![TxIn {
+            previous_output: OutPoint::new(Txid::from_str(&"ab".repeat(32)).unwrap(), 1),
+            sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
+            ..TxIn::default()
+        }],
+        output: vec![TxOut {
+            value: Amount::from_sat(9_000),
+            script_pubkey: Address::p2wpkh(&CompressedPublicKey(pk), Network::Bitcoin)
+                .script_pubkey(),
+        }],
+    };
+    let mut psbt = Psbt::from_unsigned_tx(tx).unwrap();
+    psbt.inputs[0].witness_utxo = Some(spent.clone());
+    psbt.inputs[0].tap_internal_key = Some(xonly);
+    psbt.inputs[0]
+        .tap_key_origins
+        .insert(xonly, (vec![], (fpr, path.clone())));
+    (psbt, spent)
+}
+
 #[test]
 fn version_1_policies_on_app_2_0() {
     let (_, mut t) = device(SimulatorConfig {
@@ -178,13 +215,65 @@ fn version_1_policies_on_app_2_0() {
         ..Default::default()
     });
     let (v1, path, xpriv) = wallet(DefaultPolicy::Tr, Network::Bitcoin, PolicyVersion::V1, 1, 3);
-    let (psbt, _) = bip322_psbt(DefaultPolicy::Tr, &path, &xpriv);
-    assert_eq!(sign(&mut t, &psbt.serialize(), &v1, None).unwrap().len(), 1);
+    // A plain spend is signed under the version-1 policy, through our host driver: 2.0.x
+    // yields `<input> <signature>` (no key) and signs a taproot input with SIGHASH_ALL (a
+    // 65th byte 0x01), as the real 2.0.6 did under Speculos. The signature verifies against
+    // the BIP-341 key-path sighash and the tweaked output key the driver attaches.
+    let (spend, spent) = p2tr_spend_psbt(&path, &xpriv);
+    let sigs = por_attest::signers::BitcoinApp::for_app_version(&mut t, "2.0.6")
+        .sign_psbt(&spend, &v1, None)
+        .unwrap();
+    let (0, PartialSignature::TaprootKeyPath { key, signature }) = &sigs[0] else {
+        panic!("{sigs:?}")
+    };
+    assert_eq!(signature.len(), 65);
+    assert_eq!(signature[64], 0x01);
+    assert_eq!(&spent.script_pubkey.as_bytes()[2..], key);
+    let sighash = bitcoin::sighash::SighashCache::new(&spend.unsigned_tx)
+        .taproot_key_spend_signature_hash(
+            0,
+            &bitcoin::sighash::Prevouts::All(&[spent]),
+            bitcoin::TapSighashType::All,
+        )
+        .unwrap();
+    let secp = Secp256k1::verification_only();
+    secp.verify_schnorr(
+        &bitcoin::secp256k1::schnorr::Signature::from_slice(&signature[..64]).unwrap(),
+        &bitcoin::secp256k1::Message::from_digest(sighash.to_byte_array()),
+        &bitcoin::secp256k1::XOnlyPublicKey::from_slice(key).unwrap(),
+    )
+    .unwrap();
+    // The BIP-322 `to_sign` is refused as the real 2.0.6 refuses it (seen under Speculos):
+    // its bare OP_RETURN output is not supported before 2.1.3.
+    let (to_sign, _) = bip322_psbt(DefaultPolicy::Tr, &path, &xpriv);
+    assert_eq!(
+        sign(&mut t, &to_sign.serialize(), &v1, None).unwrap_err(),
+        StatusWord::NOT_SUPPORTED
+    );
     let (v2, _, _) = wallet(DefaultPolicy::Tr, Network::Bitcoin, PolicyVersion::V2, 1, 3);
     assert_eq!(
-        sign(&mut t, &psbt.serialize(), &v2, None).unwrap_err(),
+        sign(&mut t, &spend.serialize(), &v2, None).unwrap_err(),
         StatusWord::INCORRECT_DATA
     );
+}
+
+#[test]
+fn bare_op_return_is_signed_from_app_2_1_3() {
+    for (version, signs) in [("2.1.2", false), ("2.1.3", true)] {
+        let (_, mut t) = device(SimulatorConfig {
+            bitcoin_app_version: version.into(),
+            ..Default::default()
+        });
+        let (v2, path, xpriv) =
+            wallet(DefaultPolicy::Tr, Network::Bitcoin, PolicyVersion::V2, 0, 1);
+        let (to_sign, _) = bip322_psbt(DefaultPolicy::Tr, &path, &xpriv);
+        let got = sign(&mut t, &to_sign.serialize(), &v2, None);
+        if signs {
+            assert_eq!(got.unwrap().len(), 1, "{version}");
+        } else {
+            assert_eq!(got.unwrap_err(), StatusWord::NOT_SUPPORTED, "{version}");
+        }
+    }
 }
 
 #[test]

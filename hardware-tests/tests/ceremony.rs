@@ -2,14 +2,18 @@
 //! Bitcoin single-signature type (P2TR through SIGN_PSBT, as BIP-322) and Ethereum signed, packaged and verified; a device that is
 //! not the manifest's signer refused before anything is signed. See README.md.
 
+use firmware_messages::bitcoin::psbt::PartialSignature;
 use hardware_tests::{
     bitcoin_account, bitcoin_manifest, ceremony, device_for, ethereum_manifest, say, sign_on,
-    write_manifest,
+    write_manifest, BitcoinAccount,
 };
 use por_attest::ceremony::CeremonyError;
 use por_attest::chains::ScriptType;
 use por_attest::devices::{describe, DeviceState};
+use por_attest::signers::dashboard::parse_version;
 use por_attest::signers::AppKind;
+use por_attest::signers::BitcoinApp;
+use por_attest::transport::Exchange;
 
 fn bitcoin_type(test: &str, st: ScriptType) {
     let Some(dut) = device_for(test, Some(AppKind::Bitcoin)) else {
@@ -39,10 +43,122 @@ fn bitcoin_p2wpkh() {
     bitcoin_type("bitcoin_p2wpkh", ScriptType::P2wpkh);
 }
 
-/// P2TR is proven with a BIP-322 simple signature: the app signs the `to_sign` PSBT.
+/// P2TR is proven with a BIP-322 simple signature: the app signs the `to_sign` PSBT. Apps
+/// before 2.1.3 refuse that transaction (its bare OP_RETURN output, 0x6A82): on those the
+/// ceremony must list the P2TR entries as unsupported without any prompt, and SIGN_PSBT
+/// itself is checked on a plain P2TR key-path spend, whose Schnorr signature must verify.
 #[test]
 fn bitcoin_p2tr_bip322() {
-    bitcoin_type("bitcoin_p2tr_bip322", ScriptType::P2tr);
+    let Some(dut) = device_for("bitcoin_p2tr_bip322", Some(AppKind::Bitcoin)) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = dut.connect();
+    let acct = bitcoin_account(t.as_mut());
+    let m = write_manifest(
+        dir.path(),
+        &bitcoin_manifest(t.as_mut(), &dut.spec, &[ScriptType::P2tr], None),
+    );
+    let signs_bip322 = parse_version(&acct.app_version).is_none_or(|v| v >= (2, 1, 3));
+    if signs_bip322 {
+        ceremony(dir.path(), &m, t.as_mut(), &dut.spec);
+        return;
+    }
+    let journal = dir.path().join("journal-device.jsonl");
+    let s = sign_on(&m, &journal, t.as_mut(), &dut.spec).unwrap();
+    assert_eq!(s.signed_now, 0, "{s:?}");
+    assert_eq!(s.unsupported.len(), m.addresses.len(), "{s:?}");
+    assert!(s.unsupported.iter().all(|u| u.contains("2.1.3")), "{s:?}");
+    say(&format!(
+        "  Bitcoin app {}: P2TR entries listed as needing 2.1.3, nothing prompted",
+        acct.app_version
+    ));
+    sign_plain_p2tr_spend(t.as_mut(), &acct);
+}
+
+/// Signs a P2TR key-path spend (10,000 sat to a P2WPKH output of 9,000) of the device's
+/// address at `m/86'/coin'/0'/0/0` through SIGN_PSBT and checks the signature against the
+/// BIP-341 sighash and the address's output key.
+fn sign_plain_p2tr_spend(t: &mut dyn Exchange, acct: &BitcoinAccount) {
+    use bitcoin::bip32::{ChildNumber, DerivationPath};
+    use bitcoin::hashes::Hash;
+    use bitcoin::secp256k1::{schnorr, Message, Secp256k1, XOnlyPublicKey};
+    use bitcoin::sighash::{Prevouts, SighashCache};
+    use bitcoin::{absolute::LockTime, transaction::Version, Address, Amount, Network};
+    use bitcoin::{OutPoint, Psbt, Sequence, TapSighashType, Transaction, TxIn, TxOut, Txid};
+    use std::str::FromStr;
+
+    let secp = Secp256k1::verification_only();
+    let network = if acct.coin == 0 {
+        Network::Bitcoin
+    } else {
+        Network::Testnet
+    };
+    let path = DerivationPath::from_str(&format!("m/86'/{}'/0'/0/0", acct.coin)).unwrap();
+    let mut app = BitcoinApp::for_app_version(&mut *t, &acct.app_version);
+    let wallet = app
+        .default_wallet(acct.fingerprint, ScriptType::P2tr, &path)
+        .unwrap();
+    let key = wallet
+        .account_xpub
+        .derive_pub(&secp, &[ChildNumber::from(0), ChildNumber::from(0)])
+        .unwrap()
+        .public_key;
+    let (internal, _) = key.x_only_public_key();
+    let spent = TxOut {
+        value: Amount::from_sat(10_000),
+        script_pubkey: Address::p2tr(&secp, internal, None, network).script_pubkey(),
+    };
+    let tx = Transaction {
+        version: Version::TWO,
+        lock_time: LockTime::ZERO,
+        input: vec![TxIn {
+            previous_output: OutPoint::new(Txid::from_str(&"ab".repeat(32)).unwrap(), 1),
+            sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
+            ..TxIn::default()
+        }],
+        output: vec![TxOut {
+            value: Amount::from_sat(9_000),
+            script_pubkey: Address::p2wpkh(&bitcoin::CompressedPublicKey(key), network)
+                .script_pubkey(),
+        }],
+    };
+    let mut psbt = Psbt::from_unsigned_tx(tx).unwrap();
+    psbt.inputs[0].witness_utxo = Some(spent.clone());
+    psbt.inputs[0].tap_internal_key = Some(internal);
+    psbt.inputs[0]
+        .tap_key_origins
+        .insert(internal, (vec![], (acct.fingerprint, path)));
+    let sigs = app.sign_psbt(&psbt, &wallet.policy, None).unwrap();
+    let Some((0, PartialSignature::TaprootKeyPath { key, signature })) = sigs.first() else {
+        panic!("no key-path signature for input 0: {sigs:?}");
+    };
+    let sighash_type = match signature.len() {
+        64 => TapSighashType::Default,
+        65 => TapSighashType::from_consensus_u8(signature[64]).unwrap(),
+        n => panic!("a {n}-byte Schnorr signature"),
+    };
+    let sighash = SighashCache::new(&psbt.unsigned_tx)
+        .taproot_key_spend_signature_hash(
+            0,
+            &Prevouts::All(std::slice::from_ref(&spent)),
+            sighash_type,
+        )
+        .unwrap();
+    assert_eq!(
+        &spent.script_pubkey.as_bytes()[2..],
+        &key[..],
+        "the output key"
+    );
+    secp.verify_schnorr(
+        &schnorr::Signature::from_slice(&signature[..64]).unwrap(),
+        &Message::from_digest(sighash.to_byte_array()),
+        &XOnlyPublicKey::from_slice(key).unwrap(),
+    )
+    .expect("the device's Schnorr signature verifies");
+    say(&format!(
+        "  SIGN_PSBT: P2TR key-path spend signed ({sighash_type:?}) and verified"
+    ));
 }
 
 #[test]

@@ -11,7 +11,9 @@ use firmware_messages::bitcoin::commands::{
 };
 use firmware_messages::bitcoin::host::{HostFlow, HostStep};
 use firmware_messages::bitcoin::policy::{DefaultPolicy, KeyInfo, PolicyVersion, WalletPolicy};
-use firmware_messages::bitcoin::psbt::{parse_yielded_signatures, PartialSignature, PsbtV2Maps};
+use firmware_messages::bitcoin::psbt::{
+    parse_yielded_signatures, BareSignatureKey, BareYieldedSignature, PartialSignature, PsbtV2Maps,
+};
 use std::str::FromStr;
 
 /// A default single-signature wallet and where an address sits in it.
@@ -25,6 +27,34 @@ pub struct DefaultWallet {
     pub index: u32,
     /// The account's extended public key, as the device gave it.
     pub account_xpub: Xpub,
+}
+
+/// The key of input `index` of `psbt` that a bare (app < 2.1.0) signature belongs to: the
+/// output key of a taproot input's spent script, or the one BIP-32 key of a segwit v0 input.
+fn bare_signature_key(psbt: &Psbt, index: u64) -> Result<BareSignatureKey, String> {
+    let input = usize::try_from(index)
+        .ok()
+        .and_then(|i| psbt.inputs.get(i))
+        .ok_or_else(|| format!("a signature for input {index}, which the PSBT does not have"))?;
+    let script = input
+        .witness_utxo
+        .as_ref()
+        .map(|u| u.script_pubkey.clone())
+        .ok_or_else(|| format!("input {index} has no witness UTXO"))?;
+    if script.is_p2tr() {
+        let key: [u8; 32] = script.as_bytes()[2..34]
+            .try_into()
+            .expect("32-byte program");
+        return Ok(BareSignatureKey::TaprootKeyPath(key));
+    }
+    let mut keys = input.bip32_derivation.keys();
+    match (keys.next(), keys.next()) {
+        (Some(k), None) => Ok(BareSignatureKey::Ecdsa(k.serialize())),
+        _ => Err(format!(
+            "input {index} has {} BIP-32 keys: which one signed is not said by apps before 2.1.0",
+            input.bip32_derivation.len()
+        )),
+    }
 }
 
 /// The Bitcoin app on a device reached through `T`.
@@ -228,8 +258,24 @@ impl<T: Exchange> BitcoinApp<T> {
                 "SIGN_PSBT returned data besides the yielded signatures",
             ));
         }
-        parse_yielded_signatures(flow.interpreter().yielded())
-            .map_err(|e| DeviceError::bad_reply(&what, e))
+        let yielded = flow.interpreter().yielded();
+        if self.policy_version == PolicyVersion::V2 {
+            return parse_yielded_signatures(yielded).map_err(|e| DeviceError::bad_reply(&what, e));
+        }
+        // Apps before 2.1.0 yield `<input> <signature>` without the key: it is the one the
+        // PSBT gives for that input.
+        yielded
+            .iter()
+            .map(|item| {
+                let bare = BareYieldedSignature::decode(item)
+                    .map_err(|e| DeviceError::bad_reply(&what, e))?;
+                let key = bare_signature_key(psbt, bare.input_index)
+                    .map_err(|e| DeviceError::bad_reply(&what, e))?;
+                let sig = PartialSignature::from_bare(key, bare.signature)
+                    .map_err(|e| DeviceError::bad_reply(&what, e))?;
+                Ok((bare.input_index, sig))
+            })
+            .collect()
     }
 
     /// Signs `message` with the key at `path` (legacy "Bitcoin Signed Message"); returns the

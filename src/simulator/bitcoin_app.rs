@@ -54,11 +54,37 @@ pub(super) fn incorrect<T>() -> Result<T, AppError> {
     Err(AppError::Status(StatusWord::INCORRECT_DATA))
 }
 
+/// Behaviours of the real Bitcoin app that depend on its version.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AppFeatures {
+    /// Version-2 wallet policies (`wpkh(@0/**)`) are known: 2.1.0 and later.
+    pub policy_v2: bool,
+    /// SIGN_PSBT accepts a bare `OP_RETURN` output (BIP-322's `to_sign`): 2.1.3 and later;
+    /// earlier versions answer 0x6A82 (`format_opscript_script` needs a push after it).
+    pub naked_op_return: bool,
+    /// SIGN_PSBT yields `<input> <key> <signature>` (2.1.0 and later, protocol 1) rather than
+    /// `<input> <signature>`, and a taproot input without a sighash type is signed with
+    /// SIGHASH_DEFAULT rather than SIGHASH_ALL (2.0.x appends the 0x01 byte).
+    pub psbt_protocol_1: bool,
+}
+
+impl AppFeatures {
+    /// The features of an app reporting `version` (a version that does not parse is taken
+    /// as current).
+    pub(crate) fn of_version(version: &str) -> AppFeatures {
+        AppFeatures {
+            policy_v2: !super::device::version_before(version, (2, 1, 0)),
+            naked_op_return: !super::device::version_before(version, (2, 1, 3)),
+            psbt_protocol_1: !super::device::version_before(version, (2, 1, 0)),
+        }
+    }
+}
+
 pub(super) struct Ctx<'a, 'b> {
     pub(super) keys: &'a Keys,
     pub(super) network: Network,
-    /// The app knows version-2 wallet policies (2.1.0 and later).
-    policy_v2: bool,
+    /// What this version of the app does differently.
+    pub(super) features: AppFeatures,
     ui: &'a mut Ui<'b>,
     /// Prompts already answered in an earlier replay of this command, and how many of them
     /// this replay has passed.
@@ -76,7 +102,7 @@ impl BitcoinApp {
         &mut self,
         keys: &Keys,
         network: Network,
-        policy_v2: bool,
+        features: AppFeatures,
         ui: &mut Ui<'_>,
         c: &Command,
     ) -> Response {
@@ -109,7 +135,7 @@ impl BitcoinApp {
         let mut ctx = Ctx {
             keys,
             network,
-            policy_v2,
+            features,
             ui,
             decisions: &mut self.decisions,
             next_decision: 0,
@@ -306,7 +332,7 @@ impl Ctx<'_, '_> {
         flow: &mut DeviceFlow<'_>,
     ) -> Result<LoadedPolicy, AppError> {
         let header = PolicyHeader::decode(serialized)?;
-        if header.version == PolicyVersion::V2 && !self.policy_v2 {
+        if header.version == PolicyVersion::V2 && !self.features.policy_v2 {
             return incorrect();
         }
         let template_text = match &header.template {

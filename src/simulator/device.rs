@@ -1,7 +1,10 @@
 //! The simulated device: seed, dashboard, app switching, lock, user approval, fault
 //! injection and the record of what the screen showed.
 
-use super::{bitcoin_app::BitcoinApp, ethereum_app::EthereumApp};
+use super::{
+    bitcoin_app::{AppFeatures, BitcoinApp},
+    ethereum_app::EthereumApp,
+};
 use bitcoin::bip32::{DerivationPath, Xpriv};
 use bitcoin::secp256k1::{All, Secp256k1};
 use bitcoin::Network;
@@ -423,7 +426,7 @@ impl SimulatedLedger {
 }
 
 /// True when `version` (`major.minor.patch`) is before `than`; unparsable counts as current.
-fn version_before(version: &str, than: (u32, u32, u32)) -> bool {
+pub(super) fn version_before(version: &str, than: (u32, u32, u32)) -> bool {
     let mut it = version
         .split(['-', '+'])
         .next()
@@ -499,9 +502,9 @@ impl State {
                     approval: &self.approval,
                     prompts: &mut self.prompts,
                 };
-                let policy_v2 = !version_before(&self.bitcoin_version, (2, 1, 0));
+                let features = AppFeatures::of_version(&self.bitcoin_version);
                 self.bitcoin
-                    .handle(&self.keys, self.network, policy_v2, &mut ui, c)
+                    .handle(&self.keys, self.network, features, &mut ui, c)
             }
             (RunningApp::Ethereum, _) => {
                 let mut ui = Ui {

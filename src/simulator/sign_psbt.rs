@@ -182,6 +182,9 @@ pub(super) fn sign_psbt(
             script_pubkey: ScriptBuf::from_bytes(script),
         });
     }
+    if !ctx.features.naked_op_return && tx_has_naked_op_return(&outputs) {
+        return not_supported();
+    }
     let (Some(total_in), Some(total_out)) =
         (total(inputs.iter().map(|i| &i.utxo)), total(outputs.iter()))
     else {
@@ -230,10 +233,25 @@ pub(super) fn sign_psbt(
     let prevouts: Vec<TxOut> = inputs.iter().map(|i| i.utxo.clone()).collect();
     for (i, input) in inputs.iter().enumerate() {
         let Some(own) = &input.own else { continue };
-        let sig = sign_input(ctx, kind, &tx, &prevouts, i, input.sighash, own)?;
-        flow.yield_data(sig.to_yielded(i as u64).encode())?;
+        // App 2.0.x signs a taproot input without a sighash type with SIGHASH_ALL.
+        let sighash = match (input.sighash, ctx.features.psbt_protocol_1) {
+            (None, false) => Some(1),
+            (given, _) => given,
+        };
+        let sig = sign_input(ctx, kind, &tx, &prevouts, i, sighash, own)?;
+        let item = if ctx.features.psbt_protocol_1 {
+            sig.to_yielded(i as u64).encode()
+        } else {
+            sig.to_bare_yielded(i as u64).encode()
+        };
+        flow.yield_data(item)?;
     }
     Ok(Vec::new())
+}
+
+/// An output whose script is `OP_RETURN` alone, which apps before 2.1.3 refuse.
+fn tx_has_naked_op_return(outputs: &[TxOut]) -> bool {
+    outputs.iter().any(|o| o.script_pubkey.as_bytes() == [0x6a])
 }
 
 /// Sum of the amounts, if it does not overflow nor pass the money supply.

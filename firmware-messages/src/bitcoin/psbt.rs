@@ -468,6 +468,78 @@ impl PartialSignature {
     }
 }
 
+/// A signature yielded by a Bitcoin app before 2.1.0 (SIGN_PSBT protocol 0):
+/// `<input index varint> <signature>`, without the key (app-bitcoin-new 2.0.x
+/// `sign_sighash_ecdsa` / `sign_sighash_schnorr`; from 2.1.0 the key is sent when P2 ≥ 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BareYieldedSignature {
+    /// Input index.
+    pub input_index: u64,
+    /// DER signature + sighash byte, or 64/65-byte Schnorr signature.
+    pub signature: Vec<u8>,
+}
+
+impl BareYieldedSignature {
+    /// Wire form.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_varint(&mut out, self.input_index);
+        out.extend_from_slice(&self.signature);
+        out
+    }
+
+    /// Parses a yielded item of protocol 0.
+    pub fn decode(data: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(data);
+        let input_index = r.varint("input index")?;
+        let signature = r.rest().to_vec();
+        if signature.is_empty() {
+            return Err(DecodeError::invalid("signature", "empty"));
+        }
+        Ok(BareYieldedSignature {
+            input_index,
+            signature,
+        })
+    }
+}
+
+/// The key a bare (protocol 0) signature belongs to, which the host knows from the PSBT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BareSignatureKey {
+    /// A segwit v0 or legacy input: the compressed key of the input's own derivation.
+    Ecdsa([u8; 33]),
+    /// A taproot key-path input: the output key of the spent script.
+    TaprootKeyPath([u8; 32]),
+}
+
+impl PartialSignature {
+    /// A bare signature completed with the key the input implies; checked like a full item.
+    pub fn from_bare(key: BareSignatureKey, signature: Vec<u8>) -> Result<Self, DecodeError> {
+        let pubkey_augm = match key {
+            BareSignatureKey::Ecdsa(k) => k.to_vec(),
+            BareSignatureKey::TaprootKeyPath(k) => k.to_vec(),
+        };
+        Self::from_yielded(&YieldedSignature {
+            input_index: 0,
+            pubkey_augm,
+            signature,
+        })
+    }
+
+    /// The item an app before 2.1.0 yields for this signature on input `input_index`.
+    pub fn to_bare_yielded(&self, input_index: u64) -> BareYieldedSignature {
+        let signature = match self {
+            Self::Ecdsa { signature, .. }
+            | Self::TaprootKeyPath { signature, .. }
+            | Self::TaprootScriptPath { signature, .. } => signature.clone(),
+        };
+        BareYieldedSignature {
+            input_index,
+            signature,
+        }
+    }
+}
+
 /// Parses every item yielded during a SIGN_PSBT into (input index, partial signature).
 pub fn parse_yielded_signatures(
     yielded: &[Vec<u8>],
@@ -479,6 +551,50 @@ pub fn parse_yielded_signatures(
             Ok((y.input_index, PartialSignature::from_yielded(&y)?))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod bare_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn bare_items_round_trip_and_take_the_hosts_key() {
+        let mut sig = vec![7u8; 65];
+        sig[64] = 0x01;
+        let full = PartialSignature::TaprootKeyPath {
+            key: [9; 32],
+            signature: sig.clone(),
+        };
+        let bare = full.to_bare_yielded(3);
+        let wire = bare.encode();
+        assert_eq!(wire[0], 3);
+        assert_eq!(&wire[1..], &sig[..]);
+        let back = BareYieldedSignature::decode(&wire).unwrap();
+        assert_eq!(back, bare);
+        assert_eq!(
+            PartialSignature::from_bare(BareSignatureKey::TaprootKeyPath([9; 32]), back.signature)
+                .unwrap(),
+            full
+        );
+        // A Schnorr signature of a wrong length is refused as in full items.
+        assert!(PartialSignature::from_bare(
+            BareSignatureKey::TaprootKeyPath([9; 32]),
+            vec![1; 63]
+        )
+        .is_err());
+        assert!(BareYieldedSignature::decode(&[0]).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn bare_garbage_never_panics(b in proptest::collection::vec(any::<u8>(), 0..120)) {
+            if let Ok(y) = BareYieldedSignature::decode(&b) {
+                let _ = PartialSignature::from_bare(BareSignatureKey::Ecdsa([2; 33]), y.signature.clone());
+                let _ = PartialSignature::from_bare(BareSignatureKey::TaprootKeyPath([2; 32]), y.signature);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
