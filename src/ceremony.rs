@@ -8,7 +8,7 @@ use crate::journal::{Journal, JournalError, Record, RejectedRecord, SignedRecord
 use crate::manifest::{AddressSpec, Manifest, SignerKind, SigningTask};
 use crate::schemes;
 use crate::signers::bitcoin_app::DefaultWallet;
-use crate::signers::{ensure_app, AppKind, BitcoinApp, DeviceError, EthereumApp};
+use crate::signers::{ensure_app, AppKind, BitcoinApp, DeviceError, EthereumApp, TronApp};
 use crate::transport::Exchange;
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::bip32::ChildNumber;
@@ -62,7 +62,7 @@ pub struct SignSummary {
     pub already: usize,
     /// Rejected on the device during this run (recorded in the journal).
     pub rejected: usize,
-    /// Tasks this device cannot do (e.g. TRON, whose app we do not drive), by key.
+    /// Tasks this device cannot do, by key, with the reason.
     pub unsupported: Vec<String>,
     /// Journal warnings (torn last line, ...).
     pub warnings: Vec<String>,
@@ -224,8 +224,8 @@ pub fn sign(
 
     let (mut journal, _) = Journal::open(journal_path, &manifest.identity())?;
     let mut tasks: Vec<SigningTask<'_>> = manifest.tasks_for(&signer.id).collect();
-    // Bitcoin first, then EVM: one app switch per run.
-    tasks.sort_by_key(|t| (t.spec.family != ChainFamily::Bitcoin, t.address_index));
+    // Bitcoin, then EVM, then TRON: one switch per app.
+    tasks.sort_by_key(|t| (app_for(t.spec.family) as u8, t.address_index));
     let mut summary = SignSummary {
         signer: signer.id.clone(),
         tasks: tasks.len(),
@@ -259,17 +259,7 @@ pub fn sign(
         }
         let key = task.key();
         let spec = task.spec;
-        let app = match spec.family {
-            ChainFamily::Bitcoin => AppKind::Bitcoin,
-            ChainFamily::Evm => AppKind::Ethereum,
-            ChainFamily::Tron => {
-                summary.unsupported.push(format!(
-                    "{key}: TRON signing needs the Ledger TRON app, which this version does not drive"
-                ));
-                bar.inc(1);
-                continue;
-            }
-        };
+        let app = app_for(spec.family);
         if open_app != Some(app) {
             let version =
                 ensure_app(transport, app).map_err(|e| device_err(e, summary.signed_now))?;
@@ -286,7 +276,12 @@ pub fn sign(
             }
         }
         let message = manifest.render_message(spec);
-        bar.set_message(format!("{} {}", spec.chain, spec.address));
+        bar.set_message(format!(
+            "{} {}{}",
+            spec.chain,
+            spec.address,
+            shown_hash(app, &message)
+        ));
         let signed = match app {
             AppKind::Bitcoin => sign_bitcoin(
                 manifest,
@@ -298,6 +293,7 @@ pub fn sign(
                 &mut wallets,
             ),
             AppKind::Ethereum => sign_evm(task, &message, transport),
+            AppKind::Tron => sign_tron(task, &message, transport),
         };
         let record = match signed {
             Ok(r) => r,
@@ -335,6 +331,33 @@ pub fn sign(
     }
     bar.finish_and_clear();
     Ok(summary)
+}
+
+/// The app that signs for a chain family.
+fn app_for(family: ChainFamily) -> AppKind {
+    match family {
+        ChainFamily::Bitcoin => AppKind::Bitcoin,
+        ChainFamily::Evm => AppKind::Ethereum,
+        ChainFamily::Tron => AppKind::Tron,
+    }
+}
+
+/// What the operator compares with the device's screen when it shows a hash, not the text:
+/// the TRON app shows the TIP-191 hash (first and last two bytes on a Nano).
+fn shown_hash(app: AppKind, message: &str) -> String {
+    match app {
+        AppKind::Tron => {
+            let hash = schemes::tron::tron_message_hash(
+                message.as_bytes(),
+                schemes::tron::TronVersion::V2,
+            );
+            format!(
+                " (device shows message hash {})",
+                firmware_messages::tron::hash_screen_text(&hash, true)
+            )
+        }
+        AppKind::Bitcoin | AppKind::Ethereum => String::new(),
+    }
 }
 
 enum Step {
@@ -615,6 +638,34 @@ fn sign_evm(
     Ok(SignedRecord::new(
         &task.key(),
         Scheme::Eip191,
+        sig,
+        None,
+        message,
+    ))
+}
+
+fn sign_tron(
+    task: &SigningTask<'_>,
+    message: &str,
+    transport: &mut dyn Exchange,
+) -> Result<SignedRecord, Step> {
+    let spec = task.spec;
+    let mut app = TronApp::new(transport);
+    let derived = app.address(task.path, true)?;
+    if derived != spec.address {
+        return Err(mismatch(task, derived));
+    }
+    let sig = app.sign_personal_message(task.path, message.as_bytes())?;
+    schemes::tron::verify_tron(
+        &spec.address,
+        message.as_bytes(),
+        &sig,
+        schemes::tron::TronVersion::V2,
+    )
+    .map_err(|e| bad_signature(task, e))?;
+    Ok(SignedRecord::new(
+        &task.key(),
+        Scheme::TronTip191,
         sig,
         None,
         message,

@@ -1,7 +1,7 @@
 //! `por-attest demo`: a whole ceremony on simulated Ledgers. Writes a test manifest for N
 //! addresses (BTC P2PKH, P2SH-P2WPKH, P2WPKH, a P2WSH 2-of-3 multisig over three simulated
-//! devices with different seeds, Ethereum and an L2), signs on each simulated device, packages
-//! the snapshot, verifies it, and reports.
+//! devices with different seeds, Ethereum, an L2 and TRON), signs on each simulated device,
+//! packages the snapshot, verifies it, and reports.
 
 use crate::ceremony::{sign, SignOptions, SignSummary};
 use crate::fixtures::master_key;
@@ -11,6 +11,7 @@ use crate::report::Report;
 use crate::schemes::evm::{evm_address_of, to_checksum_address};
 use crate::schemes::multisig::multisig_script;
 use crate::schemes::secp;
+use crate::schemes::tron::tron_address_of;
 use crate::simulator::{SimulatedLedger, SimulatorConfig, SPECULOS_MNEMONIC};
 use crate::verify::{verify_snapshot_file, VerifyOptions};
 use bitcoin::bip32::{ChildNumber, DerivationPath, Xpub};
@@ -74,6 +75,7 @@ pub fn write_manifest(dir: &Path, n: usize) -> std::io::Result<PathBuf> {
     let (shw, _) = account_xpub(a, "m/49'/0'/0'");
     let (wpkh, _) = account_xpub(a, "m/84'/0'/0'");
     let (eth, _) = account_xpub(a, "m/44'/60'/0'");
+    let (trx, _) = account_xpub(a, "m/44'/195'/0'");
     let cosigners: Vec<(&str, Xpub, bitcoin::bip32::Fingerprint)> = DEMO_SIGNERS
         .iter()
         .map(|(id, m)| {
@@ -104,6 +106,11 @@ pub fn write_manifest(dir: &Path, n: usize) -> std::io::Result<PathBuf> {
             "ARB",
             280_000_000,
             "0x3f5d0c8a1b6e2f7a9c4d8e0b1a2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e",
+        ),
+        (
+            "TRX",
+            77_500_000,
+            "00000000049e8e60c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0",
         ),
     ] {
         let _ = writeln!(
@@ -166,6 +173,11 @@ pub fn write_manifest(dir: &Path, n: usize) -> std::io::Result<PathBuf> {
                     "BTC,mainnet,{address},p2wsh,,,cold,,2,true,0/{k},{}",
                     cos.join(";")
                 )
+            }
+            // The sixth slot alternates between the L2 and TRON.
+            5 if k % 2 == 1 => {
+                let addr = tron_address_of(&child(&trx, 0, k));
+                format!("TRX,mainnet,{addr},,m/44'/195'/0'/0/{k},sim-a,{wallet},,,,,")
             }
             4 | 5 => {
                 let chain = if i % 6 == 4 { "ETH" } else { "ARB" };

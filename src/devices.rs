@@ -41,6 +41,11 @@ pub enum DeviceState {
         /// The app version.
         version: String,
     },
+    /// The TRON app is open.
+    Tron {
+        /// The app version.
+        version: String,
+    },
     /// Another app is open.
     OtherApp {
         /// The name the app reports.
@@ -66,7 +71,8 @@ pub struct DeviceInfo {
     pub serial: Option<String>,
     /// The probe's finding.
     pub state: DeviceState,
-    /// True when a ceremony can start on it now (Bitcoin or Ethereum app open, recent enough).
+    /// True when a ceremony can start on it now (Bitcoin, Ethereum or TRON app open, recent
+    /// enough).
     pub ready: bool,
     /// What the user should do, when something is needed.
     pub guidance: Option<String>,
@@ -91,6 +97,7 @@ impl fmt::Display for DeviceState {
                 }
             }
             DeviceState::Ethereum { version } => write!(f, "Ethereum app {version}"),
+            DeviceState::Tron { version } => write!(f, "Tron app {version}"),
             DeviceState::OtherApp { name, version } => write!(f, "{name} app {version}"),
             DeviceState::Unreachable { reason } => write!(f, "not usable: {reason}"),
         }
@@ -127,7 +134,7 @@ impl DeviceInfo {
 
 fn open_hint(device: &str) -> String {
     format!(
-        "open the Bitcoin app (Bitcoin addresses) or the Ethereum app (Ethereum and EVM addresses) on the device, or run `por-attest devices --device {device} --open bitcoin` (or `--open ethereum`) to have the dashboard open it (confirm on the device)"
+        "open the Bitcoin app (Bitcoin addresses), the Ethereum app (Ethereum and EVM addresses) or the Tron app (TRON addresses) on the device, or run `por-attest devices --device {device} --open bitcoin` (or `--open ethereum`, `--open tron`) to have the dashboard open it (confirm on the device)"
     )
 }
 
@@ -208,6 +215,7 @@ pub fn probe(
     let kind = match current.name.as_str() {
         "Bitcoin" | "Bitcoin Test" => AppKind::Bitcoin,
         "Ethereum" => AppKind::Ethereum,
+        firmware_messages::tron::APP_NAME => AppKind::Tron,
         _ => {
             let hint = format!(
                 "the {} app is open: quit it on the device, then {}",
@@ -280,19 +288,19 @@ pub fn probe(
                 guidance,
             )
         }
-        AppKind::Ethereum => {
+        AppKind::Ethereum | AppKind::Tron => {
             let ready = version_problem.is_none();
             let guidance = match version_problem {
                 None => open_failure,
                 Some(v) => Some(join(open_failure, v)),
             };
-            (
-                DeviceState::Ethereum {
-                    version: current.version,
-                },
-                ready,
-                guidance,
-            )
+            let version = current.version;
+            let state = if kind == AppKind::Tron {
+                DeviceState::Tron { version }
+            } else {
+                DeviceState::Ethereum { version }
+            };
+            (state, ready, guidance)
         }
     }
 }
@@ -483,6 +491,23 @@ mod tests {
                 assert!(i.ready);
             },
         );
+    }
+
+    #[test]
+    fn tron_app() {
+        both(SimulatorConfig::default(), Some(AppKind::Tron), |i| {
+            assert_eq!(
+                i.state,
+                DeviceState::Tron {
+                    version: crate::simulator::TRON_APP_VERSION.into()
+                }
+            );
+            assert!(i.ready);
+            assert!(i.to_human().contains("Tron app 0.7.1"));
+        });
+        let i = describe(&mut FixedApp("Tron", "0.4.5"), "x", None);
+        assert!(!i.ready);
+        assert!(i.guidance.unwrap().contains("0.4.6 or later"));
     }
 
     #[test]

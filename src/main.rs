@@ -54,6 +54,8 @@ enum OpenApp {
     Bitcoin,
     /// The Ethereum app.
     Ethereum,
+    /// The TRON app.
+    Tron,
 }
 
 #[derive(Subcommand)]
@@ -384,6 +386,7 @@ fn main() -> ExitCode {
             let open = open.map(|o| match o {
                 OpenApp::Bitcoin => por_attest::signers::AppKind::Bitcoin,
                 OpenApp::Ethereum => por_attest::signers::AppKind::Ethereum,
+                OpenApp::Tron => por_attest::signers::AppKind::Tron,
             });
             match por_attest::devices::list_devices(spec.as_ref(), open) {
                 Ok(infos) => {

@@ -1,6 +1,7 @@
 //! The signing ceremony on the simulator: every script type, resume after interruption at
 //! several points (byte-identical snapshot, nothing signed twice), and the failure modes:
-//! wrong seed, wrong path, rejected prompt, dropped connection, corrupt journal line.
+//! wrong seed, wrong path, rejected prompt, dropped connection, corrupt journal line. TRON
+//! entries go through the simulated TRON app like the others.
 
 use por_attest::ceremony::{sign, CeremonyError, OnReject, SignOptions};
 use por_attest::demo::{write_manifest, DEMO_SIGNERS};
@@ -92,6 +93,13 @@ fn full_ceremony_verifies_for_every_script_type() {
     for chain in ["\"ETH\"", "\"ARB\""] {
         assert!(text.contains(chain));
     }
+    let snap = por_attest::snapshot::Snapshot::read(&out).unwrap();
+    let trx: Vec<_> = snap.entries.iter().filter(|e| e.chain == "TRX").collect();
+    assert_eq!(trx.len(), N / 12, "TRON entries in the demo manifest");
+    for e in trx {
+        assert_eq!(e.signatures.len(), 1, "{}", e.address);
+        assert_eq!(e.signatures[0].scheme.to_string(), "tron-tip191");
+    }
 }
 
 #[test]
@@ -118,10 +126,19 @@ fn the_device_shows_each_address_and_message_it_signs() {
             spec.address
         );
         let msg = m.render_message(spec);
+        // The TRON app shows the TIP-191 hash of the message, not its text.
+        let shown = if spec.chain == "TRX" {
+            hex::encode_upper(por_attest::schemes::tron::tron_message_hash(
+                msg.as_bytes(),
+                por_attest::schemes::tron::TronVersion::V2,
+            ))
+        } else {
+            msg
+        };
         assert!(
             prompts
                 .iter()
-                .any(|p| p.approved && p.message.as_deref() == Some(msg.as_str())),
+                .any(|p| p.approved && p.message.as_deref() == Some(shown.as_str())),
             "message for {} was never shown",
             spec.address
         );
@@ -161,7 +178,9 @@ fn interrupted_runs_resume_to_the_same_bytes_and_never_sign_twice() {
             .filter(|p| {
                 matches!(
                     p.kind,
-                    PromptKind::BitcoinSignMessage | PromptKind::EthereumSignMessage
+                    PromptKind::BitcoinSignMessage
+                        | PromptKind::EthereumSignMessage
+                        | PromptKind::TronSignMessage
                 )
             })
             .count();
@@ -304,8 +323,105 @@ fn rejected_prompt_is_journaled_and_the_run_stops_or_continues() {
     let mut o = opts(id);
     o.on_reject = OnReject::Continue;
     let summary = sign(&m, &j, &mut t, &o).unwrap();
-    assert_eq!(summary.rejected, N / 3, "every EVM prompt rejected");
+    let evm = m
+        .addresses
+        .iter()
+        .filter(|a| a.chain == "ETH" || a.chain == "ARB")
+        .count();
+    assert_eq!(summary.rejected, evm, "every EVM prompt rejected");
     assert_eq!(summary.signed_now + summary.rejected, summary.tasks);
+}
+
+/// The demo manifest with its first TRX address replaced by `address`.
+fn with_tron_address(dir: &Path, address: &str) -> (Manifest, String) {
+    let p = write_manifest(dir, N).unwrap();
+    let csv = dir.join("addresses.csv");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let line = text.lines().find(|l| l.starts_with("TRX,")).unwrap();
+    let old = line.split(',').nth(2).unwrap().to_string();
+    std::fs::write(&csv, text.replacen(&old, address, 1)).unwrap();
+    (Manifest::load(p).unwrap(), old)
+}
+
+#[test]
+fn tron_address_of_another_key_is_refused_before_signing() {
+    let dir = tempfile::tempdir().unwrap();
+    // The TRON address of sim-b's key at the same path: a valid address, the wrong key.
+    let other = {
+        let master = por_attest::fixtures::master_key(DEMO_SIGNERS[1].1);
+        let path: bitcoin::bip32::DerivationPath = "m/44'/195'/0'/0/1".parse().unwrap();
+        let sk = master
+            .derive_priv(por_attest::schemes::secp(), &path)
+            .unwrap();
+        por_attest::schemes::tron::tron_address_of(
+            &sk.private_key.public_key(por_attest::schemes::secp()),
+        )
+    };
+    let (m, ours) = with_tron_address(dir.path(), &other);
+    let (id, words) = DEMO_SIGNERS[0];
+    let s = sim(words);
+    let mut t = s.transport();
+    let j = journal(dir.path(), id);
+    let err = sign(&m, &j, &mut t, &opts(id)).unwrap_err();
+    match &err {
+        CeremonyError::AddressMismatch {
+            address, derived, ..
+        } => {
+            assert_eq!(address, &other);
+            assert_eq!(derived, &ours, "the device's own address is named");
+        }
+        e => panic!("{e}"),
+    }
+    assert!(err.to_string().contains("refusing to sign"), "{err}");
+    assert!(!s
+        .prompts()
+        .iter()
+        .any(|p| p.kind == PromptKind::TronSignMessage));
+    // Everything before the TRON entries (Bitcoin, EVM) was signed and kept.
+    let tron_tasks = m.addresses.iter().filter(|a| a.chain == "TRX").count();
+    let before = m.tasks_for(id).count() - tron_tasks;
+    assert_eq!(signed_lines(&j), before);
+}
+
+#[test]
+fn rejected_tron_prompts_are_journaled() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = setup(dir.path());
+    let (id, words) = DEMO_SIGNERS[0];
+    let tron = m.addresses.iter().filter(|a| a.chain == "TRX").count();
+    assert!(tron >= 2);
+    for kind in [PromptKind::TronAddress, PromptKind::TronSignMessage] {
+        let dir = tempfile::tempdir().unwrap();
+        let m = setup(dir.path());
+        let j = journal(dir.path(), id);
+        let s = sim(words);
+        s.set_approval(rejecting(kind));
+        let mut t = s.transport();
+        let mut o = opts(id);
+        o.on_reject = OnReject::Continue;
+        let summary = sign(&m, &j, &mut t, &o).unwrap();
+        assert_eq!(summary.rejected, tron, "{kind:?}");
+        assert_eq!(summary.signed_now + tron, summary.tasks, "{kind:?}");
+        let text = std::fs::read_to_string(&j).unwrap();
+        assert_eq!(
+            text.lines().filter(|l| l.contains("\"rejected\"")).count(),
+            tron
+        );
+        assert!(text.contains("TRON"), "the reason names the TRON step");
+        // Approving on a re-run signs exactly the TRON entries.
+        let s2 = sim(words);
+        let mut t2 = s2.transport();
+        let summary = sign(&m, &j, &mut t2, &opts(id)).unwrap();
+        assert_eq!(summary.signed_now, tron, "{kind:?}");
+    }
+    // With --on-reject stop, the first rejected TRON prompt stops the run.
+    let j = journal(dir.path(), id);
+    let s = sim(words);
+    s.set_approval(rejecting(PromptKind::TronSignMessage));
+    let mut t = s.transport();
+    let err = sign(&m, &j, &mut t, &opts(id)).unwrap_err();
+    assert!(matches!(err, CeremonyError::Rejected { .. }), "{err}");
+    assert!(err.is_resumable());
 }
 
 #[test]

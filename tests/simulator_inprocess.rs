@@ -493,3 +493,108 @@ fn ethereum_address_and_personal_sign() {
     bad.p1 = 7;
     assert_eq!(t.send(&bad).unwrap().status, StatusWord::INCORRECT_P1P2);
 }
+
+#[test]
+fn tron_address_and_personal_sign_like_app_tron() {
+    use firmware_messages::tron;
+    let (sim, mut t) = device(Network::Bitcoin);
+    // The dashboard opens the app by the name app-tron's Makefile gives it.
+    open(&mut t, "Tron");
+    let r = t
+        .send(&DashboardCommand::GetAppAndVersion.to_command())
+        .unwrap();
+    let v = AppAndVersion::decode(&r.into_ok().unwrap()).unwrap();
+    assert_eq!(
+        (v.name.as_str(), v.version.as_str()),
+        ("Tron", TRON_APP_VERSION)
+    );
+    let cfg = t.send(&tron::AppConfiguration::request()).unwrap();
+    let cfg = tron::AppConfiguration::decode(&cfg.into_ok().unwrap()).unwrap();
+    assert_eq!(cfg.version(), TRON_APP_VERSION);
+
+    // Independent route to the address: k256 key, ethers keccak, base58check with 0x41.
+    let (_, vk) = eth_expected("m/44'/195'/0'/0/0");
+    let account = ethers_core::utils::public_key_to_address(&vk);
+    let mut payload = vec![0x41];
+    payload.extend_from_slice(account.as_bytes());
+    let want = bitcoin::base58::encode_check(&payload);
+    // The example manifest's TRX address is this one (Speculos seed, first TRON account).
+    assert_eq!(want, "TMVkf58Mk6JiVHXFqScrFCCfy5cgMoKhN1");
+    let path: Bip32Path = "m/44'/195'/0'/0/0".parse().unwrap();
+    let req = tron::GetAddress {
+        path: path.clone(),
+        display: true,
+        chain_code: true,
+    };
+    let r = tron::AddressResponse::decode(&t.send(&req.to_command()).unwrap().into_ok().unwrap())
+        .unwrap();
+    assert_eq!(r.address, want);
+    assert_eq!(r.public_key, vk.to_encoded_point(false).as_bytes());
+    assert!(r.chain_code.is_some());
+    let shown = &sim.prompts()[0];
+    assert_eq!(shown.kind, PromptKind::TronAddress);
+    assert_eq!(shown.address.as_deref(), Some(want.as_str()));
+
+    // A message long enough for two APDUs; the app hashes TIP-191 with the decimal length.
+    let msg = "Acme proof of reserves: I control TRX address ".repeat(6);
+    let cmds = tron::sign_personal_message_commands(&path, msg.as_bytes());
+    assert_eq!(cmds.len(), 2);
+    assert_eq!(
+        t.send(&cmds[0]).unwrap().into_ok().unwrap(),
+        Vec::<u8>::new()
+    );
+    let s = tron::Signature::decode(&t.send(&cmds[1]).unwrap().into_ok().unwrap()).unwrap();
+    let mut preimage = b"\x19TRON Signed Message:\n".to_vec();
+    preimage.extend_from_slice(msg.len().to_string().as_bytes());
+    preimage.extend_from_slice(msg.as_bytes());
+    let digest = ethers_core::utils::keccak256(&preimage);
+    let sig = ethers_core::types::Signature {
+        r: ethers_core::types::U256::from_big_endian(&s.r),
+        s: ethers_core::types::U256::from_big_endian(&s.s),
+        v: 27 + s.v as u64,
+    };
+    assert_eq!(
+        sig.recover(ethers_core::types::RecoveryMessage::Hash(digest.into()))
+            .unwrap(),
+        account
+    );
+    // What the screen showed: the hash (never the text) and the signing address.
+    let shown = &sim.prompts()[1];
+    assert_eq!(shown.kind, PromptKind::TronSignMessage);
+    assert_eq!(
+        shown.message.as_deref(),
+        Some(hex::encode_upper(digest).as_str())
+    );
+    assert_eq!(shown.address.as_deref(), Some(want.as_str()));
+
+    // The app's status words: a continuation with nothing started, a bad path, too many
+    // bytes, a rejected prompt.
+    assert_eq!(t.send(&cmds[1]).unwrap().status, StatusWord::INCORRECT_P1P2);
+    let mut bad = cmds[0].clone();
+    bad.data[0] = 0;
+    assert_eq!(
+        t.send(&bad).unwrap().status,
+        StatusWord::INCORRECT_BIP32_PATH
+    );
+    t.send(&cmds[0]).unwrap().into_ok().unwrap();
+    let mut long = cmds[1].clone();
+    long.data.push(b'!');
+    assert_eq!(t.send(&long).unwrap().status, StatusWord::INCORRECT_LENGTH);
+    sim.set_approval(ApprovalPolicy::RejectAll);
+    t.send(&cmds[0]).unwrap().into_ok().unwrap();
+    assert_eq!(t.send(&cmds[1]).unwrap().status, StatusWord::DENY);
+    assert_eq!(t.send(&req.to_command()).unwrap().status, StatusWord::DENY);
+    // Other apps' instructions: 0x6D00; another class: 0x6E00.
+    assert_eq!(
+        t.send(&firmware_messages::Command::new(0xE0, 0x0A, 0, 1, vec![]))
+            .unwrap()
+            .status,
+        StatusWord::INS_NOT_SUPPORTED
+    );
+    assert_eq!(
+        t.send(&firmware_messages::Command::new(0xE1, 0x02, 0, 0, vec![]))
+            .unwrap()
+            .status,
+        StatusWord::CLA_NOT_SUPPORTED
+    );
+}

@@ -4,6 +4,8 @@
 use crate::apdu::{Command, MAX_DATA};
 use crate::codec::{utf8, DecodeError, Reader};
 use crate::path::Bip32Path;
+use crate::personal_message::Framing;
+pub use crate::personal_message::{Assembly, PersonalMessageAssembler};
 
 /// Class of the Ethereum app.
 pub const CLA: u8 = 0xE0;
@@ -208,88 +210,20 @@ impl AppConfiguration {
     }
 }
 
+/// How the app frames a personal message: up to 255 data bytes per APDU.
+pub const PERSONAL_MESSAGE_FRAMING: Framing = Framing {
+    cla: CLA,
+    ins: INS_SIGN_PERSONAL_MESSAGE,
+    p1_first: P1_FIRST_CHUNK,
+    p1_more: P1_MORE_CHUNK,
+    max_data: MAX_DATA,
+};
+
 /// Splits a personal message into the APDUs the app expects: the first carries the path,
 /// the 4-byte BE message length and the start of the message; the rest carry up to 255
 /// bytes each with P1 0x80.
 pub fn sign_personal_message_commands(path: &Bip32Path, message: &[u8]) -> Vec<Command> {
-    let mut first = path.encode();
-    first.extend_from_slice(&(message.len() as u32).to_be_bytes());
-    let take = (MAX_DATA - first.len()).min(message.len());
-    first.extend_from_slice(&message[..take]);
-    let mut out = vec![Command::new(
-        CLA,
-        INS_SIGN_PERSONAL_MESSAGE,
-        P1_FIRST_CHUNK,
-        0,
-        first,
-    )];
-    for chunk in message[take..].chunks(MAX_DATA) {
-        out.push(Command::new(
-            CLA,
-            INS_SIGN_PERSONAL_MESSAGE,
-            P1_MORE_CHUNK,
-            0,
-            chunk.to_vec(),
-        ));
-    }
-    out
-}
-
-/// Device-side reassembly of a chunked personal message.
-#[derive(Debug, Clone, Default)]
-pub struct PersonalMessageAssembler {
-    state: Option<(Bip32Path, usize, Vec<u8>)>,
-}
-
-/// Progress of [`PersonalMessageAssembler::feed`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Assembly {
-    /// More chunks are expected (the app answers 0x9000 with no data).
-    NeedMore,
-    /// The whole message arrived.
-    Complete {
-        /// Signing path.
-        path: Bip32Path,
-        /// Message bytes.
-        message: Vec<u8>,
-    },
-}
-
-impl PersonalMessageAssembler {
-    /// Feeds one chunk. A first chunk restarts the assembly; a following chunk without a
-    /// first one, or more bytes than announced, is an error (and resets the state).
-    pub fn feed(&mut self, first: bool, data: &[u8]) -> Result<Assembly, DecodeError> {
-        if first {
-            let mut r = Reader::new(data);
-            let path = Bip32Path::read(&mut r, MAX_PATH_DEPTH)?;
-            let len = r.u32_be("message length")? as usize;
-            self.state = Some((path, len, Vec::with_capacity(len.min(1 << 16))));
-            return self.append(r.rest());
-        }
-        if self.state.is_none() {
-            return Err(DecodeError::invalid(
-                "chunk",
-                "no first chunk before this one",
-            ));
-        }
-        self.append(data)
-    }
-
-    fn append(&mut self, bytes: &[u8]) -> Result<Assembly, DecodeError> {
-        let Some((_, len, buf)) = self.state.as_mut() else {
-            return Err(DecodeError::invalid("chunk", "no message in progress"));
-        };
-        if buf.len() + bytes.len() > *len {
-            self.state = None;
-            return Err(DecodeError::invalid("chunk", "more bytes than announced"));
-        }
-        buf.extend_from_slice(bytes);
-        if buf.len() < *len {
-            return Ok(Assembly::NeedMore);
-        }
-        let (path, _, message) = self.state.take().expect("checked above");
-        Ok(Assembly::Complete { path, message })
-    }
+    PERSONAL_MESSAGE_FRAMING.commands(path, message)
 }
 
 /// A recoverable signature as the Ethereum app returns it: v (27/28), r, s.

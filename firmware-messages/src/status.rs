@@ -15,10 +15,16 @@ impl StatusWord {
     pub const SECURITY_STATUS_NOT_SATISFIED: StatusWord = StatusWord(0x6982);
     /// Wrong data length (Ethereum).
     pub const WRONG_LENGTH: StatusWord = StatusWord(0x6983);
+    /// Wrong length (ISO 7816; the TRON app's `E_INCORRECT_LENGTH`).
+    pub const INCORRECT_LENGTH: StatusWord = StatusWord(0x6700);
     /// Incorrect data.
     pub const INCORRECT_DATA: StatusWord = StatusWord(0x6A80);
     /// Not supported (Bitcoin app: e.g. non-standard path without display).
     pub const NOT_SUPPORTED: StatusWord = StatusWord(0x6A82);
+    /// TRON app: the BIP-32 path is malformed (no step, more than 10, truncated).
+    pub const INCORRECT_BIP32_PATH: StatusWord = StatusWord(0x6A8A);
+    /// TRON app 0.8+: the "Sign by hash" setting is off (needed for personal messages).
+    pub const MISSING_SETTING_SIGN_BY_HASH: StatusWord = StatusWord(0x6A8C);
     /// Wrong P1 or P2 (Bitcoin app).
     pub const WRONG_P1P2: StatusWord = StatusWord(0x6A86);
     /// Wrong data length (Bitcoin app).
@@ -87,7 +93,13 @@ impl StatusWord {
                 "security status not satisfied",
             ),
             Self::WRONG_LENGTH => ("WRONG_LENGTH", "wrong data length"),
+            Self::INCORRECT_LENGTH => ("INCORRECT_LENGTH", "wrong length"),
             Self::INCORRECT_DATA => ("INCORRECT_DATA", "incorrect data"),
+            Self::INCORRECT_BIP32_PATH => ("INCORRECT_BIP32_PATH", "incorrect BIP-32 path"),
+            Self::MISSING_SETTING_SIGN_BY_HASH => (
+                "MISSING_SETTING_SIGN_BY_HASH",
+                "the app's \"Sign by hash\" setting is off",
+            ),
             Self::NOT_SUPPORTED => ("NOT_SUPPORTED", "not supported"),
             Self::WRONG_P1P2 => ("WRONG_P1P2", "wrong P1 or P2"),
             Self::WRONG_DATA_LENGTH => ("WRONG_DATA_LENGTH", "wrong data length"),

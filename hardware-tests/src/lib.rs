@@ -2,7 +2,8 @@
 //! environment variable `POR_ATTEST_DEVICE` (`hid`, `hid:SERIAL_OR_PATH`,
 //! `tcp:127.0.0.1:9999` for Speculos or `por-attest simulator`, or `sim`). Without it, each
 //! test says why it skipped and passes. `POR_ATTEST_APPS` (comma-separated: `bitcoin`,
-//! `ethereum`; default both) selects the app tests, since Speculos runs one app at a time.
+//! `ethereum`, `tron`; default all three) selects the app tests, since Speculos runs one app
+//! at a time.
 //!
 //! The device's seed is unknown in general, so each test builds its manifest from the device
 //! itself: the master fingerprint, and addresses the device derives (without showing them)
@@ -15,7 +16,7 @@ use por_attest::device::{connect_with, DeviceSpec};
 use por_attest::manifest::Manifest;
 use por_attest::package::{package, PackageOptions};
 use por_attest::signers::dashboard::app_and_version;
-use por_attest::signers::{ensure_app, AppKind, BitcoinApp, EthereumApp};
+use por_attest::signers::{ensure_app, AppKind, BitcoinApp, DeviceError, EthereumApp, TronApp};
 use por_attest::transport::Exchange;
 use por_attest::verify::{verify_snapshot_file, VerifyOptions};
 use std::fmt::Write as _;
@@ -27,7 +28,7 @@ use std::time::Duration;
 
 /// The environment variable naming the device.
 pub const DEVICE_VAR: &str = "POR_ATTEST_DEVICE";
-/// The environment variable selecting the apps to test (`bitcoin`, `ethereum`).
+/// The environment variable selecting the apps to test (`bitcoin`, `ethereum`, `tron`).
 pub const APPS_VAR: &str = "POR_ATTEST_APPS";
 /// The environment variable with the per-exchange timeout in seconds (default 300).
 pub const TIMEOUT_VAR: &str = "POR_ATTEST_TIMEOUT_SECS";
@@ -165,6 +166,7 @@ fn header(spec: &DeviceSpec, fingerprint: Option<Fingerprint>) -> String {
          created_at = \"2026-11-28T00:00:00Z\"\n\n\
          [anchors.BTC]\nheight = 925000\nblock_hash = \"00000000000000000001c5f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f\"\n\n\
          [anchors.ETH]\nheight = 23800000\nblock_hash = \"0x9a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9\"\n\n\
+         [anchors.TRX]\nheight = 77500000\nblock_hash = \"00000000049e8e60c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0\"\n\n\
          [[signers]]\nid = \"{SIGNER}\"\nkind = \"ledger\"\n",
         spec.is_simulator()
     );
@@ -204,26 +206,51 @@ pub fn bitcoin_manifest(
     toml
 }
 
-/// A manifest of `PER_TYPE` Ethereum addresses derived by the device (not shown) at
-/// `m/44'/60'/0'/0/i`; `path_offset` shifts the derivation index of the addresses written
-/// (while keeping the path), to make a manifest the device must refuse.
-pub fn ethereum_manifest(t: &mut dyn Exchange, spec: &DeviceSpec, path_offset: u32) -> String {
-    ensure_app(t, AppKind::Ethereum).unwrap_or_else(|e| panic!("opening the Ethereum app: {e}"));
-    let mut toml = header(spec, None);
-    let mut app = EthereumApp::new(&mut *t);
+/// `PER_TYPE` account addresses of `chain` at `m/44'/coin'/0'/0/i`, as manifest entries;
+/// `derive` asks the device for the address at a path. `path_offset` shifts the derivation
+/// index of the addresses written (while keeping the path), to make a manifest the device
+/// must refuse.
+fn account_entries(
+    chain: &str,
+    coin: u32,
+    path_offset: u32,
+    mut derive: impl FnMut(&DerivationPath) -> Result<String, DeviceError>,
+) -> String {
+    let mut toml = String::new();
     for i in 0..PER_TYPE {
-        let path = format!("m/44'/60'/0'/0/{i}");
-        let derive_at = format!("m/44'/60'/0'/0/{}", i + path_offset);
+        let path = format!("m/44'/{coin}'/0'/0/{i}");
+        let derive_at = format!("m/44'/{coin}'/0'/0/{}", i + path_offset);
         let dp = DerivationPath::from_str(&derive_at).expect("valid path");
-        let address = app
-            .address(&dp, false)
-            .unwrap_or_else(|e| panic!("deriving the Ethereum address at {derive_at}: {e}"));
+        let address = derive(&dp)
+            .unwrap_or_else(|e| panic!("deriving the {chain} address at {derive_at}: {e}"));
         let _ = write!(
             toml,
-            "\n[[addresses]]\nchain = \"ETH\"\nnetwork = \"mainnet\"\naddress = \"{address}\"\npath = \"{path}\"\nsigner = \"{SIGNER}\"\n"
+            "\n[[addresses]]\nchain = \"{chain}\"\nnetwork = \"mainnet\"\naddress = \"{address}\"\npath = \"{path}\"\nsigner = \"{SIGNER}\"\n"
         );
     }
     toml
+}
+
+/// A manifest of `PER_TYPE` Ethereum addresses derived by the device (not shown) at
+/// `m/44'/60'/0'/0/i` (see [`account_entries`] for `path_offset`).
+pub fn ethereum_manifest(t: &mut dyn Exchange, spec: &DeviceSpec, path_offset: u32) -> String {
+    ensure_app(t, AppKind::Ethereum).unwrap_or_else(|e| panic!("opening the Ethereum app: {e}"));
+    let mut app = EthereumApp::new(&mut *t);
+    header(spec, None) + &account_entries("ETH", 60, path_offset, |p| app.address(p, false))
+}
+
+/// A manifest of `PER_TYPE` TRON addresses derived by the device (not shown) at
+/// `m/44'/195'/0'/0/i` (see [`account_entries`] for `path_offset`). A device without the
+/// TRON app stops here with what to do.
+pub fn tron_manifest(t: &mut dyn Exchange, spec: &DeviceSpec, path_offset: u32) -> String {
+    if let Err(e) = ensure_app(t, AppKind::Tron) {
+        panic!(
+            "opening the Tron app: {e}\nInstall the Tron app (Ledger Live, My Ledger), or leave \
+             `tron` out of {APPS_VAR} (e.g. {APPS_VAR}=bitcoin,ethereum) to skip the TRON tests."
+        );
+    }
+    let mut app = TronApp::new(&mut *t);
+    header(spec, None) + &account_entries("TRX", 195, path_offset, |p| app.address(p, false))
 }
 
 /// Writes `toml` as `dir/manifest.toml` and loads it.

@@ -1,11 +1,12 @@
 //! The ceremony against the device named by `POR_ATTEST_DEVICE` (skipped without it): each
-//! Bitcoin single-signature type (P2TR through SIGN_PSBT, as BIP-322) and Ethereum signed, packaged and verified; a device that is
-//! not the manifest's signer refused before anything is signed. See README.md.
+//! Bitcoin single-signature type (P2TR through SIGN_PSBT, as BIP-322), Ethereum and TRON
+//! signed, packaged and verified; a device that is not the manifest's signer, or an address
+//! that is not the device's, refused before anything is signed. See README.md.
 
 use firmware_messages::bitcoin::psbt::PartialSignature;
 use hardware_tests::{
     bitcoin_account, bitcoin_manifest, ceremony, device_for, ethereum_manifest, say, sign_on,
-    write_manifest, BitcoinAccount,
+    tron_manifest, write_manifest, BitcoinAccount,
 };
 use por_attest::ceremony::CeremonyError;
 use por_attest::chains::ScriptType;
@@ -173,6 +174,54 @@ fn ethereum_personal_sign() {
 }
 
 #[test]
+fn tron_personal_sign() {
+    let Some(dut) = device_for("tron_personal_sign", Some(AppKind::Tron)) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = dut.connect();
+    let m = write_manifest(dir.path(), &tron_manifest(t.as_mut(), &dut.spec, 0));
+    let snapshot = ceremony(dir.path(), &m, t.as_mut(), &dut.spec);
+    let text = std::fs::read_to_string(snapshot).unwrap();
+    assert!(text.contains("\"tron-tip191\""), "{text}");
+}
+
+#[test]
+fn wrong_tron_address_is_refused_before_signing() {
+    let Some(dut) = device_for(
+        "wrong_tron_address_is_refused_before_signing",
+        Some(AppKind::Tron),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = dut.connect();
+    let m = write_manifest(dir.path(), &tron_manifest(t.as_mut(), &dut.spec, 1));
+    refused_before_signing(&m, dir.path(), t.as_mut(), &dut.spec);
+}
+
+/// `sign` refuses `m` with an address mismatch and journals no signature.
+fn refused_before_signing(
+    m: &por_attest::manifest::Manifest,
+    dir: &std::path::Path,
+    t: &mut dyn por_attest::transport::Exchange,
+    spec: &por_attest::device::DeviceSpec,
+) {
+    let journal = dir.join("journal-device.jsonl");
+    let e = sign_on(m, &journal, t, spec).unwrap_err();
+    assert!(
+        matches!(e, CeremonyError::AddressMismatch { .. }),
+        "expected an address mismatch, got: {e}"
+    );
+    let signed = std::fs::read_to_string(&journal)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("\"signed\""))
+        .count();
+    assert_eq!(signed, 0, "nothing signed");
+}
+
+#[test]
 fn wrong_fingerprint_is_refused_before_signing() {
     let Some(dut) = device_for(
         "wrong_fingerprint_is_refused_before_signing",
@@ -220,18 +269,7 @@ fn wrong_ethereum_address_is_refused_before_signing() {
     let mut t = dut.connect();
     // Addresses of indexes 1 and 2 written with the paths of indexes 0 and 1.
     let m = write_manifest(dir.path(), &ethereum_manifest(t.as_mut(), &dut.spec, 1));
-    let journal = dir.path().join("journal-device.jsonl");
-    let e = sign_on(&m, &journal, t.as_mut(), &dut.spec).unwrap_err();
-    assert!(
-        matches!(e, CeremonyError::AddressMismatch { .. }),
-        "expected an address mismatch, got: {e}"
-    );
-    let signed = std::fs::read_to_string(&journal)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains("\"signed\""))
-        .count();
-    assert_eq!(signed, 0, "nothing signed");
+    refused_before_signing(&m, dir.path(), t.as_mut(), &dut.spec);
 }
 
 #[test]

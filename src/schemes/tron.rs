@@ -149,6 +149,19 @@ mod tests {
     }
 
     #[test]
+    fn v2_is_what_the_ledger_tron_app_hashes() {
+        // app-tron `sign_personal_message.c`: keccak(magic ‖ "%d" of the length ‖ message).
+        for len in [0usize, 5, 32, 99, 100, 225, 1000] {
+            let msg = vec![b'q'; len];
+            assert_eq!(
+                tron_message_hash(&msg, TronVersion::V2),
+                keccak256(&firmware_messages::tron::signed_preimage(&msg)),
+                "length {len}"
+            );
+        }
+    }
+
+    #[test]
     fn round_trip() {
         let k = one();
         let a = tron_address_of(&k.public_key(secp()));

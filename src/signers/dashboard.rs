@@ -10,6 +10,7 @@ use firmware_messages::StatusWord;
 pub enum AppKind {
     Bitcoin,
     Ethereum,
+    Tron,
 }
 
 impl AppKind {
@@ -18,6 +19,7 @@ impl AppKind {
         match self {
             AppKind::Bitcoin => "Bitcoin",
             AppKind::Ethereum => "Ethereum",
+            AppKind::Tron => firmware_messages::tron::APP_NAME,
         }
     }
 
@@ -25,6 +27,7 @@ impl AppKind {
         match self {
             AppKind::Bitcoin => name == "Bitcoin" || name == "Bitcoin Test",
             AppKind::Ethereum => name == "Ethereum",
+            AppKind::Tron => name == firmware_messages::tron::APP_NAME,
         }
     }
 }
@@ -98,6 +101,9 @@ fn check_version(app: AppKind, version: String) -> Result<String, DeviceError> {
         // 2.0.2 brought SIGN_MESSAGE; before 2.1.0 wallet policies use version 1.
         AppKind::Bitcoin => (2, 0, 2),
         AppKind::Ethereum => (1, 9, 0),
+        // Before 0.4.6 a signature whose r or s began with a zero byte came out malformed
+        // (app-tron commit 6da2b94), and RFC 6979 would give it again on every retry.
+        AppKind::Tron => (0, 4, 6),
     };
     match parse_version(&version) {
         Some(v) if v >= minimum => Ok(version),
@@ -123,5 +129,7 @@ mod tests {
         assert!(check_version(AppKind::Bitcoin, "2.0.1".into()).is_err());
         assert!(check_version(AppKind::Bitcoin, "2.0.6".into()).is_ok());
         assert!(check_version(AppKind::Bitcoin, "2.1.0".into()).is_ok());
+        assert!(check_version(AppKind::Tron, "0.4.5".into()).is_err());
+        assert!(check_version(AppKind::Tron, "0.7.1".into()).is_ok());
     }
 }

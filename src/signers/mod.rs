@@ -1,14 +1,16 @@
 //! Host drivers for the Ledger apps, over any [`Exchange`] transport: the dashboard (which app
-//! is open, open another), the Bitcoin app and the Ethereum app. They build commands and parse
+//! is open, open another), the Bitcoin app, the Ethereum app and the TRON app. They build commands and parse
 //! replies with `firmware-messages`; the transport only moves bytes.
 
 pub mod bitcoin_app;
 pub mod dashboard;
 pub mod ethereum_app;
+pub mod tron_app;
 
 pub use bitcoin_app::BitcoinApp;
 pub use dashboard::{ensure_app, AppKind};
 pub use ethereum_app::EthereumApp;
+pub use tron_app::TronApp;
 
 use crate::transport::TransportError;
 use firmware_messages::{Bip32Path, StatusWord};

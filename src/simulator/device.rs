@@ -4,11 +4,13 @@
 use super::{
     bitcoin_app::{AppFeatures, BitcoinApp},
     ethereum_app::EthereumApp,
+    tron_app::TronApp,
 };
 use bitcoin::bip32::{DerivationPath, Xpriv};
-use bitcoin::secp256k1::{All, Secp256k1};
+use bitcoin::secp256k1::{All, Message, Secp256k1};
 use bitcoin::Network;
 use firmware_messages::dashboard::{AppAndVersion, DashboardCommand, DASHBOARD_NAME};
+use firmware_messages::tron::APP_NAME as TRON_APP_NAME;
 use firmware_messages::{Bip32Path, Command, Response, StatusWord};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,6 +23,8 @@ pub const SPECULOS_MNEMONIC: &str = "glory promote mansion idle axis finger extr
 pub const BITCOIN_APP_VERSION: &str = "2.1.3";
 /// Version the simulated Ethereum app reports.
 pub const ETHEREUM_APP_VERSION: &str = "1.10.4";
+/// Version the simulated TRON app reports (app-tron's latest release).
+pub const TRON_APP_VERSION: &str = "0.7.1";
 /// OS version the dashboard reports.
 pub const OS_VERSION: &str = "1.1.1";
 
@@ -87,6 +91,10 @@ pub enum PromptKind {
     EthereumAddress,
     /// Ethereum: sign a personal message.
     EthereumSignMessage,
+    /// TRON: show an address ("Verify Address").
+    TronAddress,
+    /// TRON: sign a personal message (the screen shows its hash, not its text).
+    TronSignMessage,
 }
 
 /// What the device displayed for the user to confirm.
@@ -141,6 +149,8 @@ pub enum RunningApp {
     Bitcoin,
     /// The Ethereum app.
     Ethereum,
+    /// The TRON app.
+    Tron,
 }
 
 /// Simulator settings.
@@ -240,6 +250,21 @@ impl Keys {
             .derive_priv(&self.secp, &dp)
             .expect("derivation from a valid master key cannot fail for 32-bit indices")
     }
+
+    /// ECDSA (RFC 6979, low s) over a 32-byte digest with the key at `path`: r, s and the
+    /// recovery parity.
+    pub fn sign_digest(&self, path: &Bip32Path, digest: [u8; 32]) -> ([u8; 32], [u8; 32], u8) {
+        let sk = self.derive(path).private_key;
+        let sig = self
+            .secp
+            .sign_ecdsa_recoverable(&Message::from_digest(digest), &sk);
+        let (recid, rs) = sig.serialize_compact();
+        let mut r = [0u8; 32];
+        let mut s = [0u8; 32];
+        r.copy_from_slice(&rs[..32]);
+        s.copy_from_slice(&rs[32..]);
+        (r, s, recid.to_i32() as u8)
+    }
 }
 
 /// User interface: decides prompts and records them.
@@ -268,11 +293,12 @@ struct State {
     bitcoin_version: String,
     bitcoin: BitcoinApp,
     ethereum: EthereumApp,
+    tron: TronApp,
     prompts: Vec<Prompt>,
     exchanges: usize,
 }
 
-/// A simulated Ledger with the Bitcoin and Ethereum apps. Cloning gives another handle to
+/// A simulated Ledger with the Bitcoin, Ethereum and TRON apps. Cloning gives another handle to
 /// the same device.
 #[derive(Clone)]
 pub struct SimulatedLedger {
@@ -310,6 +336,7 @@ impl SimulatedLedger {
             bitcoin_version: config.bitcoin_app_version,
             bitcoin: BitcoinApp::default(),
             ethereum: EthereumApp::default(),
+            tron: TronApp::default(),
             prompts: Vec::new(),
             exchanges: 0,
         };
@@ -407,6 +434,7 @@ impl SimulatedLedger {
                 // Whatever was in progress is lost, as on a real unplug.
                 s.bitcoin.reset();
                 s.ethereum.reset();
+                s.tron.reset();
             }
             (delay, fault)
         };
@@ -467,6 +495,7 @@ impl State {
                         vec![0x02],
                     ),
                     RunningApp::Ethereum => ("Ethereum", ETHEREUM_APP_VERSION, vec![0x02]),
+                    RunningApp::Tron => (TRON_APP_NAME, TRON_APP_VERSION, vec![0x02]),
                 };
                 Response::ok(
                     AppAndVersion {
@@ -482,6 +511,8 @@ impl State {
                     self.app = RunningApp::Bitcoin;
                 } else if name == "Ethereum" {
                     self.app = RunningApp::Ethereum;
+                } else if name == TRON_APP_NAME {
+                    self.app = RunningApp::Tron;
                 } else {
                     return Response::error(StatusWord::APP_NOT_FOUND);
                 }
@@ -494,6 +525,7 @@ impl State {
                 self.app = RunningApp::Dashboard;
                 self.bitcoin.reset();
                 self.ethereum.reset();
+                self.tron.reset();
                 Response::ok(Vec::new())
             }
             (RunningApp::Dashboard, _) => Response::error(StatusWord::APP_NOT_OPEN),
@@ -512,6 +544,13 @@ impl State {
                     prompts: &mut self.prompts,
                 };
                 self.ethereum.handle(&self.keys, &mut ui, c)
+            }
+            (RunningApp::Tron, _) => {
+                let mut ui = Ui {
+                    approval: &self.approval,
+                    prompts: &mut self.prompts,
+                };
+                self.tron.handle(&self.keys, &mut ui, c)
             }
         }
     }

@@ -1,7 +1,6 @@
 //! The simulated Ethereum app: get address, get app configuration, sign personal message.
 
 use super::device::{Keys, Prompt, PromptKind, Ui, ETHEREUM_APP_VERSION};
-use bitcoin::secp256k1::Message;
 use ethers_core::types::Address as EthAddress;
 use ethers_core::utils::{hash_message, keccak256, to_checksum};
 use firmware_messages::ethereum::{
@@ -107,19 +106,10 @@ impl EthereumApp {
                         if !ui.confirm(p) {
                             return Response::error(StatusWord::DENY);
                         }
-                        let digest = hash_message(&message).0;
-                        let sk = keys.derive(&path).private_key;
-                        let sig = keys
-                            .secp
-                            .sign_ecdsa_recoverable(&Message::from_digest(digest), &sk);
-                        let (recid, rs) = sig.serialize_compact();
-                        let mut r = [0u8; 32];
-                        let mut s = [0u8; 32];
-                        r.copy_from_slice(&rs[..32]);
-                        s.copy_from_slice(&rs[32..]);
+                        let (r, s, parity) = keys.sign_digest(&path, hash_message(&message).0);
                         Response::ok(
                             Signature {
-                                v: 27 + recid.to_i32() as u8,
+                                v: 27 + parity,
                                 r,
                                 s,
                             }

@@ -1,5 +1,6 @@
-//! A simulated Ledger (dashboard + Bitcoin app 2.1.3 + Ethereum app 1.10.4) that speaks the
-//! real apps' APDU protocol, for tests, CI and demos. Never used in a release ceremony.
+//! A simulated Ledger (dashboard + Bitcoin app 2.1.3 + Ethereum app 1.10.4 + TRON app 0.7.1)
+//! that speaks the real apps' APDU protocol, for tests, CI and demos. Never used in a release
+//! ceremony.
 //!
 //! # Public API for the lead and for host drivers
 //!
@@ -48,12 +49,15 @@
 //!   KeyInfo}`;
 //! - Ethereum app: `ethereum::GetAddress{..}.to_command()`, `ethereum::AddressResponse::decode`,
 //!   `ethereum::sign_personal_message_commands(&path, msg)` (send all; the last reply holds
-//!   the signature), `ethereum::Signature::decode`, `ethereum::AppConfiguration`.
+//!   the signature), `ethereum::Signature::decode`, `ethereum::AppConfiguration`;
+//! - TRON app: `tron::GetAddress{..}.to_command()`, `tron::AddressResponse::decode`,
+//!   `tron::sign_personal_message_commands(&path, msg)`, `tron::Signature::decode` (r‖s‖v,
+//!   v 0/1), `tron::AppConfiguration`.
 //!
 //! Behaviour: a locked device answers 0x5515 to everything; the dashboard answers
 //! get-app-and-version (`BOLOS`), opens `Bitcoin` (`Bitcoin Test` on test networks) or
-//! `Ethereum` (0x6807 for other names) and answers 0x6E01 to app commands; an app answers
-//! 0x6E00 to another class and 0x6D00 to an unknown instruction; a rejected prompt gives
+//! `Ethereum` or `Tron` (0x6807 for other names) and answers 0x6E01 to app commands; an app
+//! answers 0x6E00 to another class and 0x6D00 to an unknown instruction; a rejected prompt gives
 //! 0x6985. Sign message follows the real app: legacy message hash, header 31..=34 whatever
 //! the address type. SIGN_PSBT signs for the default `wpkh`, `sh(wpkh)` and `tr` (BIP-86 key
 //! path) wallets, showing the BIP-322 message when the PSBT is a message's `to_sign`; other
@@ -64,10 +68,11 @@ mod device;
 mod ethereum_app;
 mod sign_psbt;
 mod tcp;
+mod tron_app;
 
 pub use device::{
     Approval, ApprovalPolicy, DeviceOutput, Fault, Prompt, PromptKind, RunningApp, SimulatedLedger,
     SimulatorConfig, SimulatorError, BITCOIN_APP_VERSION, ETHEREUM_APP_VERSION, OS_VERSION,
-    SPECULOS_MNEMONIC,
+    SPECULOS_MNEMONIC, TRON_APP_VERSION,
 };
 pub use tcp::{serve_tcp, TcpServer};
