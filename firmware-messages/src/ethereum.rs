@@ -173,42 +173,7 @@ impl AddressResponse {
     }
 }
 
-/// GET APP CONFIGURATION reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AppConfiguration {
-    /// Flags (0x01 blind signing enabled, 0x02 ERC-20 info external, ...).
-    pub flags: u8,
-    /// Major version.
-    pub major: u8,
-    /// Minor version.
-    pub minor: u8,
-    /// Patch version.
-    pub patch: u8,
-}
-
-impl AppConfiguration {
-    /// The request APDU.
-    pub fn request() -> Command {
-        Command::new(CLA, INS_GET_APP_CONFIGURATION, 0, 0, vec![])
-    }
-
-    /// Wire form.
-    pub fn encode(&self) -> Vec<u8> {
-        vec![self.flags, self.major, self.minor, self.patch]
-    }
-
-    /// Parses the reply (4 bytes; newer apps may append more, which is ignored).
-    pub fn decode(data: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(data);
-        let [flags, major, minor, patch] = r.array::<4>("app configuration")?;
-        Ok(AppConfiguration {
-            flags,
-            major,
-            minor,
-            patch,
-        })
-    }
-}
+pub use crate::app_configuration::AppConfiguration;
 
 /// How the app frames a personal message: up to 255 data bytes per APDU.
 pub const PERSONAL_MESSAGE_FRAMING: Framing = Framing {

@@ -10,6 +10,7 @@
 //! - [`status`]: status words with their meaning;
 //! - [`path`]: BIP-32 derivation paths (text and wire form);
 //! - [`dashboard`]: get app and version, open app, quit app;
+//! - [`app_configuration`]: get app configuration, shared by the Ethereum and Tron apps;
 //! - [`ethereum`]: get address, get app configuration, sign personal message (chunked);
 //! - [`tron`]: the TRON app's get address, get app configuration, sign personal message;
 //! - [`personal_message`]: the chunked personal-message layout both of those apps share;
@@ -17,6 +18,7 @@
 //!   policies, and the host-side and device-side drivers of the interrupt loop.
 
 pub mod apdu;
+pub mod app_configuration;
 pub mod bitcoin;
 pub mod codec;
 pub mod dashboard;

@@ -262,51 +262,12 @@ impl AddressResponse {
     }
 }
 
-/// GET APP CONFIGURATION reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AppConfiguration {
-    /// Settings flags (low nibble; see [`FLAG_SIGN_BY_HASH`]).
-    pub flags: u8,
-    /// Major version.
-    pub major: u8,
-    /// Minor version.
-    pub minor: u8,
-    /// Patch version.
-    pub patch: u8,
-}
+pub use crate::app_configuration::AppConfiguration;
 
 impl AppConfiguration {
-    /// The request APDU.
-    pub fn request() -> Command {
-        Command::new(CLA, INS_GET_APP_CONFIGURATION, 0, 0, vec![])
-    }
-
-    /// Wire form.
-    pub fn encode(&self) -> Vec<u8> {
-        vec![self.flags, self.major, self.minor, self.patch]
-    }
-
-    /// Parses the 4-byte reply.
-    pub fn decode(data: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(data);
-        let [flags, major, minor, patch] = r.array::<4>("app configuration")?;
-        r.finish()?;
-        Ok(AppConfiguration {
-            flags,
-            major,
-            minor,
-            patch,
-        })
-    }
-
-    /// True when the "Sign by hash" setting is on.
+    /// True when the Tron app's "Sign by hash" setting is on.
     pub fn sign_by_hash(&self) -> bool {
         self.flags & FLAG_SIGN_BY_HASH != 0
-    }
-
-    /// `major.minor.patch`.
-    pub fn version(&self) -> String {
-        format!("{}.{}.{}", self.major, self.minor, self.patch)
     }
 }
 
