@@ -4,13 +4,13 @@
 //! Like the real app it reads the PSBTv2 maps through client commands, takes as its own the
 //! inputs whose BIP-32 (or, for taproot, TAP_BIP32) derivation carries its fingerprint and a
 //! path of the wallet's account whose script is the spent output's, shows one prompt (the
-//! BIP-322 message when the PSBT carries `PSBT_GLOBAL_GENERIC_SIGNED_MESSAGE`, after checking
-//! that the PSBT is that message's `to_sign`; otherwise the outputs and fee), then signs each
+//! outputs and the fee: like the released apps, it shows a BIP-322 `to_sign` as a zero-value
+//! transaction to `OP_RETURN`, not its message), then signs each
 //! own input (BIP-341 SIGHASH_DEFAULT with the BIP-86 tweak, or BIP-143 SIGHASH_ALL) and
 //! yields `<input index> <key> <signature>`. Registered wallets and other policies answer
 //! 0x6A82; inconsistent PSBT data answers 0x6A80.
 
-use super::bitcoin_app::{incorrect, show_message, AppError, Ctx, LoadedPolicy};
+use super::bitcoin_app::{incorrect, AppError, Ctx, LoadedPolicy};
 use super::device::{Prompt, PromptKind};
 use bitcoin::absolute::LockTime;
 use bitcoin::consensus::deserialize;
@@ -160,7 +160,6 @@ pub(super) fn sign_psbt(
             return incorrect();
         }
     }
-    let message = global.value(flow, &[key::GLOBAL_GENERIC_SIGNED_MESSAGE])?;
 
     let mut inputs = Vec::new();
     for i in 0..*n_inputs {
@@ -208,26 +207,18 @@ pub(super) fn sign_psbt(
         output: outputs,
     };
 
+    // Released apps (through 2.4.x) know nothing of BIP-322: a `to_sign` is reviewed as any
+    // transaction, "Amount 0 BTC", "To OP_RETURN", "Fees 0 BTC" (seen on 2.4.1 under
+    // Speculos); the message is not shown.
     let mut p = Prompt::new(PromptKind::BitcoinSignPsbt);
-    match &message {
-        Some(msg) => {
-            check_bip322(&tx, &inputs, msg)?;
-            let own = inputs[0].own.as_ref().expect("checked by check_bip322");
-            p.path = Some(own.path.to_string());
-            p.address = Some(script_address(ctx, &inputs[0].utxo.script_pubkey));
-            p.message = Some(show_message(msg));
-        }
-        None => {
-            for (i, o) in tx.output.iter().enumerate() {
-                p.details.push((
-                    format!("Output {}", i + 1),
-                    format!("{} {}", script_address(ctx, &o.script_pubkey), o.value),
-                ));
-            }
-            p.details
-                .push(("Fees".into(), (total_in - total_out).to_string()));
-        }
+    for (i, o) in tx.output.iter().enumerate() {
+        p.details.push((
+            format!("Output {}", i + 1),
+            format!("{} {}", script_address(ctx, &o.script_pubkey), o.value),
+        ));
     }
+    p.details
+        .push(("Fees".into(), (total_in - total_out).to_string()));
     ctx.confirm(p)?;
 
     let prevouts: Vec<TxOut> = inputs.iter().map(|i| i.utxo.clone()).collect();
@@ -261,10 +252,17 @@ fn total<'a>(outs: impl Iterator<Item = &'a TxOut>) -> Option<Amount> {
         .filter(|t| *t <= Amount::MAX_MONEY)
 }
 
+/// How the app names an output: its address, `OP_RETURN` (with its data in hex, if any), or
+/// the script in hex.
 fn script_address(ctx: &Ctx<'_, '_>, script: &ScriptBuf) -> String {
-    Address::from_script(script, ctx.network)
-        .map(|a| a.to_string())
-        .unwrap_or_else(|_| format!("script {}", script.to_hex_string()))
+    if let Ok(a) = Address::from_script(script, ctx.network) {
+        return a.to_string();
+    }
+    match script.as_bytes() {
+        [0x6a] => "OP_RETURN".into(),
+        [0x6a, rest @ ..] => format!("OP_RETURN {}", hex::encode(rest)),
+        _ => format!("script {}", script.to_hex_string()),
+    }
 }
 
 fn read_input(
@@ -370,39 +368,6 @@ fn read_input(
         sighash,
         own,
     })
-}
-
-/// The PSBT must be the BIP-322 `to_sign` of `message` for its first input's script: one
-/// input of the wallet spending output 0 of `to_spend` with sequence 0, one zero-value
-/// `OP_RETURN` output, version 0 or 2, lock time 0 (the app's checks; proof-of-funds inputs
-/// are not simulated).
-fn check_bip322(tx: &Transaction, inputs: &[Input], message: &[u8]) -> Result<(), AppError> {
-    if message.len() > MAX_VALUE {
-        return incorrect();
-    }
-    if inputs.len() != 1 {
-        return not_supported();
-    }
-    let input = &inputs[0];
-    let to_spend = crate::schemes::bip322::to_spend(&input.utxo.script_pubkey, message);
-    let structure_ok = tx.output.len() == 1
-        && tx.output[0].value == Amount::ZERO
-        && tx.output[0].script_pubkey.as_bytes() == [0x6a]
-        && matches!(tx.version.0, 0 | 2)
-        && tx.lock_time == LockTime::ZERO
-        && input.sequence == 0
-        && input.utxo.value == Amount::ZERO
-        && input.prevout
-            == OutPoint {
-                txid: to_spend.compute_txid(),
-                vout: 0,
-            }
-        && input.own.is_some();
-    if structure_ok {
-        Ok(())
-    } else {
-        incorrect()
-    }
 }
 
 fn sign_input(
