@@ -12,7 +12,9 @@ use ledger_bitcoin_client::wallet::Version;
 use ledger_bitcoin_client::{
     BitcoinClient, PartialSignature, SignPsbtYieldedObject, Transport, WalletPolicy, WalletPubKey,
 };
-use por_attest::simulator::{ApprovalPolicy, SimulatedLedger, TcpServer, SPECULOS_MNEMONIC};
+use por_attest::simulator::{
+    ApprovalPolicy, PromptKind, SimulatedLedger, TcpServer, SPECULOS_MNEMONIC,
+};
 use por_attest::transport::{Exchange, TcpTransport, TransportError};
 use std::cell::RefCell;
 use std::str::FromStr;
@@ -265,10 +267,22 @@ fn ledger_client_signs_bip322_psbts() {
     open_bitcoin(&mut t);
     let client = BitcoinClient::new(Adapter(RefCell::new(t)));
     bip322_through_sign_psbt(&client);
-    assert!(sim.prompts().iter().any(|p| p
-        .message
-        .as_deref()
-        .is_some_and(|m| m.starts_with("Acme proof of reserves snap-2026-11"))));
+    // Like the released apps, the device reviewed each `to_sign` as a zero-value transaction
+    // to OP_RETURN (no BIP-322 message display).
+    let psbt_prompts: Vec<_> = sim
+        .prompts()
+        .into_iter()
+        .filter(|p| p.kind == PromptKind::BitcoinSignPsbt)
+        .collect();
+    assert!(!psbt_prompts.is_empty());
+    for p in &psbt_prompts {
+        assert!(
+            p.details
+                .iter()
+                .any(|(k, v)| k == "Output 1" && v == "OP_RETURN 0 BTC"),
+            "{p:?}"
+        );
+    }
 
     // A rejected PSBT prompt surfaces as the client's Deny.
     sim.set_approval(ApprovalPolicy::RejectAll);
