@@ -2,7 +2,8 @@
 //! sign personal message (0x08, chunked).
 
 use crate::apdu::{Command, MAX_DATA};
-use crate::codec::{utf8, DecodeError, Reader};
+use crate::codec::{DecodeError, Reader};
+use crate::key_address;
 use crate::path::Bip32Path;
 use crate::personal_message::Framing;
 pub use crate::personal_message::{Assembly, PersonalMessageAssembler};
@@ -132,43 +133,22 @@ pub struct AddressResponse {
 impl AddressResponse {
     /// Wire form.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = vec![self.public_key.len() as u8];
-        out.extend_from_slice(&self.public_key);
-        out.push(self.address.len() as u8);
-        out.extend_from_slice(self.address.as_bytes());
-        if let Some(cc) = self.chain_code {
-            out.extend_from_slice(&cc);
-        }
-        out
+        key_address::encode(&self.public_key, &self.address, self.chain_code)
     }
 
     /// Parses the reply; a chain code is read if 32 bytes follow the address.
     pub fn decode(data: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(data);
-        let public_key = r.u8_prefixed("public key")?.to_vec();
-        if public_key.len() != 65 || public_key[0] != 0x04 {
-            return Err(DecodeError::invalid(
-                "public key",
-                "expected 65-byte uncompressed key",
-            ));
-        }
-        let address = utf8(r.u8_prefixed("address")?, "address")?;
-        if address.len() != 40 || !address.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(DecodeError::invalid(
-                "address",
-                "expected 40 hex characters",
-            ));
-        }
-        let chain_code = if r.remaining() > 0 {
-            Some(r.array::<32>("chain code")?)
-        } else {
-            None
-        };
-        r.finish()?;
+        let r = key_address::decode(data, |a| {
+            if a.len() == 40 && a.bytes().all(|b| b.is_ascii_hexdigit()) {
+                Ok(())
+            } else {
+                Err("expected 40 hex characters".into())
+            }
+        })?;
         Ok(AddressResponse {
-            public_key,
-            address,
-            chain_code,
+            public_key: r.public_key,
+            address: r.address,
+            chain_code: r.chain_code,
         })
     }
 }

@@ -23,6 +23,7 @@ pub mod bitcoin;
 pub mod codec;
 pub mod dashboard;
 pub mod ethereum;
+mod key_address;
 pub mod path;
 pub mod personal_message;
 pub mod status;

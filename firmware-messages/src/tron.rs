@@ -38,7 +38,8 @@
 //! * Any other class: 0x6E00; unknown instruction: 0x6D00; rejected on screen: 0x6985.
 
 use crate::apdu::Command;
-use crate::codec::{utf8, DecodeError, Reader};
+use crate::codec::{DecodeError, Reader};
+use crate::key_address;
 use crate::path::Bip32Path;
 use crate::personal_message::Framing;
 use crate::status::StatusWord;
@@ -218,46 +219,26 @@ pub struct AddressResponse {
 impl AddressResponse {
     /// Wire form.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = vec![self.public_key.len() as u8];
-        out.extend_from_slice(&self.public_key);
-        out.push(self.address.len() as u8);
-        out.extend_from_slice(self.address.as_bytes());
-        if let Some(cc) = self.chain_code {
-            out.extend_from_slice(&cc);
-        }
-        out
+        key_address::encode(&self.public_key, &self.address, self.chain_code)
     }
 
     /// Parses the reply; a chain code is read if 32 bytes follow the address. Checks the
     /// shapes (65-byte key, 34 base58 characters starting with `T`), not the checksum.
     pub fn decode(data: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(data);
-        let public_key = r.u8_prefixed("public key")?.to_vec();
-        if public_key.len() != 65 || public_key[0] != 0x04 {
-            return Err(DecodeError::invalid(
-                "public key",
-                "expected 65-byte uncompressed key",
-            ));
-        }
-        let address = utf8(r.u8_prefixed("address")?, "address")?;
-        let base58 = |c: char| c.is_ascii_alphanumeric() && !"0OIl".contains(c);
-        if address.len() != ADDRESS_LEN || !address.starts_with('T') || !address.chars().all(base58)
-        {
-            return Err(DecodeError::invalid(
-                "address",
-                format!("expected 34 base58 characters starting with T, got {address:?}"),
-            ));
-        }
-        let chain_code = if r.remaining() > 0 {
-            Some(r.array::<32>("chain code")?)
-        } else {
-            None
-        };
-        r.finish()?;
+        let r = key_address::decode(data, |a| {
+            let base58 = |c: char| c.is_ascii_alphanumeric() && !"0OIl".contains(c);
+            if a.len() == ADDRESS_LEN && a.starts_with('T') && a.chars().all(base58) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "expected 34 base58 characters starting with T, got {a:?}"
+                ))
+            }
+        })?;
         Ok(AddressResponse {
-            public_key,
-            address,
-            chain_code,
+            public_key: r.public_key,
+            address: r.address,
+            chain_code: r.chain_code,
         })
     }
 }
