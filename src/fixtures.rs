@@ -288,3 +288,77 @@ pub fn example_snapshot() -> Snapshot {
 
     Snapshot { header, entries }
 }
+
+/// A plain P2TR key-path spend (BIP-86) of 10,000 sat from the address of `key` to the
+/// P2WPKH address of the same key, 9,000 sat: a transaction, not a BIP-322 `to_sign`, with the
+/// TAP_BIP32 derivation a wallet adds. Returns the PSBT and the spent output.
+pub fn p2tr_key_spend_psbt(
+    key: &bitcoin::secp256k1::PublicKey,
+    fingerprint: bitcoin::bip32::Fingerprint,
+    path: &DerivationPath,
+    network: bitcoin::Network,
+) -> (bitcoin::Psbt, bitcoin::TxOut) {
+    use bitcoin::{absolute::LockTime, transaction::Version, Amount, OutPoint, Sequence};
+    use bitcoin::{Transaction, TxIn, TxOut, Txid};
+    let (internal, _) = key.x_only_public_key();
+    let spent = TxOut {
+        value: Amount::from_sat(10_000),
+        script_pubkey: Address::p2tr(secp(), internal, None, network).script_pubkey(),
+    };
+    let tx = Transaction {
+        version: Version::TWO,
+        lock_time: LockTime::ZERO,
+        input: vec![TxIn {
+            previous_output: OutPoint::new(Txid::from_str(&"ab".repeat(32)).expect("hex"), 1),
+            sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
+            ..TxIn::default()
+        }],
+        output: vec![TxOut {
+            value: Amount::from_sat(9_000),
+            script_pubkey: Address::p2wpkh(&CompressedPublicKey(*key), network).script_pubkey(),
+        }],
+    };
+    let mut psbt = bitcoin::Psbt::from_unsigned_tx(tx).expect("unsigned");
+    psbt.inputs[0].witness_utxo = Some(spent.clone());
+    psbt.inputs[0].tap_internal_key = Some(internal);
+    psbt.inputs[0]
+        .tap_key_origins
+        .insert(internal, (vec![], (fingerprint, path.clone())));
+    (psbt, spent)
+}
+
+/// Checks a taproot key-path signature of input 0 of `psbt` (spending `spent`): `key` must be
+/// the output key of the spent script and the 64/65-byte Schnorr signature must verify against
+/// the BIP-341 sighash of its sighash type. Returns that type.
+pub fn verify_p2tr_key_spend(
+    psbt: &bitcoin::Psbt,
+    spent: &bitcoin::TxOut,
+    key: &[u8; 32],
+    signature: &[u8],
+) -> Result<bitcoin::TapSighashType, String> {
+    use bitcoin::hashes::Hash;
+    use bitcoin::sighash::{Prevouts, SighashCache};
+    use bitcoin::TapSighashType;
+    if spent.script_pubkey.as_bytes().get(2..) != Some(&key[..]) {
+        return Err("the key is not the spent script's output key".into());
+    }
+    let ty = match signature.len() {
+        64 => TapSighashType::Default,
+        65 => TapSighashType::from_consensus_u8(signature[64]).map_err(|e| e.to_string())?,
+        n => return Err(format!("a {n}-byte Schnorr signature")),
+    };
+    let sighash = SighashCache::new(&psbt.unsigned_tx)
+        .taproot_key_spend_signature_hash(0, &Prevouts::All(std::slice::from_ref(spent)), ty)
+        .map_err(|e| e.to_string())?;
+    let sig = bitcoin::secp256k1::schnorr::Signature::from_slice(&signature[..64])
+        .map_err(|e| e.to_string())?;
+    let xonly = bitcoin::secp256k1::XOnlyPublicKey::from_slice(key).map_err(|e| e.to_string())?;
+    secp()
+        .verify_schnorr(
+            &sig,
+            &bitcoin::secp256k1::Message::from_digest(sighash.to_byte_array()),
+            &xonly,
+        )
+        .map_err(|e| e.to_string())?;
+    Ok(ty)
+}

@@ -5,7 +5,6 @@
 //! status words.
 
 use bitcoin::bip32::{DerivationPath, Fingerprint, Xpriv, Xpub};
-use bitcoin::hashes::Hash;
 use bitcoin::secp256k1::Secp256k1;
 use bitcoin::{Address, CompressedPublicKey, Network, Psbt, Witness};
 use firmware_messages::bitcoin::host::{run, HostFlow, HostFlowError, RunError};
@@ -179,40 +178,15 @@ fn bip322_to_sign_is_signed_for_tr_and_wpkh() {
     }
 }
 
-/// A plain P2TR spend of 10,000 sat from the address of `xpriv` (key path, BIP-86) to a
-/// P2WPKH output of 9,000 sat: a transaction, not a BIP-322 `to_sign`.
+/// A plain P2TR spend from the address of `xpriv` (see `fixtures::p2tr_key_spend_psbt`).
 fn p2tr_spend_psbt(path: &DerivationPath, xpriv: &Xpriv) -> (Psbt, bitcoin::TxOut) {
-    use bitcoin::{absolute::LockTime, transaction::Version, Amount, OutPoint, Sequence};
-    use bitcoin::{Transaction, TxIn, TxOut, Txid};
     let secp = Secp256k1::new();
-    let fpr = master(Network::Bitcoin).fingerprint(&secp);
-    let pk = xpriv.private_key.public_key(&secp);
-    let (xonly, _) = pk.x_only_public_key();
-    let spent = TxOut {
-        value: Amount::from_sat(10_000),
-        script_pubkey: Address::p2tr(&secp, xonly, None, Network::Bitcoin).script_pubkey(),
-    };
-    let tx = Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: OutPoint::new(Txid::from_str(&"ab".repeat(32)).unwrap(), 1),
-            sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
-            ..TxIn::default()
-        }],
-        output: vec![TxOut {
-            value: Amount::from_sat(9_000),
-            script_pubkey: Address::p2wpkh(&CompressedPublicKey(pk), Network::Bitcoin)
-                .script_pubkey(),
-        }],
-    };
-    let mut psbt = Psbt::from_unsigned_tx(tx).unwrap();
-    psbt.inputs[0].witness_utxo = Some(spent.clone());
-    psbt.inputs[0].tap_internal_key = Some(xonly);
-    psbt.inputs[0]
-        .tap_key_origins
-        .insert(xonly, (vec![], (fpr, path.clone())));
-    (psbt, spent)
+    por_attest::fixtures::p2tr_key_spend_psbt(
+        &xpriv.private_key.public_key(&secp),
+        master(Network::Bitcoin).fingerprint(&secp),
+        path,
+        Network::Bitcoin,
+    )
 }
 
 #[test]
@@ -235,21 +209,10 @@ fn version_1_policies_on_app_2_0() {
     };
     assert_eq!(signature.len(), 65);
     assert_eq!(signature[64], 0x01);
-    assert_eq!(&spent.script_pubkey.as_bytes()[2..], key);
-    let sighash = bitcoin::sighash::SighashCache::new(&spend.unsigned_tx)
-        .taproot_key_spend_signature_hash(
-            0,
-            &bitcoin::sighash::Prevouts::All(&[spent]),
-            bitcoin::TapSighashType::All,
-        )
-        .unwrap();
-    let secp = Secp256k1::verification_only();
-    secp.verify_schnorr(
-        &bitcoin::secp256k1::schnorr::Signature::from_slice(&signature[..64]).unwrap(),
-        &bitcoin::secp256k1::Message::from_digest(sighash.to_byte_array()),
-        &bitcoin::secp256k1::XOnlyPublicKey::from_slice(key).unwrap(),
-    )
-    .unwrap();
+    assert_eq!(
+        por_attest::fixtures::verify_p2tr_key_spend(&spend, &spent, key, signature),
+        Ok(bitcoin::TapSighashType::All)
+    );
     // The BIP-322 `to_sign` is refused as the real 2.0.6 refuses it (seen under Speculos):
     // its bare OP_RETURN output is not supported before 2.1.3.
     let (to_sign, _) = bip322_psbt(DefaultPolicy::Tr, &path, &xpriv);

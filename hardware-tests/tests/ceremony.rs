@@ -82,11 +82,9 @@ fn bitcoin_p2tr_bip322() {
 /// BIP-341 sighash and the address's output key.
 fn sign_plain_p2tr_spend(t: &mut dyn Exchange, acct: &BitcoinAccount) {
     use bitcoin::bip32::{ChildNumber, DerivationPath};
-    use bitcoin::hashes::Hash;
-    use bitcoin::secp256k1::{schnorr, Message, Secp256k1, XOnlyPublicKey};
-    use bitcoin::sighash::{Prevouts, SighashCache};
-    use bitcoin::{absolute::LockTime, transaction::Version, Address, Amount, Network};
-    use bitcoin::{OutPoint, Psbt, Sequence, TapSighashType, Transaction, TxIn, TxOut, Txid};
+    use bitcoin::secp256k1::Secp256k1;
+    use bitcoin::Network;
+    use por_attest::fixtures::{p2tr_key_spend_psbt, verify_p2tr_key_spend};
     use std::str::FromStr;
 
     let secp = Secp256k1::verification_only();
@@ -105,58 +103,13 @@ fn sign_plain_p2tr_spend(t: &mut dyn Exchange, acct: &BitcoinAccount) {
         .derive_pub(&secp, &[ChildNumber::from(0), ChildNumber::from(0)])
         .unwrap()
         .public_key;
-    let (internal, _) = key.x_only_public_key();
-    let spent = TxOut {
-        value: Amount::from_sat(10_000),
-        script_pubkey: Address::p2tr(&secp, internal, None, network).script_pubkey(),
-    };
-    let tx = Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: OutPoint::new(Txid::from_str(&"ab".repeat(32)).unwrap(), 1),
-            sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
-            ..TxIn::default()
-        }],
-        output: vec![TxOut {
-            value: Amount::from_sat(9_000),
-            script_pubkey: Address::p2wpkh(&bitcoin::CompressedPublicKey(key), network)
-                .script_pubkey(),
-        }],
-    };
-    let mut psbt = Psbt::from_unsigned_tx(tx).unwrap();
-    psbt.inputs[0].witness_utxo = Some(spent.clone());
-    psbt.inputs[0].tap_internal_key = Some(internal);
-    psbt.inputs[0]
-        .tap_key_origins
-        .insert(internal, (vec![], (acct.fingerprint, path)));
+    let (psbt, spent) = p2tr_key_spend_psbt(&key, acct.fingerprint, &path, network);
     let sigs = app.sign_psbt(&psbt, &wallet.policy, None).unwrap();
     let Some((0, PartialSignature::TaprootKeyPath { key, signature })) = sigs.first() else {
         panic!("no key-path signature for input 0: {sigs:?}");
     };
-    let sighash_type = match signature.len() {
-        64 => TapSighashType::Default,
-        65 => TapSighashType::from_consensus_u8(signature[64]).unwrap(),
-        n => panic!("a {n}-byte Schnorr signature"),
-    };
-    let sighash = SighashCache::new(&psbt.unsigned_tx)
-        .taproot_key_spend_signature_hash(
-            0,
-            &Prevouts::All(std::slice::from_ref(&spent)),
-            sighash_type,
-        )
-        .unwrap();
-    assert_eq!(
-        &spent.script_pubkey.as_bytes()[2..],
-        &key[..],
-        "the output key"
-    );
-    secp.verify_schnorr(
-        &schnorr::Signature::from_slice(&signature[..64]).unwrap(),
-        &Message::from_digest(sighash.to_byte_array()),
-        &XOnlyPublicKey::from_slice(key).unwrap(),
-    )
-    .expect("the device's Schnorr signature verifies");
+    let sighash_type = verify_p2tr_key_spend(&psbt, &spent, key, signature)
+        .unwrap_or_else(|e| panic!("the device's Schnorr signature: {e}"));
     say(&format!(
         "  SIGN_PSBT: P2TR key-path spend signed ({sighash_type:?}) and verified"
     ));
