@@ -11,6 +11,15 @@ use firmware_messages::dashboard::DASHBOARD_NAME;
 use std::fmt;
 use std::time::Duration;
 
+/// The state and guidance of a locked device.
+fn locked() -> (DeviceState, bool, Option<String>) {
+    (
+        DeviceState::Locked,
+        false,
+        Some("the device is locked (0x5515): unlock it with its PIN, then run again".into()),
+    )
+}
+
 /// How long a probe waits for each reply (nothing is shown on the device).
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a probe waits for each reply when it asks the dashboard to open an app (the user
@@ -188,15 +197,7 @@ pub fn probe(
     }
     let current = match app_and_version(t) {
         Ok(a) => a,
-        Err(DeviceError::Locked) => {
-            return (
-                DeviceState::Locked,
-                false,
-                Some(
-                    "the device is locked (0x5515): unlock it with its PIN, then run again".into(),
-                ),
-            )
-        }
+        Err(DeviceError::Locked) => return locked(),
         Err(e) => return (unreachable(&e), false, Some(unreachable_guidance(device))),
     };
     let join = |a: Option<String>, b: String| match a {
@@ -236,15 +237,7 @@ pub fn probe(
     // applies the minimum versions the ceremony needs.
     let version_problem = match ensure_app(t, kind) {
         Ok(_) => None,
-        Err(DeviceError::Locked) => {
-            return (
-                DeviceState::Locked,
-                false,
-                Some(
-                    "the device is locked (0x5515): unlock it with its PIN, then run again".into(),
-                ),
-            )
-        }
+        Err(DeviceError::Locked) => return locked(),
         Err(e @ DeviceError::Transport(_)) | Err(e @ DeviceError::BadReply { .. }) => {
             return (unreachable(&e), false, Some(unreachable_guidance(device)))
         }
