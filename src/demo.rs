@@ -91,28 +91,7 @@ pub fn write_manifest(dir: &Path, n: usize) -> std::io::Result<PathBuf> {
          entity = \"Demo Exchange\"\nsnapshot_id = \"demo-2026-11\"\ntest = true\n\
          created_at = \"2026-11-28T00:00:00Z\"\naddresses_csv = \"addresses.csv\"\n"
     );
-    for (chain, height, hash) in [
-        (
-            "BTC",
-            925_000,
-            "00000000000000000001c5f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f",
-        ),
-        (
-            "ETH",
-            23_800_000,
-            "0x9a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9",
-        ),
-        (
-            "ARB",
-            280_000_000,
-            "0x3f5d0c8a1b6e2f7a9c4d8e0b1a2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e",
-        ),
-        (
-            "TRX",
-            77_500_000,
-            "00000000049e8e60c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0",
-        ),
-    ] {
+    for (chain, height, hash) in crate::fixtures::EXAMPLE_ANCHORS {
         let _ = writeln!(
             toml,
             "[anchors.{chain}]\nheight = {height}\nblock_hash = \"{hash}\"\n"

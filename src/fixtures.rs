@@ -38,31 +38,33 @@ pub fn secret_at(master: &Xpriv, path: &str) -> SecretKey {
         .private_key
 }
 
+/// The example anchors (`(chain, height, block hash)`) of the example snapshot and the demo.
+pub const EXAMPLE_ANCHORS: [(&str, u64, &str); 4] = [
+    (
+        "ARB",
+        280_000_000u64,
+        "0x3f5d0c8a1b6e2f7a9c4d8e0b1a2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e",
+    ),
+    (
+        "BTC",
+        925_000,
+        "00000000000000000001c5f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f",
+    ),
+    (
+        "ETH",
+        23_800_000,
+        "0x9a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9",
+    ),
+    (
+        "TRX",
+        77_000_000,
+        "0000000004a6f2c0e5d4c3b2a1908f7e6d5c4b3a29180706f5e4d3c2b1a09f8e",
+    ),
+];
+
 /// The header of the example snapshot.
 fn example_header() -> Header {
-    let anchors = [
-        (
-            "ARB",
-            280_000_000u64,
-            "0x3f5d0c8a1b6e2f7a9c4d8e0b1a2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e",
-        ),
-        (
-            "BTC",
-            925_000,
-            "00000000000000000001c5f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f",
-        ),
-        (
-            "ETH",
-            23_800_000,
-            "0x9a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9",
-        ),
-        (
-            "TRX",
-            77_000_000,
-            "0000000004a6f2c0e5d4c3b2a1908f7e6d5c4b3a29180706f5e4d3c2b1a09f8e",
-        ),
-    ];
-    test_header("Example Exchange", "2026-11", &anchors)
+    test_header("Example Exchange", "2026-11", &EXAMPLE_ANCHORS)
 }
 
 /// A header with the default template, created 2026-11-28, and these anchors
