@@ -1,23 +1,25 @@
 //! por-attest: prove that an exchange controls the reserve addresses of its Proof-of-Reserves
 //! snapshot. Sign on Ledger devices during the ceremony; verify offline.
+//!
+//! This package is the command-line tool. Its library re-exports the workspace's crates under
+//! one name: the verifier ([`por_attest_verify`]), the ceremony ([`por_attest_ceremony`]) and
+//! the simulated Ledger with test fixtures ([`por_attest_simulator`]); it adds what joins them:
+//! the `--device` spellings, the device listing and the demo.
 
-pub mod ceremony;
-pub mod chains;
+pub use por_attest_ceremony::{ceremony, journal, manifest, package, signers};
+pub use por_attest_simulator as simulator;
+pub use por_attest_simulator::{fixtures, synthetic};
+pub use por_attest_verify::{
+    chains, error, input, message, okx, report, schemes, snapshot, verify,
+};
+
 pub mod demo;
 pub mod device;
 pub mod devices;
-pub mod error;
-pub mod fixtures;
-pub mod journal;
-pub mod manifest;
-pub mod message;
-pub mod okx;
-pub mod package;
-pub mod report;
-pub mod schemes;
-pub mod signers;
-pub mod simulator;
-pub mod snapshot;
-pub mod synthetic;
-pub mod transport;
-pub mod verify;
+
+/// Transports: the ceremony's ([`por_attest_ceremony::transport`]) and the simulator's
+/// in-process one.
+pub mod transport {
+    pub use por_attest_ceremony::transport::*;
+    pub use por_attest_simulator::InProcessTransport;
+}

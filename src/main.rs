@@ -6,7 +6,6 @@ use por_attest::device::{connect, DeviceSpec};
 use por_attest::manifest::Manifest;
 use por_attest::package::{package, PackageOptions};
 use por_attest::simulator::{serve_tcp, SimulatorConfig};
-use por_attest::verify::{verify_snapshot_file, VerifyOptions};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -170,31 +169,18 @@ fn main() -> ExitCode {
             format,
             allow_unsupported,
         } => {
-            let okx = match format {
-                InputFormat::OkxCsv => true,
-                InputFormat::Snapshot => false,
-                InputFormat::Auto => {
-                    let mut head = vec![0u8; 4096];
-                    let n = std::fs::File::open(&file)
-                        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-                        .unwrap_or(0);
-                    por_attest::okx::looks_like_okx(&head[..n])
-                }
+            let format = match format {
+                InputFormat::Auto => por_attest::input::InputFormat::Auto,
+                InputFormat::Snapshot => por_attest::input::InputFormat::Snapshot,
+                InputFormat::OkxCsv => por_attest::input::InputFormat::OkxCsv,
             };
-            let result = if okx {
-                let opts = por_attest::okx::OkxOptions {
-                    threads,
-                    progress: tty,
-                    allow_unsupported,
-                };
-                por_attest::okx::verify_okx_file(&file, &opts)
-            } else {
-                let opts = VerifyOptions {
-                    threads,
-                    progress: tty,
-                };
-                verify_snapshot_file(&file, &opts)
+            let opts = por_attest::input::FileOptions {
+                format,
+                threads,
+                progress: tty,
+                allow_unsupported,
             };
+            let result = por_attest::input::verify_file(&file, &opts);
             match result {
                 Ok(report) => {
                     if json {

@@ -1,0 +1,9 @@
+//! por-attest's ceremony: the manifest, the signing loop that drives the exchange's signers, the
+//! journal that survives a crash, and packaging the journals into a snapshot.
+
+pub mod ceremony;
+pub mod journal;
+pub mod manifest;
+pub mod package;
+pub mod signers;
+pub mod transport;

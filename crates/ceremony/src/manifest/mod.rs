@@ -1,0 +1,1153 @@
+//! The ceremony manifest: who signs which reserve address, at which path, for which snapshot.
+//!
+//! Written by the custody team in TOML (see `docs/manifest.md`); large address lists may come
+//! from a CSV file the manifest points to. [`Manifest::load`] reads and validates everything up
+//! front — every address parses for its network, its script type matches, every multisig
+//! script is rebuilt from the cosigners' keys and must hash to the stated address — so that the
+//! ceremony never starts on a manifest that could make a device sign for the wrong thing.
+//! Errors are [`InputError`]s naming the file, the entry (number, address, CSV line) and field.
+
+mod raw;
+
+use bitcoin::address::{AddressType, NetworkUnchecked};
+use bitcoin::bip32::{ChildNumber, DerivationPath, Fingerprint, Xpub};
+use bitcoin::blockdata::opcodes::all::OP_CHECKMULTISIG;
+use bitcoin::script::Builder;
+use bitcoin::secp256k1::Secp256k1;
+use bitcoin::{Address, NetworkKind, PublicKey, ScriptBuf};
+use por_attest_verify::chains::{ChainFamily, Network, ScriptType};
+use por_attest_verify::error::InputError;
+use por_attest_verify::message::{MessageFields, Template, DEFAULT_TEMPLATE};
+use por_attest_verify::snapshot::Anchor;
+use raw::{RawAddress, RawCosigner, RawManifest, RawSigner};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// What kind of device a signer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignerKind {
+    /// A Ledger device (USB, or Speculos over TCP during rehearsals).
+    Ledger,
+    /// The built-in simulated Ledger; only allowed when the manifest says `test = true`.
+    Simulator,
+}
+
+/// One signing device of the ceremony.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signer {
+    /// The id addresses refer to.
+    pub id: String,
+    /// Ledger or simulator.
+    pub kind: SignerKind,
+    /// The expected BIP-32 master fingerprint of the device's seed (required when the signer
+    /// holds a Bitcoin key).
+    pub fingerprint: Option<Fingerprint>,
+}
+
+/// Where an address entry was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// An `[[addresses]]` table of the manifest.
+    Inline,
+    /// A row of the address CSV.
+    Csv {
+        /// The CSV file.
+        file: PathBuf,
+        /// The 1-based line of the row.
+        line: u64,
+    },
+}
+
+/// One reserve address and how it is proven.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressSpec {
+    /// 0-based position among all addresses (inline ones first, then CSV rows).
+    pub index: usize,
+    /// Chain ticker as written (`BTC`, `ETH`, `ARB`, `TRX`, ...); has an anchor.
+    pub chain: String,
+    /// The chain's family.
+    pub family: ChainFamily,
+    /// Network (default mainnet).
+    pub network: Network,
+    /// The address as written.
+    pub address: String,
+    /// Bitcoin only: the script type.
+    pub script_type: Option<ScriptType>,
+    /// Single-key: the derivation path of the key.
+    pub path: Option<DerivationPath>,
+    /// Single-key: the signer holding the key.
+    pub signer: Option<String>,
+    /// Wallet label such as `cold` or `hot`.
+    pub wallet: Option<String>,
+    /// Balance as a decimal string in the chain's main unit.
+    pub balance: Option<String>,
+    /// True when the path was allowed to depart from the standard for its script/chain.
+    pub allow_nonstandard_path: bool,
+    /// Multisig: threshold, cosigners and the script.
+    pub multisig: Option<MultisigSpec>,
+    /// Where the entry was written (for messages).
+    pub origin: Origin,
+}
+
+/// A multisig address: `threshold`-of-`cosigners.len()` CHECKMULTISIG script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultisigSpec {
+    /// Signatures required.
+    pub threshold: u32,
+    /// True for sortedmulti (keys in BIP-67 order), false for the cosigners' order.
+    pub sorted: bool,
+    /// The unhardened steps below each cosigner's xpub (e.g. `0/5`); `None` when every
+    /// cosigner gives a plain public key.
+    pub child: Option<DerivationPath>,
+    /// The cosigners, in manifest order.
+    pub cosigners: Vec<Cosigner>,
+    /// The redeem script (P2SH) or witness script (P2WSH, P2SH-P2WSH); it hashes to the address.
+    pub script: ScriptBuf,
+}
+
+impl MultisigSpec {
+    /// The public keys in the order the script holds them.
+    pub fn script_keys(&self) -> Vec<PublicKey> {
+        script_keys(self.cosigners.iter().map(|c| c.pubkey), self.sorted)
+    }
+}
+
+/// One key of a multisig address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cosigner {
+    /// The signer holding the key; `None` for a key held outside this ceremony.
+    pub signer: Option<String>,
+    /// With an xpub: the xpub's origin path (e.g. `m/48'/0'/0'/2'`).
+    pub origin_path: Option<DerivationPath>,
+    /// The account xpub, when the key was given that way.
+    pub xpub: Option<Xpub>,
+    /// The key in the script (derived from xpub + child, or given).
+    pub pubkey: PublicKey,
+    /// The full derivation path of `pubkey` (origin + child, or as given); the path the device
+    /// signs with.
+    pub full_path: Option<DerivationPath>,
+}
+
+/// The identity of a manifest, written at the top of each journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestIdentity {
+    /// The entity.
+    pub entity: String,
+    /// The snapshot id.
+    pub snapshot_id: String,
+    /// `sha256:<hex>` of the manifest's canonical content ([`Manifest::identity_digest`]).
+    pub manifest_digest: String,
+}
+
+/// The stable key of one signature in the journal: who signs which address with which key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TaskKey {
+    /// Chain ticker as in the manifest.
+    pub chain: String,
+    /// Address as in the manifest.
+    pub address: String,
+    /// Signer id.
+    pub signer: String,
+    /// Canonical derivation path (`m/84'/0'/0'/0/5`).
+    pub path: String,
+}
+
+impl fmt::Display for TaskKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} by {} at {}",
+            self.chain, self.address, self.signer, self.path
+        )
+    }
+}
+
+/// One signature the ceremony must obtain: a signer signs an address's message at a path.
+#[derive(Debug, Clone, Copy)]
+pub struct SigningTask<'a> {
+    /// Index of the address in [`Manifest::addresses`].
+    pub address_index: usize,
+    /// The address.
+    pub spec: &'a AddressSpec,
+    /// The signer that must sign.
+    pub signer: &'a Signer,
+    /// The key's derivation path on that signer.
+    pub path: &'a DerivationPath,
+    /// The key the device must hold at `path`, when the manifest knows it (multisig).
+    pub expected_pubkey: Option<PublicKey>,
+}
+
+impl SigningTask<'_> {
+    /// The journal key of this task.
+    pub fn key(&self) -> TaskKey {
+        TaskKey {
+            chain: self.spec.chain.clone(),
+            address: self.spec.address.clone(),
+            signer: self.signer.id.clone(),
+            path: path_string(self.path),
+        }
+    }
+}
+
+/// A validated manifest.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// The file it was read from (for messages).
+    pub file: PathBuf,
+    /// The exchange or custodian.
+    pub entity: String,
+    /// The snapshot id.
+    pub snapshot_id: String,
+    /// True for a test/rehearsal manifest (required to use simulator signers).
+    pub test: bool,
+    template: Template,
+    /// Creation time of the snapshot (RFC 3339), if fixed by the manifest.
+    pub created_at: Option<String>,
+    /// Per chain ticker, the block the snapshot is anchored at.
+    pub anchors: BTreeMap<String, Anchor>,
+    /// The signers.
+    pub signers: Vec<Signer>,
+    /// The reserve addresses, inline ones first, then CSV rows.
+    pub addresses: Vec<AddressSpec>,
+}
+
+/// The canonical text of a derivation path: `m/84'/0'/0'/0/5` (`m` for the master key).
+pub fn path_string(p: &DerivationPath) -> String {
+    if p.is_empty() {
+        "m".to_string()
+    } else {
+        format!("m/{p}")
+    }
+}
+
+/// Parses a BIP-32 path such as `m/84'/0'/0'/0/5` (`h` is accepted for hardened steps, the
+/// leading `m/` is optional).
+pub fn parse_path(s: &str) -> Result<DerivationPath, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("empty derivation path".into());
+    }
+    let body = t.strip_prefix("m/").unwrap_or(t);
+    if t == "m" {
+        return Ok(DerivationPath::master());
+    }
+    if body.split('/').any(|step| step.is_empty()) {
+        return Err(format!("`{s}` has an empty step"));
+    }
+    body.parse::<DerivationPath>()
+        .map_err(|e| format!("`{s}` is not a BIP-32 path like m/84'/0'/0'/0/5 ({e})"))
+}
+
+fn script_keys(keys: impl Iterator<Item = PublicKey>, sorted: bool) -> Vec<PublicKey> {
+    let mut keys: Vec<PublicKey> = keys.collect();
+    if sorted {
+        keys.sort_by_key(|k| k.to_bytes());
+    }
+    keys
+}
+
+/// `OP_m <keys> OP_n OP_CHECKMULTISIG`.
+fn multisig_script(threshold: u32, keys: &[PublicKey]) -> ScriptBuf {
+    let mut b = Builder::new().push_int(i64::from(threshold));
+    for k in keys {
+        b = b.push_key(k);
+    }
+    b.push_int(keys.len() as i64)
+        .push_opcode(OP_CHECKMULTISIG)
+        .into_script()
+}
+
+fn is_printable_line(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| (' '..='~').contains(&c))
+}
+
+fn is_decimal(s: &str) -> bool {
+    let all_digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    match s.split_once('.') {
+        Some((int, frac)) => all_digits(int) && all_digits(frac),
+        None => all_digits(s),
+    }
+}
+
+/// True for an RFC 3339 date-time such as `2026-11-30T00:00:00Z` or `…+02:00`.
+pub fn is_rfc3339(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| {
+        b.get(r.clone())
+            .is_some_and(|x| x.iter().all(u8::is_ascii_digit))
+    };
+    let num = |r: std::ops::Range<usize>| -> u32 { s[r].parse().unwrap_or(u32::MAX) };
+    if b.len() < 20
+        || !digits(0..4)
+        || b[4] != b'-'
+        || !digits(5..7)
+        || b[7] != b'-'
+        || !digits(8..10)
+        || !(b[10] == b'T' || b[10] == b't')
+        || !digits(11..13)
+        || b[13] != b':'
+        || !digits(14..16)
+        || b[16] != b':'
+        || !digits(17..19)
+    {
+        return false;
+    }
+    let (month, day, hour, min, sec) =
+        (num(5..7), num(8..10), num(11..13), num(14..16), num(17..19));
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
+        return false;
+    }
+    let mut i = 19;
+    if b[i] == b'.' {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+    }
+    match &s[i..] {
+        "Z" | "z" => true,
+        off => {
+            let ob = off.as_bytes();
+            ob.len() == 6
+                && (ob[0] == b'+' || ob[0] == b'-')
+                && ob[1..3].iter().all(u8::is_ascii_digit)
+                && ob[3] == b':'
+                && ob[4..6].iter().all(u8::is_ascii_digit)
+                && num(i + 1..i + 3) <= 23
+                && num(i + 4..i + 6) <= 59
+        }
+    }
+}
+
+/// Names an entry in errors.
+struct Ctx<'a> {
+    file: &'a Path,
+    label: String,
+}
+
+impl Ctx<'_> {
+    fn err(&self, field: &str, msg: impl fmt::Display) -> InputError {
+        InputError::new(self.file, format!("{}: field `{field}`: {msg}", self.label))
+    }
+}
+
+impl Manifest {
+    /// Reads and validates a manifest file (and the CSV it points to, relative to it).
+    pub fn load(path: impl AsRef<Path>) -> Result<Manifest, InputError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| InputError::new(path, format!("cannot read the manifest: {e}")))?;
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        Manifest::from_str(&text, path, base)
+    }
+
+    /// Parses and validates manifest text; `file` names it in errors and `base_dir` resolves
+    /// `addresses_csv`.
+    pub fn from_str(
+        text: &str,
+        file: impl AsRef<Path>,
+        base_dir: impl AsRef<Path>,
+    ) -> Result<Manifest, InputError> {
+        let file = file.as_ref();
+        let raw: RawManifest = toml::from_str(text)
+            .map_err(|e| InputError::new(file, e.to_string().trim_end().to_string()))?;
+        let top =
+            |field: &str, msg: String| InputError::new(file, format!("field `{field}`: {msg}"));
+        if !is_printable_line(&raw.entity) {
+            return Err(top(
+                "entity",
+                "must be non-empty printable ASCII on one line (it is part of every message)"
+                    .into(),
+            ));
+        }
+        if !is_printable_line(&raw.snapshot_id) {
+            return Err(top(
+                "snapshot_id",
+                "must be non-empty printable ASCII on one line (it is part of every message)"
+                    .into(),
+            ));
+        }
+        let template = Template::parse(raw.message_template.as_deref().unwrap_or(DEFAULT_TEMPLATE))
+            .map_err(|e| top("message_template", e.to_string()))?;
+        if let Some(c) = &raw.created_at {
+            if !is_rfc3339(c) {
+                return Err(top(
+                    "created_at",
+                    format!("`{c}` is not an RFC 3339 time such as 2026-11-30T00:00:00Z"),
+                ));
+            }
+        }
+        for (chain, a) in &raw.anchors {
+            let f = format!("anchors.{chain}");
+            if ChainFamily::of(chain).is_none() {
+                return Err(top(&f, format!("unknown chain `{chain}`")));
+            }
+            if !is_printable_line(&a.block_hash) || a.block_hash.contains(' ') {
+                return Err(top(
+                    &format!("{f}.block_hash"),
+                    "must be non-empty printable ASCII without spaces".into(),
+                ));
+            }
+        }
+        let mut signers: Vec<Signer> = Vec::with_capacity(raw.signers.len());
+        for (i, s) in raw.signers.iter().enumerate() {
+            let f = |name: &str| format!("signers[{i}].{name}");
+            if !is_printable_line(&s.id) || s.id.contains([' ', ':', ';']) {
+                return Err(top(
+                    &f("id"),
+                    format!(
+                        "`{}` must be non-empty printable ASCII without spaces, `:` or `;`",
+                        s.id
+                    ),
+                ));
+            }
+            if signers.iter().any(|o| o.id == s.id) {
+                return Err(top(&f("id"), format!("signer id `{}` appears twice", s.id)));
+            }
+            let fingerprint = match &s.fingerprint {
+                None => None,
+                Some(fp) => {
+                    if fp.len() != 8 || !fp.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        return Err(top(
+                            &f("fingerprint"),
+                            format!("`{fp}` must be 8 hex digits (the BIP-32 master fingerprint)"),
+                        ));
+                    }
+                    Some(
+                        fp.parse::<Fingerprint>()
+                            .map_err(|e| top(&f("fingerprint"), e.to_string()))?,
+                    )
+                }
+            };
+            if s.kind == SignerKind::Simulator && !raw.test {
+                return Err(top(
+                    &f("kind"),
+                    format!(
+                        "signer `{}` is a simulator, but the manifest does not say `test = true`; a real ceremony never uses a simulator",
+                        s.id
+                    ),
+                ));
+            }
+            signers.push(Signer {
+                id: s.id.clone(),
+                kind: s.kind,
+                fingerprint,
+            });
+        }
+        let mut m = Manifest {
+            file: file.to_path_buf(),
+            entity: raw.entity.clone(),
+            snapshot_id: raw.snapshot_id.clone(),
+            test: raw.test,
+            template,
+            created_at: raw.created_at.clone(),
+            anchors: raw.anchors.clone(),
+            signers,
+            addresses: Vec::new(),
+        };
+        let mut seen: HashMap<(String, String), usize> = HashMap::new();
+        for (i, a) in raw.addresses.iter().enumerate() {
+            let label = format!(
+                "entry {} ([[addresses]] #{}{})",
+                i + 1,
+                i + 1,
+                a.address
+                    .as_deref()
+                    .map(|s| format!(", `{s}`"))
+                    .unwrap_or_default()
+            );
+            let ctx = Ctx { file, label };
+            let spec = m.build_address(a, m.addresses.len(), Origin::Inline, &ctx)?;
+            m.push_unique(spec, &mut seen, &ctx)?;
+        }
+        if let Some(csv_name) = &raw.addresses_csv {
+            let csv_path = base_dir.as_ref().join(csv_name);
+            let text = std::fs::read_to_string(&csv_path).map_err(|e| {
+                top(
+                    "addresses_csv",
+                    format!("cannot read `{}`: {e}", csv_path.display()),
+                )
+            })?;
+            for row in raw::read_csv(&text, &csv_path)? {
+                let n = m.addresses.len() + 1;
+                let label = format!(
+                    "line {} (entry {n}{})",
+                    row.line,
+                    row.raw
+                        .address
+                        .as_deref()
+                        .map(|s| format!(", `{s}`"))
+                        .unwrap_or_default()
+                );
+                let ctx = Ctx {
+                    file: &csv_path,
+                    label,
+                };
+                let origin = Origin::Csv {
+                    file: csv_path.clone(),
+                    line: row.line,
+                };
+                let spec = m.build_address(&row.raw, n - 1, origin, &ctx)?;
+                m.push_unique(spec, &mut seen, &ctx)?;
+            }
+        }
+        Ok(m)
+    }
+
+    fn push_unique(
+        &mut self,
+        spec: AddressSpec,
+        seen: &mut HashMap<(String, String), usize>,
+        ctx: &Ctx<'_>,
+    ) -> Result<(), InputError> {
+        let norm = match spec.family {
+            ChainFamily::Bitcoin => spec
+                .address
+                .parse::<Address<NetworkUnchecked>>()
+                .map(|a| a.assume_checked().to_string())
+                .unwrap_or_else(|_| spec.address.clone()),
+            ChainFamily::Evm => spec.address.to_ascii_lowercase(),
+            ChainFamily::Tron => spec.address.clone(),
+        };
+        let key = (spec.chain.to_ascii_uppercase(), norm);
+        if let Some(first) = seen.get(&key) {
+            return Err(ctx.err(
+                "address",
+                format!(
+                    "{} address `{}` is listed twice (also entry {})",
+                    spec.chain,
+                    spec.address,
+                    first + 1
+                ),
+            ));
+        }
+        seen.insert(key, spec.index);
+        self.addresses.push(spec);
+        Ok(())
+    }
+
+    fn signer_ref(
+        &self,
+        ctx: &Ctx<'_>,
+        field: &str,
+        id: &str,
+        bitcoin: bool,
+    ) -> Result<(), InputError> {
+        let Some(s) = self.signer(id) else {
+            let known: Vec<&str> = self.signers.iter().map(|s| s.id.as_str()).collect();
+            return Err(ctx.err(
+                field,
+                format!("unknown signer `{id}` (signers: {})", known.join(", ")),
+            ));
+        };
+        if bitcoin && s.fingerprint.is_none() {
+            return Err(ctx.err(
+                field,
+                format!(
+                    "signer `{id}` holds a Bitcoin key, so its `fingerprint` (expected master fingerprint) is required"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn build_address(
+        &self,
+        a: &RawAddress,
+        index: usize,
+        origin: Origin,
+        ctx: &Ctx<'_>,
+    ) -> Result<AddressSpec, InputError> {
+        let chain = a
+            .chain
+            .clone()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| ctx.err("chain", "required"))?;
+        let family = ChainFamily::of(&chain)
+            .ok_or_else(|| ctx.err("chain", format!("unknown chain `{chain}`")))?;
+        if !self.anchors.contains_key(&chain) {
+            let known: Vec<&str> = self.anchors.keys().map(String::as_str).collect();
+            return Err(ctx.err(
+                "chain",
+                format!(
+                    "chain `{chain}` has no anchor; add [anchors.{chain}] (anchors: {})",
+                    known.join(", ")
+                ),
+            ));
+        }
+        let address = a
+            .address
+            .clone()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ctx.err("address", "required"))?;
+        if !is_printable_line(&address) || address.contains(' ') {
+            return Err(ctx.err("address", "must be printable ASCII without spaces"));
+        }
+        let network = a.network.unwrap_or(Network::Mainnet);
+        if let Some(b) = &a.balance {
+            if !is_decimal(b) {
+                return Err(ctx.err(
+                    "balance",
+                    format!("`{b}` is not a decimal number such as 12.5"),
+                ));
+            }
+        }
+        if let Some(w) = &a.wallet {
+            if !is_printable_line(w) {
+                return Err(ctx.err("wallet", "must be non-empty printable ASCII on one line"));
+            }
+        }
+        let allow_nonstandard_path = a.allow_nonstandard_path.unwrap_or(false);
+        let mut spec = AddressSpec {
+            index,
+            chain,
+            family,
+            network,
+            address,
+            script_type: a.script_type,
+            path: None,
+            signer: None,
+            wallet: a.wallet.clone(),
+            balance: a.balance.clone(),
+            allow_nonstandard_path,
+            multisig: None,
+            origin,
+        };
+        let is_multisig = a.script_type.is_some_and(ScriptType::is_multisig);
+        if !is_multisig {
+            for (field, present) in [
+                ("threshold", a.threshold.is_some()),
+                ("sorted", a.sorted.is_some()),
+                ("child", a.child.is_some()),
+                ("cosigners", a.cosigners.is_some()),
+            ] {
+                if present {
+                    return Err(ctx.err(
+                        field,
+                        "only for multisig addresses (script_type p2sh, p2wsh or p2sh-p2wsh)",
+                    ));
+                }
+            }
+        }
+        match family {
+            ChainFamily::Bitcoin => {
+                let st = a.script_type.ok_or_else(|| {
+                    ctx.err(
+                        "script_type",
+                        "required for Bitcoin (p2pkh, p2sh-p2wpkh, p2wpkh, p2tr, p2sh, p2wsh, p2sh-p2wsh)",
+                    )
+                })?;
+                let parsed = spec
+                    .address
+                    .parse::<Address<NetworkUnchecked>>()
+                    .map_err(|e| ctx.err("address", format!("not a Bitcoin address: {e}")))?;
+                let parsed = parsed.require_network(network.bitcoin()).map_err(|_| {
+                    ctx.err(
+                        "address",
+                        format!(
+                            "`{}` is not a {network} address (field `network`)",
+                            spec.address
+                        ),
+                    )
+                })?;
+                let want = match st {
+                    ScriptType::P2pkh => AddressType::P2pkh,
+                    ScriptType::P2shP2wpkh | ScriptType::P2sh | ScriptType::P2shP2wsh => {
+                        AddressType::P2sh
+                    }
+                    ScriptType::P2wpkh => AddressType::P2wpkh,
+                    ScriptType::P2tr => AddressType::P2tr,
+                    ScriptType::P2wsh => AddressType::P2wsh,
+                };
+                let got = parsed.address_type();
+                if got != Some(want) {
+                    return Err(ctx.err(
+                        "script_type",
+                        format!(
+                            "script type {st} does not match the address, which is {}",
+                            got.map(|t| t.to_string())
+                                .unwrap_or_else(|| "of another kind".into())
+                        ),
+                    ));
+                }
+                if is_multisig {
+                    for (field, present) in
+                        [("path", a.path.is_some()), ("signer", a.signer.is_some())]
+                    {
+                        if present {
+                            return Err(ctx.err(
+                                field,
+                                "a multisig address gives a path and signer on each cosigner instead",
+                            ));
+                        }
+                    }
+                    spec.multisig = Some(self.build_multisig(a, st, network, &parsed, ctx)?);
+                } else {
+                    let path = self.single_key(a, &mut spec, true, ctx)?;
+                    if !allow_nonstandard_path {
+                        check_bitcoin_path(&path, st, network).map_err(|m| ctx.err("path", m))?;
+                    }
+                }
+            }
+            ChainFamily::Evm | ChainFamily::Tron => {
+                if let Some(st) = a.script_type {
+                    return Err(ctx.err(
+                        "script_type",
+                        format!("`{st}` is for Bitcoin addresses only"),
+                    ));
+                }
+                let parsed = if family == ChainFamily::Evm {
+                    por_attest_verify::schemes::evm::parse_evm_address(&spec.address)
+                } else {
+                    por_attest_verify::schemes::tron::parse_tron_address(&spec.address)
+                };
+                parsed.map_err(|m| ctx.err("address", m.to_string()))?;
+                let path = self.single_key(a, &mut spec, false, ctx)?;
+                let (coin, what) = if family == ChainFamily::Evm {
+                    (60, "EVM (m/44'/60'/…)")
+                } else {
+                    (195, "TRON (m/44'/195'/…)")
+                };
+                let steps: &[ChildNumber] = path.as_ref();
+                let standard = steps.len() >= 3
+                    && steps[0] == ChildNumber::Hardened { index: 44 }
+                    && steps[1] == ChildNumber::Hardened { index: coin };
+                if !standard && !allow_nonstandard_path {
+                    return Err(ctx.err(
+                        "path",
+                        format!(
+                            "path {} is not a standard {what} path; set allow_nonstandard_path = true if it is intended",
+                            path_string(&path)
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(spec)
+    }
+
+    /// Checks `path` and `signer` of a single-key entry and stores them in `spec`.
+    fn single_key(
+        &self,
+        a: &RawAddress,
+        spec: &mut AddressSpec,
+        bitcoin: bool,
+        ctx: &Ctx<'_>,
+    ) -> Result<DerivationPath, InputError> {
+        let p = a
+            .path
+            .as_deref()
+            .ok_or_else(|| ctx.err("path", "required"))?;
+        let path = parse_path(p).map_err(|m| ctx.err("path", m))?;
+        if path.is_empty() {
+            return Err(ctx.err("path", "the master key itself (m) cannot be a reserve key"));
+        }
+        let signer = a
+            .signer
+            .as_deref()
+            .ok_or_else(|| ctx.err("signer", "required"))?;
+        self.signer_ref(ctx, "signer", signer, bitcoin)?;
+        spec.path = Some(path.clone());
+        spec.signer = Some(signer.to_string());
+        Ok(path)
+    }
+
+    fn build_multisig(
+        &self,
+        a: &RawAddress,
+        st: ScriptType,
+        network: Network,
+        address: &Address,
+        ctx: &Ctx<'_>,
+    ) -> Result<MultisigSpec, InputError> {
+        let raw_cosigners = a
+            .cosigners
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| ctx.err("cosigners", "required for a multisig address"))?;
+        let n = raw_cosigners.len();
+        let max = if st == ScriptType::P2sh { 15 } else { 20 };
+        if n > max {
+            return Err(ctx.err(
+                "cosigners",
+                format!("{n} keys; a {st} multisig holds at most {max}"),
+            ));
+        }
+        let threshold = a
+            .threshold
+            .ok_or_else(|| ctx.err("threshold", "required for a multisig address"))?;
+        if threshold == 0 || threshold as usize > n {
+            return Err(ctx.err(
+                "threshold",
+                format!("{threshold} is not between 1 and the number of cosigners ({n})"),
+            ));
+        }
+        let sorted = a.sorted.unwrap_or(true);
+        let needs_child = raw_cosigners.iter().any(|c| c.xpub.is_some());
+        let child = match &a.child {
+            None if needs_child => return Err(ctx.err(
+                "child",
+                "required when a cosigner gives an xpub (the unhardened steps below it, e.g. 0/5)",
+            )),
+            None => None,
+            Some(_) if !needs_child => {
+                return Err(ctx.err("child", "no cosigner gives an xpub, so `child` has no use"))
+            }
+            Some(c) => {
+                let p = parse_path(c).map_err(|m| ctx.err("child", m))?;
+                if p.is_empty() || p.into_iter().any(|s| s.is_hardened()) {
+                    return Err(ctx.err(
+                        "child",
+                        format!("`{c}` must be one or more unhardened steps such as 0/5"),
+                    ));
+                }
+                Some(p)
+            }
+        };
+        let secp = Secp256k1::verification_only();
+        let segwit = st != ScriptType::P2sh;
+        let mut cosigners = Vec::with_capacity(n);
+        for (j, c) in raw_cosigners.iter().enumerate() {
+            let f = |name: &str| format!("cosigners[{j}].{name}");
+            if let Some(s) = &c.signer {
+                self.signer_ref(ctx, &f("signer"), s, true)?;
+            }
+            let cos = match (&c.xpub, &c.pubkey) {
+                (Some(_), Some(_)) | (None, None) => {
+                    return Err(ctx.err(&f("xpub"), "give exactly one of `xpub` and `pubkey`"))
+                }
+                (Some(x), None) => {
+                    let xpub: Xpub = x.parse().map_err(|e| {
+                        ctx.err(&f("xpub"), format!("not an extended public key: {e}"))
+                    })?;
+                    let want = NetworkKind::from(network.bitcoin());
+                    if xpub.network != want {
+                        return Err(ctx.err(
+                            &f("xpub"),
+                            format!(
+                                "a {} key on a {network} address",
+                                if xpub.network.is_mainnet() {
+                                    "mainnet (xpub)"
+                                } else {
+                                    "test-network (tpub)"
+                                }
+                            ),
+                        ));
+                    }
+                    let op = c.path.as_deref().ok_or_else(|| {
+                        ctx.err(
+                            &f("path"),
+                            "required: the xpub's origin path, e.g. m/48'/0'/0'/2'",
+                        )
+                    })?;
+                    let origin = parse_path(op).map_err(|m| ctx.err(&f("path"), m))?;
+                    let steps: &[ChildNumber] = origin.as_ref();
+                    if usize::from(xpub.depth) != steps.len()
+                        || steps.last().is_some_and(|last| *last != xpub.child_number)
+                    {
+                        return Err(ctx.err(
+                            &f("path"),
+                            format!(
+                                "origin path {} does not fit the xpub (depth {}, child {})",
+                                path_string(&origin),
+                                xpub.depth,
+                                xpub.child_number
+                            ),
+                        ));
+                    }
+                    let child = child.as_ref().expect("child is required with an xpub");
+                    let derived = xpub
+                        .derive_pub(&secp, child)
+                        .map_err(|e| ctx.err(&f("xpub"), format!("cannot derive {child}: {e}")))?;
+                    Cosigner {
+                        signer: c.signer.clone(),
+                        full_path: Some(origin.extend(child)),
+                        origin_path: Some(origin),
+                        xpub: Some(xpub),
+                        pubkey: PublicKey::new(derived.public_key),
+                    }
+                }
+                (None, Some(pk)) => {
+                    let pubkey: PublicKey = pk
+                        .parse()
+                        .map_err(|e| ctx.err(&f("pubkey"), format!("not a public key: {e}")))?;
+                    let full_path = match &c.path {
+                        Some(p) => Some(parse_path(p).map_err(|m| ctx.err(&f("path"), m))?),
+                        None if c.signer.is_some() => {
+                            return Err(ctx.err(
+                                &f("path"),
+                                "required: the key's full derivation path on its signer",
+                            ))
+                        }
+                        None => None,
+                    };
+                    Cosigner {
+                        signer: c.signer.clone(),
+                        origin_path: None,
+                        xpub: None,
+                        pubkey,
+                        full_path,
+                    }
+                }
+            };
+            if segwit && !cos.pubkey.compressed {
+                return Err(ctx.err(&f("pubkey"), format!("{st} requires compressed keys")));
+            }
+            if let Some(k) = cosigners
+                .iter()
+                .position(|o: &Cosigner| o.pubkey == cos.pubkey)
+            {
+                return Err(ctx.err(
+                    &f("pubkey"),
+                    format!("the same key as cosigners[{k}] ({})", cos.pubkey),
+                ));
+            }
+            cosigners.push(cos);
+        }
+        let held = cosigners.iter().filter(|c| c.signer.is_some()).count();
+        if held < threshold as usize {
+            return Err(ctx.err(
+                "cosigners",
+                format!(
+                    "only {held} of the {n} cosigners name a signer of this ceremony; threshold {threshold} cannot be met"
+                ),
+            ));
+        }
+        let keys = script_keys(cosigners.iter().map(|c| c.pubkey), sorted);
+        let script = multisig_script(threshold, &keys);
+        let kind = NetworkKind::from(network.bitcoin());
+        let computed = match st {
+            ScriptType::P2sh => Address::p2sh(&script, kind)
+                .map_err(|e| ctx.err("cosigners", format!("cannot build the P2SH address: {e}")))?,
+            ScriptType::P2wsh => Address::p2wsh(&script, network.bitcoin()),
+            ScriptType::P2shP2wsh => Address::p2shwsh(&script, kind),
+            _ => unreachable!("build_multisig is called for multisig script types only"),
+        };
+        if &computed != address {
+            return Err(ctx.err(
+                "cosigners",
+                format!(
+                    "the {threshold}-of-{n} {}multisig of these keys is {computed}, not {address} (check keys, child, threshold, sorted and script_type)",
+                    if sorted { "sorted " } else { "" }
+                ),
+            ));
+        }
+        Ok(MultisigSpec {
+            threshold,
+            sorted,
+            child,
+            cosigners,
+            script,
+        })
+    }
+
+    /// The message template.
+    pub fn template(&self) -> &Template {
+        &self.template
+    }
+
+    /// The signer with this id.
+    pub fn signer(&self, id: &str) -> Option<&Signer> {
+        self.signers.iter().find(|s| s.id == id)
+    }
+
+    /// The anchor of a chain.
+    pub fn anchor(&self, chain: &str) -> Option<&Anchor> {
+        self.anchors.get(chain)
+    }
+
+    /// The message an address signs.
+    pub fn render_message(&self, spec: &AddressSpec) -> String {
+        let anchor = self
+            .anchors
+            .get(&spec.chain)
+            .expect("every address's chain has an anchor (checked on load)");
+        self.template.render(&MessageFields {
+            entity: &self.entity,
+            snapshot: &self.snapshot_id,
+            chain: &spec.chain,
+            address: &spec.address,
+            height: anchor.height,
+            block_hash: &anchor.block_hash,
+        })
+    }
+
+    /// Every signature the ceremony must obtain, in address order: one per single-key address,
+    /// and one per cosigner held by a signer of this ceremony for a multisig address (packaging
+    /// needs at least the threshold of them).
+    pub fn tasks(&self) -> impl Iterator<Item = SigningTask<'_>> + '_ {
+        self.addresses.iter().flat_map(move |spec| {
+            let mut out = Vec::new();
+            if let (Some(path), Some(sid)) = (&spec.path, &spec.signer) {
+                out.push(SigningTask {
+                    address_index: spec.index,
+                    spec,
+                    signer: self.signer(sid).expect("signer checked on load"),
+                    path,
+                    expected_pubkey: None,
+                });
+            }
+            if let Some(ms) = &spec.multisig {
+                for c in &ms.cosigners {
+                    if let (Some(sid), Some(path)) = (&c.signer, &c.full_path) {
+                        out.push(SigningTask {
+                            address_index: spec.index,
+                            spec,
+                            signer: self.signer(sid).expect("signer checked on load"),
+                            path,
+                            expected_pubkey: Some(c.pubkey),
+                        });
+                    }
+                }
+            }
+            out
+        })
+    }
+
+    /// The tasks of one signer.
+    pub fn tasks_for<'a>(&'a self, signer: &'a str) -> impl Iterator<Item = SigningTask<'a>> + 'a {
+        self.tasks().filter(move |t| t.signer.id == signer)
+    }
+
+    fn to_raw(&self) -> RawManifest {
+        let addresses = self
+            .addresses
+            .iter()
+            .map(|a| {
+                let ms = a.multisig.as_ref();
+                RawAddress {
+                    chain: Some(a.chain.clone()),
+                    network: Some(a.network),
+                    address: Some(a.address.clone()),
+                    script_type: a.script_type,
+                    path: a.path.as_ref().map(path_string),
+                    signer: a.signer.clone(),
+                    wallet: a.wallet.clone(),
+                    balance: a.balance.clone(),
+                    allow_nonstandard_path: a.allow_nonstandard_path.then_some(true),
+                    threshold: ms.map(|m| m.threshold),
+                    sorted: ms.map(|m| m.sorted),
+                    child: ms.and_then(|m| m.child.as_ref()).map(|c| c.to_string()),
+                    cosigners: ms.map(|m| {
+                        m.cosigners
+                            .iter()
+                            .map(|c| RawCosigner {
+                                signer: c.signer.clone(),
+                                xpub: c.xpub.map(|x| x.to_string()),
+                                pubkey: c.xpub.is_none().then(|| c.pubkey.to_string()),
+                                path: if c.xpub.is_some() {
+                                    c.origin_path.as_ref().map(path_string)
+                                } else {
+                                    c.full_path.as_ref().map(path_string)
+                                },
+                            })
+                            .collect()
+                    }),
+                }
+            })
+            .collect();
+        RawManifest {
+            entity: self.entity.clone(),
+            snapshot_id: self.snapshot_id.clone(),
+            test: self.test,
+            message_template: Some(self.template.as_str().to_string()),
+            created_at: self.created_at.clone(),
+            addresses_csv: None,
+            anchors: self.anchors.clone(),
+            signers: self
+                .signers
+                .iter()
+                .map(|s| RawSigner {
+                    id: s.id.clone(),
+                    kind: s.kind,
+                    fingerprint: s.fingerprint.map(|f| f.to_string()),
+                })
+                .collect(),
+            addresses,
+        }
+    }
+
+    /// The manifest as TOML with every address inline; loading it gives the same manifest.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(&self.to_raw()).expect("a manifest serializes to TOML")
+    }
+
+    /// The manifest as TOML pointing at `csv_name`, and the CSV text of its addresses (write
+    /// both, the CSV next to the TOML); loading them gives the same manifest.
+    pub fn to_toml_with_csv(&self, csv_name: &str) -> (String, String) {
+        let mut raw = self.to_raw();
+        let addresses = std::mem::take(&mut raw.addresses);
+        raw.addresses_csv = Some(csv_name.to_string());
+        (
+            toml::to_string(&raw).expect("a manifest serializes to TOML"),
+            raw::write_csv(&addresses),
+        )
+    }
+
+    /// SHA-256 of the manifest's canonical content: the compact JSON of every field after
+    /// validation (defaults filled in, CSV rows inline, paths in `m/84'/…` form). The same
+    /// manifest written inline or with a CSV, with or without defaults spelled out, has the same
+    /// digest; any change to any field (even a balance) gives another.
+    pub fn identity_digest(&self) -> [u8; 32] {
+        let json = serde_json::to_vec(&self.to_raw()).expect("a manifest serializes to JSON");
+        Sha256::digest(&json).into()
+    }
+
+    /// The identity written at the top of journals.
+    pub fn identity(&self) -> ManifestIdentity {
+        ManifestIdentity {
+            entity: self.entity.clone(),
+            snapshot_id: self.snapshot_id.clone(),
+            manifest_digest: por_attest_verify::snapshot::format_digest(&self.identity_digest()),
+        }
+    }
+
+    /// Number of distinct signer ids used by addresses (for summaries).
+    pub fn signers_in_use(&self) -> HashSet<&str> {
+        self.tasks().map(|t| t.signer.id.as_str()).collect()
+    }
+}
+
+/// Checks a single-key Bitcoin path against the standard for its script type: purpose
+/// 44'/49'/84'/86', coin type 0' on mainnet or 1' elsewhere, hardened account, then unhardened
+/// change and index.
+fn check_bitcoin_path(
+    path: &DerivationPath,
+    st: ScriptType,
+    network: Network,
+) -> Result<(), String> {
+    let purpose = match st {
+        ScriptType::P2pkh => 44,
+        ScriptType::P2shP2wpkh => 49,
+        ScriptType::P2wpkh => 84,
+        ScriptType::P2tr => 86,
+        _ => return Ok(()),
+    };
+    let coin = if network == Network::Mainnet { 0 } else { 1 };
+    let s: &[ChildNumber] = path.as_ref();
+    let ok = s.len() == 5
+        && s[0] == ChildNumber::Hardened { index: purpose }
+        && s[1] == ChildNumber::Hardened { index: coin }
+        && s[2].is_hardened()
+        && s[3].is_normal()
+        && s[4].is_normal();
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "path {} does not follow BIP-{purpose} (m/{purpose}'/{coin}'/account'/change/index) for {st} on {network}; set allow_nonstandard_path = true if it is intended",
+            path_string(path)
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,293 @@
+//! The manifest as written (TOML and CSV), before validation.
+
+use por_attest_verify::chains::{Network, ScriptType};
+use por_attest_verify::error::InputError;
+use por_attest_verify::snapshot::Anchor;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The top-level TOML document.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawManifest {
+    pub entity: String,
+    pub snapshot_id: String,
+    #[serde(default)]
+    pub test: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_template: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addresses_csv: Option<String>,
+    pub anchors: BTreeMap<String, Anchor>,
+    pub signers: Vec<RawSigner>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<RawAddress>,
+}
+
+/// One `[[signers]]` table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSigner {
+    pub id: String,
+    pub kind: super::SignerKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+}
+
+/// One address, from an `[[addresses]]` table or a CSV row. Every field is optional here so
+/// that a missing one is reported by the validator with the entry it belongs to.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAddress {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<Network>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script_type: Option<ScriptType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wallet: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_nonstandard_path: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sorted: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cosigners: Option<Vec<RawCosigner>>,
+}
+
+/// One cosigner of a multisig address.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCosigner {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xpub: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pubkey: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// The CSV columns, in the order the writer uses.
+pub(crate) const CSV_COLUMNS: &[&str] = &[
+    "chain",
+    "network",
+    "address",
+    "script_type",
+    "path",
+    "signer",
+    "wallet",
+    "balance",
+    "allow_nonstandard_path",
+    "threshold",
+    "sorted",
+    "child",
+    "cosigners",
+];
+
+/// Parses the CSV `cosigners` cell: items separated by `;`, each `SIGNER:PATH:KEY` where KEY is
+/// an xpub/tpub (PATH is then its origin path) or a hex public key (PATH is its full path), and
+/// SIGNER or PATH may be empty.
+pub(crate) fn parse_cosigners_cell(cell: &str) -> Result<Vec<RawCosigner>, String> {
+    let mut out = Vec::new();
+    for (i, item) in cell.split(';').enumerate() {
+        let item = item.trim();
+        if item.is_empty() {
+            continue;
+        }
+        let parts: Vec<&str> = item.split(':').collect();
+        let [signer, path, key] = parts[..] else {
+            return Err(format!(
+                "cosigner {} `{item}` must be SIGNER:PATH:KEY (SIGNER and PATH may be empty)",
+                i + 1
+            ));
+        };
+        let opt = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+        let key = key.trim();
+        let is_hex = !key.is_empty() && key.bytes().all(|b| b.is_ascii_hexdigit());
+        out.push(RawCosigner {
+            signer: opt(signer),
+            path: opt(path),
+            xpub: (!is_hex).then(|| key.to_string()).filter(|k| !k.is_empty()),
+            pubkey: is_hex.then(|| key.to_string()),
+        });
+    }
+    Ok(out)
+}
+
+/// Writes cosigners in the CSV cell syntax of [`parse_cosigners_cell`].
+pub(crate) fn format_cosigners_cell(cosigners: &[RawCosigner]) -> String {
+    cosigners
+        .iter()
+        .map(|c| {
+            format!(
+                "{}:{}:{}",
+                c.signer.as_deref().unwrap_or(""),
+                c.path.as_deref().unwrap_or(""),
+                c.xpub.as_deref().or(c.pubkey.as_deref()).unwrap_or("")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// One CSV row with its 1-based line number.
+pub(crate) struct CsvRow {
+    pub line: u64,
+    pub raw: RawAddress,
+}
+
+fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" => Ok(true),
+        "false" | "no" | "0" => Ok(false),
+        _ => Err(format!("`{s}` is not a boolean (true/false)")),
+    }
+}
+
+fn parse_network(s: &str) -> Result<Network, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "mainnet" => Ok(Network::Mainnet),
+        "testnet" => Ok(Network::Testnet),
+        "signet" => Ok(Network::Signet),
+        "regtest" => Ok(Network::Regtest),
+        _ => Err(format!(
+            "unknown network `{s}` (mainnet, testnet, signet, regtest)"
+        )),
+    }
+}
+
+/// Reads an address CSV: a header row naming columns from [`CSV_COLUMNS`] (`chain` and
+/// `address` required), `#` comment lines, empty cells meaning "absent".
+pub(crate) fn read_csv(text: &str, file: &Path) -> Result<Vec<CsvRow>, InputError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .comment(Some(b'#'))
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = rdr
+        .headers()
+        .map_err(|e| InputError::new(file, format!("cannot read the header row: {e}")))?
+        .clone();
+    let mut columns = Vec::with_capacity(headers.len());
+    for (i, h) in headers.iter().enumerate() {
+        let Some(c) = CSV_COLUMNS.iter().find(|c| **c == h) else {
+            return Err(InputError::new(
+                file,
+                format!(
+                    "header row: unknown column {} `{h}` (known: {})",
+                    i + 1,
+                    CSV_COLUMNS.join(", ")
+                ),
+            ));
+        };
+        if columns.contains(c) {
+            return Err(InputError::new(
+                file,
+                format!("header row: column `{h}` appears twice"),
+            ));
+        }
+        columns.push(*c);
+    }
+    for required in ["chain", "address"] {
+        if !columns.contains(&required) {
+            return Err(InputError::new(
+                file,
+                format!("header row: required column `{required}` is missing"),
+            ));
+        }
+    }
+    let mut rows = Vec::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        let line_hint = rdr.position().line();
+        match rdr.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(line_hint);
+                return Err(InputError::new(file, format!("line {line}: {e}")));
+            }
+        }
+        let line = record.position().map(|p| p.line()).unwrap_or(line_hint);
+        let mut raw = RawAddress::default();
+        for (col, cell) in columns.iter().zip(record.iter()) {
+            if cell.is_empty() {
+                continue;
+            }
+            let bad = |m: String| InputError::new(file, format!("line {line}: field `{col}`: {m}"));
+            let s = Some(cell.to_string());
+            match *col {
+                "chain" => raw.chain = s,
+                "network" => raw.network = Some(parse_network(cell).map_err(bad)?),
+                "address" => raw.address = s,
+                "script_type" => raw.script_type = Some(cell.parse().map_err(bad)?),
+                "path" => raw.path = s,
+                "signer" => raw.signer = s,
+                "wallet" => raw.wallet = s,
+                "balance" => raw.balance = s,
+                "allow_nonstandard_path" => {
+                    raw.allow_nonstandard_path = Some(parse_bool(cell).map_err(bad)?)
+                }
+                "threshold" => {
+                    raw.threshold = Some(
+                        cell.parse()
+                            .map_err(|_| bad(format!("`{cell}` is not a whole number")))?,
+                    )
+                }
+                "sorted" => raw.sorted = Some(parse_bool(cell).map_err(bad)?),
+                "child" => raw.child = s,
+                "cosigners" => raw.cosigners = Some(parse_cosigners_cell(cell).map_err(bad)?),
+                other => unreachable!("column {other} is checked against CSV_COLUMNS"),
+            }
+        }
+        rows.push(CsvRow { line, raw });
+    }
+    Ok(rows)
+}
+
+/// Writes addresses as CSV with every column of [`CSV_COLUMNS`].
+pub(crate) fn write_csv(addresses: &[RawAddress]) -> String {
+    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+    w.write_record(CSV_COLUMNS).expect("write to Vec");
+    let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+    let optb = |o: Option<bool>| o.map(|b| b.to_string()).unwrap_or_default();
+    for a in addresses {
+        let row = [
+            opt(&a.chain),
+            a.network.map(|n| n.to_string()).unwrap_or_default(),
+            opt(&a.address),
+            a.script_type.map(|t| t.to_string()).unwrap_or_default(),
+            opt(&a.path),
+            opt(&a.signer),
+            opt(&a.wallet),
+            opt(&a.balance),
+            optb(a.allow_nonstandard_path),
+            a.threshold.map(|t| t.to_string()).unwrap_or_default(),
+            optb(a.sorted),
+            opt(&a.child),
+            a.cosigners
+                .as_deref()
+                .map(format_cosigners_cell)
+                .unwrap_or_default(),
+        ];
+        w.write_record(&row).expect("write to Vec");
+    }
+    String::from_utf8(w.into_inner().expect("flush Vec")).expect("CSV of UTF-8 strings")
+}

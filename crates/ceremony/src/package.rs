@@ -1,0 +1,195 @@
+//! `por-attest package`: manifest + journals → the snapshot file. Refuses while any address
+//! lacks the signatures it needs (listing them) unless told to publish them unsigned; checks
+//! every signature again before writing.
+
+use crate::journal::{load_records, JournalError, MergedRecords};
+use crate::manifest::{AddressSpec, Manifest, TaskKey};
+use por_attest_verify::chains::{Scheme, ScriptType};
+use por_attest_verify::report::Outcome;
+use por_attest_verify::schemes;
+use por_attest_verify::snapshot::{
+    Entry, Header, SignatureRecord, Snapshot, FORMAT_TAG, FORMAT_VERSION,
+};
+use por_attest_verify::verify::{verify_entry, SnapshotContext};
+use std::path::Path;
+use thiserror::Error;
+
+/// Why packaging refused.
+#[derive(Debug, Error)]
+pub enum PackageError {
+    /// A journal could not be read.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// Some addresses lack signatures.
+    #[error("{} address(es) lack signatures (package with --allow-unsigned to publish them unsigned):\n{}", .0.len(), .0.join("\n"))]
+    Missing(Vec<String>),
+    /// A journaled signature does not verify in the snapshot (a corrupt or foreign journal).
+    #[error("entry {entry} ({address}) does not verify: {reason}")]
+    Invalid {
+        entry: usize,
+        address: String,
+        reason: String,
+    },
+}
+
+/// Options of `package`.
+#[derive(Debug, Clone, Default)]
+pub struct PackageOptions {
+    /// Publish addresses that lack signatures (they will fail verification).
+    pub allow_unsigned: bool,
+    /// The snapshot's `created_at` when the manifest has none (default: now).
+    pub created_at: Option<String>,
+}
+
+/// The result of packaging.
+#[derive(Debug, Clone)]
+pub struct Packaged {
+    /// The snapshot.
+    pub snapshot: Snapshot,
+    /// Addresses published without (enough) signatures.
+    pub unsigned: Vec<String>,
+    /// Journal warnings.
+    pub warnings: Vec<String>,
+}
+
+/// Builds the snapshot from the manifest and the journals of every device run.
+pub fn package(
+    manifest: &Manifest,
+    journals: &[impl AsRef<Path>],
+    opts: &PackageOptions,
+) -> Result<Packaged, PackageError> {
+    let merged = load_records(journals, &manifest.identity())?;
+    let header = Header {
+        format: FORMAT_TAG.into(),
+        version: FORMAT_VERSION,
+        entity: manifest.entity.clone(),
+        snapshot_id: manifest.snapshot_id.clone(),
+        created_at: manifest
+            .created_at
+            .clone()
+            .or_else(|| opts.created_at.clone())
+            .unwrap_or_else(crate::journal::now_rfc3339),
+        anchors: manifest.anchors.clone(),
+        message_template: manifest.template().as_str().to_string(),
+    };
+    let ctx = SnapshotContext::new(&header);
+    let mut entries = Vec::with_capacity(manifest.addresses.len());
+    let mut missing = Vec::new();
+    for spec in &manifest.addresses {
+        let message = manifest.render_message(spec);
+        let (signatures, lacking) = signatures_for(spec, &merged, &message);
+        let complete = lacking.is_none();
+        if let Some(l) = lacking {
+            missing.push(format!(
+                "  entry {} {} {}: {l}",
+                spec.index, spec.chain, spec.address
+            ));
+        }
+        let ms = spec.multisig.as_ref();
+        let entry = Entry {
+            chain: spec.chain.clone(),
+            network: spec.network,
+            address: spec.address.clone(),
+            script_type: spec.script_type,
+            wallet: spec.wallet.clone(),
+            balance: spec.balance.clone(),
+            message,
+            signatures,
+            threshold: ms.map(|m| m.threshold),
+            script: ms.map(|m| hex::encode(m.script.as_bytes())),
+        };
+        if complete {
+            if let Outcome::Failed(reason) | Outcome::Unsupported(reason) =
+                verify_entry(&ctx, &entry)
+            {
+                return Err(PackageError::Invalid {
+                    entry: spec.index,
+                    address: spec.address.clone(),
+                    reason,
+                });
+            }
+        }
+        entries.push(entry);
+    }
+    if !missing.is_empty() && !opts.allow_unsigned {
+        return Err(PackageError::Missing(missing));
+    }
+    Ok(Packaged {
+        snapshot: Snapshot { header, entries },
+        unsigned: missing,
+        warnings: merged.warnings.clone(),
+    })
+}
+
+/// The signatures the journals hold for one address, in the manifest's order, and what is
+/// lacking, if anything.
+fn signatures_for(
+    spec: &AddressSpec,
+    merged: &MergedRecords,
+    message: &str,
+) -> (Vec<SignatureRecord>, Option<String>) {
+    let mut out = Vec::new();
+    let record = |signer: &str, path: &bitcoin::bip32::DerivationPath| {
+        let key = TaskKey {
+            chain: spec.chain.clone(),
+            address: spec.address.clone(),
+            signer: signer.to_string(),
+            path: crate::manifest::path_string(path),
+        };
+        merged.signed(&key).filter(|r| r.is_over(message)).cloned()
+    };
+    if let Some(ms) = &spec.multisig {
+        let mut lacking = Vec::new();
+        for c in &ms.cosigners {
+            let (Some(sid), Some(path)) = (&c.signer, &c.full_path) else {
+                continue;
+            };
+            match record(sid, path) {
+                Some(r) => out.push(SignatureRecord {
+                    scheme: r.scheme.into(),
+                    signature: r.signature,
+                    signer: Some(sid.clone()),
+                }),
+                None => lacking.push(sid.clone()),
+            }
+        }
+        let have = out.len() as u32;
+        let lacking = (have < ms.threshold).then(|| {
+            format!(
+                "{have} of {} signatures; not yet signed by: {}",
+                ms.threshold,
+                lacking.join(", ")
+            )
+        });
+        return (out, lacking);
+    }
+    let (Some(sid), Some(path)) = (&spec.signer, &spec.path) else {
+        return (out, Some("no signer in the manifest".into()));
+    };
+    match record(sid, path) {
+        Some(r) => {
+            let signature = match (r.scheme, spec.script_type) {
+                // Strict BIP-137 verifiers want the header of the address type; the header
+                // is not covered by the signature, so setting it changes nothing else.
+                (Scheme::Bip137, Some(st @ (ScriptType::P2wpkh | ScriptType::P2shP2wpkh))) => {
+                    schemes::bip137::normalize_bip137_header(&r.signature, st)
+                        .unwrap_or(r.signature)
+                }
+                _ => r.signature,
+            };
+            out.push(SignatureRecord {
+                scheme: r.scheme.into(),
+                signature,
+                signer: None,
+            });
+            (out, None)
+        }
+        None => (
+            out,
+            Some(format!(
+                "not yet signed by {sid} at {}",
+                crate::manifest::path_string(path)
+            )),
+        ),
+    }
+}

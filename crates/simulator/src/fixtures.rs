@@ -1,0 +1,366 @@
+//! Deterministic snapshots signed with test keys: the example snapshot shipped in
+//! `examples/snapshot.json` and the synthetic snapshots of the verification benchmark.
+//! Test keys only: these functions hold private keys on the host, which a real ceremony never does.
+
+use bitcoin::bip32::{DerivationPath, Xpriv};
+use bitcoin::key::{CompressedPublicKey, Keypair};
+use bitcoin::secp256k1::SecretKey;
+use bitcoin::Address;
+use por_attest_verify::chains::{Network, Scheme, ScriptType};
+use por_attest_verify::message::{MessageFields, Template, DEFAULT_TEMPLATE};
+use por_attest_verify::schemes::bip137::{sign_bip137, Bip137Kind};
+use por_attest_verify::schemes::bip322::{sign_bip322, Bip322Format, Bip322Signer};
+use por_attest_verify::schemes::evm::{evm_address_of, sign_eip191, to_checksum_address};
+use por_attest_verify::schemes::multisig::{multisig_address, multisig_script};
+use por_attest_verify::schemes::secp;
+use por_attest_verify::schemes::tron::{sign_tron_v2, tron_address_of};
+use por_attest_verify::snapshot::{
+    Anchor, Entry, Header, SignatureRecord, Snapshot, FORMAT_TAG, FORMAT_VERSION,
+};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+/// Speculos's well-known test mnemonic (also the simulator's default seed).
+pub const TEST_MNEMONIC: &str = "glory promote mansion idle axis finger extra february uncover one trip resource lawn turtle enact monster seven myth punch hobby comfort wild raise skin";
+
+/// The BIP-32 master key of a BIP-39 mnemonic (empty passphrase).
+pub fn master_key(mnemonic: &str) -> Xpriv {
+    let m = bip39::Mnemonic::parse(mnemonic).expect("valid test mnemonic");
+    Xpriv::new_master(bitcoin::Network::Bitcoin, &m.to_seed("")).expect("valid seed")
+}
+
+/// The secret key at `path` below `master`.
+pub fn secret_at(master: &Xpriv, path: &str) -> SecretKey {
+    let p = DerivationPath::from_str(path).expect("valid path");
+    master
+        .derive_priv(secp(), &p)
+        .expect("derivation")
+        .private_key
+}
+
+/// The example anchors (`(chain, height, block hash)`) of the example snapshot and the demo.
+pub const EXAMPLE_ANCHORS: [(&str, u64, &str); 4] = [
+    (
+        "ARB",
+        280_000_000u64,
+        "0x3f5d0c8a1b6e2f7a9c4d8e0b1a2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e",
+    ),
+    (
+        "BTC",
+        925_000,
+        "00000000000000000001c5f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f",
+    ),
+    (
+        "ETH",
+        23_800_000,
+        "0x9a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9",
+    ),
+    (
+        "TRX",
+        77_000_000,
+        "0000000004a6f2c0e5d4c3b2a1908f7e6d5c4b3a29180706f5e4d3c2b1a09f8e",
+    ),
+];
+
+/// The header of the example snapshot.
+fn example_header() -> Header {
+    test_header("Example Exchange", "2026-11", &EXAMPLE_ANCHORS)
+}
+
+/// A header with the default template, created 2026-11-28, and these anchors
+/// (`(chain, height, block hash)`).
+pub fn test_header(entity: &str, snapshot_id: &str, anchors: &[(&str, u64, &str)]) -> Header {
+    let anchors = anchors
+        .iter()
+        .map(|(c, height, hash)| {
+            (
+                c.to_string(),
+                Anchor {
+                    height: *height,
+                    block_hash: hash.to_string(),
+                },
+            )
+        })
+        .collect::<BTreeMap<_, _>>();
+    Header {
+        format: FORMAT_TAG.into(),
+        version: FORMAT_VERSION,
+        entity: entity.into(),
+        snapshot_id: snapshot_id.into(),
+        created_at: "2026-11-28T00:00:00Z".into(),
+        anchors,
+        message_template: DEFAULT_TEMPLATE.into(),
+    }
+}
+
+/// Renders the message of `address` on `chain` for a header.
+pub fn render_for(header: &Header, chain: &str, address: &str) -> String {
+    let t = Template::parse(&header.message_template).expect("valid template");
+    let a = &header.anchors[chain];
+    t.render(&MessageFields {
+        entity: &header.entity,
+        snapshot: &header.snapshot_id,
+        chain,
+        address,
+        height: a.height,
+        block_hash: &a.block_hash,
+    })
+}
+
+fn sig(scheme: Scheme, signature: String) -> SignatureRecord {
+    SignatureRecord {
+        scheme: scheme.into(),
+        signature,
+        signer: None,
+    }
+}
+
+fn entry(header: &Header, chain: &str, address: String, st: Option<ScriptType>) -> Entry {
+    Entry {
+        message: render_for(header, chain, &address),
+        chain: chain.into(),
+        network: Network::Mainnet,
+        address,
+        script_type: st,
+        wallet: Some("cold".into()),
+        balance: None,
+        signatures: vec![],
+        threshold: None,
+        script: None,
+    }
+}
+
+/// The example snapshot: one entry per scheme and script type, signed with keys derived
+/// from [`TEST_MNEMONIC`]. Deterministic (RFC 6979 nonces, no auxiliary randomness).
+pub fn example_snapshot() -> Snapshot {
+    let header = example_header();
+    let master = master_key(TEST_MNEMONIC);
+    let net = bitcoin::Network::Bitcoin;
+    let mut entries = Vec::new();
+    let ckey = |sk: &SecretKey| CompressedPublicKey(sk.public_key(secp()));
+
+    // Legacy signed messages, the way the Ledger Bitcoin app signs them (compressed-P2PKH
+    // header whatever the address type), and one with the strict BIP-137 header.
+    for (path, st, kind) in [
+        (
+            "m/44'/0'/0'/0/0",
+            ScriptType::P2pkh,
+            Bip137Kind::P2pkhCompressed,
+        ),
+        (
+            "m/49'/0'/0'/0/0",
+            ScriptType::P2shP2wpkh,
+            Bip137Kind::P2pkhCompressed,
+        ),
+        (
+            "m/84'/0'/0'/0/0",
+            ScriptType::P2wpkh,
+            Bip137Kind::P2pkhCompressed,
+        ),
+        ("m/84'/0'/0'/0/1", ScriptType::P2wpkh, Bip137Kind::P2wpkh),
+    ] {
+        let sk = secret_at(&master, path);
+        let address = match st {
+            ScriptType::P2pkh => Address::p2pkh(ckey(&sk), net),
+            ScriptType::P2shP2wpkh => Address::p2shwpkh(&ckey(&sk), net),
+            _ => Address::p2wpkh(&ckey(&sk), net),
+        };
+        let mut e = entry(&header, "BTC", address.to_string(), Some(st));
+        e.signatures.push(sig(
+            Scheme::Bip137,
+            sign_bip137(&sk, e.message.as_bytes(), kind),
+        ));
+        entries.push(e);
+    }
+
+    // BIP-322: simple P2WPKH, full P2SH-P2WPKH, simple P2TR (key path).
+    let sk = secret_at(&master, "m/84'/0'/0'/0/2");
+    let mut e = entry(
+        &header,
+        "BTC",
+        Address::p2wpkh(&ckey(&sk), net).to_string(),
+        Some(ScriptType::P2wpkh),
+    );
+    let s = sign_bip322(
+        &Bip322Signer::P2wpkh(&sk),
+        e.message.as_bytes(),
+        Bip322Format::Simple,
+    )
+    .expect("sign");
+    e.signatures.push(sig(Scheme::Bip322Simple, s));
+    entries.push(e);
+
+    let sk = secret_at(&master, "m/49'/0'/0'/0/1");
+    let mut e = entry(
+        &header,
+        "BTC",
+        Address::p2shwpkh(&ckey(&sk), net).to_string(),
+        Some(ScriptType::P2shP2wpkh),
+    );
+    let s = sign_bip322(
+        &Bip322Signer::P2shP2wpkh(&sk),
+        e.message.as_bytes(),
+        Bip322Format::FULL,
+    )
+    .expect("sign");
+    e.signatures.push(sig(Scheme::Bip322Full, s));
+    entries.push(e);
+
+    let sk = secret_at(&master, "m/86'/0'/0'/0/0");
+    let kp = Keypair::from_secret_key(secp(), &sk);
+    let (xonly, _) = kp.x_only_public_key();
+    let mut e = entry(
+        &header,
+        "BTC",
+        Address::p2tr(secp(), xonly, None, net).to_string(),
+        Some(ScriptType::P2tr),
+    );
+    let s = sign_bip322(
+        &Bip322Signer::P2tr(&kp),
+        e.message.as_bytes(),
+        Bip322Format::Simple,
+    )
+    .expect("sign");
+    e.signatures.push(sig(Scheme::Bip322Simple, s));
+    entries.push(e);
+
+    // 2-of-3 multisig under P2SH, P2WSH and P2SH-P2WSH: legacy signatures from two cosigners;
+    // and a P2WSH 2-of-3 proven with one BIP-322 simple signature.
+    for (i, st) in [
+        ScriptType::P2sh,
+        ScriptType::P2wsh,
+        ScriptType::P2shP2wsh,
+        ScriptType::P2wsh,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let keys: Vec<SecretKey> = (0..3)
+            .map(|c| secret_at(&master, &format!("m/48'/0'/{c}'/2'/0/{i}")))
+            .collect();
+        let pubs: Vec<bitcoin::PublicKey> = keys
+            .iter()
+            .map(|k| bitcoin::PublicKey::new(k.public_key(secp())))
+            .collect();
+        let script = multisig_script(2, &pubs).expect("script");
+        let address = multisig_address(st, &script, net).expect("address");
+        let mut e = entry(&header, "BTC", address.to_string(), Some(st));
+        e.threshold = Some(2);
+        e.script = Some(hex::encode(&script));
+        if i < 3 {
+            for k in [&keys[0], &keys[2]] {
+                let s = sign_bip137(k, e.message.as_bytes(), Bip137Kind::P2pkhCompressed);
+                e.signatures.push(sig(Scheme::Bip137, s));
+            }
+        } else {
+            let signer = Bip322Signer::Multisig {
+                script_type: st,
+                script: &script,
+                keys: &keys[1..],
+            };
+            let s = sign_bip322(&signer, e.message.as_bytes(), Bip322Format::Simple).expect("sign");
+            e.signatures.push(sig(Scheme::Bip322Simple, s));
+        }
+        entries.push(e);
+    }
+
+    // Ethereum and an L2: EIP-191 personal_sign.
+    for (chain, path) in [("ETH", "m/44'/60'/0'/0/0"), ("ARB", "m/44'/60'/0'/0/1")] {
+        let sk = secret_at(&master, path);
+        let address = to_checksum_address(&evm_address_of(&sk.public_key(secp())));
+        let mut e = entry(&header, chain, address, None);
+        e.signatures
+            .push(sig(Scheme::Eip191, sign_eip191(&sk, e.message.as_bytes())));
+        entries.push(e);
+    }
+
+    // TRON: TIP-191.
+    let sk = secret_at(&master, "m/44'/195'/0'/0/0");
+    let mut e = entry(
+        &header,
+        "TRX",
+        tron_address_of(&sk.public_key(secp())),
+        None,
+    );
+    e.signatures.push(sig(
+        Scheme::TronTip191,
+        sign_tron_v2(&sk, e.message.as_bytes()),
+    ));
+    entries.push(e);
+
+    Snapshot { header, entries }
+}
+
+/// A plain P2TR key-path spend (BIP-86) of 10,000 sat from the address of `key` to the
+/// P2WPKH address of the same key, 9,000 sat: a transaction, not a BIP-322 `to_sign`, with the
+/// TAP_BIP32 derivation a wallet adds. Returns the PSBT and the spent output.
+pub fn p2tr_key_spend_psbt(
+    key: &bitcoin::secp256k1::PublicKey,
+    fingerprint: bitcoin::bip32::Fingerprint,
+    path: &DerivationPath,
+    network: bitcoin::Network,
+) -> (bitcoin::Psbt, bitcoin::TxOut) {
+    use bitcoin::{absolute::LockTime, transaction::Version, Amount, OutPoint, Sequence};
+    use bitcoin::{Transaction, TxIn, TxOut, Txid};
+    let (internal, _) = key.x_only_public_key();
+    let spent = TxOut {
+        value: Amount::from_sat(10_000),
+        script_pubkey: Address::p2tr(secp(), internal, None, network).script_pubkey(),
+    };
+    let tx = Transaction {
+        version: Version::TWO,
+        lock_time: LockTime::ZERO,
+        input: vec![TxIn {
+            previous_output: OutPoint::new(Txid::from_str(&"ab".repeat(32)).expect("hex"), 1),
+            sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
+            ..TxIn::default()
+        }],
+        output: vec![TxOut {
+            value: Amount::from_sat(9_000),
+            script_pubkey: Address::p2wpkh(&CompressedPublicKey(*key), network).script_pubkey(),
+        }],
+    };
+    let mut psbt = bitcoin::Psbt::from_unsigned_tx(tx).expect("unsigned");
+    psbt.inputs[0].witness_utxo = Some(spent.clone());
+    psbt.inputs[0].tap_internal_key = Some(internal);
+    psbt.inputs[0]
+        .tap_key_origins
+        .insert(internal, (vec![], (fingerprint, path.clone())));
+    (psbt, spent)
+}
+
+/// Checks a taproot key-path signature of input 0 of `psbt` (spending `spent`): `key` must be
+/// the output key of the spent script and the 64/65-byte Schnorr signature must verify against
+/// the BIP-341 sighash of its sighash type. Returns that type.
+pub fn verify_p2tr_key_spend(
+    psbt: &bitcoin::Psbt,
+    spent: &bitcoin::TxOut,
+    key: &[u8; 32],
+    signature: &[u8],
+) -> Result<bitcoin::TapSighashType, String> {
+    use bitcoin::hashes::Hash;
+    use bitcoin::sighash::{Prevouts, SighashCache};
+    use bitcoin::TapSighashType;
+    if spent.script_pubkey.as_bytes().get(2..) != Some(&key[..]) {
+        return Err("the key is not the spent script's output key".into());
+    }
+    let ty = match signature.len() {
+        64 => TapSighashType::Default,
+        65 => TapSighashType::from_consensus_u8(signature[64]).map_err(|e| e.to_string())?,
+        n => return Err(format!("a {n}-byte Schnorr signature")),
+    };
+    let sighash = SighashCache::new(&psbt.unsigned_tx)
+        .taproot_key_spend_signature_hash(0, &Prevouts::All(std::slice::from_ref(spent)), ty)
+        .map_err(|e| e.to_string())?;
+    let sig = bitcoin::secp256k1::schnorr::Signature::from_slice(&signature[..64])
+        .map_err(|e| e.to_string())?;
+    let xonly = bitcoin::secp256k1::XOnlyPublicKey::from_slice(key).map_err(|e| e.to_string())?;
+    secp()
+        .verify_schnorr(
+            &sig,
+            &bitcoin::secp256k1::Message::from_digest(sighash.to_byte_array()),
+            &xonly,
+        )
+        .map_err(|e| e.to_string())?;
+    Ok(ty)
+}

@@ -1,0 +1,84 @@
+//! `por-attest-verify`: the auditor's verifier on its own (the same checks and report as
+//! `por-attest verify`, built from this crate alone: no USB, no device drivers, no signing).
+
+use por_attest_verify::input::{verify_file, FileOptions, InputFormat};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: por-attest-verify FILE [--json] [--threads N] [--format auto|snapshot|okx-csv] [--allow-unsupported]
+
+Verify a published Proof-of-Reserves snapshot or an exchange's address file, offline.
+Exit 0: every entry verified; 1: any entry failed; 2: the file could not be read or understood.";
+
+struct Args {
+    file: PathBuf,
+    json: bool,
+    opts: FileOptions,
+}
+
+fn parse_args() -> Result<Option<Args>, lexopt::Error> {
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_env();
+    let mut file = None;
+    let mut json = false;
+    let mut opts = FileOptions {
+        format: InputFormat::Auto,
+        threads: 0,
+        progress: std::io::stderr().is_terminal(),
+        allow_unsupported: false,
+    };
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("json") => json = true,
+            Long("allow-unsupported") => opts.allow_unsupported = true,
+            Long("threads") => opts.threads = parser.value()?.parse()?,
+            Long("format") => {
+                opts.format = match parser.value()?.string()?.as_str() {
+                    "auto" => InputFormat::Auto,
+                    "snapshot" => InputFormat::Snapshot,
+                    "okx-csv" => InputFormat::OkxCsv,
+                    other => {
+                        return Err(
+                            format!("unknown format `{other}` (auto, snapshot or okx-csv)").into(),
+                        )
+                    }
+                }
+            }
+            Short('h') | Long("help") => return Ok(None),
+            Value(v) if file.is_none() => file = Some(PathBuf::from(v)),
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    let file = file.ok_or("missing the FILE to verify")?;
+    Ok(Some(Args { file, json, opts }))
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("error: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match verify_file(&args.file, &args.opts) {
+        Ok(report) => {
+            if args.json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.to_human());
+            }
+            ExitCode::from(report.exit_code() as u8)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! por-attest's verifier: the snapshot format, the signature schemes and the checks an auditor
+//! runs on a published Proof-of-Reserves snapshot or on an exchange's published address file.
+//!
+//! This crate is what an auditor builds alone: it signs nothing, opens no device and runs no
+//! async runtime.
+
+pub mod chains;
+pub mod error;
+pub mod input;
+pub mod message;
+pub mod okx;
+pub mod report;
+pub mod schemes;
+pub mod snapshot;
+pub mod verify;

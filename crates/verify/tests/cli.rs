@@ -1,0 +1,52 @@
+//! The auditor's `por-attest-verify` binary: exit status and report on a good, a tampered and
+//! an unreadable file.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/snapshot.json")
+}
+
+fn run(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_por-attest-verify"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn verifies_the_example_snapshot() {
+    let (code, stdout, _) = run(&[example().as_os_str(), "--json".as_ref()]);
+    assert_eq!(code, 0, "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["result"], "verified", "{report}");
+    assert_eq!(report["verified"], report["entries"], "{report}");
+}
+
+#[test]
+fn a_tampered_entry_fails_with_exit_1_and_bad_input_is_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(example()).unwrap();
+    let tampered = text.replacen("proof of reserves", "proof of reservez", 1);
+    assert_ne!(text, tampered);
+    let file = dir.path().join("tampered.json");
+    std::fs::write(&file, tampered).unwrap();
+    let (code, stdout, _) = run(&[file.as_os_str()]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("FAILED"), "{stdout}");
+
+    let garbage = dir.path().join("garbage.json");
+    std::fs::write(&garbage, "{ not json").unwrap();
+    let (code, _, stderr) = run(&[garbage.as_os_str()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("garbage.json"), "{stderr}");
+    let (code, _, stderr) = run(&["--format".as_ref(), "xml".as_ref()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("unknown format `xml`"), "{stderr}");
+}
