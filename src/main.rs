@@ -31,6 +31,8 @@ enum InputFormat {
     Snapshot,
     /// An OKX proof-of-reserves address file (CSV).
     OkxCsv,
+    /// An HTX (Huobi) proof-of-reserves address file (CSV).
+    HtxCsv,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -173,6 +175,7 @@ fn main() -> ExitCode {
                 InputFormat::Auto => por_attest::input::InputFormat::Auto,
                 InputFormat::Snapshot => por_attest::input::InputFormat::Snapshot,
                 InputFormat::OkxCsv => por_attest::input::InputFormat::OkxCsv,
+                InputFormat::HtxCsv => por_attest::input::InputFormat::HtxCsv,
             };
             let opts = por_attest::input::FileOptions {
                 format,

@@ -6,7 +6,8 @@
 //! the uncompressed key without its 0x04 prefix.
 //!
 //! OKX's published files sign keccak256 of the text rather than the text itself
-//! ([`verify_eip191_hashed`]).
+//! ([`verify_eip191_hashed`]); HTX's older rows sign keccak256 of the text with no prefix at
+//! all ([`verify_evm_keccak`]).
 
 use super::bip137::recover_key;
 use super::{is_high_s, SchemeError};
@@ -194,6 +195,12 @@ pub fn verify_eip191(address: &str, msg: &[u8], sig_hex: &str) -> Result<(), Sch
 /// Verify OKX's variant: `personal_sign` over the 32 bytes keccak256(msg).
 pub fn verify_eip191_hashed(address: &str, msg: &[u8], sig_hex: &str) -> Result<(), SchemeError> {
     verify_digest(address, &eip191_hash(&keccak256(msg)), sig_hex)
+}
+
+/// Verify HTX's older form: ECDSA directly over keccak256(msg), with no EIP-191 prefix (what
+/// `ecrecover(keccak256(text))` accepts).
+pub fn verify_evm_keccak(address: &str, msg: &[u8], sig_hex: &str) -> Result<(), SchemeError> {
+    verify_digest(address, &keccak256(msg), sig_hex)
 }
 
 /// OKX's "ECDSA" form for OKC-family chains: keccak256 of the compact-size-prefixed header
