@@ -48,6 +48,25 @@ pub const DEFAULT_SEED: &[u8] = b"por-attest synthetic v1";
 /// Entries generated (and spooled) per parallel chunk.
 const CHUNK: usize = 8192;
 
+/// Makes items `0..n` in parallel chunks of [`CHUNK`] and hands them to `write` in order:
+/// memory bounded by one chunk whatever `n`.
+fn in_chunks<T: Send>(
+    n: u64,
+    make: impl Fn(u64) -> T + Sync,
+    mut write: impl FnMut(&T) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut start = 0u64;
+    while start < n {
+        let end = (start + CHUNK as u64).min(n);
+        let items: Vec<T> = (start..end).into_par_iter().map(&make).collect();
+        for item in &items {
+            write(item)?;
+        }
+        start = end;
+    }
+    Ok(())
+}
+
 /// The secret key number `k` of entry `index`: `sha256(seed ‖ index ‖ k ‖ counter)`, the first
 /// counter giving a valid scalar (the first, but for a 2^-128 chance).
 pub fn synthetic_secret(seed: &[u8], index: u64, k: u8) -> SecretKey {
@@ -295,20 +314,15 @@ pub fn write_synthetic_snapshot(path: &Path, n: u64) -> std::io::Result<Generate
     let mut hasher = CanonicalHasher::new(g.header());
     {
         let mut spool = BufWriter::with_capacity(1 << 20, std::fs::File::create(&spool_path)?);
-        let mut start = 0u64;
-        while start < n {
-            let end = (start + CHUNK as u64).min(n);
-            let lines: Vec<Vec<u8>> = (start..end)
-                .into_par_iter()
-                .map(|i| serde_json::to_vec(&g.entry(i)).expect("entry serializes"))
-                .collect();
-            for line in &lines {
+        in_chunks(
+            n,
+            |i| serde_json::to_vec(&g.entry(i)).expect("entry serializes"),
+            |line| {
                 hasher.add_serialized(line);
                 spool.write_all(line)?;
-                spool.write_all(b"\n")?;
-            }
-            start = end;
-        }
+                spool.write_all(b"\n")
+            },
+        )?;
         spool.flush()?;
     }
     let digest = hasher.finish();
@@ -487,18 +501,11 @@ pub fn write_synthetic_okx(path: &Path, n: u64) -> std::io::Result<Generated> {
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(out);
     w.write_record(por_attest_verify::okx::OKX_11_HEADER)?;
-    let mut start = 0u64;
-    while start < n {
-        let end = (start + CHUNK as u64).min(n);
-        let rows: Vec<[String; 11]> = (start..end)
-            .into_par_iter()
-            .map(|i| okx_row(&seed, i, &constant_sig2))
-            .collect();
-        for r in &rows {
-            w.write_record(r)?;
-        }
-        start = end;
-    }
+    in_chunks(
+        n,
+        |i| okx_row(&seed, i, &constant_sig2),
+        |r| Ok(w.write_record(r)?),
+    )?;
     let mut out = w.into_inner().map_err(|e| e.into_error())?;
     out.flush()?;
     drop(out);
@@ -650,18 +657,7 @@ pub fn write_synthetic_htx(path: &Path, n: u64) -> std::io::Result<Generated> {
         writeln!(out, "{name},{height},{}", cents_text(totals[i]))?;
     }
     out.write_all(b"\ncoin,address,snapshot height,balance,message,signature\n")?;
-    let mut start = 0u64;
-    while start < n {
-        let end = (start + CHUNK as u64).min(n);
-        let rows: Vec<String> = (start..end)
-            .into_par_iter()
-            .map(|i| htx_row(&seed, i))
-            .collect();
-        for r in &rows {
-            out.write_all(r.as_bytes())?;
-        }
-        start = end;
-    }
+    in_chunks(n, |i| htx_row(&seed, i), |r| out.write_all(r.as_bytes()))?;
     out.flush()?;
     drop(out);
     std::fs::rename(&tmp_path, path)?;

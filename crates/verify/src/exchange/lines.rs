@@ -63,6 +63,57 @@ impl<R: BufRead> Lines<R> {
     }
 }
 
+/// A line's number and its fields.
+pub type NumberedFields = (u64, Vec<String>);
+
+/// True for a line with no text in any field (empty, spaces, or only commas).
+fn is_blank(fields: &[String]) -> bool {
+    fields.iter().all(|f| f.is_empty())
+}
+
+/// Reads a summary block whose header line was just read: its lines (number and fields) up
+/// to the blank line that ends it, then the address header after it. `is_header` tells the
+/// address header apart, so a header right after the block's lines (no blank line) still ends
+/// it. Errors name the line where the input ended.
+pub fn read_summary_block<R: BufRead>(
+    lines: &mut Lines<R>,
+    is_header: impl Fn(&[String]) -> bool,
+) -> Result<(Vec<NumberedFields>, NumberedFields), InputError> {
+    let mut block = Vec::new();
+    loop {
+        let Some(l) = lines.next_line()? else {
+            return Err(lines.err(
+                lines.lineno(),
+                "end of file in the summary block: no blank line and address header follow it",
+            ));
+        };
+        let fields = split_line(&l);
+        if is_header(&fields) {
+            return Ok((block, (lines.lineno(), fields)));
+        }
+        if is_blank(&fields) {
+            break;
+        }
+        block.push((lines.lineno(), fields));
+    }
+    loop {
+        match lines.next_line()? {
+            None => {
+                return Err(lines.err(
+                    lines.lineno(),
+                    "end of file: no address header after the summary block",
+                ))
+            }
+            Some(l) => {
+                let fields = split_line(&l);
+                if !is_blank(&fields) {
+                    return Ok((block, (lines.lineno(), fields)));
+                }
+            }
+        }
+    }
+}
+
 /// A row's text as read, before it is split into fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawRow {

@@ -6,7 +6,7 @@
 use crate::error::InputError;
 use crate::exchange::amount::Amount;
 use crate::exchange::lines::{
-    column_key, first_line, split_line, with_fields, Lines, RawRow, RawRows,
+    column_key, first_line, read_summary_block, split_line, with_fields, Lines, RawRow, RawRows,
 };
 use std::io::BufRead;
 
@@ -169,37 +169,11 @@ impl<R: BufRead> HtxReader<R> {
         let cols = match address_layout(&first_fields).map_err(|d| lines.err(1, d))? {
             Some(cols) => cols,
             None if is_summary_header(&first_fields) => {
-                let header = loop {
-                    let Some(l) = lines.next_line()? else {
-                        return Err(lines.err(
-                            lines.lineno(),
-                            "end of file in the summary block: no blank line and address header \
-                             follow it",
-                        ));
-                    };
-                    let at = lines.lineno();
-                    let fields = split_line(&l);
-                    if fields.iter().all(|f| f.is_empty()) {
-                        break loop {
-                            match lines.next_line()? {
-                                None => {
-                                    return Err(lines.err(
-                                        lines.lineno(),
-                                        "end of file: no address header after the summary block",
-                                    ))
-                                }
-                                Some(l) if split_line(&l).iter().all(|f| f.is_empty()) => continue,
-                                Some(l) => break (lines.lineno(), split_line(&l)),
-                            }
-                        };
-                    }
-                    if matches!(address_layout(&fields), Ok(Some(_))) {
-                        // No blank line before the header: the header still ends the block.
-                        break (at, fields);
-                    }
-                    summary.push(summary_line(&lines, at, &fields)?);
-                };
-                let (at, fields) = header;
+                let (block, (at, fields)) =
+                    read_summary_block(&mut lines, |f| matches!(address_layout(f), Ok(Some(_))))?;
+                for (n, f) in &block {
+                    summary.push(summary_line(&lines, *n, f)?);
+                }
                 address_layout(&fields)
                     .map_err(|d| lines.err(at, d))?
                     .ok_or_else(|| {

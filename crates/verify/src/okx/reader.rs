@@ -3,7 +3,9 @@
 //! CSV record with its line number in the file.
 
 use crate::error::InputError;
-use crate::exchange::lines::{column_key, first_line, split_line, with_fields, Lines, RawRows};
+use crate::exchange::lines::{
+    column_key, first_line, read_summary_block, split_line, with_fields, Lines, RawRows,
+};
 use std::io::BufRead;
 
 pub use crate::exchange::lines::RawRow;
@@ -149,64 +151,33 @@ impl<R: BufRead> OkxReader<R> {
             return Err(InputError::new(file, "empty file: no OKX address header"));
         };
         let first_fields = split_line(&first);
-        let layout =
-            match Layout::parse(&first_fields).map_err(|d| lines.err(1, d))? {
-                Some(l) => l,
-                None if is_summary_header(&first_fields) => {
-                    // The summary block runs to the first blank line; the header follows it.
-                    loop {
-                        match lines.next_line()? {
-                            None => {
-                                return Err(lines.err(
-                                    lines.lineno(),
-                                    "end of file in the summary block: no blank line and address \
-                                 header follow it",
-                                ))
-                            }
-                            Some(l) if l.trim().is_empty() => break,
-                            Some(l) => {
-                                if matches!(Layout::parse(&split_line(&l)), Ok(Some(_))) {
-                                    return Err(lines.err(
-                                        lines.lineno(),
-                                        "address header without the blank line that ends the \
-                                     summary block",
-                                    ));
-                                }
-                            }
-                        }
-                    }
-                    let header = loop {
-                        match lines.next_line()? {
-                            None => {
-                                return Err(lines.err(
-                                    lines.lineno(),
-                                    "end of file: no address header after the summary block",
-                                ))
-                            }
-                            Some(l) if l.trim().is_empty() => continue,
-                            Some(l) => break l,
-                        }
-                    };
-                    let at = lines.lineno();
-                    Layout::parse(&split_line(&header))
-                        .map_err(|d| lines.err(at, d))?
-                        .ok_or_else(|| {
-                            lines.err(
-                                at,
-                                format!(
-                                    "expected the address header (coin,…,address,…,signature1,…), \
+        let layout = match Layout::parse(&first_fields).map_err(|d| lines.err(1, d))? {
+            Some(l) => l,
+            None if is_summary_header(&first_fields) => {
+                // The summary block runs to the first blank line; the header follows it.
+                let (_, (at, header)) =
+                    read_summary_block(&mut lines, |f| matches!(Layout::parse(f), Ok(Some(_))))?;
+                Layout::parse(&header)
+                    .map_err(|d| lines.err(at, d))?
+                    .ok_or_else(|| {
+                        lines.err(
+                            at,
+                            format!(
+                                "expected the address header (coin,…,address,…,signature1,…), \
                                  found `{}`",
-                                    header.chars().take(80).collect::<String>()
-                                ),
-                            )
-                        })?
-                }
-                None => return Err(lines.err(
+                                header.join(",").chars().take(80).collect::<String>()
+                            ),
+                        )
+                    })?
+            }
+            None => {
+                return Err(lines.err(
                     1,
                     "not an OKX address file: expected a summary block (`coin,…,amount`) or the \
                      address header",
-                )),
-            };
+                ))
+            }
+        };
         Ok(OkxReader {
             rows: RawRows::new(lines),
             layout,
