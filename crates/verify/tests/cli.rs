@@ -62,11 +62,17 @@ fn reads_htx_files_and_names_the_formats_it_knows() {
     assert_eq!(report["unsigned"], 4, "{report}");
     let (code, _, stderr) = run(&["--format".as_ref(), "xml".as_ref()]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("auto, snapshot, okx-csv or htx-csv"), "{stderr}");
+    assert!(
+        stderr.contains("auto, snapshot, okx-csv or htx-csv"),
+        "{stderr}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let other = dir.path().join("other.csv");
     std::fs::write(&other, "a,b\n1,2\n").unwrap();
     let (code, _, stderr) = run(&[other.as_os_str()]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("`htx-csv`") && stderr.contains("`okx-csv`"), "{stderr}");
+    assert!(
+        stderr.contains("`htx-csv`") && stderr.contains("`okx-csv`"),
+        "{stderr}"
+    );
 }

@@ -380,12 +380,13 @@ mod tests {
         assert!(e.to_string().starts_with("h.csv: empty file"), "{e}");
         let e = read("coin,snapshot height,balance\nBTC,1,2\n").unwrap_err();
         assert!(e.detail.contains("summary block"), "{e}");
-        let e = read("coin,snapshot height,balance\nBTC,1\n").unwrap_err();
+        let tail = "\ncoin,address,snapshot height,balance,message,signature\n";
+        let e = read(&format!("coin,snapshot height,balance\nBTC,1\n{tail}")).unwrap_err();
         assert_eq!(
             e.detail,
             "line 2: summary line has 2 fields, expected 3 (coin,snapshot height,balance)"
         );
-        let e = read("coin,snapshot height,balance\nBTC,1,1e5\n").unwrap_err();
+        let e = read(&format!("coin,snapshot height,balance\nBTC,1,1e5\n{tail}")).unwrap_err();
         assert!(
             e.detail
                 .starts_with("line 2: summary line BTC: balance `1e5`"),
