@@ -2,6 +2,8 @@
 //! `tcp:HOST:PORT` (Speculos, or `por-attest simulator`), `hid` / `hid:SERIAL_OR_PATH` (a
 //! Ledger over USB).
 
+use crate::signer::Signer;
+use crate::signers::LedgerSigner;
 use crate::simulator::{SimulatedLedger, SimulatorConfig};
 use crate::transport::{Exchange, TcpTransport, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT};
 use std::fmt;
@@ -70,6 +72,12 @@ impl fmt::Display for DeviceSpec {
             DeviceSpec::Hid { which: Some(w) } => write!(f, "hid:{w}"),
         }
     }
+}
+
+/// Opens the signer the spelling names: every spelling today reaches a Ledger (or the
+/// simulated one), driven through its apps. A new kind of device adds its spelling here.
+pub fn open_signer(spec: &DeviceSpec) -> Result<Box<dyn Signer>, String> {
+    Ok(Box::new(LedgerSigner::new(connect(spec)?)))
 }
 
 /// Opens a transport to the device, with the default timeouts (a reply may take up to
