@@ -78,36 +78,55 @@ pub enum CeremonyError {
     /// The device derived another address (or key) than the manifest states: nothing signed.
     #[error("address mismatch for entry {entry} ({chain} {address}): the device derives {derived} at {path}; refusing to sign. Check the manifest's path and signer.")]
     AddressMismatch {
+        /// The entry's index in the manifest.
         entry: usize,
+        /// The entry's chain.
         chain: String,
+        /// The manifest's address.
         address: String,
+        /// What the device derived instead.
         derived: String,
+        /// The derivation path asked for.
         path: String,
     },
     /// The device's signature did not verify locally: not journaled.
     #[error("the device's signature for entry {entry} ({address}) does not verify: {reason}")]
     BadSignature {
+        /// The entry's index in the manifest.
         entry: usize,
+        /// The entry's address.
         address: String,
+        /// Why the signature does not verify.
         reason: String,
     },
     /// The device failed; `progress` tells what is safe, `resume` how to go on.
     #[error("{source}\n{progress}{resume}")]
     Device {
+        /// What the device reported.
         source: DeviceError,
+        /// What is safe in the journal.
         progress: String,
+        /// How to resume (empty when unknown).
         resume: String,
     },
     /// The user rejected a prompt and chose to stop.
     #[error("stopped: the prompt for entry {entry} ({address}) was rejected on the device (recorded in the journal).{resume}")]
     Rejected {
+        /// The entry's index in the manifest.
         entry: usize,
+        /// The entry's address.
         address: String,
+        /// How to resume (empty when unknown).
         resume: String,
     },
     /// Ctrl-C.
     #[error("interrupted: {signed} signature(s) of this run are safe in the journal.{resume}")]
-    Interrupted { signed: usize, resume: String },
+    Interrupted {
+        /// Signatures of this run, safe in the journal.
+        signed: usize,
+        /// How to resume (empty when unknown).
+        resume: String,
+    },
     /// The manifest forbids this.
     #[error("{0}")]
     Refused(String),

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! por-attest's ceremony: the manifest, the signing loop that drives the exchange's signers, the
 //! journal that survives a crash, and packaging the journals into a snapshot.
 

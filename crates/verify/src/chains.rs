@@ -40,9 +40,13 @@ impl ChainFamily {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum Network {
+    /// The main network.
     Mainnet,
+    /// Bitcoin testnet (and EVM/TRON test networks).
     Testnet,
+    /// Bitcoin signet.
     Signet,
+    /// Bitcoin regtest.
     Regtest,
 }
 
@@ -73,19 +77,25 @@ impl fmt::Display for Network {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 pub enum ScriptType {
     #[serde(rename = "p2pkh")]
+    /// Pay to public key hash (`1…`).
     P2pkh,
     #[serde(rename = "p2sh-p2wpkh")]
+    /// P2WPKH nested in P2SH (`3…`).
     P2shP2wpkh,
     #[serde(rename = "p2wpkh")]
+    /// Native segwit v0 key hash (`bc1q…`, 20-byte program).
     P2wpkh,
     #[serde(rename = "p2tr")]
+    /// Taproot (`bc1p…`).
     P2tr,
     /// Bare-script P2SH (multisig).
     #[serde(rename = "p2sh")]
     P2sh,
     #[serde(rename = "p2wsh")]
+    /// Native segwit v0 script hash (multisig, 32-byte program).
     P2wsh,
     #[serde(rename = "p2sh-p2wsh")]
+    /// P2WSH nested in P2SH (multisig).
     P2shP2wsh,
 }
 

@@ -33,11 +33,17 @@ impl std::error::Error for TemplateError {}
 /// The values a template is rendered with.
 #[derive(Debug, Clone, Copy)]
 pub struct MessageFields<'a> {
+    /// The exchange or custodian.
     pub entity: &'a str,
+    /// The snapshot id.
     pub snapshot: &'a str,
+    /// The chain ticker.
     pub chain: &'a str,
+    /// The address (or account) the message names.
     pub address: &'a str,
+    /// The anchor block's height.
     pub height: u64,
+    /// The anchor block's hash.
     pub block_hash: &'a str,
 }
 

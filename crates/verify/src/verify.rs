@@ -742,7 +742,9 @@ pub fn open_with_progress(
 
 /// A reader that advances a progress bar.
 pub struct ProgressReader<R> {
+    /// The reader being counted.
     pub inner: R,
+    /// The bar its progress is drawn on.
     pub bar: indicatif::ProgressBar,
 }
 

@@ -8,8 +8,11 @@ use firmware_messages::StatusWord;
 /// The apps the ceremony uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppKind {
+    /// The Bitcoin app (`Bitcoin`, or `Bitcoin Test` on test networks).
     Bitcoin,
+    /// The Ethereum app.
     Ethereum,
+    /// The Tron app.
     Tron,
 }
 

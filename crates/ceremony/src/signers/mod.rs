@@ -35,15 +35,23 @@ pub enum DeviceError {
     #[error(
         "the {expected} app is not open on the device (status {status:04X}): open it and run again"
     )]
-    AppNotOpen { expected: String, status: u16 },
+    AppNotOpen {
+        /// The app that should be open.
+        expected: String,
+        /// The status word the device answered.
+        status: u16,
+    },
     /// The wrong app or an unusable version is open.
     #[error("{0}")]
     WrongApp(String),
     /// Any other status word.
     #[error("device answered {status:04X} ({meaning}) while {what}")]
     Status {
+        /// The status word.
         status: u16,
+        /// What the status word means.
         meaning: &'static str,
+        /// What the device was asked to do.
         what: String,
     },
     /// The device cannot do this at all (a scheme or command it lacks).
@@ -51,7 +59,12 @@ pub enum DeviceError {
     Unsupported(String),
     /// The reply did not parse.
     #[error("garbled reply from the device while {what}: {detail}")]
-    BadReply { what: String, detail: String },
+    BadReply {
+        /// What the device was asked to do.
+        what: String,
+        /// What is wrong with the reply.
+        detail: String,
+    },
 }
 
 impl DeviceError {

@@ -33,8 +33,11 @@ pub const OKX_11_HEADER: [&str; 11] = [
 pub struct Skipped {
     /// Index of the entry in the snapshot (0-based).
     pub entry: usize,
+    /// The entry's chain.
     pub chain: String,
+    /// The entry's address.
     pub address: String,
+    /// Why OKX's layout cannot express it.
     pub reason: String,
 }
 
