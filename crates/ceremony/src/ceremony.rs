@@ -263,7 +263,7 @@ pub fn sign_with(
     let (mut journal, _) = Journal::open(journal_path, &manifest.identity())?;
     let mut tasks: Vec<SigningTask<'_>> = manifest.tasks_for(&signer.id).collect();
     // Bitcoin, then EVM, then TRON: one app switch per family on a Ledger.
-    tasks.sort_by_key(|t| (family_order(t.spec.family), t.address_index));
+    tasks.sort_by_key(|t| (t.spec.family.signing_order(), t.address_index));
     let mut summary = SignSummary {
         signer: signer.id.clone(),
         tasks: tasks.len(),
@@ -313,9 +313,9 @@ pub fn sign_with(
             .map(|h| format!(" ({h})"))
             .unwrap_or_default();
         bar.set_message(format!("{} {}{hint}", spec.chain, spec.address));
-        let signed = match spec.family {
-            ChainFamily::Bitcoin => sign_bitcoin(manifest, task, &message, device),
-            ChainFamily::Evm | ChainFamily::Tron => sign_account(manifest, task, &message, device),
+        let signed = match spec.family.info().verify_message {
+            None => sign_bitcoin(manifest, task, &message, device),
+            Some(_) => sign_account(manifest, task, &message, device),
         };
         let record = match signed {
             Ok(r) => r,
@@ -353,15 +353,6 @@ pub fn sign_with(
     }
     bar.finish_and_clear();
     Ok(summary)
-}
-
-/// The order families are signed in (all of a family's tasks together).
-fn family_order(family: ChainFamily) -> u8 {
-    match family {
-        ChainFamily::Bitcoin => 0,
-        ChainFamily::Evm => 1,
-        ChainFamily::Tron => 2,
-    }
 }
 
 enum Step {
@@ -502,8 +493,8 @@ fn sign_bip322_p2tr(
     ))
 }
 
-/// An EVM or TRON address: the device derives (and shows) it, signs the message in the
-/// family's scheme, and the signature must recover to the address.
+/// An address of an account-model family (EVM, TRON): the device derives (and shows) it,
+/// signs the message in the family's scheme, and the signature must recover to the address.
 fn sign_account(
     manifest: &Manifest,
     task: &SigningTask<'_>,
@@ -511,9 +502,10 @@ fn sign_account(
     device: &mut dyn Signer,
 ) -> Result<SignedRecord, Step> {
     let spec = task.spec;
-    let same = |derived: &str| match spec.family {
-        ChainFamily::Evm => derived.eq_ignore_ascii_case(&spec.address),
-        _ => derived == spec.address,
+    let info = spec.family.info();
+    let same = |derived: &str| match info.case_insensitive_addresses {
+        true => derived.eq_ignore_ascii_case(&spec.address),
+        false => derived == spec.address,
     };
     match device.derive_address(manifest, task, true)? {
         Some(derived) if same(&derived) => {}
@@ -526,23 +518,11 @@ fn sign_account(
         }
     }
     let sig = device.sign_message(&SigningKey::of_task(task), message.as_bytes())?;
-    let scheme = match spec.family {
-        ChainFamily::Evm => {
-            schemes::evm::verify_eip191(&spec.address, message.as_bytes(), &sig)
-                .map_err(|e| bad_signature(task, e))?;
-            Scheme::Eip191
-        }
-        _ => {
-            schemes::tron::verify_tron(
-                &spec.address,
-                message.as_bytes(),
-                &sig,
-                schemes::tron::TronVersion::V2,
-            )
+    if let Some(verify_message) = info.verify_message {
+        verify_message(&spec.address, message.as_bytes(), &sig)
             .map_err(|e| bad_signature(task, e))?;
-            Scheme::TronTip191
-        }
-    };
+    }
+    let scheme = info.message_scheme;
     Ok(SignedRecord::new(&task.key(), scheme, sig, None, message))
 }
 

@@ -514,8 +514,8 @@ impl Manifest {
                 .parse::<Address<NetworkUnchecked>>()
                 .map(|a| a.assume_checked().to_string())
                 .unwrap_or_else(|_| spec.address.clone()),
-            ChainFamily::Evm => spec.address.to_ascii_lowercase(),
-            ChainFamily::Tron => spec.address.clone(),
+            f if f.info().case_insensitive_addresses => spec.address.to_ascii_lowercase(),
+            _ => spec.address.clone(),
         };
         let key = (spec.chain.to_ascii_uppercase(), norm);
         if let Some(first) = seen.get(&key) {
@@ -697,25 +697,20 @@ impl Manifest {
                     }
                 }
             }
-            ChainFamily::Evm | ChainFamily::Tron => {
+            _ => {
                 if let Some(st) = a.script_type {
                     return Err(ctx.err(
                         "script_type",
                         format!("`{st}` is for Bitcoin addresses only"),
                     ));
                 }
-                let parsed = if family == ChainFamily::Evm {
-                    por_attest_verify::schemes::evm::parse_evm_address(&spec.address)
-                } else {
-                    por_attest_verify::schemes::tron::parse_tron_address(&spec.address)
-                };
-                parsed.map_err(|m| ctx.err("address", m.to_string()))?;
+                let info = family.info();
+                if let Some(parse) = info.parse_address {
+                    parse(&spec.address).map_err(|m| ctx.err("address", m.to_string()))?;
+                }
                 let path = self.single_key(a, &mut spec, false, ctx)?;
-                let (coin, what) = if family == ChainFamily::Evm {
-                    (60, "EVM (m/44'/60'/…)")
-                } else {
-                    (195, "TRON (m/44'/195'/…)")
-                };
+                let coin = info.coin_type;
+                let what = format!("{} (m/44'/{coin}'/…)", info.name);
                 let steps: &[ChildNumber] = path.as_ref();
                 let standard = steps.len() >= 3
                     && steps[0] == ChildNumber::Hardened { index: 44 }

@@ -115,13 +115,10 @@ fn policy_head(script_type: ScriptType) -> &'static str {
     }
 }
 
-/// The app that signs for a chain family.
+/// The app that signs for a chain family (the family table's `ledger_app`).
 fn app_for(family: ChainFamily) -> AppKind {
-    match family {
-        ChainFamily::Bitcoin => AppKind::Bitcoin,
-        ChainFamily::Evm => AppKind::Ethereum,
-        ChainFamily::Tron => AppKind::Tron,
-    }
+    AppKind::of_name(family.info().ledger_app)
+        .expect("the family table names Bitcoin, Ethereum or Tron")
 }
 
 /// Why the Bitcoin app at `version` cannot sign a P2TR entry's BIP-322 `to_sign`, if it
@@ -229,7 +226,7 @@ impl<T: Exchange> Signer for LedgerSigner<T> {
     ) -> Result<Xpub, DeviceError> {
         match family {
             ChainFamily::Bitcoin => self.bitcoin()?.extended_pubkey(path, display),
-            ChainFamily::Evm | ChainFamily::Tron => Err(DeviceError::Unsupported(format!(
+            _ => Err(DeviceError::Unsupported(format!(
                 "exporting an extended key from the {} app",
                 app_for(family).name()
             ))),
