@@ -6,6 +6,8 @@ pub mod ceremony;
 pub mod journal;
 pub mod manifest;
 pub mod package;
+pub mod path;
 pub mod signer;
 pub mod signers;
+pub mod time;
 pub mod transport;

@@ -47,6 +47,26 @@ pub struct MessageFields<'a> {
     pub block_hash: &'a str,
 }
 
+impl<'a> MessageFields<'a> {
+    /// The fields of `address` on `chain`, anchored at the chain's snapshot block.
+    pub fn new(
+        entity: &'a str,
+        snapshot: &'a str,
+        chain: &'a str,
+        address: &'a str,
+        anchor: &'a crate::snapshot::Anchor,
+    ) -> MessageFields<'a> {
+        MessageFields {
+            entity,
+            snapshot,
+            chain,
+            address,
+            height: anchor.height,
+            block_hash: &anchor.block_hash,
+        }
+    }
+}
+
 /// One piece of a parsed template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Piece {

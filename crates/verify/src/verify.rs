@@ -462,14 +462,7 @@ fn check_entry(ctx: &SnapshotContext, e: &Entry) -> Result<(), Problem> {
             ))
         }
     };
-    let fields = MessageFields {
-        entity: &ctx.entity,
-        snapshot: &ctx.snapshot_id,
-        chain: &e.chain,
-        address: &e.address,
-        height: anchor.height,
-        block_hash: &anchor.block_hash,
-    };
+    let fields = MessageFields::new(&ctx.entity, &ctx.snapshot_id, &e.chain, &e.address, anchor);
     if !template.matches(&fields, &e.message) {
         return fail(format!(
             "message is not the snapshot's template rendered for this entry; expected {:?}",

@@ -9,10 +9,10 @@
 
 mod raw;
 
+pub use crate::path::{parse_path, path_string};
+pub use crate::time::is_rfc3339;
 use bitcoin::address::{AddressType, NetworkUnchecked};
 use bitcoin::bip32::{ChildNumber, DerivationPath, Fingerprint, Xpub};
-use bitcoin::blockdata::opcodes::all::OP_CHECKMULTISIG;
-use bitcoin::script::Builder;
 use bitcoin::secp256k1::Secp256k1;
 use bitcoin::{Address, NetworkKind, PublicKey, ScriptBuf};
 use por_attest_verify::chains::{ChainFamily, Network, ScriptType};
@@ -215,33 +215,6 @@ pub struct Manifest {
     pub addresses: Vec<AddressSpec>,
 }
 
-/// The canonical text of a derivation path: `m/84'/0'/0'/0/5` (`m` for the master key).
-pub fn path_string(p: &DerivationPath) -> String {
-    if p.is_empty() {
-        "m".to_string()
-    } else {
-        format!("m/{p}")
-    }
-}
-
-/// Parses a BIP-32 path such as `m/84'/0'/0'/0/5` (`h` is accepted for hardened steps, the
-/// leading `m/` is optional).
-pub fn parse_path(s: &str) -> Result<DerivationPath, String> {
-    let t = s.trim();
-    if t.is_empty() {
-        return Err("empty derivation path".into());
-    }
-    let body = t.strip_prefix("m/").unwrap_or(t);
-    if t == "m" {
-        return Ok(DerivationPath::master());
-    }
-    if body.split('/').any(|step| step.is_empty()) {
-        return Err(format!("`{s}` has an empty step"));
-    }
-    body.parse::<DerivationPath>()
-        .map_err(|e| format!("`{s}` is not a BIP-32 path like m/84'/0'/0'/0/5 ({e})"))
-}
-
 fn script_keys(keys: impl Iterator<Item = PublicKey>, sorted: bool) -> Vec<PublicKey> {
     let mut keys: Vec<PublicKey> = keys.collect();
     if sorted {
@@ -250,15 +223,12 @@ fn script_keys(keys: impl Iterator<Item = PublicKey>, sorted: bool) -> Vec<Publi
     keys
 }
 
-/// `OP_m <keys> OP_n OP_CHECKMULTISIG`.
-fn multisig_script(threshold: u32, keys: &[PublicKey]) -> ScriptBuf {
-    let mut b = Builder::new().push_int(i64::from(threshold));
-    for k in keys {
-        b = b.push_key(k);
-    }
-    b.push_int(keys.len() as i64)
-        .push_opcode(OP_CHECKMULTISIG)
-        .into_script()
+/// `OP_m <keys> OP_n OP_CHECKMULTISIG` (the verifier's builder), or why these keys make none.
+fn multisig_script(
+    threshold: u32,
+    keys: &[PublicKey],
+) -> Result<ScriptBuf, por_attest_verify::schemes::SchemeError> {
+    por_attest_verify::schemes::multisig_script(threshold as usize, keys).map(ScriptBuf::from_bytes)
 }
 
 fn is_printable_line(s: &str) -> bool {
@@ -270,60 +240,6 @@ fn is_decimal(s: &str) -> bool {
     match s.split_once('.') {
         Some((int, frac)) => all_digits(int) && all_digits(frac),
         None => all_digits(s),
-    }
-}
-
-/// True for an RFC 3339 date-time such as `2026-11-30T00:00:00Z` or `…+02:00`.
-pub fn is_rfc3339(s: &str) -> bool {
-    let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| {
-        b.get(r.clone())
-            .is_some_and(|x| x.iter().all(u8::is_ascii_digit))
-    };
-    let num = |r: std::ops::Range<usize>| -> u32 { s[r].parse().unwrap_or(u32::MAX) };
-    if b.len() < 20
-        || !digits(0..4)
-        || b[4] != b'-'
-        || !digits(5..7)
-        || b[7] != b'-'
-        || !digits(8..10)
-        || !(b[10] == b'T' || b[10] == b't')
-        || !digits(11..13)
-        || b[13] != b':'
-        || !digits(14..16)
-        || b[16] != b':'
-        || !digits(17..19)
-    {
-        return false;
-    }
-    let (month, day, hour, min, sec) =
-        (num(5..7), num(8..10), num(11..13), num(14..16), num(17..19));
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
-        return false;
-    }
-    let mut i = 19;
-    if b[i] == b'.' {
-        i += 1;
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == start {
-            return false;
-        }
-    }
-    match &s[i..] {
-        "Z" | "z" => true,
-        off => {
-            let ob = off.as_bytes();
-            ob.len() == 6
-                && (ob[0] == b'+' || ob[0] == b'-')
-                && ob[1..3].iter().all(u8::is_ascii_digit)
-                && ob[3] == b':'
-                && ob[4..6].iter().all(u8::is_ascii_digit)
-                && num(i + 1..i + 3) <= 23
-                && num(i + 4..i + 6) <= 59
-        }
     }
 }
 
@@ -917,7 +833,8 @@ impl Manifest {
             ));
         }
         let keys = script_keys(cosigners.iter().map(|c| c.pubkey), sorted);
-        let script = multisig_script(threshold, &keys);
+        let script =
+            multisig_script(threshold, &keys).map_err(|e| ctx.err("cosigners", e.to_string()))?;
         let kind = NetworkKind::from(network.bitcoin());
         let computed = match st {
             ScriptType::P2sh => Address::p2sh(&script, kind)
@@ -965,14 +882,13 @@ impl Manifest {
             .anchors
             .get(&spec.chain)
             .expect("every address's chain has an anchor (checked on load)");
-        self.template.render(&MessageFields {
-            entity: &self.entity,
-            snapshot: &self.snapshot_id,
-            chain: &spec.chain,
-            address: &spec.address,
-            height: anchor.height,
-            block_hash: &anchor.block_hash,
-        })
+        self.template.render(&MessageFields::new(
+            &self.entity,
+            &self.snapshot_id,
+            &spec.chain,
+            &spec.address,
+            anchor,
+        ))
     }
 
     /// Every signature the ceremony must obtain, in address order: one per single-key address,
