@@ -1,6 +1,26 @@
 //! Derivation paths as manifests, journals and messages write them.
 
 use bitcoin::bip32::DerivationPath;
+use thiserror::Error;
+
+/// Why a derivation path does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PathError {
+    /// Nothing was written.
+    #[error("empty derivation path")]
+    Empty,
+    /// A step between two slashes is empty (`m//1`).
+    #[error("`{0}` has an empty step")]
+    EmptyStep(String),
+    /// Not a BIP-32 path.
+    #[error("`{path}` is not a BIP-32 path like m/84'/0'/0'/0/5 ({reason})")]
+    Invalid {
+        /// The path as written.
+        path: String,
+        /// What the BIP-32 parser said.
+        reason: String,
+    },
+}
 
 /// The canonical text of a derivation path: `m/84'/0'/0'/0/5` (`m` for the master key).
 pub fn path_string(p: &DerivationPath) -> String {
@@ -13,20 +33,23 @@ pub fn path_string(p: &DerivationPath) -> String {
 
 /// Parses a BIP-32 path such as `m/84'/0'/0'/0/5` (`h` is accepted for hardened steps, the
 /// leading `m/` is optional).
-pub fn parse_path(s: &str) -> Result<DerivationPath, String> {
+pub fn parse_path(s: &str) -> Result<DerivationPath, PathError> {
     let t = s.trim();
     if t.is_empty() {
-        return Err("empty derivation path".into());
+        return Err(PathError::Empty);
     }
     let body = t.strip_prefix("m/").unwrap_or(t);
     if t == "m" {
         return Ok(DerivationPath::master());
     }
     if body.split('/').any(|step| step.is_empty()) {
-        return Err(format!("`{s}` has an empty step"));
+        return Err(PathError::EmptyStep(s.to_string()));
     }
     body.parse::<DerivationPath>()
-        .map_err(|e| format!("`{s}` is not a BIP-32 path like m/84'/0'/0'/0/5 ({e})"))
+        .map_err(|e| PathError::Invalid {
+            path: s.to_string(),
+            reason: e.to_string(),
+        })
 }
 
 #[cfg(test)]

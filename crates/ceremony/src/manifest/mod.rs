@@ -657,7 +657,7 @@ impl Manifest {
             .path
             .as_deref()
             .ok_or_else(|| ctx.err("path", "required"))?;
-        let path = parse_path(p).map_err(|m| ctx.err("path", m))?;
+        let path = parse_path(p).map_err(|m| ctx.err("path", m.to_string()))?;
         if path.is_empty() {
             return Err(ctx.err("path", "the master key itself (m) cannot be a reserve key"));
         }
@@ -713,7 +713,7 @@ impl Manifest {
                 return Err(ctx.err("child", "no cosigner gives an xpub, so `child` has no use"))
             }
             Some(c) => {
-                let p = parse_path(c).map_err(|m| ctx.err("child", m))?;
+                let p = parse_path(c).map_err(|m| ctx.err("child", m.to_string()))?;
                 if p.is_empty() || p.into_iter().any(|s| s.is_hardened()) {
                     return Err(ctx.err(
                         "child",
@@ -759,7 +759,7 @@ impl Manifest {
                             "required: the xpub's origin path, e.g. m/48'/0'/0'/2'",
                         )
                     })?;
-                    let origin = parse_path(op).map_err(|m| ctx.err(&f("path"), m))?;
+                    let origin = parse_path(op).map_err(|m| ctx.err(&f("path"), m.to_string()))?;
                     let steps: &[ChildNumber] = origin.as_ref();
                     if usize::from(xpub.depth) != steps.len()
                         || steps.last().is_some_and(|last| *last != xpub.child_number)
@@ -791,7 +791,9 @@ impl Manifest {
                         .parse()
                         .map_err(|e| ctx.err(&f("pubkey"), format!("not a public key: {e}")))?;
                     let full_path = match &c.path {
-                        Some(p) => Some(parse_path(p).map_err(|m| ctx.err(&f("path"), m))?),
+                        Some(p) => {
+                            Some(parse_path(p).map_err(|m| ctx.err(&f("path"), m.to_string()))?)
+                        }
                         None if c.signer.is_some() => {
                             return Err(ctx.err(
                                 &f("path"),
