@@ -210,7 +210,7 @@ impl<T: Exchange> Signer for LedgerSigner<T> {
 
     fn cannot_sign(&mut self, task: &SigningTask<'_>) -> Result<Option<String>, DeviceError> {
         self.open(app_for(task.spec.family))?;
-        if task.spec.family == ChainFamily::Bitcoin
+        if app_for(task.spec.family) == AppKind::Bitcoin
             && task.spec.script_type == Some(ScriptType::P2tr)
         {
             return Ok(p2tr_unsupported_by(&self.bitcoin_version));
@@ -224,8 +224,8 @@ impl<T: Exchange> Signer for LedgerSigner<T> {
         path: &DerivationPath,
         display: bool,
     ) -> Result<Xpub, DeviceError> {
-        match family {
-            ChainFamily::Bitcoin => self.bitcoin()?.extended_pubkey(path, display),
+        match app_for(family) {
+            AppKind::Bitcoin => self.bitcoin()?.extended_pubkey(path, display),
             _ => Err(DeviceError::Unsupported(format!(
                 "exporting an extended key from the {} app",
                 app_for(family).name()
@@ -240,20 +240,20 @@ impl<T: Exchange> Signer for LedgerSigner<T> {
         display: bool,
     ) -> Result<Option<String>, DeviceError> {
         let spec = task.spec;
-        match spec.family {
-            ChainFamily::Evm => {
+        match app_for(spec.family) {
+            AppKind::Ethereum => {
                 self.open(AppKind::Ethereum)?;
                 EthereumApp::new(&mut self.transport)
                     .address(task.path, display)
                     .map(Some)
             }
-            ChainFamily::Tron => {
+            AppKind::Tron => {
                 self.open(AppKind::Tron)?;
                 TronApp::new(&mut self.transport)
                     .address(task.path, display)
                     .map(Some)
             }
-            ChainFamily::Bitcoin => {
+            AppKind::Bitcoin => {
                 let st = spec.script_type.ok_or_else(|| {
                     DeviceError::WrongApp(format!("entry {} has no script type", spec.index))
                 })?;
@@ -291,13 +291,13 @@ impl<T: Exchange> Signer for LedgerSigner<T> {
         key: &SigningKey<'_>,
         message: &[u8],
     ) -> Result<String, DeviceError> {
-        match key.family {
-            ChainFamily::Bitcoin => self.bitcoin()?.sign_message(key.path, message),
-            ChainFamily::Evm => {
+        match app_for(key.family) {
+            AppKind::Bitcoin => self.bitcoin()?.sign_message(key.path, message),
+            AppKind::Ethereum => {
                 self.open(AppKind::Ethereum)?;
                 EthereumApp::new(&mut self.transport).sign_personal_message(key.path, message)
             }
-            ChainFamily::Tron => {
+            AppKind::Tron => {
                 self.open(AppKind::Tron)?;
                 TronApp::new(&mut self.transport).sign_personal_message(key.path, message)
             }
@@ -312,7 +312,7 @@ impl<T: Exchange> Signer for LedgerSigner<T> {
     ) -> Result<(), DeviceError> {
         let what = "signing the BIP-322 transaction";
         let st = task.spec.script_type;
-        if task.spec.family != ChainFamily::Bitcoin || st != Some(ScriptType::P2tr) {
+        if app_for(task.spec.family) != AppKind::Bitcoin || st != Some(ScriptType::P2tr) {
             return Err(DeviceError::Unsupported(format!(
                 "a BIP-322 transaction for a {} {} address on a Ledger",
                 task.spec.chain,
@@ -372,7 +372,7 @@ impl<T: Exchange> Signer for LedgerSigner<T> {
 
     fn message_display_hint(&self, family: ChainFamily, message: &[u8]) -> Option<String> {
         // The Tron app shows the TIP-191 hash (first and last two bytes on a Nano).
-        (family == ChainFamily::Tron).then(|| {
+        (app_for(family) == AppKind::Tron).then(|| {
             let hash = schemes::tron::tron_message_hash(message, schemes::tron::TronVersion::V2);
             format!(
                 "device shows message hash {}",
