@@ -30,6 +30,7 @@ pub struct ChainSummary {
     pub failed: u64,
     /// Entries this build cannot check.
     pub unsupported: u64,
+    /// Rows published without a signature (exchange files).
     pub unsigned: u64,
 }
 
