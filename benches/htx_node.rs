@@ -23,15 +23,14 @@
 //! `POR_ATTEST_BENCH_THREADS` (default: all cores), `POR_ATTEST_BENCH_DIR` (cache directory;
 //! default `bench-data/` in the package).
 
+mod common;
+use common::{env_num, label};
+
 use por_attest::synthetic;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn env_num(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
-}
 
 /// What one child run took, and what it printed.
 struct Timed {
@@ -159,7 +158,7 @@ fn main() {
         .unwrap_or_default();
     println!(
         "htx-{}: {rows} rows, {signed} signed; por-attest --threads {threads}; HTX's tool on node {node_version}",
-        rows / 1000
+        label(rows)
     );
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for k in 1..=runs {
@@ -210,7 +209,7 @@ fn main() {
     );
     println!(
         "htx-{}: por-attest {ow:.2} s wall {oc:.2} s CPU, HTX node {nw:.2} s wall {nc:.2} s CPU, {:.1}x wall, {:.1}x CPU",
-        rows / 1000,
+        label(rows),
         nw / ow,
         nc / oc
     );
