@@ -361,12 +361,27 @@ pub fn write_synthetic_snapshot(path: &Path, n: u64) -> std::io::Result<Generate
 /// The cached synthetic snapshot of `n` entries under `dir` (generated when absent), keyed by
 /// `n` and [`GENERATOR_VERSION`]. Returns the path and whether it was generated now.
 pub fn cached_snapshot(dir: &Path, n: u64) -> std::io::Result<(PathBuf, bool)> {
+    cached(
+        dir,
+        format!("snapshot-v{GENERATOR_VERSION}-{n}.json"),
+        n,
+        write_synthetic_snapshot,
+    )
+}
+
+/// `dir/name`, made by `write` unless it is already there; true when it was made now.
+fn cached(
+    dir: &Path,
+    name: String,
+    n: u64,
+    write: fn(&Path, u64) -> std::io::Result<Generated>,
+) -> std::io::Result<(PathBuf, bool)> {
     std::fs::create_dir_all(dir)?;
-    let path = dir.join(format!("snapshot-v{GENERATOR_VERSION}-{n}.json"));
+    let path = dir.join(name);
     if path.exists() {
         return Ok((path, false));
     }
-    write_synthetic_snapshot(&path, n)?;
+    write(&path, n)?;
     Ok((path, true))
 }
 
@@ -518,13 +533,12 @@ pub fn write_synthetic_okx(path: &Path, n: u64) -> std::io::Result<Generated> {
 
 /// The cached synthetic OKX file of `n` rows under `dir` (generated when absent).
 pub fn cached_okx(dir: &Path, n: u64) -> std::io::Result<(PathBuf, bool)> {
-    std::fs::create_dir_all(dir)?;
-    let path = dir.join(format!("okx-v{GENERATOR_VERSION}-{n}.csv"));
-    if path.exists() {
-        return Ok((path, false));
-    }
-    write_synthetic_okx(&path, n)?;
-    Ok((path, true))
+    cached(
+        dir,
+        format!("okx-v{GENERATOR_VERSION}-{n}.csv"),
+        n,
+        write_synthetic_okx,
+    )
 }
 
 /// The fixed text the synthetic HTX rows sign (HTX's files sign `htx`, `huobi` or
@@ -670,13 +684,12 @@ pub fn write_synthetic_htx(path: &Path, n: u64) -> std::io::Result<Generated> {
 /// The cached synthetic HTX file of `n` rows under `dir` (generated when absent). HTX's own
 /// verifier reads its file from the working directory, so the name is a plain file name.
 pub fn cached_htx(dir: &Path, n: u64) -> std::io::Result<(PathBuf, bool)> {
-    std::fs::create_dir_all(dir)?;
-    let path = dir.join(format!("htx-v{GENERATOR_VERSION}-{n}.csv"));
-    if path.exists() {
-        return Ok((path, false));
-    }
-    write_synthetic_htx(&path, n)?;
-    Ok((path, true))
+    cached(
+        dir,
+        format!("htx-v{GENERATOR_VERSION}-{n}.csv"),
+        n,
+        write_synthetic_htx,
+    )
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
