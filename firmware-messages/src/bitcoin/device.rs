@@ -301,8 +301,9 @@ mod tests {
         // The `merkle` fuzz target's finding (fuzz/regressions/merkle/): a map commitment or
         // list size above 2^63 made the device's expected proof length overflow. Now the
         // device expects 64 hashes and refuses the host's shorter proof.
+        // Leaf hash, proof length 1, one hash in this answer.
         let mut answer = vec![0x22; 32];
-        answer.push(1);
+        answer.extend_from_slice(&[1, 1]);
         answer.extend_from_slice(&[0x33; 32]);
         let s = DeviceSession {
             command: Command::new(0, 0, 0, 0, vec![]),
