@@ -40,8 +40,13 @@ fn p2tr_address() -> String {
         .unwrap()
         .private_key
         .public_key(&secp);
-    bitcoin::Address::p2tr(&secp, key.x_only_public_key().0, None, bitcoin::Network::Bitcoin)
-        .to_string()
+    bitcoin::Address::p2tr(
+        &secp,
+        key.x_only_public_key().0,
+        None,
+        bitcoin::Network::Bitcoin,
+    )
+    .to_string()
 }
 
 fn write_small_manifest(dir: &Path) -> Manifest {
@@ -114,7 +119,10 @@ fn reference() -> Reference {
     let j = dir.path().join("journal-sim-a.jsonl");
     let a = device(0);
     let summary = sign(&manifest, &j, &mut a.transport(), &opts("sim-a")).unwrap();
-    assert_eq!(summary.signed_now, 5, "P2WPKH, a cosigner key, P2TR, ETH, TRX");
+    assert_eq!(
+        summary.signed_now, 5,
+        "P2WPKH, a cosigner key, P2TR, ETH, TRX"
+    );
     let (signatures, _) = signed(&manifest, &j);
     let snapshot = snapshot(&manifest, &j, &others);
     Reference {
@@ -138,9 +146,14 @@ enum Kind {
 fn matrix(kind: Kind) -> usize {
     let r = reference();
     let m = &r.manifest;
-    assert!(r.exchanges > 50, "a whole ceremony: {} exchanges", r.exchanges);
+    assert!(
+        r.exchanges > 50,
+        "a whole ceremony: {} exchanges",
+        r.exchanges
+    );
     let scratch = tempfile::tempdir().unwrap();
     let mut finished_anyway = 0;
+    let mut refusals: HashMap<&str, usize> = HashMap::new();
     for k in 1..=r.exchanges {
         let case = format!("{kind:?} at exchange {k}");
         let j = scratch.path().join(format!("journal-{k}.jsonl"));
@@ -152,6 +165,16 @@ fn matrix(kind: Kind) -> usize {
         }]);
         let outcome = sign(m, &j, &mut faulty.transport(), &opts("sim-a"));
         assert!(faulty.exchanges() >= k, "{case}: the fault never came");
+        if let Err(e) = &outcome {
+            let what = match e {
+                CeremonyError::Device { .. } => "device error",
+                CeremonyError::AddressMismatch { .. } => "address mismatch",
+                CeremonyError::BadSignature { .. } => "bad signature",
+                CeremonyError::WrongDevice(_) => "wrong device",
+                _ => "other",
+            };
+            *refusals.entry(what).or_default() += 1;
+        }
         match (&outcome, kind) {
             (Err(e @ CeremonyError::Device { .. }), Kind::Disconnect | Kind::Garbage) => {
                 let text = e.to_string();
@@ -186,7 +209,11 @@ fn matrix(kind: Kind) -> usize {
         let sound = device(0);
         let summary = sign(m, &j, &mut sound.transport(), &opts("sim-a"))
             .unwrap_or_else(|e| panic!("{case}: the resumed run fails: {e}"));
-        assert_eq!(summary.signed_now + summary.already, summary.tasks, "{case}");
+        assert_eq!(
+            summary.signed_now + summary.already,
+            summary.tasks,
+            "{case}"
+        );
         assert_eq!(
             snapshot(m, &j, &r.others),
             r.snapshot,
@@ -194,15 +221,19 @@ fn matrix(kind: Kind) -> usize {
         );
     }
     if kind == Kind::Wrong {
-        // Most replies depend on the seed: far from every wrong reply goes unnoticed.
+        // Most replies depend on the seed: far from every wrong reply goes unnoticed, and
+        // each kind of wrong value is caught where it arrives.
         assert!(
             finished_anyway * 2 < r.exchanges,
             "{finished_anyway} of {} wrong replies changed nothing",
             r.exchanges
         );
+        for what in ["wrong device", "address mismatch", "bad signature"] {
+            assert!(refusals.contains_key(what), "no {what} in {refusals:?}");
+        }
     }
     eprintln!(
-        "fault matrix, {kind:?}: {} cases ({finished_anyway} unharmed)",
+        "fault matrix, {kind:?}: {} cases ({finished_anyway} unharmed; stops: {refusals:?})",
         r.exchanges
     );
     r.exchanges

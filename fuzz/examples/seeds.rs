@@ -144,9 +144,24 @@ fn snapshot_seeds(seeds: &mut Seeds, bytes: &[u8]) {
         if let Some(entries) = v.get("entries").and_then(|e| e.as_array()) {
             for e in entries {
                 let s = |k: &str| e.get(k).and_then(|x| x.as_str()).unwrap_or_default();
-                for sig in e.get("signatures").and_then(|x| x.as_array()).into_iter().flatten() {
-                    let sig = sig.get("signature").and_then(|x| x.as_str()).unwrap_or_default();
-                    seeds.joined("bip322", &[s("address").as_bytes(), s("message").as_bytes(), sig.as_bytes()]);
+                for sig in e
+                    .get("signatures")
+                    .and_then(|x| x.as_array())
+                    .into_iter()
+                    .flatten()
+                {
+                    let sig = sig
+                        .get("signature")
+                        .and_then(|x| x.as_str())
+                        .unwrap_or_default();
+                    seeds.joined(
+                        "bip322",
+                        &[
+                            s("address").as_bytes(),
+                            s("message").as_bytes(),
+                            sig.as_bytes(),
+                        ],
+                    );
                 }
                 if let Ok(script) = hex::decode(s("script")) {
                     if !script.is_empty() {
@@ -195,7 +210,10 @@ fn interrupt_flows(seeds: &mut Seeds) {
         if which == 2 {
             hmac.copy_from_slice(&done[32..64]);
         }
-        seeds.add("interrupt_loop", interrupt::encode_input(which, hmac, &replies));
+        seeds.add(
+            "interrupt_loop",
+            interrupt::encode_input(which, hmac, &replies),
+        );
         // The same session answered in part, then the device goes quiet.
         seeds.add(
             "interrupt_loop",
@@ -212,7 +230,10 @@ fn interrupt_flows(seeds: &mut Seeds) {
     for k in f.multisig.keys.iter().chain(&f.tr_policy.keys) {
         seeds.add("device_commands", [&[2u8][..], k.as_bytes()].concat());
     }
-    for t in [&f.multisig.descriptor_template, &f.tr_policy.descriptor_template] {
+    for t in [
+        &f.multisig.descriptor_template,
+        &f.tr_policy.descriptor_template,
+    ] {
         seeds.add("device_commands", [&[2u8][..], t.as_bytes()].concat());
     }
     seeds.add("device_commands", b"\x02m/44'/0'/0'/0/7".to_vec());
@@ -255,7 +276,10 @@ fn main() {
             }
         }
     } else {
-        eprintln!("note: {} not found; OKX seeds from examples only", shared.display());
+        eprintln!(
+            "note: {} not found; OKX seeds from examples only",
+            shared.display()
+        );
     }
     if let Ok(dir) = std::fs::read_dir(shared.join("vectors")) {
         for e in dir.flatten() {
@@ -289,15 +313,57 @@ fn main() {
     ] {
         seeds.add("ton", a.replace(' ', ""));
     }
-    seeds.joined("eos", &[b"EOS7nGMZSQxyvJkH5WDnuGsSQMp7yCRYA5AX4GMAXh6WtmqnMT79X", b"SIG_K1_", b"m"]);
+    seeds.joined(
+        "eos",
+        &[
+            b"EOS7nGMZSQxyvJkH5WDnuGsSQMp7yCRYA5AX4GMAXh6WtmqnMT79X",
+            b"SIG_K1_",
+            b"m",
+        ],
+    );
     seeds.add("ss58", "12Z1EpgUskkbinZ47CdiUSdBMSvh4FVhgr6iDKfiyvEFndEa");
     seeds.add("account_address", b"\x030x1".to_vec());
-    seeds.add("account_address", b"\x02addr1vpu5vlrf4xkxv2qpwngf6cjhtw542ayty80v8dyr49rf5eg0yu80w".to_vec());
+    seeds.add(
+        "account_address",
+        b"\x02addr1vpu5vlrf4xkxv2qpwngf6cjhtw542ayty80v8dyr49rf5eg0yu80w".to_vec(),
+    );
     // merkle: honest lists, proofs over leaves, a lying host.
-    seeds.add("merkle", [0u8, 5, 3, 1, b'a', 1, 2, b'b', b'c', 1, 0, 2, 255].to_vec());
-    seeds.add("merkle", [&[0u8, 3][..], &[3, 255], &[7u8; 255][..], &[0, 0], &[0, 1, 9]].concat());
-    seeds.add("merkle", [&[1u8, 7][..], &[0x11u8; 32 * 7], &5u64.to_be_bytes(), &2u64.to_be_bytes()].concat());
-    seeds.add("merkle", [&[2u8][..], &[0x22; 32], &5u64.to_be_bytes(), &3u64.to_be_bytes(), &[1, 4, 0x41]].concat());
+    seeds.add(
+        "merkle",
+        [0u8, 5, 3, 1, b'a', 1, 2, b'b', b'c', 1, 0, 2, 255].to_vec(),
+    );
+    seeds.add(
+        "merkle",
+        [
+            &[0u8, 3][..],
+            &[3, 255],
+            &[7u8; 255][..],
+            &[0, 0],
+            &[0, 1, 9],
+        ]
+        .concat(),
+    );
+    seeds.add(
+        "merkle",
+        [
+            &[1u8, 7][..],
+            &[0x11u8; 32 * 7],
+            &5u64.to_be_bytes(),
+            &2u64.to_be_bytes(),
+        ]
+        .concat(),
+    );
+    seeds.add(
+        "merkle",
+        [
+            &[2u8][..],
+            &[0x22; 32],
+            &5u64.to_be_bytes(),
+            &3u64.to_be_bytes(),
+            &[1, 4, 0x41],
+        ]
+        .concat(),
+    );
     // Personal-message chunks: a first chunk (path m/44'/60'/0'/0/0, length 3), then more.
     let mut chunk = vec![1u8, 0, 5];
     for i in [44u32 | 1 << 31, 60 | 1 << 31, 1 << 31, 0, 0] {
@@ -336,10 +402,24 @@ fn okx_rows(seeds: &mut Seeds, text: &[u8]) {
         let net = row.network.to_ascii_uppercase();
         let is = |n: &str| coin.starts_with(n) || net.starts_with(n);
         if is("BCH") {
-            seeds.joined("cashaddr", &[row.address.as_bytes(), row.message.as_bytes(), row.sig1.as_bytes()]);
+            seeds.joined(
+                "cashaddr",
+                &[
+                    row.address.as_bytes(),
+                    row.message.as_bytes(),
+                    row.sig1.as_bytes(),
+                ],
+            );
         }
         if is("EOS") || net == "VAULTA" {
-            seeds.joined("eos", &[row.script.as_bytes(), row.sig1.as_bytes(), row.message.as_bytes()]);
+            seeds.joined(
+                "eos",
+                &[
+                    row.script.as_bytes(),
+                    row.sig1.as_bytes(),
+                    row.message.as_bytes(),
+                ],
+            );
         }
         if is("TON") {
             seeds.add("ton", row.address.clone());
@@ -348,22 +428,41 @@ fn okx_rows(seeds: &mut Seeds, text: &[u8]) {
             seeds.add("ss58", row.address.clone());
         }
         if is("ADA") {
-            seeds.add("account_address", [&[2u8][..], row.address.as_bytes()].concat());
+            seeds.add(
+                "account_address",
+                [&[2u8][..], row.address.as_bytes()].concat(),
+            );
         }
         if is("APT") || is("SUI") {
-            seeds.add("account_address", [&[3u8][..], row.address.as_bytes()].concat());
+            seeds.add(
+                "account_address",
+                [&[3u8][..], row.address.as_bytes()].concat(),
+            );
         }
         if is("TRX") || coin.ends_with("TRC20") {
-            seeds.add("account_address", [&[1u8][..], row.address.as_bytes()].concat());
+            seeds.add(
+                "account_address",
+                [&[1u8][..], row.address.as_bytes()].concat(),
+            );
         }
         if row.address.starts_with("0x") {
-            seeds.add("account_address", [&[0u8][..], row.address.as_bytes()].concat());
+            seeds.add(
+                "account_address",
+                [&[0u8][..], row.address.as_bytes()].concat(),
+            );
         }
         if !row.script.is_empty() {
             if let Ok(s) = hex::decode(&row.script) {
                 seeds.add("multisig", s);
             }
         }
-        seeds.joined("bip322", &[row.address.as_bytes(), row.message.as_bytes(), row.sig1.as_bytes()]);
+        seeds.joined(
+            "bip322",
+            &[
+                row.address.as_bytes(),
+                row.message.as_bytes(),
+                row.sig1.as_bytes(),
+            ],
+        );
     }
 }

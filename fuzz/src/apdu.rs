@@ -1,6 +1,7 @@
 //! Every reply (and answer) decoder of `firmware-messages`: decoding never panics, and what
 //! decodes encodes to bytes that decode to the same value.
 
+use firmware_messages::app_configuration::AppConfiguration;
 use firmware_messages::bitcoin::client_commands::{
     ClientCommand, LeafIndexAnswer, LeafProofAnswer, MoreElementsAnswer, PreimageAnswer,
 };
@@ -15,7 +16,6 @@ use firmware_messages::bitcoin::psbt::{
     BareYieldedSignature, KeyOrigin, PartialSignature,
 };
 use firmware_messages::dashboard::AppAndVersion;
-use firmware_messages::app_configuration::AppConfiguration;
 use firmware_messages::{ethereum, tron, Response};
 
 /// Decodes `data` with `decode`; if it decodes, the encoding decodes to the same value.
@@ -25,7 +25,10 @@ macro_rules! round_trip {
             let bytes = $encode(&v);
             match $decode(&bytes[..]) {
                 Ok(w) => assert_eq!(w, v, "decode(encode(x)) != x for {}", stringify!($decode)),
-                Err(e) => panic!("{}: its own encoding does not decode: {e}", stringify!($decode)),
+                Err(e) => panic!(
+                    "{}: its own encoding does not decode: {e}",
+                    stringify!($decode)
+                ),
             }
         }
     }};
@@ -43,25 +46,43 @@ pub fn apdu_replies(data: &[u8]) {
         0 => round_trip!(d, Response::decode, Response::encode),
         1 => round_trip!(d, AppAndVersion::decode, AppAndVersion::encode),
         2 => round_trip!(d, AppConfiguration::decode, AppConfiguration::encode),
-        3 => round_trip!(d, ethereum::AddressResponse::decode, ethereum::AddressResponse::encode),
+        3 => round_trip!(
+            d,
+            ethereum::AddressResponse::decode,
+            ethereum::AddressResponse::encode
+        ),
         4 => round_trip!(d, ethereum::Signature::decode, ethereum::Signature::encode),
-        5 => round_trip!(d, tron::AddressResponse::decode, tron::AddressResponse::encode),
+        5 => round_trip!(
+            d,
+            tron::AddressResponse::decode,
+            tron::AddressResponse::encode
+        ),
         6 => round_trip!(d, tron::Signature::decode, tron::Signature::encode),
         7 => round_trip!(d, parse_master_fingerprint, |f: &[u8; 4]| f.to_vec()),
         8 => round_trip!(d, parse_extended_pubkey, |s: &String| s.as_bytes().to_vec()),
         9 => round_trip!(d, parse_wallet_address, |s: &String| s.as_bytes().to_vec()),
         10 => round_trip!(d, RegisteredWallet::decode, RegisteredWallet::encode),
-        11 => round_trip!(d, MessageSignature::decode, |s: &MessageSignature| s.encode().to_vec()),
+        11 => round_trip!(d, MessageSignature::decode, |s: &MessageSignature| s
+            .encode()
+            .to_vec()),
         12 => {
             round_trip!(d, YieldedSignature::decode, YieldedSignature::encode);
             if let Ok(y) = YieldedSignature::decode(d) {
                 if let Ok(p) = PartialSignature::from_yielded(&y) {
-                    assert_eq!(p.to_yielded(y.input_index), y, "to_yielded(from_yielded(y))");
+                    assert_eq!(
+                        p.to_yielded(y.input_index),
+                        y,
+                        "to_yielded(from_yielded(y))"
+                    );
                 }
             }
         }
         13 => {
-            round_trip!(d, BareYieldedSignature::decode, BareYieldedSignature::encode);
+            round_trip!(
+                d,
+                BareYieldedSignature::decode,
+                BareYieldedSignature::encode
+            );
             if let Ok(b) = BareYieldedSignature::decode(d) {
                 for key in [
                     BareSignatureKey::Ecdsa([2; 33]),
@@ -94,9 +115,13 @@ pub fn apdu_replies(data: &[u8]) {
             let _ = PolicyHeader::decode(d);
         }
         22 => {
-            round_trip!(d, |b| KeyOrigin::decode(b, false), |k: &KeyOrigin| k.encode(false));
-            round_trip!(d, |b| KeyOrigin::decode(b, true), |k: &KeyOrigin| k.encode(true));
+            round_trip!(d, |b| KeyOrigin::decode(b, false), |k: &KeyOrigin| k
+                .encode(false));
+            round_trip!(d, |b| KeyOrigin::decode(b, true), |k: &KeyOrigin| k
+                .encode(true));
         }
-        _ => round_trip!(d, decode_witness_utxo, |(a, s): &(u64, Vec<u8>)| encode_witness_utxo(*a, s)),
+        _ => round_trip!(d, decode_witness_utxo, |(a, s): &(u64, Vec<u8>)| {
+            encode_witness_utxo(*a, s)
+        }),
     }
 }

@@ -111,7 +111,9 @@ pub fn check_record(m: &Manifest, r: &SignedRecord) -> Result<(), String> {
         (Scheme::Bip322Simple | Scheme::Bip322Full, None) => {
             schemes::verify_bip322(&btc()?, msg, &r.signature).map_err(e)?;
         }
-        (Scheme::Eip191, None) => schemes::verify_eip191(&spec.address, msg, &r.signature).map_err(e)?,
+        (Scheme::Eip191, None) => {
+            schemes::verify_eip191(&spec.address, msg, &r.signature).map_err(e)?
+        }
         (Scheme::TronTip191, None) => {
             schemes::verify_tron(&spec.address, msg, &r.signature, schemes::TronVersion::V2)
                 .map_err(e)?

@@ -96,7 +96,11 @@ fn policy_text(b: &[u8]) {
         assert_eq!(text.parse::<KeyInfo>().ok(), Some(k), "key info round trip");
     }
     if let Ok(p) = s.parse::<Bip32Path>() {
-        assert_eq!(p.to_string().parse::<Bip32Path>().ok(), Some(p), "path round trip");
+        assert_eq!(
+            p.to_string().parse::<Bip32Path>().ok(),
+            Some(p),
+            "path round trip"
+        );
     }
 }
 

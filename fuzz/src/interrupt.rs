@@ -143,7 +143,9 @@ pub fn interrupt_loop(data: &[u8]) {
     let which = input.u8();
     let hmac: [u8; 32] = input.array();
     let mut flow = flow(which, hmac);
-    flow.first_command().encode().expect("the first APDU encodes");
+    flow.first_command()
+        .encode()
+        .expect("the first APDU encodes");
     loop {
         let reply = input.piece().to_vec();
         let status = StatusWord(input.u16());
@@ -152,7 +154,7 @@ pub fn interrupt_loop(data: &[u8]) {
                 c.encode().expect("a CONTINUE encodes");
             }
             Ok(HostStep::Done(_)) => {
-                if which % FLOWS == 0 {
+                if which.is_multiple_of(FLOWS) {
                     let _ = parse_yielded_signatures(flow.interpreter().yielded());
                 }
                 break;

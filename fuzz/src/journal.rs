@@ -41,12 +41,19 @@ pub fn journal(data: &[u8]) {
         }
     }
     let repaired = std::fs::read(&path).expect("read back");
-    assert!(repaired.starts_with(data), "open changed what was already written");
+    assert!(
+        repaired.starts_with(data),
+        "open changed what was already written"
+    );
     let (j, again) = match Journal::open(&path, &identity) {
         Ok(x) => x,
         Err(e) => panic!("a journal that opened does not open after its repair: {e}"),
     };
     drop(j);
     assert_eq!(again, opened, "the records changed after the repair");
-    assert_eq!(std::fs::read(&path).expect("read back"), repaired, "a second repair");
+    assert_eq!(
+        std::fs::read(&path).expect("read back"),
+        repaired,
+        "a second repair"
+    );
 }

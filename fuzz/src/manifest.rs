@@ -43,7 +43,11 @@ pub fn manifest(data: &[u8]) {
         Ok(m2) => m2,
         Err(e) => panic!("to_toml does not load: {e}\n{inline}"),
     };
-    assert_eq!(m2.identity_digest(), digest, "to_toml changed the manifest:\n{inline}");
+    assert_eq!(
+        m2.identity_digest(),
+        digest,
+        "to_toml changed the manifest:\n{inline}"
+    );
     assert_eq!(m2.to_toml(), inline, "to_toml is not stable");
 
     let (with_csv, csv) = m.to_toml_with_csv("written.csv");
@@ -52,5 +56,9 @@ pub fn manifest(data: &[u8]) {
         Ok(m3) => m3,
         Err(e) => panic!("to_toml_with_csv does not load: {e}\n{with_csv}\n{csv}"),
     };
-    assert_eq!(m3.identity_digest(), digest, "to_toml_with_csv changed the manifest:\n{with_csv}\n{csv}");
+    assert_eq!(
+        m3.identity_digest(),
+        digest,
+        "to_toml_with_csv changed the manifest:\n{with_csv}\n{csv}"
+    );
 }

@@ -18,8 +18,8 @@ const HEADER: [&str; 10] = [
 
 fn fields(r: &Row) -> [&str; 10] {
     [
-        &r.coin, &r.kind, &r.network, &r.address, &r.message, &r.sig1, &r.sig2, &r.script,
-        &r.eoa1, &r.eoa2,
+        &r.coin, &r.kind, &r.network, &r.address, &r.message, &r.sig1, &r.sig2, &r.script, &r.eoa1,
+        &r.eoa2,
     ]
 }
 
@@ -61,7 +61,12 @@ pub fn okx_csv(data: &[u8]) {
     }
     let text = w.into_inner().expect("flush to memory");
     let back = read_rows(&text).expect("the re-written file has its header");
-    assert_eq!(back.len(), rows.len(), "rows lost in the re-written file:\n{}", String::from_utf8_lossy(&text));
+    assert_eq!(
+        back.len(),
+        rows.len(),
+        "rows lost in the re-written file:\n{}",
+        String::from_utf8_lossy(&text)
+    );
     for (a, b) in rows.iter().zip(&back) {
         assert_eq!(fields(a), fields(b), "a row changed when written back");
     }

@@ -91,7 +91,9 @@ pub fn snapshot_split(data: &[u8]) {
     );
     let end = match end {
         Ok(end) => end,
-        Err(e) => panic!("the splitter and the entry parser take a file the streaming reader refuses: {e}"),
+        Err(e) => panic!(
+            "the splitter and the entry parser take a file the streaming reader refuses: {e}"
+        ),
     };
     assert_eq!(streamed_header.as_ref(), Some(&header), "header");
     assert_eq!(streamed, parsed, "entries");
@@ -117,7 +119,8 @@ pub fn snapshot_read(data: &[u8]) {
         threads: 1,
         progress: false,
     };
-    let parallel = verify_parallel(&path, &opts).expect("the parallel path never fails: it gives up");
+    let parallel =
+        verify_parallel(&path, &opts).expect("the parallel path never fails: it gives up");
     let streaming = verify_streaming(&path, &opts);
     if let Some(p) = parallel {
         match streaming {
