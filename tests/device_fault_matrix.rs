@@ -9,14 +9,13 @@
 
 use por_attest::ceremony::{sign, CeremonyError, SignOptions};
 use por_attest::demo::{write_manifest, DEMO_SIGNERS};
-use por_attest::fixtures::master_key;
+use por_attest::fixtures::p2tr_address;
 use por_attest::journal::{load_records, Record};
 use por_attest::manifest::{Manifest, TaskKey};
 use por_attest::package::{package, PackageOptions};
 use por_attest::simulator::{Fault, SimulatedLedger, SimulatorConfig};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 /// Rows of the 12-address demo manifest kept: P2WPKH, the 2-of-3 P2WSH, ETH, TRX.
 const KEPT_ROWS: [usize; 4] = [2, 3, 4, 11];
@@ -30,23 +29,6 @@ struct Reference {
     others: Vec<PathBuf>,
     snapshot: Vec<u8>,
     exchanges: usize,
-}
-
-fn p2tr_address() -> String {
-    let secp = bitcoin::secp256k1::Secp256k1::new();
-    let path = bitcoin::bip32::DerivationPath::from_str("m/86'/0'/0'/0/0").unwrap();
-    let key = master_key(DEMO_SIGNERS[0].1)
-        .derive_priv(&secp, &path)
-        .unwrap()
-        .private_key
-        .public_key(&secp);
-    bitcoin::Address::p2tr(
-        &secp,
-        key.x_only_public_key().0,
-        None,
-        bitcoin::Network::Bitcoin,
-    )
-    .to_string()
 }
 
 fn write_small_manifest(dir: &Path) -> Manifest {
@@ -63,7 +45,7 @@ fn write_small_manifest(dir: &Path) -> Manifest {
     }
     out.push_str(&format!(
         "BTC,mainnet,{},p2tr,m/86'/0'/0'/0/0,sim-a,cold,,,,,\n",
-        p2tr_address()
+        p2tr_address(DEMO_SIGNERS[0].1, 0)
     ));
     std::fs::write(&csv, out).unwrap();
     Manifest::load(path).unwrap()
