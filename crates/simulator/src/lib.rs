@@ -77,7 +77,7 @@ mod tron_app;
 pub use device::{
     Approval, ApprovalPolicy, DeviceOutput, Fault, Prompt, PromptKind, RunningApp, SimulatedLedger,
     SimulatorConfig, SimulatorError, BITCOIN_APP_VERSION, ETHEREUM_APP_VERSION, OS_VERSION,
-    SPECULOS_MNEMONIC, TRON_APP_VERSION,
+    OTHER_MNEMONIC, SPECULOS_MNEMONIC, TRON_APP_VERSION,
 };
 pub use in_process::InProcessTransport;
 pub use tcp::{serve_tcp, TcpServer};

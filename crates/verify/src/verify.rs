@@ -109,8 +109,10 @@ fn check_batch(ctx: &SnapshotContext, raw: &snapshot::RawBatch) -> Result<Checke
     })
 }
 
-/// The parallel path; `Ok(None)` when the file is to be read by the streaming parser.
-fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Report>, InputError> {
+/// The parallel path alone; `Ok(None)` when the file is to be read by the streaming parser.
+/// [`verify_snapshot_file`] tries it first; it is public so that tests and the fuzz targets
+/// can check that both paths give the same report on every file this one takes.
+pub fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Report>, InputError> {
     let (reader, bar) = open_with_progress(path, opts.progress)?;
     let size = reader.inner.metadata().map(|m| m.len()).unwrap_or(0);
     let pool = std::sync::Arc::new(thread_pool(opts.threads));
@@ -240,8 +242,9 @@ fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Report>, 
     Ok(Some(report))
 }
 
-/// The streaming path: serde_json over the whole file (exact error locations).
-fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, InputError> {
+/// The streaming path alone: serde_json over the whole file (exact error locations); what
+/// [`verify_snapshot_file`] falls back to.
+pub fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, InputError> {
     let (reader, bar) = open_with_progress(path, opts.progress)?;
     let reader = std::io::BufReader::with_capacity(1 << 20, reader);
     let pool = thread_pool(opts.threads);
