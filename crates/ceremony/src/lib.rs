@@ -5,5 +5,6 @@ pub mod ceremony;
 pub mod journal;
 pub mod manifest;
 pub mod package;
+pub mod pkcs11;
 pub mod signers;
 pub mod transport;

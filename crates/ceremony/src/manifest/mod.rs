@@ -7,7 +7,10 @@
 //! ceremony never starts on a manifest that could make a device sign for the wrong thing.
 //! Errors are [`InputError`]s naming the file, the entry (number, address, CSV line) and field.
 
+mod hsm;
 mod raw;
+
+pub use hsm::Pkcs11Config;
 
 use bitcoin::address::{AddressType, NetworkUnchecked};
 use bitcoin::bip32::{ChildNumber, DerivationPath, Fingerprint, Xpub};
@@ -34,6 +37,8 @@ pub enum SignerKind {
     Ledger,
     /// The built-in simulated Ledger; only allowed when the manifest says `test = true`.
     Simulator,
+    /// A PKCS#11 token (an HSM) holding single secp256k1 keys, named per address by `key`.
+    Pkcs11,
 }
 
 /// One signing device of the ceremony.
@@ -41,11 +46,13 @@ pub enum SignerKind {
 pub struct Signer {
     /// The id addresses refer to.
     pub id: String,
-    /// Ledger or simulator.
+    /// Ledger, simulator or PKCS#11 token.
     pub kind: SignerKind,
-    /// The expected BIP-32 master fingerprint of the device's seed (required when the signer
-    /// holds a Bitcoin key).
+    /// The expected BIP-32 master fingerprint of the device's seed (required when a Ledger
+    /// signer holds a Bitcoin key).
     pub fingerprint: Option<Fingerprint>,
+    /// A `pkcs11` signer: the module, the token and the PIN's source.
+    pub pkcs11: Option<Pkcs11Config>,
 }
 
 /// Where an address entry was written.
@@ -81,6 +88,8 @@ pub struct AddressSpec {
     pub path: Option<DerivationPath>,
     /// Single-key: the signer holding the key.
     pub signer: Option<String>,
+    /// Single-key on a `pkcs11` signer: the key on the token (instead of a path).
+    pub key: Option<crate::pkcs11::KeyRef>,
     /// Wallet label such as `cold` or `hot`.
     pub wallet: Option<String>,
     /// Balance as a decimal string in the chain's main unit.
@@ -436,10 +445,13 @@ impl Manifest {
                     ),
                 ));
             }
+            let pkcs11 =
+                hsm::signer_config(s, base_dir.as_ref(), |field, msg| top(&f(field), msg))?;
             signers.push(Signer {
                 id: s.id.clone(),
                 kind: s.kind,
                 fingerprint,
+                pkcs11,
             });
         }
         let mut m = Manifest {
@@ -615,6 +627,7 @@ impl Manifest {
             script_type: a.script_type,
             path: None,
             signer: None,
+            key: None,
             wallet: a.wallet.clone(),
             balance: a.balance.clone(),
             allow_nonstandard_path,
@@ -690,8 +703,7 @@ impl Manifest {
                         }
                     }
                     spec.multisig = Some(self.build_multisig(a, st, network, &parsed, ctx)?);
-                } else {
-                    let path = self.single_key(a, &mut spec, true, ctx)?;
+                } else if let Some(path) = self.single_key(a, &mut spec, true, ctx)? {
                     if !allow_nonstandard_path {
                         check_bitcoin_path(&path, st, network).map_err(|m| ctx.err("path", m))?;
                     }
@@ -710,7 +722,9 @@ impl Manifest {
                     por_attest_verify::schemes::tron::parse_tron_address(&spec.address)
                 };
                 parsed.map_err(|m| ctx.err("address", m.to_string()))?;
-                let path = self.single_key(a, &mut spec, false, ctx)?;
+                let Some(path) = self.single_key(a, &mut spec, false, ctx)? else {
+                    return Ok(spec);
+                };
                 let (coin, what) = if family == ChainFamily::Evm {
                     (60, "EVM (m/44'/60'/…)")
                 } else {
@@ -734,14 +748,27 @@ impl Manifest {
         Ok(spec)
     }
 
-    /// Checks `path` and `signer` of a single-key entry and stores them in `spec`.
+    /// Checks `path` and `signer` of a single-key entry and stores them in `spec`; for a key
+    /// on a pkcs11 signer, checks and stores its `key` instead (and returns no path).
     fn single_key(
         &self,
         a: &RawAddress,
         spec: &mut AddressSpec,
         bitcoin: bool,
         ctx: &Ctx<'_>,
-    ) -> Result<DerivationPath, InputError> {
+    ) -> Result<Option<DerivationPath>, InputError> {
+        let hsm_signer = a
+            .signer
+            .as_deref()
+            .and_then(|id| self.signer(id))
+            .filter(|s| s.kind == SignerKind::Pkcs11);
+        if let Some(signer) = hsm_signer {
+            hsm::hsm_address(a, spec, signer, ctx)?;
+            return Ok(None);
+        }
+        if a.key.is_some() {
+            return Err(hsm::key_without_hsm(ctx));
+        }
         let p = a
             .path
             .as_deref()
@@ -757,7 +784,7 @@ impl Manifest {
         self.signer_ref(ctx, "signer", signer, bitcoin)?;
         spec.path = Some(path.clone());
         spec.signer = Some(signer.to_string());
-        Ok(path)
+        Ok(Some(path))
     }
 
     fn build_multisig(
@@ -818,6 +845,9 @@ impl Manifest {
         for (j, c) in raw_cosigners.iter().enumerate() {
             let f = |name: &str| format!("cosigners[{j}].{name}");
             if let Some(s) = &c.signer {
+                if self.signer(s).is_some_and(|s| s.kind == SignerKind::Pkcs11) {
+                    return Err(hsm::hsm_cosigner(ctx, &f("signer"), s));
+                }
                 self.signer_ref(ctx, &f("signer"), s, true)?;
             }
             let cos = match (&c.xpub, &c.pubkey) {
@@ -1030,6 +1060,7 @@ impl Manifest {
                     script_type: a.script_type,
                     path: a.path.as_ref().map(path_string),
                     signer: a.signer.clone(),
+                    key: a.key.as_ref().map(|k| k.to_string()),
                     wallet: a.wallet.clone(),
                     balance: a.balance.clone(),
                     allow_nonstandard_path: a.allow_nonstandard_path.then_some(true),
@@ -1065,10 +1096,20 @@ impl Manifest {
             signers: self
                 .signers
                 .iter()
-                .map(|s| RawSigner {
-                    id: s.id.clone(),
-                    kind: s.kind,
-                    fingerprint: s.fingerprint.map(|f| f.to_string()),
+                .map(|s| {
+                    let mut raw = RawSigner {
+                        id: s.id.clone(),
+                        kind: s.kind,
+                        fingerprint: s.fingerprint.map(|f| f.to_string()),
+                        module: None,
+                        token: None,
+                        token_serial: None,
+                        pin_env: None,
+                        pin_file: None,
+                        pin: None,
+                    };
+                    hsm::write_config(s.pkcs11.as_ref(), &mut raw);
+                    raw
                 })
                 .collect(),
             addresses,
