@@ -147,6 +147,11 @@ enum Command {
         #[arg(long, value_enum)]
         open: Option<OpenApp>,
     },
+    /// PKCS#11 hardware security modules (hot wallets).
+    Hsm {
+        #[command(subcommand)]
+        command: HsmCommand,
+    },
     /// Serve the simulated Ledger over TCP in Speculos framing until stopped.
     Simulator {
         /// Address to listen on (port 0: a free port; the bound address is printed on stderr).
@@ -155,6 +160,35 @@ enum Command {
         /// BIP-39 mnemonic of the simulated device (default: Speculos's test mnemonic).
         #[arg(long)]
         mnemonic: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum HsmCommand {
+    /// List the token's secp256k1 keys and the addresses each gives per chain and script type;
+    /// with --csv, write manifest address rows (chain,address,script_type,path,signer,key).
+    Keys {
+        /// The token's PKCS#11 module library, e.g. /usr/lib/softhsm/libsofthsm2.so.
+        #[arg(long)]
+        module: PathBuf,
+        /// The token's label.
+        #[arg(long, required_unless_present = "token_serial", conflicts_with = "token_serial")]
+        token: Option<String>,
+        /// The token's serial number (instead of --token).
+        #[arg(long)]
+        token_serial: Option<String>,
+        /// The environment variable holding the user PIN.
+        #[arg(long, default_value = "POR_ATTEST_PIN", conflicts_with = "pin_file")]
+        pin_env: String,
+        /// A file holding the user PIN (instead of --pin-env).
+        #[arg(long)]
+        pin_file: Option<PathBuf>,
+        /// The manifest signer id written in the CSV rows.
+        #[arg(long, default_value = "hsm-1")]
+        signer: String,
+        /// Write manifest address rows as CSV on stdout.
+        #[arg(long)]
+        csv: bool,
     },
 }
 
@@ -384,6 +418,46 @@ fn main() -> ExitCode {
                     } else {
                         ExitCode::from(1)
                     }
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Command::Hsm {
+            command:
+                HsmCommand::Keys {
+                    module,
+                    token,
+                    token_serial,
+                    pin_env,
+                    pin_file,
+                    signer,
+                    csv,
+                },
+        } => {
+            let opts = por_attest::hsm::KeysOptions {
+                module,
+                token: match (token, token_serial) {
+                    (Some(label), _) => por_attest::pkcs11::TokenRef::Label(label),
+                    (None, Some(serial)) => por_attest::pkcs11::TokenRef::Serial(serial),
+                    (None, None) => unreachable!("clap requires --token or --token-serial"),
+                },
+                pin: match pin_file {
+                    Some(f) => por_attest::pkcs11::PinSource::File(f),
+                    None => por_attest::pkcs11::PinSource::Env(pin_env),
+                },
+            };
+            let network = por_attest::chains::Network::Mainnet;
+            match por_attest::hsm::list_keys(&opts) {
+                Ok(listing) if csv => {
+                    for s in &listing.skipped {
+                        eprintln!("warning: not listed: {s}");
+                    }
+                    print!("{}", listing.to_csv(&signer, network));
+                    ExitCode::SUCCESS
+                }
+                Ok(listing) => {
+                    print!("{}", listing.to_human(network));
+                    ExitCode::SUCCESS
                 }
                 Err(e) => fail(e),
             }

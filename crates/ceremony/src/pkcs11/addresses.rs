@@ -6,6 +6,8 @@ use bitcoin::{Address, CompressedPublicKey, NetworkKind};
 use por_attest_verify::chains::{ChainFamily, Network, ScriptType};
 use por_attest_verify::schemes::{evm, tron};
 
+use super::KeyRef;
+
 /// One address of a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyAddress {
@@ -62,6 +64,24 @@ pub fn key_addresses(key: &PublicKey, network: Network) -> Vec<KeyAddress> {
         })
     })
     .collect()
+}
+
+/// The columns of [`manifest_rows_csv`], a subset of the manifest's address CSV.
+pub const KEY_ROW_COLUMNS: [&str; 6] = ["chain", "address", "script_type", "path", "signer", "key"];
+
+/// Manifest address rows (CSV with a header of [`KEY_ROW_COLUMNS`], `path` empty) for each key:
+/// the rows of [`key_addresses`], held by `signer`.
+pub fn manifest_rows_csv(keys: &[(KeyRef, PublicKey)], signer: &str, network: Network) -> String {
+    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+    w.write_record(KEY_ROW_COLUMNS).expect("write to Vec");
+    for (key, public) in keys {
+        for a in key_addresses(public, network) {
+            let st = a.script_type.map(|t| t.to_string()).unwrap_or_default();
+            w.write_record([a.chain, &a.address, &st, "", signer, &key.to_string()])
+                .expect("write to Vec");
+        }
+    }
+    String::from_utf8(w.into_inner().expect("flush Vec")).expect("CSV of UTF-8 strings")
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ pub enum HsmError {
         token: String,
     },
     /// C_Login answered CKR_PIN_LOCKED.
-    #[error("the user PIN of {token} is locked (too many wrong PINs; the token's security officer must unlock it); nothing was signed")]
+    #[error("the user PIN of {token} is locked (too many wrong PINs; the token's security officer must unlock it)")]
     PinLocked {
         /// The token.
         token: String,

@@ -10,7 +10,9 @@
 mod addresses;
 mod error;
 
-pub use addresses::{key_addresses, KeyAddress};
+pub use addresses::{
+    address_of, key_addresses, manifest_rows_csv, KeyAddress, KEY_ROW_COLUMNS,
+};
 pub use error::HsmError;
 
 use bitcoin::secp256k1::ecdsa::{RecoverableSignature, RecoveryId, Signature};
@@ -379,6 +381,7 @@ impl Token {
             None => return Err(not("an EC key without CKA_EC_PARAMS".into())),
         }
         // The public object that pairs with the private key shares its CKA_ID (else label).
+        let text_label = label.as_deref().map(|l| String::from_utf8_lossy(l).into_owned());
         let pairing = match (id, label) {
             (Some(i), _) => Some(Attribute::Id(i)),
             (None, Some(l)) => Some(Attribute::Label(l)),
@@ -387,6 +390,7 @@ impl Token {
         let public = self.public_point(&key, handle, pairing)?;
         Ok(HsmKey {
             key,
+            label: text_label,
             handle,
             public,
         })
@@ -471,6 +475,8 @@ fn parse_ec_point(v: &[u8]) -> Option<PublicKey> {
 pub struct HsmKey {
     /// How it is named (`id:…`, or `label:…` for a key without CKA_ID).
     pub key: KeyRef,
+    /// Its `CKA_LABEL`, if any.
+    pub label: Option<String>,
     /// The private key object.
     handle: ObjectHandle,
     /// The public key, from `CKA_EC_POINT`.
