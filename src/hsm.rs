@@ -77,7 +77,11 @@ impl KeyListing {
     /// Manifest address rows (`chain,address,script_type,path,signer,key`, `path` empty):
     /// BTC p2wpkh and p2pkh, ETH and TRX for each key, held by `signer`.
     pub fn to_csv(&self, signer: &str, network: Network) -> String {
-        let keys: Vec<_> = self.keys.iter().map(|k| (k.key.clone(), k.public)).collect();
+        let keys: Vec<_> = self
+            .keys
+            .iter()
+            .map(|k| (k.key.clone(), k.public))
+            .collect();
         manifest_rows_csv(&keys, signer, network)
     }
 }

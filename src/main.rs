@@ -1,8 +1,8 @@
 //! The `por-attest` command line.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use por_attest::ceremony::{sign, CeremonyError, OnReject, SignOptions};
-use por_attest::device::{connect, DeviceSpec};
+use por_attest::ceremony::{sign_with, CeremonyError, OnReject, SignOptions};
+use por_attest::device::{open_signer, DeviceSpec};
 use por_attest::manifest::Manifest;
 use por_attest::package::{package, PackageOptions};
 use por_attest::simulator::{serve_tcp, SimulatorConfig};
@@ -172,7 +172,11 @@ enum HsmCommand {
         #[arg(long)]
         module: PathBuf,
         /// The token's label.
-        #[arg(long, required_unless_present = "token_serial", conflicts_with = "token_serial")]
+        #[arg(
+            long,
+            required_unless_present = "token_serial",
+            conflicts_with = "token_serial"
+        )]
         token: Option<String>,
         /// The token's serial number (instead of --token).
         #[arg(long)]
@@ -275,8 +279,8 @@ fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(e) => return fail(e),
             };
-            let mut transport = match connect(&spec) {
-                Ok(t) => t,
+            let mut device = match open_signer(&spec) {
+                Ok(d) => d,
                 Err(e) => return fail(e),
             };
             let interrupt = Arc::new(AtomicBool::new(false));
@@ -299,7 +303,7 @@ fn main() -> ExitCode {
                 device_is_simulator: spec.is_simulator(),
                 resume_command: Some(resume),
             };
-            match sign(&m, &journal, transport.as_mut(), &opts) {
+            match sign_with(&m, &journal, device.as_mut(), &opts) {
                 Ok(s) => {
                     for w in &s.warnings {
                         eprintln!("warning: {w}");

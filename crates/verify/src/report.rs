@@ -19,9 +19,13 @@ pub enum Outcome {
 /// Counts for one chain (or coin).
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct ChainSummary {
+    /// Entries (rows) counted.
     pub entries: u64,
+    /// Entries verified.
     pub verified: u64,
+    /// Entries that failed.
     pub failed: u64,
+    /// Entries this build cannot check.
     pub unsupported: u64,
 }
 
@@ -33,18 +37,24 @@ pub struct Problem {
     /// Line number in the file, where the format has lines (CSV).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
+    /// The entry's chain.
     pub chain: String,
+    /// The entry's address.
     pub address: String,
     /// `failed` or `unsupported`.
     pub status: &'static str,
+    /// Why it failed or is unsupported.
     pub reason: String,
 }
 
 /// The digest check of a snapshot.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct DigestCheck {
+    /// The digest the file states.
     pub stated: String,
+    /// The digest of the file's canonical content.
     pub computed: String,
+    /// True when they are equal.
     pub ok: bool,
 }
 
@@ -56,14 +66,21 @@ pub struct Report {
     /// `por-attest-snapshot` or `okx-csv`.
     pub format: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The snapshot's entity (exchange files: none).
     pub entity: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The snapshot's id (exchange files: none).
     pub snapshot_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The digest check (snapshots only).
     pub digest: Option<DigestCheck>,
+    /// Entries (rows) in the file.
     pub entries: u64,
+    /// Entries verified.
     pub verified: u64,
+    /// Entries that failed.
     pub failed: u64,
+    /// Entries this build cannot check.
     pub unsupported: u64,
     /// Per chain, in name order.
     pub chains: BTreeMap<String, ChainSummary>,

@@ -97,7 +97,9 @@ pub struct Header {
 /// A whole snapshot in memory (for writing, packaging and export).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
+    /// The header (everything but the entries).
     pub header: Header,
+    /// The entries, in file order.
     pub entries: Vec<Entry>,
 }
 

@@ -365,15 +365,17 @@ fn address_key(chain: &str, address: &str) -> u128 {
         h.update(chain.to_ascii_uppercase().as_bytes());
     }
     h.update([0]);
-    match ChainFamily::of(chain) {
-        Some(ChainFamily::Evm) if address.len() <= 64 => {
+    let case_insensitive =
+        ChainFamily::of(chain).is_some_and(|f| f.info().case_insensitive_addresses);
+    match case_insensitive {
+        true if address.len() <= 64 => {
             let mut low = [0u8; 64];
             low[..address.len()].copy_from_slice(address.as_bytes());
             low[..address.len()].make_ascii_lowercase();
             h.update(&low[..address.len()]);
         }
-        Some(ChainFamily::Evm) => h.update(address.to_ascii_lowercase().as_bytes()),
-        _ => h.update(address.as_bytes()),
+        true => h.update(address.to_ascii_lowercase().as_bytes()),
+        false => h.update(address.as_bytes()),
     }
     let d = h.finalize();
     u128::from_le_bytes(d[..16].try_into().expect("16 bytes"))
@@ -460,14 +462,7 @@ fn check_entry(ctx: &SnapshotContext, e: &Entry) -> Result<(), Problem> {
             ))
         }
     };
-    let fields = MessageFields {
-        entity: &ctx.entity,
-        snapshot: &ctx.snapshot_id,
-        chain: &e.chain,
-        address: &e.address,
-        height: anchor.height,
-        block_hash: &anchor.block_hash,
-    };
+    let fields = MessageFields::new(&ctx.entity, &ctx.snapshot_id, &e.chain, &e.address, anchor);
     if !template.matches(&fields, &e.message) {
         return fail(format!(
             "message is not the snapshot's template rendered for this entry; expected {:?}",
@@ -486,42 +481,28 @@ fn check_entry(ctx: &SnapshotContext, e: &Entry) -> Result<(), Problem> {
         return fail(format!("signature {i}: unknown scheme `{}`", s.scheme));
     }
     let msg = e.message.as_bytes();
-    match family {
-        ChainFamily::Bitcoin => check_bitcoin(e, msg),
-        ChainFamily::Evm | ChainFamily::Tron => {
-            if e.script_type.is_some() || e.script.is_some() || e.threshold.is_some() {
-                return fail(format!(
-                    "field `script_type`/`script`/`threshold` applies only to Bitcoin, not {}",
-                    e.chain
-                ));
-            }
-            let expected = if family == ChainFamily::Evm {
-                Scheme::Eip191
-            } else {
-                Scheme::TronTip191
-            };
-            for (i, s) in e.signatures.iter().enumerate() {
-                if s.scheme != expected {
-                    return fail(format!(
-                        "signature {i}: scheme {} does not apply to {} (expected {expected})",
-                        s.scheme, e.chain
-                    ));
-                }
-                let r = if family == ChainFamily::Evm {
-                    schemes::evm::verify_eip191(&e.address, msg, &s.signature)
-                } else {
-                    schemes::tron::verify_tron(
-                        &e.address,
-                        msg,
-                        &s.signature,
-                        schemes::tron::TronVersion::V2,
-                    )
-                };
-                r.map_err(|err| scheme_problem(i, err))?;
-            }
-            Ok(())
-        }
+    let info = family.info();
+    let Some(verify_message) = info.verify_message else {
+        return check_bitcoin(e, msg);
+    };
+    // An account-model family: one key per address, the family's message scheme.
+    if e.script_type.is_some() || e.script.is_some() || e.threshold.is_some() {
+        return fail(format!(
+            "field `script_type`/`script`/`threshold` applies only to Bitcoin, not {}",
+            e.chain
+        ));
     }
+    let expected = info.message_scheme;
+    for (i, s) in e.signatures.iter().enumerate() {
+        if s.scheme != expected {
+            return fail(format!(
+                "signature {i}: scheme {} does not apply to {} (expected {expected})",
+                s.scheme, e.chain
+            ));
+        }
+        verify_message(&e.address, msg, &s.signature).map_err(|err| scheme_problem(i, err))?;
+    }
+    Ok(())
 }
 
 /// The script types an address of this kind can be.
@@ -742,7 +723,9 @@ pub fn open_with_progress(
 
 /// A reader that advances a progress bar.
 pub struct ProgressReader<R> {
+    /// The reader being counted.
     pub inner: R,
+    /// The bar its progress is drawn on.
     pub bar: indicatif::ProgressBar,
 }
 

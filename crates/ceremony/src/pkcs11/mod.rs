@@ -10,9 +10,7 @@
 mod addresses;
 mod error;
 
-pub use addresses::{
-    address_of, key_addresses, manifest_rows_csv, KeyAddress, KEY_ROW_COLUMNS,
-};
+pub use addresses::{address_of, key_addresses, manifest_rows_csv, KeyAddress, KEY_ROW_COLUMNS};
 pub use error::HsmError;
 
 use bitcoin::secp256k1::ecdsa::{RecoverableSignature, RecoveryId, Signature};
@@ -381,7 +379,9 @@ impl Token {
             None => return Err(not("an EC key without CKA_EC_PARAMS".into())),
         }
         // The public object that pairs with the private key shares its CKA_ID (else label).
-        let text_label = label.as_deref().map(|l| String::from_utf8_lossy(l).into_owned());
+        let text_label = label
+            .as_deref()
+            .map(|l| String::from_utf8_lossy(l).into_owned());
         let pairing = match (id, label) {
             (Some(i), _) => Some(Attribute::Id(i)),
             (None, Some(l)) => Some(Attribute::Label(l)),
