@@ -96,8 +96,9 @@ enum Command {
         #[arg(long)]
         manifest: PathBuf,
         /// sim, tcp:HOST:PORT (Speculos or `por-attest simulator`), hid or hid:SERIAL_OR_PATH.
+        /// Not used for a pkcs11 signer: the manifest says where its token is.
         #[arg(long)]
-        device: String,
+        device: Option<String>,
         /// The journal (append-only; created if absent).
         #[arg(long)]
         journal: PathBuf,
@@ -107,6 +108,9 @@ enum Command {
         /// What a prompt rejected on the device does.
         #[arg(long, value_enum, default_value = "stop")]
         on_reject: RejectChoice,
+        /// PKCS#11 sessions signing at once (pkcs11 signers only).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+        parallel: u16,
     },
     /// Package the manifest and the journals into the snapshot file.
     Package {
@@ -266,6 +270,7 @@ fn main() -> ExitCode {
             journal,
             signer,
             on_reject,
+            parallel,
         } => {
             let resume = std::env::args()
                 .map(|a| shell_quote(&a))
@@ -275,14 +280,11 @@ fn main() -> ExitCode {
                 Ok(m) => m,
                 Err(e) => return fail(e),
             };
-            let spec: DeviceSpec = match device.parse() {
-                Ok(s) => s,
-                Err(e) => return fail(e),
-            };
-            let mut device = match open_signer(&spec) {
-                Ok(d) => d,
-                Err(e) => return fail(e),
-            };
+            let (mut device, device_is_simulator) =
+                match open_device(&m, signer.as_deref(), device.as_deref()) {
+                    Ok(d) => d,
+                    Err(e) => return fail(e),
+                };
             let interrupt = Arc::new(AtomicBool::new(false));
             let flag = interrupt.clone();
             let _ = ctrlc::set_handler(move || {
@@ -300,8 +302,9 @@ fn main() -> ExitCode {
                 },
                 progress: tty,
                 interrupt: Some(interrupt),
-                device_is_simulator: spec.is_simulator(),
+                device_is_simulator,
                 resume_command: Some(resume),
+                parallel: usize::from(parallel),
             };
             match sign_with(&m, &journal, device.as_mut(), &opts) {
                 Ok(s) => {
@@ -481,6 +484,34 @@ fn main() -> ExitCode {
                 Err(e) => fail(e),
             }
         }
+    }
+}
+
+/// The device `sign` drives: the manifest's pkcs11 token for a pkcs11 signer, else the Ledger
+/// (or simulator) `--device` names; and whether it is the built-in simulator.
+fn open_device(
+    manifest: &Manifest,
+    signer: Option<&str>,
+    device: Option<&str>,
+) -> Result<(Box<dyn por_attest::signer::Signer>, bool), String> {
+    let hsm = signer
+        .and_then(|id| manifest.signer(id))
+        .and_then(|s| Some((s.id.as_str(), s.pkcs11.as_ref()?)));
+    match (hsm, device) {
+        (Some((id, config)), None) => por_attest::signers::Pkcs11Signer::open(config)
+            .map(|s| (Box::new(s) as Box<dyn por_attest::signer::Signer>, false))
+            .map_err(|e| format!("signer `{id}`: {e}; nothing was signed")),
+        (Some((id, _)), Some(d)) => Err(format!(
+            "signer `{id}` is a pkcs11 HSM: the manifest says where its token is, so --device {d} is not used; drop it"
+        )),
+        (None, Some(d)) => {
+            let spec: DeviceSpec = d.parse().map_err(|e| format!("{e}"))?;
+            let opened = open_signer(&spec).map_err(|e| e.to_string())?;
+            Ok((opened, spec.is_simulator()))
+        }
+        (None, None) => Err(
+            "--device is required for a Ledger signer (sim, tcp:HOST:PORT, hid or hid:SERIAL_OR_PATH); a pkcs11 signer is named with --signer ID and needs none".into(),
+        ),
     }
 }
 

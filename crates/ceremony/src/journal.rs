@@ -8,6 +8,7 @@
 //! file is never truncated or rewritten. See `docs/journal.md` for the crash-safety rules.
 
 use crate::manifest::{parse_path, path_string, ManifestIdentity, TaskKey};
+use crate::pkcs11::KeyRef;
 pub use crate::time::{now_rfc3339, rfc3339_of_unix};
 use por_attest_verify::chains::Scheme;
 use por_attest_verify::error::InputError;
@@ -375,16 +376,20 @@ fn check_identity(h: &JournalHeader, id: &ManifestIdentity, file: &Path) -> Resu
     Ok(())
 }
 
-/// Canonicalizes the path of a read record so `h` and `'` spellings compare equal.
+/// Canonicalizes the path of a read record so `h` and `'` spellings compare equal; an HSM
+/// key's name (`id:HEX`, `label:TEXT`) takes the place of the path for HSM signatures.
 fn normalize(record: &mut Record, file: &Path, line: u64) -> Result<(), InputError> {
     let path = match record {
         Record::Signed(s) => &mut s.path,
         Record::Rejected(r) => &mut r.path,
         _ => return Ok(()),
     };
-    let p = parse_path(path)
-        .map_err(|e| InputError::new(file, format!("line {line}: field `path`: {e}")))?;
-    *path = path_string(&p);
+    let bad = |e: String| InputError::new(file, format!("line {line}: field `path`: {e}"));
+    *path = if path.starts_with("id:") || path.starts_with("label:") {
+        path.parse::<KeyRef>().map_err(bad)?.to_string()
+    } else {
+        path_string(&parse_path(path).map_err(|e| bad(e.to_string()))?)
+    };
     Ok(())
 }
 

@@ -184,7 +184,8 @@ pub struct SigningTask<'a> {
     pub spec: &'a AddressSpec,
     /// The signer that must sign.
     pub signer: &'a Signer,
-    /// The key's derivation path on that signer.
+    /// The key's derivation path on that signer (empty, `m`, for an HSM key, which the
+    /// address's `key` names instead).
     pub path: &'a DerivationPath,
     /// The key the device must hold at `path`, when the manifest knows it (multisig).
     pub expected_pubkey: Option<PublicKey>,
@@ -197,10 +198,30 @@ impl SigningTask<'_> {
             chain: self.spec.chain.clone(),
             address: self.spec.address.clone(),
             signer: self.signer.id.clone(),
-            path: path_string(self.path),
+            path: match &self.spec.key {
+                Some(k) => k.to_string(),
+                None => path_string(self.path),
+            },
         }
     }
 }
+
+impl AddressSpec {
+    /// How a single-key address's key is named on its signer, as journals and messages write
+    /// it: the canonical derivation path (`m/84'/0'/0'/0/5`) of a Ledger key, or the HSM key
+    /// (`id:01`, `label:hot-1`). `None` for a multisig address.
+    pub fn key_name(&self) -> Option<String> {
+        match (&self.key, &self.path) {
+            (Some(k), _) => Some(k.to_string()),
+            (None, Some(p)) => Some(path_string(p)),
+            (None, None) => None,
+        }
+    }
+}
+
+/// The path of tasks whose key is named otherwise (HSM keys have none).
+static NO_PATH: std::sync::LazyLock<DerivationPath> =
+    std::sync::LazyLock::new(DerivationPath::master);
 
 /// A validated manifest.
 #[derive(Debug, Clone)]
@@ -929,7 +950,12 @@ impl Manifest {
     pub fn tasks(&self) -> impl Iterator<Item = SigningTask<'_>> + '_ {
         self.addresses.iter().flat_map(move |spec| {
             let mut out = Vec::new();
-            if let (Some(path), Some(sid)) = (&spec.path, &spec.signer) {
+            let single = match (&spec.path, &spec.key) {
+                (Some(path), _) => Some(path),
+                (None, Some(_)) => Some(&*NO_PATH),
+                (None, None) => None,
+            };
+            if let (Some(path), Some(sid)) = (single, &spec.signer) {
                 out.push(SigningTask {
                     address_index: spec.index,
                     spec,

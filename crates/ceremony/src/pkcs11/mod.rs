@@ -173,14 +173,15 @@ fn context(module: &Path) -> Result<Pkcs11, HsmError> {
 pub struct Token {
     ctx: Pkcs11,
     slot: Slot,
-    name: String,
     /// The session that logged in; PKCS#11 shares the login with every session of the process.
-    login: Session,
+    login: TokenSession,
 }
 
 impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Token").field("name", &self.name).finish()
+        f.debug_struct("Token")
+            .field("name", &self.login.token)
+            .finish()
     }
 }
 
@@ -251,22 +252,16 @@ impl Token {
         Ok(Token {
             ctx,
             slot,
-            name,
-            login,
+            login: TokenSession {
+                session: login,
+                token: name,
+            },
         })
     }
 
     /// `token `LABEL` (serial S)`, for messages.
     pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn call(&self, function: &'static str, source: CkError) -> HsmError {
-        HsmError::Call {
-            function,
-            token: self.name.clone(),
-            source,
-        }
+        &self.login.token
     }
 
     /// Opens one more session on the token (it shares the login). A session signs on one
@@ -275,28 +270,53 @@ impl Token {
         let session = self
             .ctx
             .open_ro_session(self.slot)
-            .map_err(|e| self.call("C_OpenSession", e))?;
+            .map_err(|e| self.login.call("C_OpenSession", e))?;
         Ok(TokenSession {
             session,
-            token: self.name.clone(),
+            token: self.login.token.clone(),
         })
+    }
+
+    /// The session that logged in.
+    pub fn login_session(&self) -> &TokenSession {
+        &self.login
+    }
+
+    /// The private secp256k1 key `key`, with its public point (read once, here).
+    pub fn find_key(&self, key: &KeyRef) -> Result<HsmKey, HsmError> {
+        self.login.find_key(key)
+    }
+
+    /// Every secp256k1 private key of the token; see [`TokenSession::list_keys`].
+    pub fn list_keys(&self) -> Result<(Vec<HsmKey>, Vec<String>), HsmError> {
+        self.login.list_keys()
+    }
+}
+
+impl TokenSession {
+    fn call(&self, function: &'static str, source: CkError) -> HsmError {
+        HsmError::Call {
+            function,
+            token: self.token.clone(),
+            source,
+        }
     }
 
     /// The private secp256k1 key `key`, with its public point (read once, here).
     pub fn find_key(&self, key: &KeyRef) -> Result<HsmKey, HsmError> {
         let handles = self
-            .login
+            .session
             .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY), key.attribute()])
             .map_err(|e| self.call("C_FindObjects", e))?;
         match handles.as_slice() {
             [one] => self.key_at(key.clone(), *one),
             [] => Err(HsmError::KeyNotFound {
                 key: key.clone(),
-                token: self.name.clone(),
+                token: self.token.clone(),
             }),
             many => Err(HsmError::KeyAmbiguous {
                 key: key.clone(),
-                token: self.name.clone(),
+                token: self.token.clone(),
                 count: many.len(),
             }),
         }
@@ -306,13 +326,13 @@ impl Token {
     /// id), and a sentence for each other private key saying why it is left out.
     pub fn list_keys(&self) -> Result<(Vec<HsmKey>, Vec<String>), HsmError> {
         let handles = self
-            .login
+            .session
             .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)])
             .map_err(|e| self.call("C_FindObjects", e))?;
         let (mut keys, mut skipped) = (Vec::new(), Vec::new());
         for h in handles {
             let attrs = self
-                .login
+                .session
                 .get_attributes(h, &[AttributeType::Id, AttributeType::Label])
                 .map_err(|e| self.call("C_GetAttributeValue", e))?;
             let (mut id, mut label) = (None, None);
@@ -342,7 +362,7 @@ impl Token {
 
     fn key_at(&self, key: KeyRef, handle: ObjectHandle) -> Result<HsmKey, HsmError> {
         let attrs = self
-            .login
+            .session
             .get_attributes(
                 handle,
                 &[
@@ -365,7 +385,7 @@ impl Token {
         }
         let not = |what: String| HsmError::NotSecp256k1 {
             key: key.clone(),
-            token: self.name.clone(),
+            token: self.token.clone(),
             what,
         };
         match key_type {
@@ -406,12 +426,12 @@ impl Token {
     ) -> Result<PublicKey, HsmError> {
         let err = |reason: String| HsmError::PublicKey {
             key: key.clone(),
-            token: self.name.clone(),
+            token: self.token.clone(),
             reason,
         };
         let mut objects = match pairing {
             Some(p) => self
-                .login
+                .session
                 .find_objects(&[Attribute::Class(ObjectClass::PUBLIC_KEY), p])
                 .map_err(|e| self.call("C_FindObjects", e))?,
             None => Vec::new(),
@@ -419,7 +439,7 @@ impl Token {
         objects.push(private);
         let mut points: Vec<PublicKey> = Vec::new();
         for h in objects {
-            let attrs = match self.login.get_attributes(h, &[AttributeType::EcPoint]) {
+            let attrs = match self.session.get_attributes(h, &[AttributeType::EcPoint]) {
                 Ok(a) => a,
                 Err(CkError::Pkcs11(RvError::AttributeTypeInvalid, _)) => continue,
                 Err(e) => return Err(self.call("C_GetAttributeValue", e)),
@@ -492,6 +512,11 @@ pub struct TokenSession {
 }
 
 impl TokenSession {
+    /// `token `LABEL` (serial S)`, for messages.
+    pub fn token_name(&self) -> &str {
+        &self.token
+    }
+
     /// Signs a 32-byte digest with `CKM_ECDSA` and returns the signature normalised to low-s,
     /// with the recovery id that recovers `key.public`.
     pub fn sign_digest(
