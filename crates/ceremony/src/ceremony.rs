@@ -291,21 +291,22 @@ pub fn sign_with(
         bar: &bar,
         device_err: &device_err,
         resume: &resume,
+        pending: Vec::new(),
+        pending_signed: 0,
     };
+    // A device with sessions of its own (an HSM) signs on worker threads, even with one
+    // session: its signing then overlaps the journal's syncs.
     let parallel = opts.parallel.clamp(1, todo.len().max(1));
-    let result = if parallel > 1 {
-        let workers = device
-            .parallel_sessions(parallel)
-            .map_err(|e| device_err(e, 0))?
-            .ok_or_else(|| {
-                CeremonyError::Refused(format!(
-                    "--parallel {parallel}: signer `{}` signs one task at a time (only a pkcs11 signer opens several sessions)",
-                    signer.id
-                ))
-            })?;
-        run.parallel(manifest, &todo, workers)
-    } else {
-        run.sequential(manifest, &todo, device)
+    let result = match device
+        .parallel_sessions(parallel)
+        .map_err(|e| device_err(e, 0))?
+    {
+        Some(workers) => run.parallel(manifest, &todo, workers),
+        None if parallel > 1 => Err(CeremonyError::Refused(format!(
+            "--parallel {parallel}: signer `{}` signs one task at a time (only a pkcs11 signer opens several sessions)",
+            signer.id
+        ))),
+        None => run.sequential(manifest, &todo, device),
     };
     match result {
         Ok(()) => bar.finish_and_clear(),
@@ -355,6 +356,10 @@ struct Run<'r, F: Fn(DeviceError, usize) -> CeremonyError> {
     bar: &'r indicatif::ProgressBar,
     device_err: &'r F,
     resume: &'r str,
+    /// Records settled but not yet written ([`Run::flush`] writes them with one sync).
+    pending: Vec<Record>,
+    /// How many of `pending` are signatures.
+    pending_signed: usize,
 }
 
 impl<F: Fn(DeviceError, usize) -> CeremonyError> Run<'_, F> {
@@ -372,7 +377,16 @@ impl<F: Fn(DeviceError, usize) -> CeremonyError> Run<'_, F> {
         }
     }
 
-    /// Journals a task's outcome; `Err` stops the run.
+    /// Writes the settled records to the journal with one sync: when this returns Ok they are
+    /// durable.
+    fn flush(&mut self) -> Result<(), CeremonyError> {
+        self.journal.append_all(&self.pending)?;
+        self.pending.clear();
+        self.summary.signed_now += std::mem::take(&mut self.pending_signed);
+        Ok(())
+    }
+
+    /// Settles a task's outcome (its record waits for [`Run::flush`]); `Err` stops the run.
     fn settle(
         &mut self,
         task: &SigningTask<'_>,
@@ -382,8 +396,8 @@ impl<F: Fn(DeviceError, usize) -> CeremonyError> Run<'_, F> {
         let key = task.key();
         match outcome {
             Ok(Done::Signed(record)) => {
-                self.journal.append(&Record::Signed(record))?;
-                self.summary.signed_now += 1;
+                self.pending.push(Record::Signed(record));
+                self.pending_signed += 1;
                 Ok(())
             }
             Ok(Done::Unsupported(why)) => {
@@ -391,10 +405,10 @@ impl<F: Fn(DeviceError, usize) -> CeremonyError> Run<'_, F> {
                 Ok(())
             }
             Err(Step::Device(DeviceError::Rejected(what))) => {
-                self.journal.append(&Record::Rejected(RejectedRecord::new(
+                self.pending.push(Record::Rejected(RejectedRecord::new(
                     &key,
                     format!("rejected on the device while {what}"),
-                )))?;
+                )));
                 self.summary.rejected += 1;
                 match self.opts.on_reject {
                     OnReject::Continue => Ok(()),
@@ -410,7 +424,7 @@ impl<F: Fn(DeviceError, usize) -> CeremonyError> Run<'_, F> {
         }
     }
 
-    /// One task after another on the device.
+    /// One task after another on the device, each record durable before the next prompt.
     fn sequential(
         &mut self,
         manifest: &Manifest,
@@ -422,14 +436,17 @@ impl<F: Fn(DeviceError, usize) -> CeremonyError> Run<'_, F> {
                 return Err(self.interruption());
             }
             let outcome = sign_task(manifest, task, device, self.bar);
-            self.settle(task, outcome)?;
+            let settled = self.settle(task, outcome);
+            self.flush()?;
+            settled?;
         }
         Ok(())
     }
 
     /// The tasks shared among `workers` (one thread each, each its own session on the device);
-    /// this thread alone writes the journal. After the first error no new task starts, and
-    /// every signature already made is still journaled: nothing is lost.
+    /// this thread alone writes the journal, one sync for all the results that arrived while
+    /// the last sync ran (no person waits on a prompt). After the first error no new task
+    /// starts, and every signature already made is still journaled: nothing is lost.
     fn parallel(
         &mut self,
         manifest: &Manifest,
@@ -461,19 +478,24 @@ impl<F: Fn(DeviceError, usize) -> CeremonyError> Run<'_, F> {
                 });
             }
             drop(tx);
-            for (task, outcome) in rx {
-                settled += 1;
-                if first_error.is_none() {
-                    if let Err(e) = self.settle(task, outcome) {
-                        stop.store(true, Ordering::SeqCst);
-                        first_error = Some(e);
+            while let Ok(first) = rx.recv() {
+                for (task, outcome) in std::iter::once(first).chain(rx.try_iter()) {
+                    settled += 1;
+                    if first_error.is_none() {
+                        if let Err(e) = self.settle(task, outcome) {
+                            stop.store(true, Ordering::SeqCst);
+                            first_error = Some(e);
+                        }
+                    } else if let Ok(Done::Signed(record)) = outcome {
+                        // Signed by another session before it saw the stop: keep it.
+                        self.pending.push(Record::Signed(record));
+                        self.pending_signed += 1;
                     }
-                } else if let Ok(Done::Signed(record)) = outcome {
-                    // Signed by another session before it saw the stop: keep it.
-                    match self.journal.append(&Record::Signed(record)) {
-                        Ok(()) => self.summary.signed_now += 1,
-                        Err(e) => first_error = Some(e.into()),
-                    }
+                }
+                if let Err(e) = self.flush() {
+                    stop.store(true, Ordering::SeqCst);
+                    first_error.get_or_insert(e);
+                    break;
                 }
             }
         });
