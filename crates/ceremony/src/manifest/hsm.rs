@@ -176,3 +176,212 @@ pub(super) fn hsm_cosigner(ctx: &Ctx<'_>, field: &str, signer: &str) -> InputErr
         format!("signer `{signer}` is a pkcs11 HSM, which signs single-key addresses only; a multisig cosigner must be held by a Ledger (or by no signer of this ceremony)"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Manifest;
+    use crate::pkcs11::{KeyRef, PinSource, TokenRef};
+    use std::path::Path;
+
+    /// The addresses of the private key 1 (the generator point).
+    const P2WPKH: &str = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4";
+    const ETH: &str = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf";
+    const TRX: &str = "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC";
+
+    fn text(signer_extra: &str, address_extra: &str) -> String {
+        format!(
+            r#"entity = "Acme"
+snapshot_id = "2026-12"
+
+[anchors.BTC]
+height = 1
+block_hash = "00aa"
+
+[anchors.ETH]
+height = 2
+block_hash = "0xbb"
+
+[anchors.TRX]
+height = 3
+block_hash = "cc"
+
+[[signers]]
+id = "ledger-a"
+kind = "ledger"
+fingerprint = "f5acc2fd"
+
+[[signers]]
+id = "hsm-1"
+kind = "pkcs11"
+module = "/usr/lib/softhsm/libsofthsm2.so"
+{signer_extra}
+
+[[addresses]]
+chain = "BTC"
+address = "{P2WPKH}"
+script_type = "p2wpkh"
+signer = "hsm-1"
+key = "id:01"
+
+[[addresses]]
+chain = "ETH"
+address = "{ETH}"
+signer = "hsm-1"
+key = "label:hot 1"
+{address_extra}
+"#
+        )
+    }
+
+    const GOOD: &str = "token = \"hot\"\npin_env = \"POR_ATTEST_PIN\"";
+
+    fn load(t: &str) -> Result<Manifest, String> {
+        Manifest::from_str(t, "m.toml", "/etc/por").map_err(|e| e.to_string())
+    }
+
+    fn refused(signer_extra: &str, address_extra: &str, needles: &[&str]) -> String {
+        let e = load(&text(signer_extra, address_extra)).expect_err("must be refused");
+        for n in needles {
+            assert!(e.contains(n), "`{n}` not in: {e}");
+        }
+        e
+    }
+
+    #[test]
+    fn pkcs11_signer_and_its_keys() {
+        let m = load(&text(GOOD, "")).unwrap();
+        let s = m.signer("hsm-1").unwrap();
+        let c = s.pkcs11.as_ref().unwrap();
+        assert_eq!(c.module, Path::new("/usr/lib/softhsm/libsofthsm2.so"));
+        assert_eq!(c.token, TokenRef::Label("hot".into()));
+        assert_eq!(c.pin, PinSource::Env("POR_ATTEST_PIN".into()));
+        assert_eq!(m.addresses[0].key, Some(KeyRef::Id(vec![1])));
+        assert_eq!(m.addresses[1].key, Some(KeyRef::Label("hot 1".into())));
+        let tasks: Vec<_> = m.tasks_for("hsm-1").map(|t| t.key()).collect();
+        assert_eq!(tasks.len(), 2);
+        assert_eq!(tasks[0].path, "id:01");
+        assert_eq!(tasks[1].path, "label:hot 1");
+
+        // By serial, with the PIN in a file next to the manifest.
+        let m = load(&text("token_serial = \"9fe5\"\npin_file = \"pin.txt\"", "")).unwrap();
+        let c = m.signer("hsm-1").unwrap().pkcs11.clone().unwrap();
+        assert_eq!(c.token, TokenRef::Serial("9fe5".into()));
+        assert_eq!(c.pin, PinSource::File("/etc/por/pin.txt".into()));
+        // Written back as written: the same identity from another directory.
+        let again = Manifest::from_str(&m.to_toml(), "m2.toml", "/elsewhere").unwrap();
+        assert_eq!(again.identity_digest(), m.identity_digest());
+        let (toml, csv) = m.to_toml_with_csv("a.csv");
+        assert!(toml.contains("pin_file = \"pin.txt\""), "{toml}");
+        assert!(csv.lines().next().unwrap().ends_with(",key"), "{csv}");
+        assert!(csv.contains(",id:01"), "{csv}");
+        // The key is part of the identity.
+        let other = load(&text(GOOD, "").replace("id:01", "id:02")).unwrap();
+        assert_ne!(
+            other.identity_digest(),
+            load(&text(GOOD, "")).unwrap().identity_digest()
+        );
+    }
+
+    #[test]
+    fn refuses_bad_pkcs11_signers() {
+        // The PIN itself is refused, and not repeated in the message.
+        let e = refused(
+            "token = \"hot\"\npin = \"8642097531\"",
+            "",
+            &["signers[1].pin", "never written in the manifest", "pin_env"],
+        );
+        assert!(!e.contains("8642097531"), "{e}");
+        refused(
+            "token = \"hot\"",
+            "",
+            &["signers[1].pin_env", "exactly one"],
+        );
+        refused(
+            "token = \"hot\"\npin_env = \"A\"\npin_file = \"p\"",
+            "",
+            &["pin_env", "exactly one"],
+        );
+        refused("pin_env = \"A\"", "", &["signers[1].token", "exactly one"]);
+        refused(
+            "token = \"hot\"\ntoken_serial = \"1\"\npin_env = \"A\"",
+            "",
+            &["signers[1].token", "exactly one"],
+        );
+        refused(
+            &format!("{GOOD}\nfingerprint = \"f5acc2fd\""),
+            "",
+            &["signers[1].fingerprint", "no BIP-32 seed"],
+        );
+        let no_module =
+            text(GOOD, "").replace("module = \"/usr/lib/softhsm/libsofthsm2.so\"\n", "");
+        let e = load(&no_module).unwrap_err();
+        assert!(
+            e.contains("signers[1].module") && e.contains("required"),
+            "{e}"
+        );
+        // PKCS#11 fields on a Ledger.
+        let e = load(&text(GOOD, "").replace(
+            "fingerprint = \"f5acc2fd\"",
+            "fingerprint = \"f5acc2fd\"\ntoken = \"x\"",
+        ))
+        .unwrap_err();
+        assert!(
+            e.contains("signers[0].token") && e.contains("only for a signer of kind = \"pkcs11\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn refuses_bad_hsm_addresses() {
+        let row = |extra: &str| {
+            format!(
+                "[[addresses]]\nchain = \"TRX\"\naddress = \"{TRX}\"\nsigner = \"hsm-1\"\n{extra}"
+            )
+        };
+        refused(
+            GOOD,
+            &row(""),
+            &["entry 3", "field `key`", "required", "id:HEX"],
+        );
+        refused(
+            GOOD,
+            &row("key = \"01\""),
+            &["entry 3", "field `key`", "must be id:HEX"],
+        );
+        refused(
+            GOOD,
+            &row("key = \"id:zz\""),
+            &["field `key`", "hex digits"],
+        );
+        refused(
+            GOOD,
+            &row("key = \"id:01\"\npath = \"m/44'/195'/0'/0/0\""),
+            &["field `path`", "no derivation path"],
+        );
+        refused(
+            GOOD,
+            &row("key = \"id:01\"\nallow_nonstandard_path = true"),
+            &["field `allow_nonstandard_path`"],
+        );
+        // A key on a Ledger address.
+        refused(
+            GOOD,
+            &format!(
+                "[[addresses]]\nchain = \"TRX\"\naddress = \"{TRX}\"\nsigner = \"ledger-a\"\npath = \"m/44'/195'/0'/0/0\"\nkey = \"id:01\""
+            ),
+            &["field `key`", "only for addresses held by a pkcs11 signer"],
+        );
+        // P2TR: no BIP-340 on PKCS#11.
+        refused(
+            GOOD,
+            "[[addresses]]\nchain = \"BTC\"\naddress = \"bc1p5cyxnuxmeuwuvkwfem96lqzszd02n6xdcjrs20cac6yqjjwudpxqkedrcr\"\nscript_type = \"p2tr\"\nsigner = \"hsm-1\"\nkey = \"id:01\"",
+            &["field `script_type`", "BIP-340 Schnorr", "Ledger"],
+        );
+        // A multisig cosigner on the HSM.
+        refused(
+            GOOD,
+            "[[addresses]]\nchain = \"BTC\"\naddress = \"bc1qc2keq36c3tvlf0fcsgspzfu55vs6yzke4way38us4exx4eua82aq3n5mlk\"\nscript_type = \"p2wsh\"\nthreshold = 1\ncosigners = [{ signer = \"hsm-1\", path = \"m/0\", pubkey = \"0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798\" }]",
+            &["cosigners[0].signer", "single-key addresses only"],
+        );
+    }
+}
