@@ -419,7 +419,11 @@ impl<F: Fn(DeviceError, usize) -> CeremonyError> Run<'_, F> {
                     }),
                 }
             }
-            Err(Step::Device(e)) => Err((self.device_err)(e, self.summary.signed_now)),
+            Err(Step::Device(e)) => Err((self.device_err)(
+                e,
+                // The pending signatures are written before the run stops.
+                self.summary.signed_now + self.pending_signed,
+            )),
             Err(Step::Stop(e)) => Err(e),
         }
     }
@@ -494,7 +498,7 @@ impl<F: Fn(DeviceError, usize) -> CeremonyError> Run<'_, F> {
                 }
                 if let Err(e) = self.flush() {
                     stop.store(true, Ordering::SeqCst);
-                    first_error.get_or_insert(e);
+                    first_error = Some(e);
                     break;
                 }
             }
