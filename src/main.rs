@@ -505,7 +505,7 @@ fn open_device(
             "signer `{id}` is a pkcs11 HSM: the manifest says where its token is, so --device {d} is not used; drop it"
         )),
         (None, Some(d)) => {
-            let spec: DeviceSpec = d.parse().map_err(|e| format!("{e}"))?;
+            let spec: DeviceSpec = d.parse()?;
             let opened = open_signer(&spec).map_err(|e| e.to_string())?;
             Ok((opened, spec.is_simulator()))
         }

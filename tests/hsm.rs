@@ -254,7 +254,7 @@ fn hsm_keys_lists_keys_and_writes_manifest_rows_that_sign() {
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("8 signed now"), "{text}");
     let m = Manifest::load(&manifest).unwrap();
-    package_and_verify(dir.path(), &m, &[journal.clone()], 8);
+    package_and_verify(dir.path(), &m, std::slice::from_ref(&journal), 8);
     // Every record names the key that signed, and a re-run signs nothing.
     assert!(signed_records(&journal)
         .iter()
@@ -354,7 +354,10 @@ fn refused_address(bad_key: &str, bad_address_of: usize, expect: impl Fn(&Hot) -
         }
         if text.contains("of this run are safe") {
             let n = if attempt == 0 { 2 } else { 0 };
-            assert!(text.contains(&format!("{n} signature(s) of this run are safe")), "{text}");
+            assert!(
+                text.contains(&format!("{n} signature(s) of this run are safe")),
+                "{text}"
+            );
         }
         let signed = signed_records(&journal);
         assert_eq!(signed.len(), 2, "attempt {attempt}: {signed:?}");
@@ -511,7 +514,7 @@ fn kill_9_during_an_hsm_run_then_resume_loses_nothing_and_signs_nothing_twice() 
     )));
 
     let m = Manifest::load(&manifest).unwrap();
-    let bytes = package_and_verify(dir.path(), &m, &[journal.clone()], rows.len());
+    let bytes = package_and_verify(dir.path(), &m, std::slice::from_ref(&journal), rows.len());
     // Each pre-kill signature is the one in the snapshot.
     let text = String::from_utf8(bytes.clone()).unwrap();
     for (_, addr, _, sig) in &before {

@@ -59,9 +59,9 @@ pub enum DeviceError {
     /// The device cannot do this at all (a scheme or command it lacks).
     #[error("this device cannot do {0}")]
     Unsupported(String),
-    /// A PKCS#11 token (HSM) failed or lacks what the task needs.
+    /// A PKCS#11 token (HSM) failed or lacks what the task needs (boxed: it is large).
     #[error(transparent)]
-    Pkcs11(#[from] crate::pkcs11::HsmError),
+    Pkcs11(Box<crate::pkcs11::HsmError>),
     /// The reply did not parse.
     #[error("garbled reply from the device while {what}: {detail}")]
     BadReply {
@@ -70,6 +70,12 @@ pub enum DeviceError {
         /// What is wrong with the reply.
         detail: String,
     },
+}
+
+impl From<crate::pkcs11::HsmError> for DeviceError {
+    fn from(e: crate::pkcs11::HsmError) -> DeviceError {
+        DeviceError::Pkcs11(Box::new(e))
+    }
 }
 
 impl DeviceError {
