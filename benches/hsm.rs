@@ -1,9 +1,13 @@
 //! `cargo bench --bench hsm`: HSM signing throughput against SoftHSM2.
 //!
 //! In one run:
-//! 1. sets up a SoftHSM2 token in a temporary folder with 1,000 secp256k1 keys (`pkcs11-tool`)
-//!    and a manifest of 10,000 hot-wallet addresses (per key: BTC P2WPKH, P2SH-P2WPKH, P2PKH,
-//!    ETH, ARB, OP, BASE, POLYGON, BSC and TRX);
+//! 1. sets up a SoftHSM2 token in a temporary folder with 200 secp256k1 keys (`pkcs11-tool`)
+//!    and a manifest of 10,000 hot-wallet addresses, 50 per key: BTC P2WPKH, P2SH-P2WPKH and
+//!    P2PKH, TRX, and the key's EVM address on 46 EVM chains (ETH, ARB, OP, BASE, POLYGON, BSC,
+//!    AVAXC, LINEA, ZKSYNC, SCROLL, EVM-1 … EVM-36). SoftHSM2's file store creates and searches
+//!    in time proportional to the objects it holds, so 10,000 keys would take hours to make;
+//!    the figure per signature does not depend on how many keys there are (the ceremony reads
+//!    the token's key index once per run);
 //! 2. runs the release `por-attest sign --signer hsm-1 --parallel N` as a child for N = 1 and 2
 //!    (a fresh journal each time) and prints signatures/s of the whole ceremony: key lookup,
 //!    address check, CKM_ECDSA on the token, low-s and recovery id, local verification,
@@ -13,7 +17,7 @@
 //! 4. prints as its last line `hsm-10k: <1 session>/s, <2 sessions>/s`.
 //!
 //! Skipped, with the reason, when SoftHSM2 or OpenSC is not installed (`scripts/setup`).
-//! Environment: `POR_ATTEST_BENCH_HSM_ADDRESSES` (default 10,000; a multiple of 10).
+//! Environment: `POR_ATTEST_BENCH_HSM_ADDRESSES` (default 10,000).
 
 use bitcoin::secp256k1::PublicKey;
 use por_attest::chains::{ChainFamily, Network, ScriptType};
@@ -25,18 +29,25 @@ use std::process::Stdio;
 use std::time::Instant;
 
 const TOKEN: &str = "bench";
-const ROWS: [(&str, Option<ScriptType>); 10] = [
-    ("BTC", Some(ScriptType::P2wpkh)),
-    ("BTC", Some(ScriptType::P2shP2wpkh)),
-    ("BTC", Some(ScriptType::P2pkh)),
-    ("ETH", None),
-    ("ARB", None),
-    ("OP", None),
-    ("BASE", None),
-    ("POLYGON", None),
-    ("BSC", None),
-    ("TRX", None),
+const NAMED_EVM: [&str; 10] = [
+    "ETH", "ARB", "OP", "BASE", "POLYGON", "BSC", "AVAXC", "LINEA", "ZKSYNC", "SCROLL",
 ];
+
+/// The chains and script types of each key's 50 addresses.
+fn rows() -> Vec<(String, Option<ScriptType>)> {
+    let mut rows: Vec<(String, Option<ScriptType>)> = [
+        ScriptType::P2wpkh,
+        ScriptType::P2shP2wpkh,
+        ScriptType::P2pkh,
+    ]
+    .into_iter()
+    .map(|st| ("BTC".to_string(), Some(st)))
+    .collect();
+    rows.push(("TRX".into(), None));
+    rows.extend(NAMED_EVM.iter().map(|c| (c.to_string(), None)));
+    rows.extend((1..=36).map(|i| (format!("EVM-{i}"), None)));
+    rows
+}
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -50,7 +61,8 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
-    let keys = addresses.div_ceil(ROWS.len());
+    let rows = rows();
+    let keys = addresses.div_ceil(rows.len());
     let dir = tempfile::tempdir().expect("a temporary folder");
     let hsm = SoftHsm::new(dir.path()).expect("a SoftHSM2 store");
     hsm.init_token(TOKEN).expect("a token");
@@ -72,7 +84,7 @@ fn main() {
         "token: {keys} secp256k1 keys generated in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let manifest = write_manifest(dir.path(), &hsm, &publics, addresses);
+    let manifest = write_manifest(dir.path(), &hsm, &publics, &rows, addresses);
 
     let mut ceremony = Vec::new();
     for sessions in [1, 2] {
@@ -112,11 +124,12 @@ fn main() {
         &PinSource::Env("POR_ATTEST_PIN".into()),
     )
     .expect("login");
-    let found: Vec<_> = (0..keys.min(200))
+    let login = token.login_session();
+    let index = login.key_index().expect("the token's keys");
+    let found: Vec<_> = (0..keys)
         .map(|i| {
-            token
-                .find_key(&KeyRef::Id(((i + 1) as u16).to_be_bytes().to_vec()))
-                .expect("key")
+            let id = KeyRef::Id(((i + 1) as u16).to_be_bytes().to_vec());
+            login.find_key(&index, &id).expect("key")
         })
         .collect();
     for sessions in [1usize, 2] {
@@ -157,16 +170,16 @@ fn write_manifest(
     dir: &Path,
     hsm: &SoftHsm,
     publics: &[PublicKey],
+    rows: &[(String, Option<ScriptType>)],
     addresses: usize,
 ) -> std::path::PathBuf {
     let mut toml = format!(
         "entity = \"Bench Exchange\"\nsnapshot_id = \"bench\"\naddresses_csv = \"addresses.csv\"\n\n[[signers]]\nid = \"hsm-1\"\nkind = \"pkcs11\"\nmodule = \"{}\"\ntoken = \"{TOKEN}\"\npin_env = \"POR_ATTEST_PIN\"\n",
         hsm.module().display()
     );
-    for (i, chain) in ["BTC", "ETH", "ARB", "OP", "BASE", "POLYGON", "BSC", "TRX"]
-        .iter()
-        .enumerate()
-    {
+    let mut chains: Vec<&str> = rows.iter().map(|(c, _)| c.as_str()).collect();
+    chains.dedup();
+    for (i, chain) in chains.iter().enumerate() {
         let _ = write!(
             toml,
             "\n[anchors.{chain}]\nheight = {}\nblock_hash = \"{:064x}\"\n",
@@ -177,12 +190,12 @@ fn write_manifest(
     let mut csv = String::from("chain,address,script_type,path,signer,key\n");
     let mut n = 0;
     'keys: for (i, pk) in publics.iter().enumerate() {
-        for (chain, st) in ROWS {
+        for (chain, st) in rows {
             if n == addresses {
                 break 'keys;
             }
             let family = ChainFamily::of(chain).expect("known chain");
-            let a = address_of(pk, family, st, Network::Mainnet).expect("an address");
+            let a = address_of(pk, family, *st, Network::Mainnet).expect("an address");
             let st = st.map(|t| t.to_string()).unwrap_or_default();
             let _ = writeln!(csv, "{chain},{a},{st},,hsm-1,id:{:04x}", i + 1);
             n += 1;

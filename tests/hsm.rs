@@ -67,16 +67,21 @@ fn address(pk: &PublicKey, chain: &str, st: Option<ScriptType>) -> String {
     address_of(pk, family, st, Network::Mainnet).unwrap()
 }
 
-/// CSV rows (columns chain,address,script_type,path,signer,key) of every key's [`ROWS`].
+/// A CSV row (columns chain,address,script_type,path,signer,key) of key `id` on `hsm-1`.
+fn row(id: &str, pk: &PublicKey, chain: &str, st: Option<ScriptType>) -> String {
+    let st_text = st.map(|t| t.to_string()).unwrap_or_default();
+    format!(
+        "{chain},{},{st_text},,hsm-1,id:{id}",
+        address(pk, chain, st)
+    )
+}
+
+/// The rows of every key's [`ROWS`].
 fn hsm_rows(hot: &Hot) -> Vec<String> {
     let mut rows = Vec::new();
     for (id, pk) in &hot.keys {
         for (chain, st) in ROWS {
-            let st_text = st.map(|t| t.to_string()).unwrap_or_default();
-            rows.push(format!(
-                "{chain},{},{st_text},,hsm-1,id:{id}",
-                address(pk, chain, st)
-            ));
+            rows.push(row(id, pk, chain, st));
         }
     }
     rows
@@ -233,16 +238,10 @@ fn hsm_keys_lists_keys_and_writes_manifest_rows_that_sign() {
     assert_eq!(
         lines[1..5],
         [
-            format!(
-                "BTC,{},p2wpkh,,hsm-1,id:{id}",
-                address(pk, "BTC", Some(ScriptType::P2wpkh))
-            ),
-            format!(
-                "BTC,{},p2pkh,,hsm-1,id:{id}",
-                address(pk, "BTC", Some(ScriptType::P2pkh))
-            ),
-            format!("ETH,{},,,hsm-1,id:{id}", address(pk, "ETH", None)),
-            format!("TRX,{},,,hsm-1,id:{id}", address(pk, "TRX", None)),
+            row(id, pk, "BTC", Some(ScriptType::P2wpkh)),
+            row(id, pk, "BTC", Some(ScriptType::P2pkh)),
+            row(id, pk, "ETH", None),
+            row(id, pk, "TRX", None),
         ]
     );
 
@@ -334,14 +333,8 @@ fn refused_address(bad_key: &str, bad_address_of: usize, expect: impl Fn(&Hot) -
     let (id, pk) = &hot.keys[0];
     let bad_address = address(&hot.keys[bad_address_of].1, "ETH", None);
     let rows = vec![
-        format!(
-            "BTC,{},p2wpkh,,hsm-1,id:{id}",
-            address(pk, "BTC", Some(ScriptType::P2wpkh))
-        ),
-        format!(
-            "BTC,{},p2pkh,,hsm-1,id:{id}",
-            address(pk, "BTC", Some(ScriptType::P2pkh))
-        ),
+        row(id, pk, "BTC", Some(ScriptType::P2wpkh)),
+        row(id, pk, "BTC", Some(ScriptType::P2pkh)),
         format!("ETH,{bad_address},,,hsm-1,{bad_key}"),
     ];
     let manifest = hsm_manifest(dir.path(), &hot, TOKEN, &rows);
@@ -412,7 +405,7 @@ fn wrong_pin_and_missing_token_are_refused_before_anything_is_signed() {
         return;
     };
     let (id, pk) = &hot.keys[0];
-    let rows = vec![format!("TRX,{},,,hsm-1,id:{id}", address(pk, "TRX", None))];
+    let rows = vec![row(id, pk, "TRX", None)];
     let manifest = hsm_manifest(dir.path(), &hot, TOKEN, &rows);
     let journal = dir.path().join("j.jsonl");
 

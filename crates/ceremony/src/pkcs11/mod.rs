@@ -94,15 +94,6 @@ impl FromStr for KeyRef {
     }
 }
 
-impl KeyRef {
-    fn attribute(&self) -> Attribute {
-        match self {
-            KeyRef::Id(id) => Attribute::Id(id.clone()),
-            KeyRef::Label(l) => Attribute::Label(l.as_bytes().to_vec()),
-        }
-    }
-}
-
 /// Where the user PIN comes from. The PIN itself is never in the manifest or on the command
 /// line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,9 +273,10 @@ impl Token {
         &self.login
     }
 
-    /// The private secp256k1 key `key`, with its public point (read once, here).
+    /// The private secp256k1 key `key`, with its public point (one pass over the token's
+    /// keys; to find many, use [`TokenSession::key_index`] once).
     pub fn find_key(&self, key: &KeyRef) -> Result<HsmKey, HsmError> {
-        self.login.find_key(key)
+        self.login.find_key(&self.login.key_index()?, key)
     }
 
     /// Every secp256k1 private key of the token; see [`TokenSession::list_keys`].
@@ -302,14 +294,58 @@ impl TokenSession {
         }
     }
 
-    /// The private secp256k1 key `key`, with its public point (read once, here).
-    pub fn find_key(&self, key: &KeyRef) -> Result<HsmKey, HsmError> {
-        let handles = self
-            .session
-            .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY), key.attribute()])
-            .map_err(|e| self.call("C_FindObjects", e))?;
-        match handles.as_slice() {
-            [one] => self.key_at(key.clone(), *one),
+    /// Every key object of the token by `CKA_ID` and by `CKA_LABEL`, read in one pass: tokens
+    /// (SoftHSM2 among them) search in time proportional to the objects they hold, so one search
+    /// per key would cost keys × objects.
+    pub fn key_index(&self) -> Result<KeyIndex, HsmError> {
+        let mut index = KeyIndex::default();
+        for (class, private) in [
+            (ObjectClass::PRIVATE_KEY, true),
+            (ObjectClass::PUBLIC_KEY, false),
+        ] {
+            let handles = self
+                .session
+                .find_objects(&[Attribute::Class(class)])
+                .map_err(|e| self.call("C_FindObjects", e))?;
+            for h in handles {
+                let attrs = self
+                    .session
+                    .get_attributes(h, &[AttributeType::Id, AttributeType::Label])
+                    .map_err(|e| self.call("C_GetAttributeValue", e))?;
+                let (mut id, mut label) = (None, None);
+                for a in attrs {
+                    match a {
+                        Attribute::Id(i) if !i.is_empty() => id = Some(KeyRef::Id(i)),
+                        Attribute::Label(l) if !l.is_empty() => {
+                            label = Some(KeyRef::Label(String::from_utf8_lossy(&l).into_owned()))
+                        }
+                        _ => {}
+                    }
+                }
+                let map = if private {
+                    index.listed.push((id.clone().or(label.clone()), h));
+                    &mut index.private
+                } else {
+                    &mut index.public
+                };
+                for r in [id, label].into_iter().flatten() {
+                    map.entry(r).or_default().push(h);
+                }
+            }
+        }
+        Ok(index)
+    }
+
+    /// The private secp256k1 key `key` of the token `index` describes, with its public point
+    /// (read here, once).
+    pub fn find_key(&self, index: &KeyIndex, key: &KeyRef) -> Result<HsmKey, HsmError> {
+        match index
+            .private
+            .get(key)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            [one] => self.key_at(index, key.clone(), *one),
             [] => Err(HsmError::KeyNotFound {
                 key: key.clone(),
                 token: self.token.clone(),
@@ -325,33 +361,16 @@ impl TokenSession {
     /// Every secp256k1 private key of the token (named by CKA_ID, or CKA_LABEL when it has no
     /// id), and a sentence for each other private key saying why it is left out.
     pub fn list_keys(&self) -> Result<(Vec<HsmKey>, Vec<String>), HsmError> {
-        let handles = self
-            .session
-            .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)])
-            .map_err(|e| self.call("C_FindObjects", e))?;
+        let index = self.key_index()?;
         let (mut keys, mut skipped) = (Vec::new(), Vec::new());
-        for h in handles {
-            let attrs = self
-                .session
-                .get_attributes(h, &[AttributeType::Id, AttributeType::Label])
-                .map_err(|e| self.call("C_GetAttributeValue", e))?;
-            let (mut id, mut label) = (None, None);
-            for a in attrs {
-                match a {
-                    Attribute::Id(i) if !i.is_empty() => id = Some(KeyRef::Id(i)),
-                    Attribute::Label(l) if !l.is_empty() => {
-                        label = Some(KeyRef::Label(String::from_utf8_lossy(&l).into_owned()))
-                    }
-                    _ => {}
-                }
-            }
-            let Some(r) = id.or(label) else {
+        for (name, h) in &index.listed {
+            let Some(r) = name else {
                 skipped.push(format!(
                     "a private key (object handle {h}) has neither CKA_ID nor CKA_LABEL, so a manifest cannot name it"
                 ));
                 continue;
             };
-            match self.key_at(r, h) {
+            match self.key_at(&index, r.clone(), *h) {
                 Ok(k) => keys.push(k),
                 Err(e) => skipped.push(e.to_string()),
             }
@@ -360,7 +379,12 @@ impl TokenSession {
         Ok((keys, skipped))
     }
 
-    fn key_at(&self, key: KeyRef, handle: ObjectHandle) -> Result<HsmKey, HsmError> {
+    fn key_at(
+        &self,
+        index: &KeyIndex,
+        key: KeyRef,
+        handle: ObjectHandle,
+    ) -> Result<HsmKey, HsmError> {
         let attrs = self
             .session
             .get_attributes(
@@ -378,8 +402,10 @@ impl TokenSession {
             match a {
                 Attribute::KeyType(k) => key_type = Some(k),
                 Attribute::EcParams(p) => params = Some(p),
-                Attribute::Id(i) if !i.is_empty() => id = Some(i),
-                Attribute::Label(l) if !l.is_empty() => label = Some(l),
+                Attribute::Id(i) if !i.is_empty() => id = Some(KeyRef::Id(i)),
+                Attribute::Label(l) if !l.is_empty() => {
+                    label = Some(String::from_utf8_lossy(&l).into_owned())
+                }
                 _ => {}
             }
         }
@@ -398,48 +424,34 @@ impl TokenSession {
             Some(p) => return Err(not(format!("an EC key on {}", curve_name(p)))),
             None => return Err(not("an EC key without CKA_EC_PARAMS".into())),
         }
-        // The public object that pairs with the private key shares its CKA_ID (else label).
-        let text_label = label
-            .as_deref()
-            .map(|l| String::from_utf8_lossy(l).into_owned());
-        let pairing = match (id, label) {
-            (Some(i), _) => Some(Attribute::Id(i)),
-            (None, Some(l)) => Some(Attribute::Label(l)),
-            (None, None) => None,
-        };
-        let public = self.public_point(&key, handle, pairing)?;
+        // The public object that pairs with the private key shares its CKA_ID (else label);
+        // some tokens keep the point on the private object itself.
+        let pairing = id.or_else(|| label.clone().map(KeyRef::Label));
+        let mut objects: Vec<ObjectHandle> = pairing
+            .and_then(|p| index.public.get(&p))
+            .cloned()
+            .unwrap_or_default();
+        objects.push(handle);
+        let public = self.public_point(&key, &objects)?;
         Ok(HsmKey {
             key,
-            label: text_label,
+            label,
             handle,
             public,
         })
     }
 
-    /// `CKA_EC_POINT` of the key's public object, or of the private object itself where a token
-    /// keeps it there; several public objects must agree.
-    fn public_point(
-        &self,
-        key: &KeyRef,
-        private: ObjectHandle,
-        pairing: Option<Attribute>,
-    ) -> Result<PublicKey, HsmError> {
+    /// The `CKA_EC_POINT` of `objects` (the key's public objects, then the private one); those
+    /// that have one must agree.
+    fn public_point(&self, key: &KeyRef, objects: &[ObjectHandle]) -> Result<PublicKey, HsmError> {
         let err = |reason: String| HsmError::PublicKey {
             key: key.clone(),
             token: self.token.clone(),
             reason,
         };
-        let mut objects = match pairing {
-            Some(p) => self
-                .session
-                .find_objects(&[Attribute::Class(ObjectClass::PUBLIC_KEY), p])
-                .map_err(|e| self.call("C_FindObjects", e))?,
-            None => Vec::new(),
-        };
-        objects.push(private);
         let mut points: Vec<PublicKey> = Vec::new();
         for h in objects {
-            let attrs = match self.session.get_attributes(h, &[AttributeType::EcPoint]) {
+            let attrs = match self.session.get_attributes(*h, &[AttributeType::EcPoint]) {
                 Ok(a) => a,
                 Err(CkError::Pkcs11(RvError::AttributeTypeInvalid, _)) => continue,
                 Err(e) => return Err(self.call("C_GetAttributeValue", e)),
@@ -466,6 +478,17 @@ impl TokenSession {
             )),
         }
     }
+}
+
+/// The key objects of a token by name ([`TokenSession::key_index`]).
+#[derive(Debug, Clone, Default)]
+pub struct KeyIndex {
+    /// Private keys by `id:` and by `label:`.
+    private: HashMap<KeyRef, Vec<ObjectHandle>>,
+    /// Public keys by `id:` and by `label:`.
+    public: HashMap<KeyRef, Vec<ObjectHandle>>,
+    /// Every private key, by the name it is listed with (CKA_ID, else CKA_LABEL).
+    listed: Vec<(Option<KeyRef>, ObjectHandle)>,
 }
 
 /// The name of a curve from its `CKA_EC_PARAMS`, for messages.

@@ -7,7 +7,7 @@
 //! PKCS#11 sessions can sign at once ([`Signer::parallel_sessions`]).
 
 use crate::manifest::{Manifest, Pkcs11Config, SigningTask};
-use crate::pkcs11::{address_of, HsmError, HsmKey, KeyRef, Token, TokenSession};
+use crate::pkcs11::{address_of, HsmError, HsmKey, KeyIndex, KeyRef, Token, TokenSession};
 use crate::signer::{Signer, SigningKey};
 use crate::signers::DeviceError;
 use bitcoin::bip32::{DerivationPath, Fingerprint, Xpub};
@@ -23,8 +23,9 @@ pub const P2TR_ON_HSM: &str = "a P2TR address is proven by a BIP-340 Schnorr sig
      (BIP-322), which PKCS#11 tokens do not make (CKM_ECDSA signs ECDSA only); prove P2TR \
      reserves on a Ledger";
 
-/// Keys found on the token, shared by every session of one signer (each is read once).
-type KeyCache = Arc<Mutex<HashMap<KeyRef, HsmKey>>>;
+/// The token's key index (read on the first lookup) and the keys found in it, shared by every
+/// session of one signer: each key is read once.
+type KeyCache = Arc<Mutex<(Option<KeyIndex>, HashMap<KeyRef, HsmKey>)>>;
 
 /// A logged-in PKCS#11 token signing for one manifest signer.
 #[derive(Debug)]
@@ -56,11 +57,16 @@ impl Pkcs11Signer {
 
     /// The key, found on the token the first time any session asks for it.
     fn key(&self, key: &KeyRef) -> Result<HsmKey, HsmError> {
-        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cache = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        let (index, keys) = &mut *cache;
         if let Some(k) = keys.get(key) {
             return Ok(k.clone());
         }
-        let found = self.session().find_key(key)?;
+        let index = match index {
+            Some(i) => i,
+            None => index.insert(self.session().key_index()?),
+        };
+        let found = self.session().find_key(index, key)?;
         keys.insert(key.clone(), found.clone());
         Ok(found)
     }
