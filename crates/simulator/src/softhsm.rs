@@ -58,11 +58,20 @@ pub fn module_path() -> Option<PathBuf> {
 
 /// Why tests on SoftHSM2 cannot run here (to print when skipping), or `None` when they can.
 pub fn missing() -> Option<String> {
-    if module_path().is_none() {
-        return Some(format!(
-            "SoftHSM2 is not installed (no libsofthsm2.so in {}; Debian: apt-get install softhsm2 opensc, or run scripts/setup)",
-            MODULE_PATHS.join(", ")
-        ));
+    match module_path() {
+        None => {
+            return Some(format!(
+                "SoftHSM2 is not installed (no libsofthsm2.so in {}; Debian: apt-get install softhsm2 opensc, or run scripts/setup)",
+                MODULE_PATHS.join(", ")
+            ))
+        }
+        Some(p) if !p.exists() => {
+            return Some(format!(
+                "the SoftHSM2 module {} (POR_ATTEST_SOFTHSM_MODULE) does not exist",
+                p.display()
+            ))
+        }
+        Some(_) => {}
     }
     for tool in ["softhsm2-util", "pkcs11-tool"] {
         let found = Command::new(tool).arg("--help").output().is_ok();
