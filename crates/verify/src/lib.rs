@@ -7,6 +7,8 @@
 
 pub mod chains;
 pub mod error;
+pub mod exchange;
+pub mod htx;
 pub mod input;
 pub mod message;
 pub mod okx;
