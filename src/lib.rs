@@ -6,7 +6,7 @@
 //! the simulated Ledger with test fixtures ([`por_attest_simulator`]); it adds what joins them:
 //! the `--device` spellings, the device listing and the demo.
 
-pub use por_attest_ceremony::{ceremony, journal, manifest, package, signer, signers};
+pub use por_attest_ceremony::{ceremony, journal, manifest, package, pkcs11, signer, signers};
 pub use por_attest_simulator as simulator;
 pub use por_attest_simulator::{fixtures, synthetic};
 pub use por_attest_verify::{
@@ -16,6 +16,7 @@ pub use por_attest_verify::{
 pub mod demo;
 pub mod device;
 pub mod devices;
+pub mod hsm;
 
 /// Transports: the ceremony's ([`por_attest_ceremony::transport`]) and the simulator's
 /// in-process one.

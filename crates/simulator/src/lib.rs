@@ -70,6 +70,7 @@ mod ethereum_app;
 pub mod fixtures;
 mod in_process;
 mod sign_psbt;
+pub mod softhsm;
 pub mod synthetic;
 mod tcp;
 mod tron_app;

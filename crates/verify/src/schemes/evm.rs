@@ -214,17 +214,21 @@ pub fn verify_okx_ecdsa(address: &str, msg: &[u8], sig_hex: &str) -> Result<(), 
     verify_digest(address, &okx_ecdsa_hash(msg), sig_hex)
 }
 
-#[cfg(any(test, feature = "signing"))]
-/// Sign a digest with a test key: r‖s‖v with v = 27/28, low-s (libsecp256k1 always
-/// produces low-s), as 0x-hex.
-pub fn sign_digest(secret: &bitcoin::secp256k1::SecretKey, digest: [u8; 32]) -> String {
-    use bitcoin::secp256k1::Message;
-    let sig = super::secp().sign_ecdsa_recoverable(&Message::from_digest(digest), secret);
+/// A recoverable signature as EVM and TRON write it: 0x-hex r‖s‖v with v = 27/28.
+pub fn encode_rsv(sig: &bitcoin::secp256k1::ecdsa::RecoverableSignature) -> String {
     let (recid, rs) = sig.serialize_compact();
     let mut out = [0u8; 65];
     out[..64].copy_from_slice(&rs);
     out[64] = 27 + recid.to_i32() as u8;
     format!("0x{}", hex::encode(out))
+}
+
+#[cfg(any(test, feature = "signing"))]
+/// Sign a digest with a test key: r‖s‖v with v = 27/28, low-s (libsecp256k1 always
+/// produces low-s), as 0x-hex.
+pub fn sign_digest(secret: &bitcoin::secp256k1::SecretKey, digest: [u8; 32]) -> String {
+    use bitcoin::secp256k1::Message;
+    encode_rsv(&super::secp().sign_ecdsa_recoverable(&Message::from_digest(digest), secret))
 }
 
 #[cfg(any(test, feature = "signing"))]
