@@ -71,6 +71,7 @@ pub fn package(
             .unwrap_or_else(crate::journal::now_rfc3339),
         anchors: manifest.anchors.clone(),
         message_template: manifest.template().as_str().to_string(),
+        account_template: None,
     };
     let ctx = SnapshotContext::new(&header);
     let mut entries = Vec::with_capacity(manifest.addresses.len());
@@ -115,7 +116,11 @@ pub fn package(
         return Err(PackageError::Missing(missing));
     }
     Ok(Packaged {
-        snapshot: Snapshot { header, entries },
+        snapshot: Snapshot {
+            header,
+            entries,
+            accounts: Vec::new(),
+        },
         unsigned: missing,
         warnings: merged.warnings.clone(),
     })

@@ -1,11 +1,17 @@
-//! Snapshot format v1: the published file of reserve addresses and their ownership signatures.
+//! Snapshot format: the published file of reserve addresses and their ownership signatures.
 //!
-//! The file is JSON with the header fields first, then `digest`, then `entries` (see
-//! `docs/snapshot-format.md`). The digest is the SHA-256 of the canonical serialization: the
-//! compact JSON of the header fields and `entries`, in the documented field order, without the
-//! `digest` field. The same content therefore always gives the same bytes and the same digest.
-//! Reading streams the entries, so a file of millions of entries is checked in flat memory.
+//! The file is JSON with the header fields first, then `digest`, then `entries` and (version
+//! 2) `accounts` (see `docs/snapshot-format.md`). The digest is the SHA-256 of the canonical
+//! serialization: the compact JSON of the header fields, `entries` and `accounts`, in the
+//! documented field order, without the `digest` field. The same content therefore always gives
+//! the same bytes and the same digest. Reading streams the entries and the accounts' addresses,
+//! so a file of millions of addresses is checked in flat memory.
+//!
+//! Version 1 has per-address entries only; version 2 adds account entries
+//! ([`crate::account::Account`]) and their message template. A snapshot without accounts is
+//! written as version 1, so that every reader of version 1 still reads it.
 
+use crate::account::Account;
 use crate::chains::{Network, SchemeName, ScriptType};
 use crate::error::InputError;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
@@ -18,8 +24,24 @@ use std::path::Path;
 
 /// The `format` tag of a snapshot file.
 pub const FORMAT_TAG: &str = "por-attest-snapshot";
-/// The format version this build reads and writes.
+/// The format version of a snapshot without account entries.
 pub const FORMAT_VERSION: u32 = 1;
+/// The format version of a snapshot with account entries (and `account_template`).
+pub const ACCOUNTS_FORMAT_VERSION: u32 = 2;
+
+/// The version a snapshot is written with: 2 with accounts, else 1.
+pub fn version_for(has_accounts: bool) -> u32 {
+    if has_accounts {
+        ACCOUNTS_FORMAT_VERSION
+    } else {
+        FORMAT_VERSION
+    }
+}
+
+/// True for a version this build reads.
+pub fn version_is_known(v: u32) -> bool {
+    (FORMAT_VERSION..=ACCOUNTS_FORMAT_VERSION).contains(&v)
+}
 
 /// A chain's anchor: the block at which the snapshot was taken.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,6 +114,9 @@ pub struct Header {
     pub anchors: BTreeMap<String, Anchor>,
     /// The message template every entry's message is rendered from.
     pub message_template: String,
+    /// Version 2: the template every account's message is rendered from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_template: Option<String>,
 }
 
 /// A whole snapshot in memory (for writing, packaging and export).
@@ -99,6 +124,8 @@ pub struct Header {
 pub struct Snapshot {
     pub header: Header,
     pub entries: Vec<Entry>,
+    /// Account entries (version 2).
+    pub accounts: Vec<Account>,
 }
 
 /// A hex SHA-256 digest written as `sha256:<hex>`.
@@ -106,11 +133,18 @@ pub fn format_digest(d: &[u8; 32]) -> String {
     format!("sha256:{}", hex::encode(d))
 }
 
-/// Feeds the canonical serialization to a hasher piece by piece.
+/// Feeds the canonical serialization to a hasher piece by piece: the entries, then (version
+/// 2) each account's head, its addresses and its end.
 pub struct CanonicalHasher {
     hasher: Sha256,
     entries: u64,
     buf: Vec<u8>,
+    /// Version 2: the canonical form has `accounts`.
+    has_accounts: bool,
+    /// Accounts begun.
+    accounts: u64,
+    /// Addresses added to the current account.
+    account_addresses: u64,
 }
 
 impl CanonicalHasher {
@@ -125,6 +159,9 @@ impl CanonicalHasher {
             hasher,
             entries: 0,
             buf: Vec::with_capacity(1024),
+            has_accounts: header.version >= ACCOUNTS_FORMAT_VERSION,
+            accounts: 0,
+            account_addresses: 0,
         }
     }
 
@@ -162,8 +199,55 @@ impl CanonicalHasher {
         self.entries += count;
     }
 
+    /// Begins the next account, given as [`Account::canonical_head`] (after the last entry).
+    pub fn add_account_head(&mut self, canonical_head: &[u8]) {
+        debug_assert!(self.has_accounts, "accounts in a version 1 snapshot");
+        self.hasher.update(if self.accounts == 0 {
+            &b"],\"accounts\":["[..]
+        } else {
+            b","
+        });
+        self.hasher.update(canonical_head);
+        self.accounts += 1;
+        self.account_addresses = 0;
+    }
+
+    /// Adds `count` addresses of the current account given as their compact JSON joined by
+    /// commas.
+    pub fn add_account_addresses_joined(&mut self, joined: &[u8], count: u64) {
+        if count == 0 {
+            return;
+        }
+        if self.account_addresses > 0 {
+            self.hasher.update(b",");
+        }
+        self.hasher.update(joined);
+        self.account_addresses += count;
+    }
+
+    /// Ends the current account.
+    pub fn end_account(&mut self) {
+        self.hasher.update(b"]}");
+    }
+
+    /// Adds a whole account.
+    pub fn add_account(&mut self, account: &Account) {
+        self.add_account_head(&account.canonical_head());
+        for a in &account.addresses {
+            self.buf.clear();
+            serde_json::to_writer(&mut self.buf, a).expect("address serializes");
+            let buf = std::mem::take(&mut self.buf);
+            self.add_account_addresses_joined(&buf, 1);
+            self.buf = buf;
+        }
+        self.end_account();
+    }
+
     /// The digest of everything added.
     pub fn finish(mut self) -> [u8; 32] {
+        if self.has_accounts && self.accounts == 0 {
+            self.hasher.update(b"],\"accounts\":[");
+        }
         self.hasher.update(b"]}");
         self.hasher.finalize().into()
     }
@@ -176,6 +260,9 @@ impl Snapshot {
         for e in &self.entries {
             h.add(e);
         }
+        for a in &self.accounts {
+            h.add_account(a);
+        }
         h.finish()
     }
 
@@ -185,6 +272,10 @@ impl Snapshot {
         out.pop();
         out.extend_from_slice(b",\"entries\":");
         serde_json::to_writer(&mut out, &self.entries).expect("entries serialize");
+        if self.header.version >= ACCOUNTS_FORMAT_VERSION {
+            out.extend_from_slice(b",\"accounts\":");
+            serde_json::to_writer(&mut out, &self.accounts).expect("accounts serialize");
+        }
         out.push(b'}');
         out
     }
@@ -206,7 +297,14 @@ impl Snapshot {
             serde_json::to_writer(&mut line, e).expect("entry serializes");
             write_file_entry(w, i as u64, &line)?;
         }
-        write_file_tail(w, self.entries.len() as u64)
+        if self.header.version < ACCOUNTS_FORMAT_VERSION {
+            return write_file_tail(w, self.entries.len() as u64);
+        }
+        write_file_entries_end(w, self.entries.len() as u64)?;
+        for (i, a) in self.accounts.iter().enumerate() {
+            write_file_account(w, i as u64, a)?;
+        }
+        write_file_tail(w, self.accounts.len() as u64)
     }
 
     /// Reads a whole snapshot into memory, checking its digest.
@@ -215,7 +313,8 @@ impl Snapshot {
             .map_err(|e| InputError::new(path, format!("cannot open: {e}")))?;
         let mut header = None;
         let mut entries = Vec::new();
-        let end = read_stream(
+        let mut accounts = Vec::new();
+        let end = read_stream_accounts(
             path,
             std::io::BufReader::new(file),
             |h| {
@@ -224,6 +323,10 @@ impl Snapshot {
             },
             |_, e| {
                 entries.push(e);
+                Ok(())
+            },
+            |_, a| {
+                accounts.push(a);
                 Ok(())
             },
         )?;
@@ -240,6 +343,7 @@ impl Snapshot {
         Ok(Snapshot {
             header: header.expect("read_stream calls on_header before returning Ok"),
             entries,
+            accounts,
         })
     }
 }
@@ -257,6 +361,9 @@ pub fn write_file_head(w: &mut impl Write, h: &Header, digest: &[u8; 32]) -> std
     writeln!(w, "  \"created_at\": {},", js(&h.created_at))?;
     writeln!(w, "  \"anchors\": {},", js(&h.anchors))?;
     writeln!(w, "  \"message_template\": {},", js(&h.message_template))?;
+    if let Some(t) = &h.account_template {
+        writeln!(w, "  \"account_template\": {},", js(t))?;
+    }
     writeln!(w, "  \"digest\": {},", js(&format_digest(digest)))?;
     write!(w, "  \"entries\": [")
 }
@@ -271,7 +378,8 @@ pub fn write_file_entry(
     w.write_all(compact_json)
 }
 
-/// Closes a file written with [`write_file_head`] after `entries` entries.
+/// Closes a file written with [`write_file_head`] after `entries` entries (version 1), or
+/// after `entries` accounts (version 2, after [`write_file_entries_end`]).
 pub fn write_file_tail(w: &mut impl Write, entries: u64) -> std::io::Result<()> {
     if entries == 0 {
         writeln!(w, "]")?;
@@ -279,6 +387,34 @@ pub fn write_file_tail(w: &mut impl Write, entries: u64) -> std::io::Result<()> 
         writeln!(w, "\n  ]")?;
     }
     writeln!(w, "}}")
+}
+
+/// Closes `entries` after `entries` entries and opens `accounts` (version 2; then
+/// [`write_file_account`] for each account and [`write_file_accounts_tail`]).
+pub fn write_file_entries_end(w: &mut impl Write, entries: u64) -> std::io::Result<()> {
+    if entries == 0 {
+        write!(w, "],\n  \"accounts\": [")
+    } else {
+        write!(w, "\n  ],\n  \"accounts\": [")
+    }
+}
+
+/// Writes account number `index` (0-based): its head on one line, then one address per line.
+pub fn write_file_account(w: &mut impl Write, index: u64, a: &Account) -> std::io::Result<()> {
+    w.write_all(if index == 0 { b"\n    " } else { b",\n    " })?;
+    w.write_all(&a.canonical_head())?;
+    let mut line = Vec::with_capacity(160);
+    for (i, x) in a.addresses.iter().enumerate() {
+        line.clear();
+        serde_json::to_writer(&mut line, x).expect("address serializes");
+        w.write_all(if i == 0 { b"\n      " } else { b",\n      " })?;
+        w.write_all(&line)?;
+    }
+    if a.addresses.is_empty() {
+        w.write_all(b"]}")
+    } else {
+        w.write_all(b"\n    ]}")
+    }
 }
 
 /// Compact JSON of a value.
@@ -295,6 +431,8 @@ pub struct StreamEnd {
     pub computed_digest: [u8; 32],
     /// Number of entries read.
     pub entries: u64,
+    /// Number of accounts read.
+    pub accounts: u64,
 }
 
 impl StreamEnd {
@@ -307,17 +445,32 @@ impl StreamEnd {
 /// Reads a snapshot as a stream: `on_header` once the header fields are known (before the
 /// first entry), then `on_entry(index, entry)` for each entry in order. Either callback may
 /// stop the read by returning an error message. Structural errors name the line, column, entry
-/// and field.
+/// and field. A snapshot with account entries is refused: see [`read_stream_accounts`].
 pub fn read_stream<R: Read>(
+    path: &Path,
+    reader: R,
+    on_header: impl FnMut(&Header) -> Result<(), String>,
+    on_entry: impl FnMut(u64, Entry) -> Result<(), String>,
+) -> Result<StreamEnd, InputError> {
+    read_stream_accounts(path, reader, on_header, on_entry, |_, _| {
+        Err("this reader does not take account entries".to_string())
+    })
+}
+
+/// [`read_stream`], and `on_account(index, account)` for each account entry (each whole, its
+/// addresses in memory, one account at a time).
+pub fn read_stream_accounts<R: Read>(
     path: &Path,
     reader: R,
     mut on_header: impl FnMut(&Header) -> Result<(), String>,
     mut on_entry: impl FnMut(u64, Entry) -> Result<(), String>,
+    mut on_account: impl FnMut(u64, Account) -> Result<(), String>,
 ) -> Result<StreamEnd, InputError> {
     let mut de = serde_json::Deserializer::from_reader(reader);
     let seed = FileSeed {
         on_header: &mut on_header,
         on_entry: &mut on_entry,
+        on_account: &mut on_account,
     };
     let end = seed
         .deserialize(&mut de)
@@ -343,15 +496,17 @@ fn describe_json_error(e: &serde_json::Error) -> String {
     format!("{what}: {text}")
 }
 
-struct FileSeed<'a, H, E> {
+struct FileSeed<'a, H, E, A> {
     on_header: &'a mut H,
     on_entry: &'a mut E,
+    on_account: &'a mut A,
 }
 
-impl<'de, H, E> DeserializeSeed<'de> for FileSeed<'_, H, E>
+impl<'de, H, E, A> DeserializeSeed<'de> for FileSeed<'_, H, E, A>
 where
     H: FnMut(&Header) -> Result<(), String>,
     E: FnMut(u64, Entry) -> Result<(), String>,
+    A: FnMut(u64, Account) -> Result<(), String>,
 {
     type Value = StreamEnd;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<StreamEnd, D::Error> {
@@ -359,10 +514,11 @@ where
     }
 }
 
-impl<'de, H, E> Visitor<'de> for FileSeed<'_, H, E>
+impl<'de, H, E, A> Visitor<'de> for FileSeed<'_, H, E, A>
 where
     H: FnMut(&Header) -> Result<(), String>,
     E: FnMut(u64, Entry) -> Result<(), String>,
+    A: FnMut(u64, Account) -> Result<(), String>,
 {
     type Value = StreamEnd;
 
@@ -370,7 +526,7 @@ where
         f.write_str("a por-attest snapshot object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StreamEnd, A::Error> {
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<StreamEnd, M::Error> {
         let mut format: Option<String> = None;
         let mut version: Option<u32> = None;
         let mut entity: Option<String> = None;
@@ -378,8 +534,11 @@ where
         let mut created_at: Option<String> = None;
         let mut anchors: Option<BTreeMap<String, Anchor>> = None;
         let mut template: Option<String> = None;
+        let mut account_template: Option<String> = None;
         let mut digest: Option<String> = None;
-        let mut result: Option<([u8; 32], u64)> = None;
+        // After `entries`: the hasher and the number of entries; after `accounts`, also theirs.
+        let mut read: Option<(CanonicalHasher, u64)> = None;
+        let mut accounts: Option<u64> = None;
         fn dup<E: de::Error>(k: &str) -> E {
             E::custom(format_args!("field `{k}` appears twice"))
         }
@@ -398,9 +557,9 @@ where
                 }
                 "version" => {
                     let v: u32 = map.next_value()?;
-                    if v != FORMAT_VERSION {
+                    if !version_is_known(v) {
                         return Err(de::Error::custom(format_args!(
-                            "field `version` is {v}; this build reads version {FORMAT_VERSION}"
+                            "field `version` is {v}; this build reads versions {FORMAT_VERSION} and {ACCOUNTS_FORMAT_VERSION}"
                         )));
                     }
                     if version.replace(v).is_some() {
@@ -432,13 +591,18 @@ where
                         return Err(dup("message_template"));
                     }
                 }
+                "account_template" => {
+                    if account_template.replace(map.next_value()?).is_some() {
+                        return Err(dup("account_template"));
+                    }
+                }
                 "digest" => {
                     if digest.replace(map.next_value()?).is_some() {
                         return Err(dup("digest"));
                     }
                 }
                 "entries" => {
-                    if result.is_some() {
+                    if read.is_some() {
                         return Err(dup("entries"));
                     }
                     let missing = [
@@ -455,22 +619,58 @@ where
                             "field `{name}` is missing (header fields must come before `entries`)"
                         )));
                     }
+                    let version = version.unwrap_or_default();
+                    match (version >= ACCOUNTS_FORMAT_VERSION, account_template.is_some()) {
+                        (true, false) => {
+                            return Err(de::Error::custom(
+                                "field `account_template` is missing (version 2 has it, before `entries`)",
+                            ))
+                        }
+                        (false, true) => {
+                            return Err(de::Error::custom(format_args!(
+                                "field `account_template` needs format version {ACCOUNTS_FORMAT_VERSION}"
+                            )))
+                        }
+                        _ => {}
+                    }
                     let header = Header {
                         format: format.clone().unwrap_or_default(),
-                        version: version.unwrap_or_default(),
+                        version,
                         entity: entity.clone().unwrap_or_default(),
                         snapshot_id: snapshot_id.clone().unwrap_or_default(),
                         created_at: created_at.clone().unwrap_or_default(),
                         anchors: anchors.clone().unwrap_or_default(),
                         message_template: template.clone().unwrap_or_default(),
+                        account_template: account_template.clone(),
                     };
                     (self.on_header)(&header).map_err(de::Error::custom)?;
-                    let hasher = CanonicalHasher::new(&header);
                     let seq = EntriesSeed {
                         on_entry: &mut *self.on_entry,
+                        hasher: CanonicalHasher::new(&header),
+                    };
+                    read = Some(map.next_value_seed(seq)?);
+                }
+                "accounts" => {
+                    if accounts.is_some() {
+                        return Err(dup("accounts"));
+                    }
+                    let Some((hasher, entries)) = read.take() else {
+                        return Err(de::Error::custom(
+                            "field `accounts` must come after `entries`",
+                        ));
+                    };
+                    if !hasher.has_accounts {
+                        return Err(de::Error::custom(format_args!(
+                            "field `accounts` needs format version {ACCOUNTS_FORMAT_VERSION}"
+                        )));
+                    }
+                    let seq = AccountsSeed {
+                        on_account: &mut *self.on_account,
                         hasher,
                     };
-                    result = Some(map.next_value_seed(seq)?);
+                    let (hasher, n) = map.next_value_seed(seq)?;
+                    read = Some((hasher, entries));
+                    accounts = Some(n);
                 }
                 other => {
                     return Err(de::Error::custom(format_args!(
@@ -479,14 +679,15 @@ where
                 }
             }
         }
-        let Some((computed_digest, entries)) = result else {
+        let Some((hasher, entries)) = read else {
             return Err(de::Error::custom("field `entries` is missing"));
         };
         let stated_digest = digest.ok_or_else(|| de::Error::custom("field `digest` is missing"))?;
         Ok(StreamEnd {
             stated_digest,
-            computed_digest,
+            computed_digest: hasher.finish(),
             entries,
+            accounts: accounts.unwrap_or(0),
         })
     }
 }
@@ -500,7 +701,7 @@ impl<'de, E> DeserializeSeed<'de> for EntriesSeed<'_, E>
 where
     E: FnMut(u64, Entry) -> Result<(), String>,
 {
-    type Value = ([u8; 32], u64);
+    type Value = (CanonicalHasher, u64);
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_seq(self)
     }
@@ -510,13 +711,13 @@ impl<'de, E> Visitor<'de> for EntriesSeed<'_, E>
 where
     E: FnMut(u64, Entry) -> Result<(), String>,
 {
-    type Value = ([u8; 32], u64);
+    type Value = (CanonicalHasher, u64);
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an array of entries")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Self::Value, A::Error> {
+    fn visit_seq<S: SeqAccess<'de>>(mut self, mut seq: S) -> Result<Self::Value, S::Error> {
         let mut index = 0u64;
         loop {
             let next = seq
@@ -527,7 +728,47 @@ where
             (self.on_entry)(index, entry).map_err(de::Error::custom)?;
             index += 1;
         }
-        Ok((self.hasher.finish(), index))
+        Ok((self.hasher, index))
+    }
+}
+
+struct AccountsSeed<'a, A> {
+    on_account: &'a mut A,
+    hasher: CanonicalHasher,
+}
+
+impl<'de, A> DeserializeSeed<'de> for AccountsSeed<'_, A>
+where
+    A: FnMut(u64, Account) -> Result<(), String>,
+{
+    type Value = (CanonicalHasher, u64);
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, A> Visitor<'de> for AccountsSeed<'_, A>
+where
+    A: FnMut(u64, Account) -> Result<(), String>,
+{
+    type Value = (CanonicalHasher, u64);
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of accounts")
+    }
+
+    fn visit_seq<S: SeqAccess<'de>>(mut self, mut seq: S) -> Result<Self::Value, S::Error> {
+        let mut index = 0u64;
+        loop {
+            let next = seq
+                .next_element::<Account>()
+                .map_err(|e| de::Error::custom(format_args!("account {index}: {e}")))?;
+            let Some(account) = next else { break };
+            self.hasher.add_account(&account);
+            (self.on_account)(index, account).map_err(de::Error::custom)?;
+            index += 1;
+        }
+        Ok((self.hasher, index))
     }
 }
 
@@ -581,6 +822,8 @@ struct RawHead {
     created_at: String,
     anchors: BTreeMap<String, Anchor>,
     message_template: String,
+    #[serde(default)]
+    account_template: Option<String>,
     #[serde(default)]
     digest: Option<String>,
 }
@@ -669,6 +912,47 @@ pub struct EntrySplitter<R> {
     stated_digest: Option<String>,
     next_index: u64,
     entries_done: bool,
+    accounts: AccountsState,
+}
+
+/// Where the splitter is after the entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AccountsState {
+    /// Between top-level fields after `entries` (no `accounts` yet, or after them).
+    TopLevel { accounts_seen: bool },
+    /// Inside `accounts`, before account `next`.
+    List { next: u64 },
+    /// Inside the addresses of account `account`, `done` of them given.
+    Addresses { account: u64, done: u64 },
+    /// After the closing brace of the file.
+    Closed,
+}
+
+/// A piece of the `accounts` of a snapshot, as [`EntrySplitter::next_account_unit`] gives them.
+#[derive(Debug, Clone)]
+pub enum AccountUnit {
+    /// The start of account `index`: the JSON object of its fields before `addresses`.
+    Head {
+        /// The account's position (0-based) in `accounts`.
+        index: u64,
+        /// `{…}`: the account's fields but `addresses`, as written.
+        json: Vec<u8>,
+    },
+    /// Consecutive addresses of account `account`; `batch.first_index` is the position of the
+    /// first in the account's list.
+    Addresses {
+        /// The account.
+        account: u64,
+        /// The addresses' raw JSON.
+        batch: RawBatch,
+    },
+    /// The end of account `account`, which listed `addresses` addresses.
+    End {
+        /// The account.
+        account: u64,
+        /// How many addresses it listed.
+        addresses: u64,
+    },
 }
 
 impl<R: Read> EntrySplitter<R> {
@@ -688,10 +972,14 @@ impl<R: Read> EntrySplitter<R> {
                 created_at: String::new(),
                 anchors: BTreeMap::new(),
                 message_template: String::new(),
+                account_template: None,
             },
             stated_digest: None,
             next_index: 0,
             entries_done: false,
+            accounts: AccountsState::TopLevel {
+                accounts_seen: false,
+            },
         };
         if s.peek()? != Some(b'{') {
             return bail("not an object");
@@ -721,8 +1009,12 @@ impl<R: Read> EntrySplitter<R> {
         }
         s.pos += 1;
         let raw: RawHead = serde_json::from_slice(&head).or_else(|e| bail(e.to_string()))?;
-        if raw.format != FORMAT_TAG || raw.version != FORMAT_VERSION {
-            return bail("format or version");
+        let v2 = raw.version >= ACCOUNTS_FORMAT_VERSION;
+        if raw.format != FORMAT_TAG
+            || !version_is_known(raw.version)
+            || v2 != raw.account_template.is_some()
+        {
+            return bail("format, version or account template");
         }
         s.header = Header {
             format: raw.format,
@@ -732,6 +1024,7 @@ impl<R: Read> EntrySplitter<R> {
             created_at: raw.created_at,
             anchors: raw.anchors,
             message_template: raw.message_template,
+            account_template: raw.account_template,
         };
         s.stated_digest = raw.digest;
         if s.peek()? == Some(b']') {
@@ -782,28 +1075,145 @@ impl<R: Read> EntrySplitter<R> {
         Ok(Some(batch))
     }
 
-    /// After the last batch: reads the rest of the file and returns the stated digest.
-    pub fn finish(mut self) -> Result<String, SplitBail> {
+    /// After the last batch of entries: the next piece of `accounts` (version 2), or `None`
+    /// after the last (or when there are none).
+    pub fn next_account_unit(
+        &mut self,
+        max_addresses: usize,
+        max_bytes: usize,
+    ) -> Result<Option<AccountUnit>, SplitBail> {
         if !self.entries_done {
             return bail("entries not all read");
         }
         loop {
-            match self.peek()? {
-                Some(b'}') => {
-                    self.pos += 1;
-                    break;
-                }
-                Some(b',') => {
-                    self.pos += 1;
-                    if self.key()? != b"\"digest\"" || self.stated_digest.is_some() {
-                        return bail("a field after `entries` other than `digest`");
+            match self.accounts {
+                AccountsState::Closed => return Ok(None),
+                AccountsState::TopLevel { accounts_seen } => match self.peek()? {
+                    Some(b'}') => {
+                        self.pos += 1;
+                        self.accounts = AccountsState::Closed;
                     }
-                    let v = self.value()?;
-                    self.stated_digest =
-                        Some(serde_json::from_slice(&v).or_else(|e| bail(e.to_string()))?);
+                    Some(b',') => {
+                        self.pos += 1;
+                        let key = self.key()?;
+                        if key == b"\"digest\"" && self.stated_digest.is_none() {
+                            let v = self.value()?;
+                            self.stated_digest =
+                                Some(serde_json::from_slice(&v).or_else(|e| bail(e.to_string()))?);
+                        } else if key == b"\"accounts\""
+                            && !accounts_seen
+                            && self.header.version >= ACCOUNTS_FORMAT_VERSION
+                        {
+                            if self.peek()? != Some(b'[') {
+                                return bail("`accounts` is not an array");
+                            }
+                            self.pos += 1;
+                            self.accounts = if self.peek()? == Some(b']') {
+                                self.pos += 1;
+                                AccountsState::TopLevel {
+                                    accounts_seen: true,
+                                }
+                            } else {
+                                AccountsState::List { next: 0 }
+                            };
+                        } else {
+                            return bail("an unexpected field after `entries`");
+                        }
+                    }
+                    _ => return bail("expected `,` or `}` after `entries`"),
+                },
+                AccountsState::List { next } => {
+                    if self.peek()? != Some(b'{') {
+                        return bail("an account is not an object");
+                    }
+                    self.pos += 1;
+                    let mut json = b"{".to_vec();
+                    loop {
+                        let key = self.key()?;
+                        if key == b"\"addresses\"" {
+                            break;
+                        }
+                        let value = self.value()?;
+                        if json.len() > 1 {
+                            json.push(b',');
+                        }
+                        json.extend_from_slice(&key);
+                        json.push(b':');
+                        json.extend_from_slice(&value);
+                        match self.peek()? {
+                            Some(b',') => self.pos += 1,
+                            _ => return bail("an account without `addresses` last"),
+                        }
+                    }
+                    json.push(b'}');
+                    if self.peek()? != Some(b'[') {
+                        return bail("`addresses` is not an array");
+                    }
+                    self.pos += 1;
+                    self.accounts = AccountsState::Addresses {
+                        account: next,
+                        done: 0,
+                    };
+                    return Ok(Some(AccountUnit::Head { index: next, json }));
                 }
-                _ => return bail("expected `,` or `}` after `entries`"),
+                AccountsState::Addresses { account, done } => {
+                    if self.peek()? == Some(b']') {
+                        self.pos += 1;
+                        if self.peek()? != Some(b'}') {
+                            return bail("a field after an account's `addresses`");
+                        }
+                        self.pos += 1;
+                        self.accounts = match self.peek()? {
+                            Some(b',') => {
+                                self.pos += 1;
+                                AccountsState::List { next: account + 1 }
+                            }
+                            Some(b']') => {
+                                self.pos += 1;
+                                AccountsState::TopLevel {
+                                    accounts_seen: true,
+                                }
+                            }
+                            _ => return bail("expected `,` or `]` after an account"),
+                        };
+                        return Ok(Some(AccountUnit::End {
+                            account,
+                            addresses: done,
+                        }));
+                    }
+                    let mut batch = RawBatch {
+                        first_index: done,
+                        data: Vec::with_capacity(max_bytes.min(1 << 20) + 4096),
+                        ends: Vec::with_capacity(max_addresses),
+                    };
+                    while batch.len() < max_addresses && batch.data.len() < max_bytes {
+                        if self.peek()? != Some(b'{') {
+                            return bail("an address is not an object");
+                        }
+                        let value = self.value_range()?;
+                        batch.data.extend_from_slice(&self.buf[value.clone()]);
+                        batch.ends.push(batch.data.len());
+                        match self.peek()? {
+                            Some(b',') => self.pos += 1,
+                            Some(b']') => break,
+                            _ => return bail("expected `,` or `]` after an address"),
+                        }
+                    }
+                    self.accounts = AccountsState::Addresses {
+                        account,
+                        done: done + batch.len() as u64,
+                    };
+                    return Ok(Some(AccountUnit::Addresses { account, batch }));
+                }
             }
+        }
+    }
+
+    /// After the last batch (and the last account unit): reads the rest of the file and
+    /// returns the stated digest.
+    pub fn finish(mut self) -> Result<String, SplitBail> {
+        while self.next_account_unit(1, 1)?.is_some() {
+            // A caller that skipped the accounts: pass over them (only the digest is wanted).
         }
         if self.peek()?.is_some() {
             return bail("trailing characters");
@@ -920,6 +1330,7 @@ mod tests {
                 created_at: "2026-11-28T00:00:00Z".into(),
                 anchors,
                 message_template: crate::message::DEFAULT_TEMPLATE.into(),
+                account_template: None,
             },
             entries: vec![Entry {
                 chain: "BTC".into(),
@@ -937,6 +1348,7 @@ mod tests {
                 threshold: None,
                 script: None,
             }],
+            accounts: Vec::new(),
         }
     }
 

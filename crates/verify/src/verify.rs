@@ -1,12 +1,15 @@
 //! `por-attest verify` for snapshots: every entry checked against its address, message and
-//! signatures, in parallel, streaming, with the report kept in file order.
+//! signatures, every account against its key, message and signatures and each of its
+//! addresses against the derivation at its path, in parallel, streaming, with the report kept
+//! in file order.
 
+use crate::account::{self, Account, AccountAddress, AccountKeys, AccountTally};
 use crate::chains::{ChainFamily, Scheme, ScriptType};
 use crate::error::InputError;
 use crate::message::{MessageFields, Template};
 use crate::report::{DigestCheck, Outcome, Report};
 use crate::schemes;
-use crate::snapshot::{self, Anchor, Entry, Header};
+use crate::snapshot::{self, AccountUnit, Anchor, Entry, Header};
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::{Address, AddressType};
 use rayon::prelude::*;
@@ -14,7 +17,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 
 /// How to run a verification.
 #[derive(Debug, Clone, Default)]
@@ -25,12 +28,14 @@ pub struct VerifyOptions {
     pub progress: bool,
 }
 
-/// What every entry is checked against: the snapshot header.
+/// What every entry and account is checked against: the snapshot header.
 pub struct SnapshotContext {
-    entity: String,
-    snapshot_id: String,
-    anchors: BTreeMap<String, Anchor>,
+    pub(crate) entity: String,
+    pub(crate) snapshot_id: String,
+    pub(crate) anchors: BTreeMap<String, Anchor>,
     template: Result<Template, String>,
+    /// Version 2: the account template.
+    pub(crate) account_template: Option<Result<Template, String>>,
 }
 
 impl SnapshotContext {
@@ -41,7 +46,23 @@ impl SnapshotContext {
             snapshot_id: h.snapshot_id.clone(),
             anchors: h.anchors.clone(),
             template: Template::parse(&h.message_template).map_err(|e| e.to_string()),
+            account_template: h
+                .account_template
+                .as_ref()
+                .map(|t| Template::parse_account(t).map_err(|e| e.to_string())),
         }
+    }
+
+    /// Problems of the header itself (its templates), for the report's file failures.
+    fn header_failures(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Err(e) = &self.template {
+            out.push(format!("field `message_template`: {e}"));
+        }
+        if let Some(Err(e)) = &self.account_template {
+            out.push(format!("field `account_template`: {e}"));
+        }
+        out
     }
 }
 
@@ -52,19 +73,25 @@ const BATCH: usize = 2048;
 const FAST_BATCH: usize = 512;
 const FAST_BATCH_BYTES: usize = 1 << 20;
 
+/// Account addresses per batch: an address costs a derivation, about what an entry's
+/// signature costs, so the same size.
+const ADDRESS_BATCH: usize = 512;
+
 enum Msg {
     Header(Box<Header>),
     Batch(Vec<(u64, Entry)>),
+    Account(u64, Box<Account>),
 }
 
 /// Verifies the snapshot file at `path`. An `Err` means the file could not be read or
 /// understood (exit status 2); otherwise the report says what verified.
 ///
 /// Well-formed files take the parallel path: the file is read in large blocks and split at
-/// the entry boundaries of the top-level array; worker threads parse, verify and re-serialize
-/// (for the digest) the entries; this thread hashes and records the results in file order.
-/// Anything the splitter does not take (bad JSON, bad fields, another layout) is read again by
-/// the streaming parser, whose errors name the line, entry and field.
+/// the entry boundaries of the top-level array (and at the address boundaries inside each
+/// account); worker threads parse, verify and re-serialize (for the digest) the entries and
+/// addresses; this thread hashes and records the results in file order. Anything the splitter
+/// does not take (bad JSON, bad fields, another layout) is read again by the streaming parser,
+/// whose errors name the line, entry and field.
 pub fn verify_snapshot_file(path: &Path, opts: &VerifyOptions) -> Result<Report, InputError> {
     match verify_parallel(path, opts)? {
         Some(report) => Ok(report),
@@ -88,11 +115,30 @@ struct CheckedBatch {
     canonical: Vec<u8>,
 }
 
+/// A piece of work after the workers, in file order.
+enum CheckedUnit {
+    /// A batch of entries.
+    Entries(CheckedBatch),
+    /// An account's own check, and its canonical head.
+    AccountHead {
+        tally: AccountTally,
+        canonical_head: Vec<u8>,
+    },
+    /// Consecutive addresses of the current account, and their canonical JSON (joined).
+    Addresses {
+        first: u64,
+        items: Vec<account::CheckedAddress>,
+        canonical: Vec<u8>,
+    },
+    /// The end of the current account.
+    AccountEnd,
+}
+
 enum Out {
     Header(Box<Header>),
-    /// Batch number, and its result (`Err` when an entry does not parse).
-    Batch(u64, Result<CheckedBatch, ()>),
-    /// The number of batches sent, and the stated digest (`Err`: the splitter gave up).
+    /// Unit number, and its result (`Err` when something does not parse).
+    Unit(u64, Result<CheckedUnit, ()>),
+    /// The number of units sent, and the stated digest (`Err`: the splitter gave up).
     End(u64, Result<String, snapshot::SplitBail>),
 }
 
@@ -127,12 +173,37 @@ fn check_batch(ctx: &SnapshotContext, raw: &snapshot::RawBatch) -> Result<Checke
     })
 }
 
+/// The account being split: what its address batches are checked with.
+struct OpenAccount {
+    chain: String,
+    keys: Option<Arc<AccountKeys>>,
+}
+
+/// Parses and checks a batch of an account's addresses (on a worker thread).
+fn check_address_batch(acct: &OpenAccount, raw: &snapshot::RawBatch) -> Result<CheckedUnit, ()> {
+    let mut items: Vec<AccountAddress> = Vec::with_capacity(raw.len());
+    let mut canonical = Vec::with_capacity(raw.data.len() + raw.len());
+    for i in 0..raw.len() {
+        let a: AccountAddress = serde_json::from_slice(raw.get(i)).map_err(|_| ())?;
+        if i > 0 {
+            canonical.push(b',');
+        }
+        serde_json::to_writer(&mut canonical, &a).map_err(|_| ())?;
+        items.push(a);
+    }
+    Ok(CheckedUnit::Addresses {
+        first: raw.first_index,
+        items: account::check_addresses(acct.keys.as_deref(), &acct.chain, items),
+        canonical,
+    })
+}
+
 /// The parallel path; `Ok(None)` when the file is to be read by the streaming parser.
 fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Report>, InputError> {
     let (reader, bar) = open_with_progress(path, opts.progress)?;
     let size = reader.inner.metadata().map(|m| m.len()).unwrap_or(0);
-    let pool = std::sync::Arc::new(thread_pool(opts.threads));
-    // Batches in flight (read, being verified, or waiting to be recorded) are bounded by
+    let pool = Arc::new(thread_pool(opts.threads));
+    // Units in flight (read, being verified, or waiting to be recorded) are bounded by
     // tokens: memory stays flat whatever the size of the file.
     let in_flight = pool.current_num_threads() * 4 + 2;
     let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
@@ -149,32 +220,93 @@ fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Report>, 
                 }
             };
             let header = split.header().clone();
-            let ctx = std::sync::Arc::new(SnapshotContext::new(&header));
+            let ctx = Arc::new(SnapshotContext::new(&header));
             if out_tx.send(Out::Header(Box::new(header))).is_err() {
                 return;
             }
             let mut seq = 0u64;
+            // Hands a unit's work to the pool (or, when `work` is None, its result straight
+            // to the collector), in sequence.
+            let mut send = |work: Box<dyn FnOnce() -> Result<CheckedUnit, ()> + Send>| {
+                if token_tx.send(()).is_err() {
+                    return false;
+                }
+                let tx = out_tx.clone();
+                let n = seq;
+                reader_pool.spawn(move || {
+                    let _ = tx.send(Out::Unit(n, work()));
+                });
+                seq += 1;
+                true
+            };
             loop {
                 match split.next_batch(FAST_BATCH, FAST_BATCH_BYTES) {
                     Ok(Some(raw)) => {
-                        if token_tx.send(()).is_err() {
+                        let ctx = ctx.clone();
+                        if !send(Box::new(move || {
+                            check_batch(&ctx, &raw).map(CheckedUnit::Entries)
+                        })) {
                             return;
                         }
-                        let tx = out_tx.clone();
-                        let ctx = ctx.clone();
-                        let n = seq;
-                        reader_pool.spawn(move || {
-                            let _ = tx.send(Out::Batch(n, check_batch(&ctx, &raw)));
-                        });
-                        seq += 1;
                     }
                     Ok(None) => break,
                     Err(b) => {
+                        drop(send);
                         let _ = out_tx.send(Out::End(seq, Err(b)));
                         return;
                     }
                 }
             }
+            let mut open: Option<Arc<OpenAccount>> = None;
+            loop {
+                let unit = match split.next_account_unit(ADDRESS_BATCH, FAST_BATCH_BYTES) {
+                    Ok(Some(u)) => u,
+                    Ok(None) => break,
+                    Err(b) => {
+                        drop(send);
+                        let _ = out_tx.send(Out::End(seq, Err(b)));
+                        return;
+                    }
+                };
+                let sent = match unit {
+                    AccountUnit::Head { index, json } => {
+                        // Parsed here (it is small): its address batches need its keys.
+                        let Ok(a) = serde_json::from_slice::<Account>(&json) else {
+                            drop(send);
+                            let _ = out_tx.send(Out::End(
+                                seq,
+                                Err(snapshot::SplitBail("an account head does not parse".into())),
+                            ));
+                            return;
+                        };
+                        let keys = a.keys();
+                        open = Some(Arc::new(OpenAccount {
+                            chain: a.chain.clone(),
+                            keys: keys.as_ref().ok().cloned().map(Arc::new),
+                        }));
+                        let ctx = ctx.clone();
+                        send(Box::new(move || {
+                            let outcome = account::verify_account(&ctx, &a, &keys);
+                            Ok(CheckedUnit::AccountHead {
+                                canonical_head: a.canonical_head(),
+                                tally: AccountTally::new(index, &a, outcome),
+                            })
+                        }))
+                    }
+                    AccountUnit::Addresses { batch, .. } => {
+                        let acct = open.clone().expect("a head comes before its addresses");
+                        send(Box::new(move || check_address_batch(&acct, &batch)))
+                    }
+                    AccountUnit::End { .. } => {
+                        open = None;
+                        send(Box::new(|| Ok(CheckedUnit::AccountEnd)))
+                    }
+                };
+                if !sent {
+                    return;
+                }
+            }
+            drop(send);
             let _ = out_tx.send(Out::End(seq, split.finish()));
         })
         .map_err(|e| InputError::new(path, format!("cannot start the reader thread: {e}")))?;
@@ -182,7 +314,9 @@ fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Report>, 
     let mut report = Report::new(&path.display().to_string(), snapshot::FORMAT_TAG);
     let mut hasher: Option<snapshot::CanonicalHasher> = None;
     let mut seen = SeenAddresses::default();
-    let mut pending: BTreeMap<u64, CheckedBatch> = BTreeMap::new();
+    let mut reserved = false;
+    let mut tally: Option<AccountTally> = None;
+    let mut pending: BTreeMap<u64, CheckedUnit> = BTreeMap::new();
     let mut next = 0u64;
     let mut end: Option<(u64, String)> = None;
     let mut gave_up = false;
@@ -195,40 +329,72 @@ fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Report>, 
             Out::Header(h) => {
                 report.entity = Some(h.entity.clone());
                 report.snapshot_id = Some(h.snapshot_id.clone());
-                if let Err(e) = Template::parse(&h.message_template) {
-                    report
-                        .file_failures
-                        .push(format!("field `message_template`: {e}"));
-                }
+                report.file_failures = SnapshotContext::new(&h).header_failures();
                 hasher = Some(snapshot::CanonicalHasher::new(&h));
             }
-            Out::Batch(n, Ok(b)) => {
-                if n == 0 && !b.items.is_empty() {
-                    // Size the duplicate map once from the file size and the first entries'
+            Out::Unit(n, Ok(u)) => {
+                if !reserved {
+                    // Size the duplicate map once from the file size and the first items'
                     // size, rather than doubling it (and the peak memory) as it fills.
-                    let per_entry = (b.canonical.len() / b.items.len()) as u64 + 6;
-                    seen.0.reserve((size / per_entry).min(1 << 26) as usize);
+                    let (bytes, items) = match &u {
+                        CheckedUnit::Entries(b) => (b.canonical.len(), b.items.len()),
+                        CheckedUnit::Addresses {
+                            canonical, items, ..
+                        } => (canonical.len(), items.len()),
+                        _ => (0, 0),
+                    };
+                    if items > 0 {
+                        let per_item = (bytes / items) as u64 + 6;
+                        seen.0.reserve((size / per_item).min(1 << 26) as usize);
+                        reserved = true;
+                    }
                 }
-                pending.insert(n, b);
-                while let Some(b) = pending.remove(&next) {
+                pending.insert(n, u);
+                while let Some(u) = pending.remove(&next) {
                     let h = hasher.as_mut().expect("the header comes before entries");
-                    h.add_serialized_joined(&b.canonical, b.items.len() as u64);
-                    for (i, c) in b.items.into_iter().enumerate() {
-                        let index = b.first_index + i as u64;
-                        let mut outcome = c.outcome;
-                        if let Some(first) = seen.insert(c.key, index) {
-                            outcome = Outcome::Failed(format!(
-                                "duplicate address: entry {first} already lists {} on {}",
-                                c.address, c.chain
-                            ));
+                    match u {
+                        CheckedUnit::Entries(b) => {
+                            h.add_serialized_joined(&b.canonical, b.items.len() as u64);
+                            for (i, c) in b.items.into_iter().enumerate() {
+                                let index = b.first_index + i as u64;
+                                let mut outcome = c.outcome;
+                                if let Some(first) = seen.insert(c.key, Location::Entry(index)) {
+                                    outcome = Outcome::Failed(format!(
+                                        "duplicate address: {first} already lists {} on {}",
+                                        c.address, c.chain
+                                    ));
+                                }
+                                report.record(index, None, &c.chain, &c.address, outcome);
+                            }
                         }
-                        report.record(index, None, &c.chain, &c.address, outcome);
+                        CheckedUnit::AccountHead {
+                            tally: t,
+                            canonical_head,
+                        } => {
+                            h.add_account_head(&canonical_head);
+                            tally = Some(t);
+                        }
+                        CheckedUnit::Addresses {
+                            first,
+                            items,
+                            canonical,
+                        } => {
+                            h.add_account_addresses_joined(&canonical, items.len() as u64);
+                            let t = tally.as_mut().expect("a head comes before its addresses");
+                            add_addresses(t, &mut seen, first, items);
+                        }
+                        CheckedUnit::AccountEnd => {
+                            h.end_account();
+                            if let Some(t) = tally.take() {
+                                t.finish(&mut report);
+                            }
+                        }
                     }
                     next += 1;
                     let _ = token_rx.recv();
                 }
             }
-            Out::Batch(_, Err(())) | Out::End(_, Err(_)) => {
+            Out::Unit(_, Err(())) | Out::End(_, Err(_)) => {
                 gave_up = true;
                 break;
             }
@@ -242,7 +408,33 @@ fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Report>, 
     let (Some((_, stated)), Some(hasher), false) = (end, hasher, gave_up) else {
         return Ok(None);
     };
-    let computed = snapshot::format_digest(&hasher.finish());
+    finish_report(
+        &mut report,
+        stated,
+        snapshot::format_digest(&hasher.finish()),
+    );
+    Ok(Some(report))
+}
+
+/// Adds checked addresses of the current account to its tally, catching duplicates.
+fn add_addresses(
+    t: &mut AccountTally,
+    seen: &mut SeenAddresses,
+    first: u64,
+    items: Vec<account::CheckedAddress>,
+) {
+    let account = t.index();
+    for (i, c) in items.into_iter().enumerate() {
+        let position = first + i as u64;
+        let dup = seen
+            .insert(c.key, Location::Account { account, position })
+            .map(|l| l.to_string());
+        t.add(c, dup);
+    }
+}
+
+/// The digest check and the result.
+fn finish_report(report: &mut Report, stated: String, computed: String) {
     let ok = stated == computed;
     if !ok {
         report.file_failures.push(format!(
@@ -255,10 +447,11 @@ fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Report>, 
         ok,
     });
     report.finish(false);
-    Ok(Some(report))
 }
 
-/// The streaming path: serde_json over the whole file (exact error locations).
+/// The streaming path: serde_json over the whole file (exact error locations). An account is
+/// read whole (its addresses in memory, one account at a time) and its addresses checked in
+/// parallel.
 fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, InputError> {
     let (reader, bar) = open_with_progress(path, opts.progress)?;
     let reader = std::io::BufReader::with_capacity(1 << 20, reader);
@@ -266,29 +459,42 @@ fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, InputEr
     let (tx, rx) = mpsc::sync_channel::<Msg>(4);
     let path_buf = path.to_path_buf();
     let reader_thread = std::thread::spawn(move || {
-        let mut batch = Vec::with_capacity(BATCH);
-        let htx = tx.clone();
-        let end = snapshot::read_stream(
+        // Entries are sent in batches; the last batch goes before the first account.
+        let batch = std::cell::RefCell::new(Vec::with_capacity(BATCH));
+        let flush = |tx: &mpsc::SyncSender<Msg>| -> Result<(), String> {
+            let b = std::mem::take(&mut *batch.borrow_mut());
+            if b.is_empty() {
+                return Ok(());
+            }
+            tx.send(Msg::Batch(b))
+                .map_err(|_| "verification stopped".to_string())
+        };
+        let end = snapshot::read_stream_accounts(
             &path_buf,
             reader,
             |h| {
-                htx.send(Msg::Header(Box::new(h.clone())))
+                tx.send(Msg::Header(Box::new(h.clone())))
                     .map_err(|_| "verification stopped".to_string())
             },
             |i, e| {
-                batch.push((i, e));
-                if batch.len() == BATCH {
-                    tx.send(Msg::Batch(std::mem::replace(
-                        &mut batch,
-                        Vec::with_capacity(BATCH),
-                    )))
-                    .map_err(|_| "verification stopped".to_string())?;
+                let full = {
+                    let mut b = batch.borrow_mut();
+                    b.push((i, e));
+                    b.len() == BATCH
+                };
+                if full {
+                    flush(&tx)?;
                 }
                 Ok(())
             },
+            |i, a| {
+                flush(&tx)?;
+                tx.send(Msg::Account(i, Box::new(a)))
+                    .map_err(|_| "verification stopped".to_string())
+            },
         );
-        if end.is_ok() && !batch.is_empty() {
-            let _ = tx.send(Msg::Batch(batch));
+        if end.is_ok() {
+            let _ = flush(&tx);
         }
         end
     });
@@ -302,11 +508,7 @@ fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, InputEr
                 report.entity = Some(h.entity.clone());
                 report.snapshot_id = Some(h.snapshot_id.clone());
                 let c = SnapshotContext::new(&h);
-                if let Err(e) = &c.template {
-                    report
-                        .file_failures
-                        .push(format!("field `message_template`: {e}"));
-                }
+                report.file_failures = c.header_failures();
                 ctx = Some(c);
             }
             Msg::Batch(batch) => {
@@ -318,14 +520,36 @@ fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, InputEr
                         .collect()
                 });
                 for ((i, e), (mut outcome, key)) in batch.iter().zip(outcomes) {
-                    if let Some(first) = seen.insert(key, *i) {
+                    if let Some(first) = seen.insert(key, Location::Entry(*i)) {
                         outcome = Outcome::Failed(format!(
-                            "duplicate address: entry {first} already lists {} on {}",
+                            "duplicate address: {first} already lists {} on {}",
                             e.address, e.chain
                         ));
                     }
                     report.record(*i, None, &e.chain, &e.address, outcome);
                 }
+            }
+            Msg::Account(index, mut a) => {
+                let c = ctx.as_ref().expect("the header comes before accounts");
+                let keys = a.keys();
+                let outcome = account::verify_account(c, &a, &keys);
+                let mut t = AccountTally::new(index, &a, outcome);
+                let addresses = std::mem::take(&mut a.addresses);
+                let keys = keys.ok();
+                let chain = a.chain.as_str();
+                let checked: Vec<Vec<account::CheckedAddress>> = pool.install(|| {
+                    addresses
+                        .par_chunks(ADDRESS_BATCH)
+                        .map(|chunk| account::check_addresses(keys.as_ref(), chain, chunk.to_vec()))
+                        .collect()
+                });
+                let mut first = 0u64;
+                for items in checked {
+                    let n = items.len() as u64;
+                    add_addresses(&mut t, &mut seen, first, items);
+                    first += n;
+                }
+                t.finish(&mut report);
             }
         }
     }
@@ -334,26 +558,14 @@ fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, InputEr
         .map_err(|_| InputError::new(path, "reader thread panicked"))??;
     bar.finish_and_clear();
     let computed = snapshot::format_digest(&end.computed_digest);
-    let ok = end.digest_matches();
-    if !ok {
-        report.file_failures.push(format!(
-            "digest mismatch: the file states {}, its content hashes to {computed}",
-            end.stated_digest
-        ));
-    }
-    report.digest = Some(DigestCheck {
-        stated: end.stated_digest,
-        computed,
-        ok,
-    });
-    report.finish(false);
+    finish_report(&mut report, end.stated_digest, computed);
     Ok(report)
 }
 
 /// The duplicate-detection key of an address on a chain: the first 128 bits of
 /// SHA-256(upper-case chain ‖ 0 ‖ address), the address lower-cased on EVM chains (their
 /// case is only a checksum). Computed on the worker threads.
-fn address_key(chain: &str, address: &str) -> u128 {
+pub(crate) fn address_key(chain: &str, address: &str) -> u128 {
     let mut h = Sha256::new();
     let chain = chain.trim();
     let mut up = [0u8; 32];
@@ -397,17 +609,60 @@ impl std::hash::Hasher for KeyHasher {
     }
 }
 
-/// Addresses already listed, to catch duplicates in flat memory (about 24 bytes per entry).
+/// Where an address was listed: an entry, or a position in an account's list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Location {
+    Entry(u64),
+    Account { account: u64, position: u64 },
+}
+
+/// Marks an account location in its 64-bit form: account (23 bits) and position (40 bits).
+const ACCOUNT_BIT: u64 = 1 << 63;
+
+impl Location {
+    fn pack(self) -> u64 {
+        match self {
+            Location::Entry(i) => i & !ACCOUNT_BIT,
+            Location::Account { account, position } => {
+                ACCOUNT_BIT | ((account & ((1 << 23) - 1)) << 40) | (position & ((1 << 40) - 1))
+            }
+        }
+    }
+
+    fn unpack(v: u64) -> Location {
+        if v & ACCOUNT_BIT == 0 {
+            Location::Entry(v)
+        } else {
+            Location::Account {
+                account: (v >> 40) & ((1 << 23) - 1),
+                position: v & ((1 << 40) - 1),
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Entry(i) => write!(f, "entry {i}"),
+            Location::Account { account, position } => {
+                write!(f, "account {account} (its address number {position})")
+            }
+        }
+    }
+}
+
+/// Addresses already listed, to catch duplicates in flat memory (about 24 bytes per address).
 #[derive(Default)]
 struct SeenAddresses(HashMap<u128, u64, std::hash::BuildHasherDefault<KeyHasher>>);
 
 impl SeenAddresses {
-    /// Records `key` at `index`; the index of an earlier entry with the same key, if any.
-    fn insert(&mut self, key: u128, index: u64) -> Option<u64> {
+    /// Records `key` at `at`; where an earlier listing of the same key was, if any.
+    fn insert(&mut self, key: u128, at: Location) -> Option<Location> {
         match self.0.entry(key) {
-            std::collections::hash_map::Entry::Occupied(o) => Some(*o.get()),
+            std::collections::hash_map::Entry::Occupied(o) => Some(Location::unpack(*o.get())),
             std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(index);
+                v.insert(at.pack());
                 None
             }
         }
