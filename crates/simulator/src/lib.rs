@@ -70,6 +70,7 @@ pub mod fixtures;
 mod in_process;
 mod sign_psbt;
 pub mod synthetic;
+pub mod synthetic_accounts;
 mod tcp;
 mod tron_app;
 

@@ -251,7 +251,6 @@ fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Report>, 
                     }
                     Ok(None) => break,
                     Err(b) => {
-                        drop(send);
                         let _ = out_tx.send(Out::End(seq, Err(b)));
                         return;
                     }
@@ -263,7 +262,6 @@ fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Report>, 
                     Ok(Some(u)) => u,
                     Ok(None) => break,
                     Err(b) => {
-                        drop(send);
                         let _ = out_tx.send(Out::End(seq, Err(b)));
                         return;
                     }
@@ -272,7 +270,6 @@ fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Report>, 
                     AccountUnit::Head { index, json } => {
                         // Parsed here (it is small): its address batches need its keys.
                         let Ok(a) = serde_json::from_slice::<Account>(&json) else {
-                            drop(send);
                             let _ = out_tx.send(Out::End(
                                 seq,
                                 Err(snapshot::SplitBail("an account head does not parse".into())),
@@ -306,7 +303,6 @@ fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Report>, 
                     return;
                 }
             }
-            drop(send);
             let _ = out_tx.send(Out::End(seq, split.finish()));
         })
         .map_err(|e| InputError::new(path, format!("cannot start the reader thread: {e}")))?;
@@ -343,8 +339,8 @@ fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Report>, 
                         } => (canonical.len(), items.len()),
                         _ => (0, 0),
                     };
-                    if items > 0 {
-                        let per_item = (bytes / items) as u64 + 6;
+                    if let Some(per_item) = bytes.checked_div(items) {
+                        let per_item = per_item as u64 + 6;
                         seen.0.reserve((size / per_item).min(1 << 26) as usize);
                         reserved = true;
                     }
@@ -1089,6 +1085,173 @@ mod tests {
         assert!(r.digest.unwrap().ok);
     }
 
+    /// Entries and accounts of the benchmark mix (several address batches per account), with
+    /// failures of each kind: a wrong address, a hardened path, a bad account signature, a
+    /// duplicate across an entry and an account, and one across two accounts.
+    fn account_sample() -> Snapshot {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("accounts.json");
+        let mut g = por_attest_simulator::synthetic_accounts::synthetic_account_snapshot(6000, 10);
+        g.entries = por_attest_simulator::synthetic::synthetic_snapshot(20).entries;
+        std::fs::write(&file, g.to_file_bytes()).unwrap();
+        let mut s = Snapshot::read(&file).unwrap();
+        s.accounts[0].addresses[500].address = s.accounts[0].addresses[3].address.clone();
+        s.accounts[1].addresses[599].path = "0/599h".into();
+        s.accounts[2].signatures[0].signature = s.accounts[3].signatures[0].signature.clone();
+        s.accounts[3].addresses[1].address = s.accounts[0].addresses[10].address.clone();
+        let dup = s.accounts[0].addresses[11].clone();
+        let dup_entry = s.entries[2].address.clone();
+        s.accounts[3].addresses.push(dup);
+        s.accounts[3].addresses[5].address = dup_entry;
+        s
+    }
+
+    #[test]
+    fn with_accounts_the_parallel_path_reports_what_the_streaming_path_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = account_sample();
+        let bytes = s.to_file_bytes();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let digest_line = text.lines().find(|l| l.contains("\"digest\"")).unwrap();
+        let moved = text.replacen(&format!("{digest_line}\n"), "", 1).replacen(
+            "\n  ]\n}",
+            &format!("\n  ],\n{}\n}}", digest_line.trim_end_matches(',')),
+            1,
+        );
+        let no_entries = {
+            let mut e = s.clone();
+            e.entries.clear();
+            e.to_file_bytes()
+        };
+        let variants: Vec<(&str, Vec<u8>)> = vec![
+            ("file.json", bytes.clone()),
+            ("compact.json", serde_json::to_vec(&value).unwrap()),
+            ("pretty.json", serde_json::to_vec_pretty(&value).unwrap()),
+            ("digest-last.json", moved.into_bytes()),
+            ("no-entries.json", no_entries),
+            (
+                "tampered.json",
+                text.replacen("\"cold\"", "\"warm\"", 1).into_bytes(),
+            ),
+        ];
+        for (name, b) in variants {
+            let p = dir.path().join(name);
+            std::fs::write(&p, &b).unwrap();
+            let (fast, slow) = both(&p);
+            let fast = fast.unwrap_or_else(|| panic!("{name}: the parallel path gave up"));
+            assert_eq!(fast, slow, "{name}");
+        }
+        let p = dir.path().join("file.json");
+        let r = verify_snapshot_file(&p, &opts()).unwrap();
+        assert!(r.digest.as_ref().unwrap().ok);
+        assert_eq!(
+            (r.entries, r.accounts, r.addresses),
+            (20, 10, 20 + 6001),
+            "{}",
+            r.to_human()
+        );
+        // Account 1 (hardened path) and 2 (signature) fail whole: 1,200 addresses.
+        assert_eq!(r.accounts_failed, 2, "{}", r.to_human());
+        assert_eq!(r.failed, 1200 + 4, "{}", r.to_human());
+        let reasons: Vec<String> = r
+            .problems
+            .iter()
+            .map(|p| {
+                format!(
+                    "{:?} {:?} {:?}: {}",
+                    p.account, p.path, p.addresses, p.reason
+                )
+            })
+            .collect();
+        let has = |needle: &str| reasons.iter().any(|r| r.contains(needle));
+        assert!(
+            has("Some(0) Some(\"0/500\") None: the account's key gives"),
+            "{reasons:#?}"
+        );
+        assert!(has("Some(1) None Some(600): address"), "{reasons:#?}");
+        assert!(has("`0/599h` has a hardened step"), "{reasons:#?}");
+        assert!(
+            has("Some(2) None Some(600): signature 0 recovers"),
+            "{reasons:#?}"
+        );
+        assert!(
+            has("duplicate address: account 0 (its address number 10)"),
+            "{reasons:#?}"
+        );
+        assert!(
+            has("Some(3) Some(\"0/5\") None: the account's key gives"),
+            "{reasons:#?}"
+        );
+        assert!(has("duplicate address: entry 2"), "{reasons:#?}");
+        assert!(
+            has("Some(3) Some(\"0/11\") None: the account's key gives"),
+            "{reasons:#?}"
+        );
+        // Another field order inside the accounts: only the streaming parser takes it, and it
+        // says the same (the digest is of the content, not the layout).
+        let mut v = value.clone();
+        for a in v["accounts"].as_array_mut().unwrap() {
+            let o = a.as_object_mut().unwrap();
+            let addresses = o.shift_remove("addresses").unwrap();
+            o.shift_insert(0, "addresses".into(), addresses);
+        }
+        let p2 = dir.path().join("reordered.json");
+        std::fs::write(&p2, serde_json::to_vec(&v).unwrap()).unwrap();
+        assert!(verify_parallel(&p2, &opts()).unwrap().is_none());
+        let mut slow = verify_streaming(&p2, &opts()).unwrap();
+        slow.file = r.file.clone();
+        assert_eq!(slow, r);
+    }
+
+    #[test]
+    fn bad_account_files_are_errors_naming_the_account_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = account_sample();
+        let text = String::from_utf8(s.to_file_bytes()).unwrap();
+        let cases = [
+            (
+                text.replacen("\"version\": 2", "\"version\": 1", 1),
+                "`account_template` needs format version 2",
+            ),
+            (
+                text.replacen("  \"account_template\"", "  \"account_templat\"", 1),
+                "unknown field `account_templat`",
+            ),
+            (
+                text.replacen("\"path\":\"0/1\"", "\"paht\":\"0/1\"", 1),
+                "account 0",
+            ),
+            (
+                text.replacen("\"descriptor\"", "\"descripter\"", 1),
+                "account 4",
+            ),
+            (
+                text.replacen("\"accounts\": [", "\"acounts\": [", 1),
+                "acounts",
+            ),
+        ];
+        for (i, (t, want)) in cases.iter().enumerate() {
+            let p = dir.path().join(format!("bad{i}.json"));
+            std::fs::write(&p, t).unwrap();
+            assert!(verify_parallel(&p, &opts()).unwrap().is_none(), "case {i}");
+            let e = verify_snapshot_file(&p, &opts()).unwrap_err().to_string();
+            assert!(e.contains(want) && e.contains("line"), "case {i}: {e}");
+        }
+        // Version 1 without accounts still reads as it always did.
+        let mut v1 = s.clone();
+        v1.accounts.clear();
+        v1.header.version = snapshot::FORMAT_VERSION;
+        v1.header.account_template = None;
+        let p = dir.path().join("v1.json");
+        std::fs::write(&p, v1.to_file_bytes()).unwrap();
+        let (fast, slow) = both(&p);
+        assert_eq!(fast.unwrap(), slow);
+        assert!(!String::from_utf8(v1.to_file_bytes())
+            .unwrap()
+            .contains("accounts"));
+    }
+
     #[test]
     fn the_parallel_path_leaves_bad_input_to_the_streaming_parser() {
         let dir = tempfile::tempdir().unwrap();
@@ -1152,6 +1315,40 @@ mod tests {
                 }
             }
             assert_eq!(got, want, "step {step}");
+            assert_eq!(sp.finish().unwrap(), snapshot::format_digest(&s.digest()));
+        }
+    }
+
+    #[test]
+    fn splitter_gives_the_accounts_whatever_the_read_sizes() {
+        let mut s = account_sample();
+        s.accounts.truncate(5);
+        let bytes = s.to_file_bytes();
+        for step in [1, 13, 4096, 1 << 20] {
+            let mut sp = EntrySplitter::new(Trickle(&bytes, step)).unwrap();
+            while sp.next_batch(64, 1 << 20).unwrap().is_some() {}
+            let mut accounts: Vec<Account> = Vec::new();
+            while let Some(u) = sp.next_account_unit(100, 1 << 20).unwrap() {
+                match u {
+                    AccountUnit::Head { index, json } => {
+                        assert_eq!(index, accounts.len() as u64);
+                        accounts.push(serde_json::from_slice(&json).unwrap());
+                    }
+                    AccountUnit::Addresses { account, batch } => {
+                        let a = &mut accounts[account as usize];
+                        assert_eq!(batch.first_index, a.addresses.len() as u64);
+                        assert!(batch.len() <= 100);
+                        for i in 0..batch.len() {
+                            a.addresses
+                                .push(serde_json::from_slice(batch.get(i)).unwrap());
+                        }
+                    }
+                    AccountUnit::End { account, addresses } => {
+                        assert_eq!(addresses, accounts[account as usize].addresses.len() as u64);
+                    }
+                }
+            }
+            assert_eq!(accounts, s.accounts, "step {step}");
             assert_eq!(sp.finish().unwrap(), snapshot::format_digest(&s.digest()));
         }
     }

@@ -239,12 +239,15 @@ impl AccountTally {
                 self.fails_account.get_or_insert(r);
                 return;
             }
-            (Some(first), _) => format!(
+            (None, AddressCheck::Verified) => return,
+            (None, AddressCheck::Failed(r)) => r,
+            (Some(first), AddressCheck::Verified) => format!(
                 "duplicate address: {first} already lists {} on {}",
                 c.address, self.record.chain
             ),
-            (None, AddressCheck::Verified) => return,
-            (None, AddressCheck::Failed(r)) => r,
+            (Some(first), AddressCheck::Failed(r)) => {
+                format!("{r}; and a duplicate address: {first} already lists it")
+            }
         };
         self.failures.push(AddressFailure {
             path: c.path,

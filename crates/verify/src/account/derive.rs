@@ -241,3 +241,202 @@ pub fn check_address(deriver: &mut Deriver<'_>, item: &AccountAddress) -> Addres
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chains::{ChainFamily, Network};
+    use bitcoin::bip32::{DerivationPath, Xpriv};
+    use miniscript::descriptor::{Descriptor, DescriptorPublicKey};
+    use std::str::FromStr;
+
+    /// `[fp/path]xpub` of test seed `seed` at `path`.
+    fn key_at(seed: u8, path: &str) -> String {
+        let secp = crate::schemes::secp();
+        let m = Xpriv::new_master(bitcoin::Network::Bitcoin, &[seed; 32]).unwrap();
+        let p = DerivationPath::from_str(path).unwrap();
+        let x = Xpub::from_priv(secp, &m.derive_priv(secp, &p).unwrap());
+        format!("[{}/{}]{x}", m.fingerprint(secp), &path[2..])
+    }
+
+    /// miniscript's address of a descriptor at `index`: the oracle.
+    fn oracle(desc: &Descriptor<DescriptorPublicKey>, index: u32) -> String {
+        desc.at_derivation_index(index)
+            .unwrap()
+            .address(bitcoin::Network::Bitcoin)
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn single_key_accounts_derive_what_miniscript_derives() {
+        for (st, purpose, shape) in [
+            (ScriptType::P2pkh, "44", "pkh(KEY/0/*)"),
+            (ScriptType::P2shP2wpkh, "49", "sh(wpkh(KEY/0/*))"),
+            (ScriptType::P2wpkh, "84", "wpkh(KEY/0/*)"),
+            (ScriptType::P2tr, "86", "tr(KEY/0/*)"),
+        ] {
+            let text = key_at(1, &format!("m/{purpose}'/0'/0'"));
+            let keys = AccountKeys::single(ChainFamily::Bitcoin, Some(st), Network::Mainnet, &text)
+                .unwrap();
+            let desc =
+                Descriptor::<DescriptorPublicKey>::from_str(&shape.replace("KEY", &text)).unwrap();
+            let mut d = Deriver::new(&keys);
+            for i in 0..25 {
+                let want = oracle(&desc, i);
+                let got = d
+                    .address(&parse_relative_path(&format!("0/{i}")).unwrap())
+                    .unwrap();
+                assert_eq!(got.to_text(), want, "{st} {i}");
+                assert!(got.matches(&want));
+                assert!(!got.matches(&want.to_uppercase()) || st == ScriptType::P2pkh);
+            }
+        }
+    }
+
+    #[test]
+    fn multisig_accounts_derive_what_miniscript_derives() {
+        let keys: Vec<String> = (1..=3).map(|s| key_at(s, "m/48'/0'/0'/2'")).collect();
+        for (st, shape) in [
+            (ScriptType::P2wsh, "wsh(sortedmulti(2,@0,@1,@2))"),
+            (ScriptType::P2sh, "sh(sortedmulti(2,@0,@1,@2))"),
+            (ScriptType::P2shP2wsh, "sh(wsh(sortedmulti(2,@0,@1,@2)))"),
+            (ScriptType::P2wsh, "wsh(multi(2,@0,@1,@2))"),
+            (ScriptType::P2sh, "sh(multi(1,@0,@1,@2))"),
+        ] {
+            let mut text = shape.to_string();
+            for (i, k) in keys.iter().enumerate() {
+                text = text.replace(&format!("@{i}"), &format!("{k}/<0;1>/*"));
+            }
+            let full = Descriptor::<DescriptorPublicKey>::from_str(&text)
+                .unwrap()
+                .to_string();
+            let acct =
+                AccountKeys::multisig(ChainFamily::Bitcoin, Some(st), Network::Mainnet, &full)
+                    .unwrap();
+            let singles = Descriptor::<DescriptorPublicKey>::from_str(&full)
+                .unwrap()
+                .into_single_descriptors()
+                .unwrap();
+            let mut d = Deriver::new(&acct);
+            for branch in 0..2u32 {
+                for i in 0..8 {
+                    let p = parse_relative_path(&format!("{branch}/{i}")).unwrap();
+                    acct.check_path(&p, "p").unwrap();
+                    let got = d.address(&p).unwrap().to_text();
+                    assert_eq!(
+                        got,
+                        oracle(&singles[branch as usize], i),
+                        "{shape} {branch}/{i}"
+                    );
+                }
+            }
+            for bad in ["2/0", "0", "0/0/0"] {
+                let p = parse_relative_path(bad).unwrap();
+                assert!(acct.check_path(&p, bad).is_err(), "{shape} {bad}");
+            }
+        }
+    }
+
+    #[test]
+    fn evm_and_tron_accounts_derive_the_keys_addresses() {
+        use crate::schemes::evm::{evm_address_of, to_checksum_address};
+        let secp = crate::schemes::secp();
+        let m = Xpriv::new_master(bitcoin::Network::Bitcoin, &[4; 32]).unwrap();
+        for (family, path) in [
+            (ChainFamily::Evm, "m/44'/60'/0'/0"),
+            (ChainFamily::Tron, "m/44'/195'/0'/0"),
+        ] {
+            let text = key_at(4, path);
+            let keys = AccountKeys::single(family, None, Network::Mainnet, &text).unwrap();
+            let mut d = Deriver::new(&keys);
+            for i in [0u32, 1, 99] {
+                let child = m
+                    .derive_priv(
+                        secp,
+                        &DerivationPath::from_str(&format!("{path}/{i}")).unwrap(),
+                    )
+                    .unwrap();
+                let a = evm_address_of(&child.private_key.public_key(secp));
+                let want = if family == ChainFamily::Evm {
+                    to_checksum_address(&a)
+                } else {
+                    format_tron_address(&a)
+                };
+                let got = d
+                    .address(&parse_relative_path(&i.to_string()).unwrap())
+                    .unwrap();
+                assert_eq!(got.to_text(), want);
+                assert!(got.matches(&want));
+                if family == ChainFamily::Evm {
+                    assert!(
+                        got.matches(&want.to_lowercase()),
+                        "lower case is the same address"
+                    );
+                    let mut bad = want.clone().into_bytes();
+                    let at = bad
+                        .iter()
+                        .rposition(|c| c.is_ascii_alphabetic() && *c != b'x')
+                        .unwrap();
+                    bad[at] ^= 0x20;
+                    assert!(
+                        !got.matches(std::str::from_utf8(&bad).unwrap()),
+                        "wrong EIP-55 case"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn keys_that_cannot_be_accounts_are_refused_with_reasons() {
+        let good = key_at(1, "m/84'/0'/0'");
+        let err = |family, st, net, key: &str| {
+            AccountKeys::single(family, st, net, key)
+                .unwrap_err()
+                .to_string()
+        };
+        let btc = ChainFamily::Bitcoin;
+        let wpkh = Some(ScriptType::P2wpkh);
+        assert!(err(btc, wpkh, Network::Testnet, &good).contains("account is on testnet"));
+        assert!(err(btc, None, Network::Mainnet, &good).contains("`script_type` is missing"));
+        assert!(err(ChainFamily::Evm, wpkh, Network::Mainnet, &good).contains("only to Bitcoin"));
+        assert!(err(btc, wpkh, Network::Mainnet, &format!("{good}/0/*")).contains("steps after"));
+        assert!(
+            err(btc, wpkh, Network::Mainnet, "xpubnope").contains("is not `[fingerprint/path]xpub")
+        );
+        let wrong_depth = good.replacen("/84'/0'/0'", "/84'/0'", 1);
+        assert!(err(btc, wpkh, Network::Mainnet, &wrong_depth).contains("depth"));
+        let wrong_child = good.replacen("/84'/0'/0'", "/84'/0'/1'", 1);
+        assert!(err(btc, wpkh, Network::Mainnet, &wrong_child).contains("child"));
+        assert!(err(btc, Some(ScriptType::P2wsh), Network::Mainnet, &good).contains("descriptor"));
+
+        let ms =
+            |st, text: &str| AccountKeys::multisig(btc, st, Network::Mainnet, text).unwrap_err();
+        let k = key_at(1, "m/48'/0'/0'/2'");
+        let with_sum = |body: &str| {
+            format!(
+                "{body}#{}",
+                miniscript::descriptor::checksum::desc_checksum(body).unwrap()
+            )
+        };
+        let wsh = Some(ScriptType::P2wsh);
+        let body = format!("wsh(sortedmulti(1,{k}/<0;1>/*))");
+        assert!(ms(wsh, &body).to_string().contains("checksum"));
+        assert!(ms(Some(ScriptType::P2sh), &with_sum(&body))
+            .to_string()
+            .contains("says p2sh"));
+        let hardened = format!("wsh(sortedmulti(1,{k}/0h/*))");
+        assert!(ms(wsh, &with_sum(&hardened))
+            .to_string()
+            .contains("hardened"));
+        let plain = "wsh(sortedmulti(1,02e6642fd69bd211f93f7f1f36ca51a26a5290eb2dd1b0d8279a87bb0d480c8443))";
+        assert!(ms(wsh, &with_sum(plain))
+            .to_string()
+            .contains("plain public key"));
+        let tr = format!("tr({k}/<0;1>/*)");
+        assert!(ms(None, &with_sum(&tr)).is_unsupported());
+        let and = format!("wsh(and_v(v:pk({k}/0/*),older(10)))");
+        assert!(ms(wsh, &with_sum(&and)).is_unsupported());
+    }
+}

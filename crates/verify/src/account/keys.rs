@@ -391,3 +391,47 @@ impl AccountKeys {
         Ok(())
     }
 }
+
+impl std::fmt::Display for AccountKey {
+    /// `[fingerprint/path]xpub…` (BIP-380), or the bare xpub without an origin.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some((fp, path)) = &self.origin {
+            write!(f, "[{fp}")?;
+            if !path.is_empty() {
+                write!(f, "/{path}")?;
+            }
+            f.write_str("]")?;
+        }
+        write!(f, "{}", self.xpub)
+    }
+}
+
+/// The descriptor of a `threshold`-of-n CHECKMULTISIG wallet over account keys, each key
+/// followed by `/<0;1>/*` (receive and change), with its BIP-380 checksum: what an account
+/// entry's `descriptor` holds.
+pub fn multisig_descriptor(
+    script_type: ScriptType,
+    threshold: usize,
+    sorted: bool,
+    keys: &[AccountKey],
+) -> Result<String, AccountKeyError> {
+    let keys: Vec<String> = keys.iter().map(|k| format!("{k}/<0;1>/*")).collect();
+    let multi = format!(
+        "{}({threshold},{})",
+        if sorted { "sortedmulti" } else { "multi" },
+        keys.join(",")
+    );
+    let body = match script_type {
+        ScriptType::P2wsh => format!("wsh({multi})"),
+        ScriptType::P2sh => format!("sh({multi})"),
+        ScriptType::P2shP2wsh => format!("sh(wsh({multi}))"),
+        other => {
+            return Err(AccountKeyError::Inconsistent(format!(
+                "{other} is not a multisig script type"
+            )))
+        }
+    };
+    let sum = miniscript::descriptor::checksum::desc_checksum(&body)
+        .map_err(|e| AccountKeyError::BadDescriptor(e.to_string()))?;
+    Ok(format!("{body}#{sum}"))
+}
