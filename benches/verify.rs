@@ -414,7 +414,11 @@ fn main() {
     } else {
         let (p, made) = synthetic::cached_okx(&dir, okx_rows).expect("generate OKX file");
         if made {
-            println!("generated {} in {:.1} s", p.display(), t.elapsed().as_secs_f64());
+            println!(
+                "generated {} in {:.1} s",
+                p.display(),
+                t.elapsed().as_secs_f64()
+            );
         }
         Some(p)
     };

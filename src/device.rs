@@ -2,11 +2,39 @@
 //! `tcp:HOST:PORT` (Speculos, or `por-attest simulator`), `hid` / `hid:SERIAL_OR_PATH` (a
 //! Ledger over USB).
 
+use crate::signer::Signer;
+use crate::signers::LedgerSigner;
 use crate::simulator::{SimulatedLedger, SimulatorConfig};
 use crate::transport::{Exchange, TcpTransport, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT};
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
+use thiserror::Error;
+
+/// Why the device a spelling names could not be reached.
+#[derive(Debug, Error)]
+pub enum ConnectError {
+    /// The built-in simulator could not start (a bad mnemonic).
+    #[error("simulator: {0}")]
+    Simulator(#[from] crate::simulator::SimulatorError),
+    /// Nothing answers at the TCP address.
+    #[error(
+        "cannot reach tcp:{addr}: {source} (is Speculos or `por-attest simulator` running and listening there?)"
+    )]
+    Tcp {
+        /// The address tried.
+        addr: String,
+        /// What the connection said.
+        source: crate::transport::TransportError,
+    },
+    /// No Ledger on USB could be listed, chosen or opened.
+    #[cfg(feature = "hid")]
+    #[error(transparent)]
+    Usb(#[from] crate::transport::hid::UsbError),
+    /// This build has no USB transport.
+    #[error("this build has no USB support (built without the `hid` feature): rebuild with default features, or use tcp:HOST:PORT")]
+    NoUsbSupport,
+}
 
 /// A device named on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,9 +100,15 @@ impl fmt::Display for DeviceSpec {
     }
 }
 
+/// Opens the signer the spelling names: every spelling today reaches a Ledger (or the
+/// simulated one), driven through its apps. A new kind of device adds its spelling here.
+pub fn open_signer(spec: &DeviceSpec) -> Result<Box<dyn Signer>, ConnectError> {
+    Ok(Box::new(LedgerSigner::new(connect(spec)?)))
+}
+
 /// Opens a transport to the device, with the default timeouts (a reply may take up to
 /// [`DEFAULT_READ_TIMEOUT`]: the user may be reading the device's screen).
-pub fn connect(spec: &DeviceSpec) -> Result<Box<dyn Exchange + Send>, String> {
+pub fn connect(spec: &DeviceSpec) -> Result<Box<dyn Exchange + Send>, ConnectError> {
     connect_with(spec, DEFAULT_READ_TIMEOUT)
 }
 
@@ -84,31 +118,30 @@ pub fn connect(spec: &DeviceSpec) -> Result<Box<dyn Exchange + Send>, String> {
 pub fn connect_with(
     spec: &DeviceSpec,
     timeout: Duration,
-) -> Result<Box<dyn Exchange + Send>, String> {
+) -> Result<Box<dyn Exchange + Send>, ConnectError> {
     match spec {
         DeviceSpec::Sim { mnemonic } => {
             let config = match mnemonic {
                 Some(m) => SimulatorConfig::with_mnemonic(m),
                 None => SimulatorConfig::default(),
             };
-            let sim = SimulatedLedger::new(config).map_err(|e| format!("simulator: {e}"))?;
+            let sim = SimulatedLedger::new(config)?;
             Ok(Box::new(sim.transport()))
         }
-        DeviceSpec::Tcp { addr } => TcpTransport::connect_with(addr, DEFAULT_CONNECT_TIMEOUT, timeout)
-            .map(|t| Box::new(t) as Box<dyn Exchange + Send>)
-            .map_err(|e| {
-                format!(
-                    "cannot reach tcp:{addr}: {e} (is Speculos or `por-attest simulator` running and listening there?)"
-                )
-            }),
+        DeviceSpec::Tcp { addr } => {
+            TcpTransport::connect_with(addr, DEFAULT_CONNECT_TIMEOUT, timeout)
+                .map(|t| Box::new(t) as Box<dyn Exchange + Send>)
+                .map_err(|source| ConnectError::Tcp {
+                    addr: addr.clone(),
+                    source,
+                })
+        }
         #[cfg(feature = "hid")]
         DeviceSpec::Hid { which } => crate::transport::hid::open(which.as_deref(), timeout)
-            .map(|t| Box::new(t) as Box<dyn Exchange + Send>),
+            .map(|t| Box::new(t) as Box<dyn Exchange + Send>)
+            .map_err(ConnectError::from),
         #[cfg(not(feature = "hid"))]
-        DeviceSpec::Hid { .. } => Err(
-            "this build has no USB support (built without the `hid` feature): rebuild with default features, or use tcp:HOST:PORT"
-                .to_string(),
-        ),
+        DeviceSpec::Hid { .. } => Err(ConnectError::NoUsbSupport),
     }
 }
 

@@ -2,7 +2,7 @@
 //! version), the master fingerprint when the Bitcoin app is open, and what the user must do
 //! when a device is not ready (unlock it, open an app, update an app, fix USB permissions).
 
-use crate::device::{connect_with, DeviceSpec};
+use crate::device::{connect_with, ConnectError, DeviceSpec};
 use crate::signers::dashboard::app_and_version;
 use crate::signers::{ensure_app, AppKind, BitcoinApp, DeviceError};
 use crate::transport::Exchange;
@@ -320,7 +320,7 @@ pub fn describe(
 pub fn list_devices(
     spec: Option<&DeviceSpec>,
     open: Option<AppKind>,
-) -> Result<Vec<DeviceInfo>, String> {
+) -> Result<Vec<DeviceInfo>, ConnectError> {
     let timeout = if open.is_some() {
         OPEN_TIMEOUT
     } else {
@@ -342,10 +342,10 @@ pub fn list_devices(
 }
 
 #[cfg(feature = "hid")]
-fn list_usb(open: Option<AppKind>, timeout: Duration) -> Result<Vec<DeviceInfo>, String> {
+fn list_usb(open: Option<AppKind>, timeout: Duration) -> Result<Vec<DeviceInfo>, ConnectError> {
     let ledgers = crate::transport::hid::list_ledgers()?;
     if ledgers.is_empty() {
-        return Err(crate::transport::hid::no_ledger_message());
+        return Err(crate::transport::hid::UsbError::NoLedger.into());
     }
     Ok(ledgers
         .iter()
@@ -363,6 +363,7 @@ fn probe_usb(
     let mut info = match crate::transport::hid::open(Some(&l.path), timeout) {
         Ok(mut t) => describe(&mut t, &device, open),
         Err(e) => {
+            let e = e.to_string();
             let (reason, guidance) = match e.split_once('\n') {
                 Some((first, rest)) => (first.to_string(), Some(rest.to_string())),
                 None => (e, None),
@@ -383,8 +384,8 @@ fn probe_usb(
 }
 
 #[cfg(not(feature = "hid"))]
-fn list_usb(_open: Option<AppKind>, _timeout: Duration) -> Result<Vec<DeviceInfo>, String> {
-    Err("this build has no USB support (built without the `hid` feature): name a device with --device tcp:HOST:PORT".into())
+fn list_usb(_open: Option<AppKind>, _timeout: Duration) -> Result<Vec<DeviceInfo>, ConnectError> {
+    Err(ConnectError::NoUsbSupport)
 }
 
 #[cfg(test)]
@@ -557,7 +558,8 @@ mod tests {
             .port();
         let spec: DeviceSpec = format!("tcp:127.0.0.1:{port}").parse().unwrap();
         let e = list_devices(Some(&spec), None).unwrap_err();
-        assert!(e.contains("cannot reach"), "{e}");
+        assert!(matches!(e, ConnectError::Tcp { .. }), "{e}");
+        assert!(e.to_string().contains("cannot reach"), "{e}");
     }
 
     /// A device that reports a fixed app and answers 0x6D00 to anything else.

@@ -6,7 +6,7 @@
 //! the simulated Ledger with test fixtures ([`por_attest_simulator`]); it adds what joins them:
 //! the `--device` spellings, the device listing and the demo.
 
-pub use por_attest_ceremony::{ceremony, journal, manifest, package, signers};
+pub use por_attest_ceremony::{ceremony, journal, manifest, package, signer, signers};
 pub use por_attest_simulator as simulator;
 pub use por_attest_simulator::{fixtures, synthetic, synthetic_accounts};
 pub use por_attest_verify::{

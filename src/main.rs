@@ -1,8 +1,8 @@
 //! The `por-attest` command line.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use por_attest::ceremony::{sign, CeremonyError, OnReject, SignOptions};
-use por_attest::device::{connect, DeviceSpec};
+use por_attest::ceremony::{sign_with, CeremonyError, OnReject, SignOptions};
+use por_attest::device::{open_signer, DeviceSpec};
 use por_attest::manifest::Manifest;
 use por_attest::package::{package, PackageOptions};
 use por_attest::simulator::{serve_tcp, SimulatorConfig};
@@ -241,8 +241,8 @@ fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(e) => return fail(e),
             };
-            let mut transport = match connect(&spec) {
-                Ok(t) => t,
+            let mut device = match open_signer(&spec) {
+                Ok(d) => d,
                 Err(e) => return fail(e),
             };
             let interrupt = Arc::new(AtomicBool::new(false));
@@ -265,7 +265,7 @@ fn main() -> ExitCode {
                 device_is_simulator: spec.is_simulator(),
                 resume_command: Some(resume),
             };
-            match sign(&m, &journal, transport.as_mut(), &opts) {
+            match sign_with(&m, &journal, device.as_mut(), &opts) {
                 Ok(s) => {
                     for w in &s.warnings {
                         eprintln!("warning: {w}");

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Sans-IO wire messages of the Ledger Bitcoin app (app-bitcoin-new, protocol of app 2.1+),
 //! the Ledger Ethereum app, the Ledger TRON app and the Ledger dashboard.
 //!

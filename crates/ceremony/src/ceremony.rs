@@ -2,21 +2,19 @@
 //! holds: the device derives (and shows) the address, which must be the manifest's; the device
 //! signs the rendered message; the signature is checked locally and appended to the journal
 //! (fsync'ed) before the next prompt. Re-running resumes: what the journal holds is skipped.
+//!
+//! This is the generic loop only: the device is a [`Signer`] (a Ledger through
+//! [`LedgerSigner`], ...), which knows its apps, wallets and commands.
 
 use crate::journal::{Journal, JournalError, Record, RejectedRecord, SignedRecord};
-use crate::manifest::{AddressSpec, Manifest, SignerKind, SigningTask};
-use crate::signers::bitcoin_app::DefaultWallet;
-use crate::signers::{ensure_app, AppKind, BitcoinApp, DeviceError, EthereumApp, TronApp};
+use crate::manifest::{Manifest, SignerKind, SigningTask};
+use crate::signer::{Signer, SigningKey};
+use crate::signers::{DeviceError, LedgerSigner};
 use crate::transport::Exchange;
 use bitcoin::address::NetworkUnchecked;
-use bitcoin::bip32::ChildNumber;
 use bitcoin::Address;
-use firmware_messages::bitcoin::policy::{KeyInfo, PolicyVersion, WalletPolicy};
-use firmware_messages::bitcoin::psbt::PartialSignature;
 use por_attest_verify::chains::{ChainFamily, Scheme, ScriptType};
 use por_attest_verify::schemes;
-use sha2::Digest;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -80,36 +78,55 @@ pub enum CeremonyError {
     /// The device derived another address (or key) than the manifest states: nothing signed.
     #[error("address mismatch for entry {entry} ({chain} {address}): the device derives {derived} at {path}; refusing to sign. Check the manifest's path and signer.")]
     AddressMismatch {
+        /// The entry's index in the manifest.
         entry: usize,
+        /// The entry's chain.
         chain: String,
+        /// The manifest's address.
         address: String,
+        /// What the device derived instead.
         derived: String,
+        /// The derivation path asked for.
         path: String,
     },
     /// The device's signature did not verify locally: not journaled.
     #[error("the device's signature for entry {entry} ({address}) does not verify: {reason}")]
     BadSignature {
+        /// The entry's index in the manifest.
         entry: usize,
+        /// The entry's address.
         address: String,
+        /// Why the signature does not verify.
         reason: String,
     },
     /// The device failed; `progress` tells what is safe, `resume` how to go on.
     #[error("{source}\n{progress}{resume}")]
     Device {
+        /// What the device reported.
         source: DeviceError,
+        /// What is safe in the journal.
         progress: String,
+        /// How to resume (empty when unknown).
         resume: String,
     },
     /// The user rejected a prompt and chose to stop.
     #[error("stopped: the prompt for entry {entry} ({address}) was rejected on the device (recorded in the journal).{resume}")]
     Rejected {
+        /// The entry's index in the manifest.
         entry: usize,
+        /// The entry's address.
         address: String,
+        /// How to resume (empty when unknown).
         resume: String,
     },
     /// Ctrl-C.
     #[error("interrupted: {signed} signature(s) of this run are safe in the journal.{resume}")]
-    Interrupted { signed: usize, resume: String },
+    Interrupted {
+        /// Signatures of this run, safe in the journal.
+        signed: usize,
+        /// How to resume (empty when unknown).
+        resume: String,
+    },
     /// The manifest forbids this.
     #[error("{0}")]
     Refused(String),
@@ -127,11 +144,27 @@ impl CeremonyError {
     }
 }
 
-/// Runs the ceremony for one device over `transport`, journaling to `journal_path`.
+/// Runs the ceremony for one Ledger over `transport`, journaling to `journal_path`.
 pub fn sign(
     manifest: &Manifest,
     journal_path: &Path,
     transport: &mut dyn Exchange,
+    opts: &SignOptions,
+) -> Result<SignSummary, CeremonyError> {
+    sign_with(
+        manifest,
+        journal_path,
+        &mut LedgerSigner::new(transport),
+        opts,
+    )
+}
+
+/// Runs the ceremony for one signer (any device behind [`Signer`]), journaling to
+/// `journal_path`.
+pub fn sign_with(
+    manifest: &Manifest,
+    journal_path: &Path,
+    device: &mut dyn Signer,
     opts: &SignOptions,
 ) -> Result<SignSummary, CeremonyError> {
     let resume = opts
@@ -155,16 +188,16 @@ pub fn sign(
     }
 
     // Who is this device? Checked before anything is signed.
-    let has_btc_signers = manifest.signers.iter().any(|s| s.fingerprint.is_some());
-    let mut fingerprint = None;
-    let mut btc_version = String::new();
-    if has_btc_signers {
-        btc_version = ensure_app(transport, AppKind::Bitcoin).map_err(|e| device_err(e, 0))?;
-        let f = BitcoinApp::new(&mut *transport)
-            .master_fingerprint()
-            .map_err(|e| device_err(e, 0))?;
-        fingerprint = Some(f);
-    }
+    let any_fingerprint = manifest.signers.iter().any(|s| s.fingerprint.is_some());
+    let wants_fingerprint = match &opts.signer {
+        Some(id) => manifest.signer(id).is_some_and(|s| s.fingerprint.is_some()),
+        None => any_fingerprint,
+    };
+    let fingerprint = if wants_fingerprint {
+        device.master_fingerprint().map_err(|e| device_err(e, 0))?
+    } else {
+        None
+    };
     let signer = match (&opts.signer, fingerprint) {
         (Some(id), f) => {
             let s = manifest.signer(id).ok_or_else(|| {
@@ -209,9 +242,14 @@ pub fn sign(
                 }
             }
         }
-        (None, None) => {
+        (None, None) if !any_fingerprint => {
             return Err(CeremonyError::WrongDevice(
                 "the manifest's signers have no fingerprints: name the signer with --signer".into(),
+            ))
+        }
+        (None, None) => {
+            return Err(CeremonyError::WrongDevice(
+                "the device has no master fingerprint to find its signer by: name the signer with --signer".into(),
             ))
         }
     };
@@ -224,8 +262,8 @@ pub fn sign(
 
     let (mut journal, _) = Journal::open(journal_path, &manifest.identity())?;
     let mut tasks: Vec<SigningTask<'_>> = manifest.tasks_for(&signer.id).collect();
-    // Bitcoin, then EVM, then TRON: one switch per app.
-    tasks.sort_by_key(|t| (app_for(t.spec.family) as u8, t.address_index));
+    // Bitcoin, then EVM, then TRON: one app switch per family on a Ledger.
+    tasks.sort_by_key(|t| (t.spec.family.signing_order(), t.address_index));
     let mut summary = SignSummary {
         signer: signer.id.clone(),
         tasks: tasks.len(),
@@ -243,8 +281,6 @@ pub fn sign(
         })
         .collect();
     let bar = progress_bar(opts.progress, todo.len() as u64);
-    let mut open_app: Option<AppKind> = None;
-    let mut wallets = RegisteredWallets::default();
     for task in todo {
         if opts
             .interrupt
@@ -259,41 +295,27 @@ pub fn sign(
         }
         let key = task.key();
         let spec = task.spec;
-        let app = app_for(spec.family);
-        if open_app != Some(app) {
-            let version =
-                ensure_app(transport, app).map_err(|e| device_err(e, summary.signed_now))?;
-            if app == AppKind::Bitcoin {
-                btc_version = version;
-            }
-            open_app = Some(app);
-        }
-        if app == AppKind::Bitcoin && spec.script_type == Some(ScriptType::P2tr) {
-            if let Some(why) = p2tr_unsupported_by(&btc_version) {
+        match device.cannot_sign(task) {
+            Ok(None) => {}
+            Ok(Some(why)) => {
                 summary.unsupported.push(format!("{key}: {why}"));
                 bar.inc(1);
                 continue;
             }
+            Err(e) => {
+                bar.abandon();
+                return Err(device_err(e, summary.signed_now));
+            }
         }
         let message = manifest.render_message(spec);
-        bar.set_message(format!(
-            "{} {}{}",
-            spec.chain,
-            spec.address,
-            shown_hash(app, &message)
-        ));
-        let signed = match app {
-            AppKind::Bitcoin => sign_bitcoin(
-                manifest,
-                task,
-                fingerprint,
-                &btc_version,
-                &message,
-                transport,
-                &mut wallets,
-            ),
-            AppKind::Ethereum => sign_evm(task, &message, transport),
-            AppKind::Tron => sign_tron(task, &message, transport),
+        let hint = device
+            .message_display_hint(spec.family, message.as_bytes())
+            .map(|h| format!(" ({h})"))
+            .unwrap_or_default();
+        bar.set_message(format!("{} {}{hint}", spec.chain, spec.address));
+        let signed = match spec.family.info().verify_message {
+            None => sign_bitcoin(manifest, task, &message, device),
+            Some(_) => sign_account(manifest, task, &message, device),
         };
         let record = match signed {
             Ok(r) => r,
@@ -333,33 +355,6 @@ pub fn sign(
     Ok(summary)
 }
 
-/// The app that signs for a chain family.
-fn app_for(family: ChainFamily) -> AppKind {
-    match family {
-        ChainFamily::Bitcoin => AppKind::Bitcoin,
-        ChainFamily::Evm => AppKind::Ethereum,
-        ChainFamily::Tron => AppKind::Tron,
-    }
-}
-
-/// What the operator compares with the device's screen when it shows a hash, not the text:
-/// the TRON app shows the TIP-191 hash (first and last two bytes on a Nano).
-fn shown_hash(app: AppKind, message: &str) -> String {
-    match app {
-        AppKind::Tron => {
-            let hash = schemes::tron::tron_message_hash(
-                message.as_bytes(),
-                schemes::tron::TronVersion::V2,
-            );
-            format!(
-                " (device shows message hash {})",
-                firmware_messages::tron::hash_screen_text(&hash, true)
-            )
-        }
-        AppKind::Bitcoin | AppKind::Ethereum => String::new(),
-    }
-}
-
 enum Step {
     Device(DeviceError),
     Stop(CeremonyError),
@@ -389,88 +384,11 @@ fn bad_signature(task: &SigningTask<'_>, reason: impl ToString) -> Step {
     })
 }
 
-/// Multisig wallet policies registered on the device during this run, by wallet id, with
-/// their HMACs (registration asks the user once per wallet).
-#[derive(Default)]
-struct RegisteredWallets(HashMap<[u8; 32], [u8; 32]>);
-
-/// The device's wallet policy for a multisig address, when every cosigner key is an xpub and
-/// the address sits at `change/index` below them; `None` otherwise.
-fn multisig_policy(
-    manifest: &Manifest,
-    spec: &AddressSpec,
-    version: PolicyVersion,
-) -> Option<(WalletPolicy, bool, u32)> {
-    // Version 1 puts the `/**` derivation on the key, version 2 on the placeholder.
-    let (key_suffix, placeholder_suffix) = match version {
-        PolicyVersion::V1 => ("/**", ""),
-        PolicyVersion::V2 => ("", "/**"),
-    };
-    let ms = spec.multisig.as_ref()?;
-    let steps: Vec<ChildNumber> = ms.child.as_ref()?.into_iter().copied().collect();
-    let (change, index) = match steps.as_slice() {
-        [ChildNumber::Normal { index: c }, ChildNumber::Normal { index: i }] if *c <= 1 => {
-            (*c == 1, *i)
-        }
-        _ => return None,
-    };
-    let mut keys = Vec::with_capacity(ms.cosigners.len());
-    for c in &ms.cosigners {
-        let xpub = c.xpub?;
-        let origin = match (&c.signer, &c.origin_path) {
-            (Some(id), Some(path)) => manifest
-                .signer(id)
-                .and_then(|s| s.fingerprint)
-                .map(|f| (f.to_bytes(), crate::signers::wire_path(path))),
-            _ => None,
-        };
-        keys.push(
-            KeyInfo {
-                origin,
-                xpub: xpub.to_string(),
-                suffix: key_suffix.to_string(),
-            }
-            .to_string(),
-        );
-    }
-    let multi = if ms.sorted { "sortedmulti" } else { "multi" };
-    let inner = format!(
-        "{multi}({},{})",
-        ms.threshold,
-        (0..keys.len())
-            .map(|i| format!("@{i}{placeholder_suffix}"))
-            .collect::<Vec<_>>()
-            .join(",")
-    );
-    let template = match spec.script_type? {
-        ScriptType::P2wsh => format!("wsh({inner})"),
-        ScriptType::P2sh => format!("sh({inner})"),
-        ScriptType::P2shP2wsh => format!("sh(wsh({inner}))"),
-        _ => return None,
-    };
-    let digest = sha2::Sha256::digest(format!("{template}{keys:?}").as_bytes());
-    let policy = WalletPolicy {
-        version,
-        name: format!(
-            "PoR {}of{} {}",
-            ms.threshold,
-            keys.len(),
-            &hex::encode(digest)[..8]
-        ),
-        descriptor_template: template,
-        keys,
-    };
-    Some((policy, change, index))
-}
-
 fn sign_bitcoin(
     manifest: &Manifest,
     task: &SigningTask<'_>,
-    fingerprint: Option<bitcoin::bip32::Fingerprint>,
-    app_version: &str,
     message: &str,
-    transport: &mut dyn Exchange,
-    wallets: &mut RegisteredWallets,
+    device: &mut dyn Signer,
 ) -> Result<SignedRecord, Step> {
     let spec = task.spec;
     let st = spec.script_type.ok_or_else(|| {
@@ -479,7 +397,6 @@ fn sign_bitcoin(
             spec.index
         )))
     })?;
-    let mut app = BitcoinApp::for_app_version(transport, app_version);
     let address: Address = spec
         .address
         .parse::<Address<NetworkUnchecked>>()
@@ -489,49 +406,36 @@ fn sign_bitcoin(
     if let Some(expected) = task.expected_pubkey {
         // A multisig cosigner: the device must hold the manifest's key at this path (the
         // manifest check already proved the script of these keys hashes to the address).
-        let xpub = app.extended_pubkey(task.path, false)?;
+        let xpub = device.extended_pubkey(ChainFamily::Bitcoin, task.path, false)?;
         let actual = bitcoin::PublicKey::new(xpub.public_key);
         if actual.inner != expected.inner {
             return Err(mismatch(task, format!("the key {actual}")));
         }
-        // Have the device derive and show the multisig address itself, through a registered
-        // wallet policy (the user approves the policy and its keys once per wallet).
-        if let Some((policy, change, index)) = multisig_policy(manifest, spec, app.policy_version())
-        {
-            let id = policy.id();
-            let hmac = match wallets.0.get(&id) {
-                Some(h) => *h,
-                None => {
-                    let h = app.register_wallet(&policy)?;
-                    wallets.0.insert(id, h);
-                    h
-                }
-            };
-            let derived = app.wallet_address(&policy, Some(hmac), change, index, true)?;
+        // Have the device derive and show the multisig address itself, where it can.
+        if let Some(derived) = device.derive_address(manifest, task, true)? {
             if derived != spec.address {
                 return Err(mismatch(task, derived));
             }
         }
         pubkey_hex = Some(expected.to_string());
     } else {
-        let f = fingerprint.ok_or_else(|| {
-            Step::Stop(CeremonyError::WrongDevice(
-                "Bitcoin signer without a fingerprint".into(),
-            ))
-        })?;
-        let wallet = app.default_wallet(f, st, task.path)?;
-        let derived =
-            app.wallet_address(&wallet.policy, None, wallet.change, wallet.index, true)?;
-        if derived != spec.address {
-            return Err(mismatch(task, derived));
+        match device.derive_address(manifest, task, true)? {
+            Some(derived) if derived == spec.address => {}
+            Some(derived) => return Err(mismatch(task, derived)),
+            None => {
+                return Err(Step::Stop(CeremonyError::Refused(format!(
+                    "entry {}: the device cannot derive {} itself; refusing to sign",
+                    spec.index, spec.address
+                ))))
+            }
         }
         if st == ScriptType::P2tr {
-            // The app has no BIP-322 message signing: it signs the `to_sign` PSBT.
-            return sign_bip322_p2tr(&mut app, task, f, &wallet, &address, message);
+            // No BIP-322 message signing on the devices: they sign the `to_sign` PSBT.
+            return sign_bip322_p2tr(manifest, task, &address, message, device);
         }
         pubkey_hex = None;
     }
-    let sig = app.sign_message(task.path, message.as_bytes())?;
+    let sig = device.sign_message(&SigningKey::of_task(task), message.as_bytes())?;
     if let Some(expected) = task.expected_pubkey {
         let (key, _) = schemes::bip137::recover_bip137(message.as_bytes(), &sig)
             .map_err(|e| bad_signature(task, e))?;
@@ -555,44 +459,25 @@ fn sign_bitcoin(
 }
 
 /// A BIP-322 simple signature for a single-key P2TR (BIP-86) address: the device signs the
-/// `to_sign` PSBT (TAP_BIP32_DERIVATION and TAP_INTERNAL_KEY of its key), the host puts the
-/// Schnorr signature in the witness and checks the result with the BIP-322 verifier.
-fn sign_bip322_p2tr<T: Exchange>(
-    app: &mut BitcoinApp<T>,
+/// `to_sign` PSBT, the host puts the Schnorr signature in the witness and checks the result
+/// with the BIP-322 verifier.
+fn sign_bip322_p2tr(
+    manifest: &Manifest,
     task: &SigningTask<'_>,
-    fingerprint: bitcoin::bip32::Fingerprint,
-    wallet: &DefaultWallet,
     address: &Address,
     message: &str,
+    device: &mut dyn Signer,
 ) -> Result<SignedRecord, Step> {
-    let secp = bitcoin::secp256k1::Secp256k1::verification_only();
-    let child = [wallet.change as u32, wallet.index].map(ChildNumber::from);
-    let key = wallet
-        .account_xpub
-        .derive_pub(&secp, &child)
-        .map_err(|e| bad_signature(task, e))?
-        .public_key;
-    let (internal, _) = key.x_only_public_key();
     let mut psbt = schemes::to_sign_psbt(&address.script_pubkey(), message.as_bytes());
-    psbt.inputs[0].tap_internal_key = Some(internal);
-    psbt.inputs[0]
-        .tap_key_origins
-        .insert(internal, (vec![], (fingerprint, task.path.clone())));
-    let sigs = app.sign_psbt(&psbt, &wallet.policy, None)?;
-    let signature = sigs
-        .into_iter()
-        .find_map(|(i, s)| match s {
-            PartialSignature::TaprootKeyPath { signature, .. } if i == 0 => Some(signature),
-            _ => None,
-        })
-        .ok_or_else(|| {
-            bad_signature(
-                task,
-                "the device yielded no taproot key-path signature for the to_sign input",
-            )
-        })?;
+    device.sign_psbt(manifest, task, &mut psbt)?;
+    let signature = psbt.inputs[0].tap_key_sig.ok_or_else(|| {
+        bad_signature(
+            task,
+            "the device yielded no taproot key-path signature for the to_sign input",
+        )
+    })?;
     let mut to_sign = psbt.unsigned_tx;
-    to_sign.input[0].witness = bitcoin::Witness::from_slice(&[signature]);
+    to_sign.input[0].witness = bitcoin::Witness::from_slice(&[signature.to_vec()]);
     let sig = schemes::encode_bip322_signature(&to_sign, schemes::Bip322Format::Simple);
     match schemes::verify_bip322(address, message.as_bytes(), &sig) {
         Ok(schemes::Bip322Kind::Simple) => {}
@@ -608,68 +493,37 @@ fn sign_bip322_p2tr<T: Exchange>(
     ))
 }
 
-/// Why the Bitcoin app at `version` cannot sign a P2TR entry's BIP-322 `to_sign`, if it
-/// cannot: apps before 2.1.3 refuse its bare `OP_RETURN` output with 0x6A82 (seen on the
-/// public 2.0.6 build under Speculos; `format_opscript_script` in app-bitcoin-new < 2.1.3).
-fn p2tr_unsupported_by(version: &str) -> Option<String> {
-    let v = crate::signers::dashboard::parse_version(version)?;
-    (v < (2, 1, 3)).then(|| {
-        format!(
-            "P2TR addresses are proven by a BIP-322 transaction, which the Bitcoin app signs \
-             from version 2.1.3; this device runs {version}: update the app and sign again"
-        )
-    })
-}
-
-fn sign_evm(
+/// An address of an account-model family (EVM, TRON): the device derives (and shows) it,
+/// signs the message in the family's scheme, and the signature must recover to the address.
+fn sign_account(
+    manifest: &Manifest,
     task: &SigningTask<'_>,
     message: &str,
-    transport: &mut dyn Exchange,
+    device: &mut dyn Signer,
 ) -> Result<SignedRecord, Step> {
     let spec = task.spec;
-    let mut app = EthereumApp::new(transport);
-    let derived = app.address(task.path, true)?;
-    if !derived.eq_ignore_ascii_case(&spec.address) {
-        return Err(mismatch(task, derived));
+    let info = spec.family.info();
+    let same = |derived: &str| match info.case_insensitive_addresses {
+        true => derived.eq_ignore_ascii_case(&spec.address),
+        false => derived == spec.address,
+    };
+    match device.derive_address(manifest, task, true)? {
+        Some(derived) if same(&derived) => {}
+        Some(derived) => return Err(mismatch(task, derived)),
+        None => {
+            return Err(Step::Stop(CeremonyError::Refused(format!(
+                "entry {}: the device cannot derive {} itself; refusing to sign",
+                spec.index, spec.address
+            ))))
+        }
     }
-    let sig = app.sign_personal_message(task.path, message.as_bytes())?;
-    schemes::evm::verify_eip191(&spec.address, message.as_bytes(), &sig)
-        .map_err(|e| bad_signature(task, e))?;
-    Ok(SignedRecord::new(
-        &task.key(),
-        Scheme::Eip191,
-        sig,
-        None,
-        message,
-    ))
-}
-
-fn sign_tron(
-    task: &SigningTask<'_>,
-    message: &str,
-    transport: &mut dyn Exchange,
-) -> Result<SignedRecord, Step> {
-    let spec = task.spec;
-    let mut app = TronApp::new(transport);
-    let derived = app.address(task.path, true)?;
-    if derived != spec.address {
-        return Err(mismatch(task, derived));
+    let sig = device.sign_message(&SigningKey::of_task(task), message.as_bytes())?;
+    if let Some(verify_message) = info.verify_message {
+        verify_message(&spec.address, message.as_bytes(), &sig)
+            .map_err(|e| bad_signature(task, e))?;
     }
-    let sig = app.sign_personal_message(task.path, message.as_bytes())?;
-    schemes::tron::verify_tron(
-        &spec.address,
-        message.as_bytes(),
-        &sig,
-        schemes::tron::TronVersion::V2,
-    )
-    .map_err(|e| bad_signature(task, e))?;
-    Ok(SignedRecord::new(
-        &task.key(),
-        Scheme::TronTip191,
-        sig,
-        None,
-        message,
-    ))
+    let scheme = info.message_scheme;
+    Ok(SignedRecord::new(&task.key(), scheme, sig, None, message))
 }
 
 fn progress_bar(show: bool, total: u64) -> indicatif::ProgressBar {

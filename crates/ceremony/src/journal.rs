@@ -8,6 +8,7 @@
 //! file is never truncated or rewritten. See `docs/journal.md` for the crash-safety rules.
 
 use crate::manifest::{parse_path, path_string, ManifestIdentity, TaskKey};
+pub use crate::time::{now_rfc3339, rfc3339_of_unix};
 use por_attest_verify::chains::Scheme;
 use por_attest_verify::error::InputError;
 use serde::{Deserialize, Serialize};
@@ -663,37 +664,6 @@ pub fn load_records(
     Ok(merged)
 }
 
-/// The current time as RFC 3339 UTC with seconds, e.g. `2026-11-30T12:34:56Z`.
-pub fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    rfc3339_of_unix(secs)
-}
-
-/// RFC 3339 UTC text of a Unix time in seconds.
-pub fn rfc3339_of_unix(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3_600,
-        rem % 3_600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1018,14 +988,5 @@ mod tests {
         std::fs::write(&p1, text).unwrap();
         let m = load_records(&[&p1], &identity()).unwrap();
         assert!(m.done(&key(1)));
-    }
-
-    #[test]
-    fn rfc3339_times() {
-        assert_eq!(rfc3339_of_unix(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339_of_unix(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339_of_unix(1_795_996_799), "2026-11-29T23:59:59Z");
-        assert_eq!(rfc3339_of_unix(4_102_444_800), "2100-01-01T00:00:00Z");
-        assert!(crate::manifest::is_rfc3339(&now_rfc3339()));
     }
 }

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! por-attest's ceremony: the manifest, the signing loop that drives the exchange's signers, the
 //! journal that survives a crash, and packaging the journals into a snapshot.
 
@@ -5,5 +6,8 @@ pub mod ceremony;
 pub mod journal;
 pub mod manifest;
 pub mod package;
+pub mod path;
+pub mod signer;
 pub mod signers;
+pub mod time;
 pub mod transport;

@@ -26,8 +26,11 @@ pub enum PackageError {
     /// A journaled signature does not verify in the snapshot (a corrupt or foreign journal).
     #[error("entry {entry} ({address}) does not verify: {reason}")]
     Invalid {
+        /// The entry's index in the manifest.
         entry: usize,
+        /// The entry's address.
         address: String,
+        /// Why it has no usable signature.
         reason: String,
     },
 }

@@ -476,20 +476,15 @@ impl Ctx<'_, '_> {
                     .iter()
                     .map(|k| {
                         self.derive_key(p, k.index, (k.receive, k.change), change, index)
-                            .map(|pk| pk.serialize())
+                            .map(bitcoin::PublicKey::new)
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 if *sorted {
-                    pks.sort();
+                    pks.sort_by_key(|k| k.to_bytes());
                 }
-                let mut b = bitcoin::script::Builder::new().push_int(*threshold as i64);
-                for pk in &pks {
-                    b = b.push_slice(pk);
-                }
-                let script: ScriptBuf = b
-                    .push_int(pks.len() as i64)
-                    .push_opcode(bitcoin::opcodes::all::OP_CHECKMULTISIG)
-                    .into_script();
+                let script = por_attest_verify::schemes::multisig_script(*threshold, &pks)
+                    .map(ScriptBuf::from_bytes)
+                    .or_else(|_| incorrect())?;
                 match wrapping {
                     MultisigWrapping::Wsh => Address::p2wsh(&script, net),
                     MultisigWrapping::ShWsh => Address::p2shwsh(&script, net),

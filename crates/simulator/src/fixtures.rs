@@ -98,14 +98,13 @@ pub fn test_header(entity: &str, snapshot_id: &str, anchors: &[(&str, u64, &str)
 pub fn render_for(header: &Header, chain: &str, address: &str) -> String {
     let t = Template::parse(&header.message_template).expect("valid template");
     let a = &header.anchors[chain];
-    t.render(&MessageFields {
-        entity: &header.entity,
-        snapshot: &header.snapshot_id,
+    t.render(&MessageFields::new(
+        &header.entity,
+        &header.snapshot_id,
         chain,
         address,
-        height: a.height,
-        block_hash: &a.block_hash,
-    })
+        a,
+    ))
 }
 
 fn sig(scheme: Scheme, signature: String) -> SignatureRecord {

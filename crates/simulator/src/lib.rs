@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! A simulated Ledger (dashboard + Bitcoin app 2.1.3 + Ethereum app 1.10.4 + TRON app 0.7.1)
 //! that speaks the real apps' APDU protocol, for tests, CI and demos. Never used in a release
 //! ceremony.

@@ -145,14 +145,13 @@ impl EntryGenerator {
 
     fn message(&self, chain: &str, address: &str) -> String {
         let a = &self.header.anchors[chain];
-        self.template.render(&MessageFields {
-            entity: &self.header.entity,
-            snapshot: &self.header.snapshot_id,
+        self.template.render(&MessageFields::new(
+            &self.header.entity,
+            &self.header.snapshot_id,
             chain,
             address,
-            height: a.height,
-            block_hash: &a.block_hash,
-        })
+            a,
+        ))
     }
 
     /// Entry number `index` (deterministic).

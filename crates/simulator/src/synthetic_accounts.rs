@@ -182,15 +182,13 @@ impl AccountGenerator {
 
     /// The account message for an `{account}` text on `chain`.
     pub fn message(&self, chain: &str, account_text: &str) -> String {
-        let anchor = &self.header.anchors[chain];
-        self.template.render(&MessageFields {
-            entity: &self.header.entity,
-            snapshot: &self.header.snapshot_id,
+        self.template.render(&MessageFields::new(
+            &self.header.entity,
+            &self.header.snapshot_id,
             chain,
-            address: account_text,
-            height: anchor.height,
-            block_hash: &anchor.block_hash,
-        })
+            account_text,
+            &self.header.anchors[chain],
+        ))
     }
 
     /// Account `index` of `kind` with addresses `0..addresses` (derived in parallel), signed

@@ -16,23 +16,116 @@ pub enum ChainFamily {
     Tron,
 }
 
-/// EVM chain tickers we know (Ethereum and common L2s / sidechains).
-const EVM_CHAINS: &[&str] = &[
-    "ETH", "ARB", "ARBITRUM", "OP", "OPTIMISM", "BASE", "POLYGON", "MATIC", "BSC", "BNB", "AVAXC",
-    "LINEA", "ZKSYNC", "SCROLL", "ETC",
+/// Checks an address's form: `Ok` or why not.
+pub type ParseAddress = fn(&str) -> Result<(), crate::schemes::SchemeError>;
+
+/// Verifies a message signature for an address: `(address, message, signature)`.
+pub type VerifyMessage = fn(&str, &[u8], &str) -> Result<(), crate::schemes::SchemeError>;
+
+/// What por-attest knows of one chain family, in one place: the ceremony, the verifier, the
+/// manifest, the export and the synthetic data read this table instead of matching on the
+/// family. Adding a family is a row here, its scheme module and its device driver.
+#[derive(Debug)]
+pub struct FamilyInfo {
+    /// The family.
+    pub family: ChainFamily,
+    /// How messages name the family (`EVM`, `TRON`, ...).
+    pub name: &'static str,
+    /// The chain tickers of the family, upper case (the first is the family's own chain).
+    pub tickers: &'static [&'static str],
+    /// Ticker prefixes that also belong to the family (`ETH-OPTIMISM`, `EVM-…`).
+    pub ticker_prefixes: &'static [&'static str],
+    /// The Ledger app that holds the family's keys.
+    pub ledger_app: &'static str,
+    /// SLIP-44 coin type of the family's standard paths `m/44'/coin'/…` (Bitcoin's script
+    /// types have their own purposes; mainnet's coin type is given).
+    pub coin_type: u32,
+    /// The scheme of the family's message signatures (what per-address entries carry and OKX's
+    /// columns export).
+    pub message_scheme: Scheme,
+    /// Addresses are the same whatever their letter case (EVM: the case is only a checksum).
+    pub case_insensitive_addresses: bool,
+    /// Account-model families: checks an address's form (Bitcoin's depends on the network and
+    /// script type, and is checked with them).
+    pub parse_address: Option<ParseAddress>,
+    /// Account-model families: verifies a message signature (the message scheme) for an
+    /// address.
+    pub verify_message: Option<VerifyMessage>,
+}
+
+/// Every chain family, in the order a ceremony signs them (one app switch per family).
+pub static FAMILIES: [FamilyInfo; 3] = [
+    FamilyInfo {
+        family: ChainFamily::Bitcoin,
+        name: "Bitcoin",
+        tickers: &["BTC", "BITCOIN"],
+        ticker_prefixes: &[],
+        ledger_app: "Bitcoin",
+        coin_type: 0,
+        message_scheme: Scheme::Bip137,
+        case_insensitive_addresses: false,
+        parse_address: None,
+        verify_message: None,
+    },
+    FamilyInfo {
+        family: ChainFamily::Evm,
+        name: "EVM",
+        // Ethereum and common L2s / sidechains.
+        tickers: &[
+            "ETH", "ARB", "ARBITRUM", "OP", "OPTIMISM", "BASE", "POLYGON", "MATIC", "BSC", "BNB",
+            "AVAXC", "LINEA", "ZKSYNC", "SCROLL", "ETC",
+        ],
+        ticker_prefixes: &["ETH-", "EVM-"],
+        ledger_app: "Ethereum",
+        coin_type: 60,
+        message_scheme: Scheme::Eip191,
+        case_insensitive_addresses: true,
+        parse_address: Some(|a| crate::schemes::evm::parse_evm_address(a).map(|_| ())),
+        verify_message: Some(crate::schemes::evm::verify_eip191),
+    },
+    FamilyInfo {
+        family: ChainFamily::Tron,
+        name: "TRON",
+        tickers: &["TRX", "TRON"],
+        ticker_prefixes: &[],
+        ledger_app: "Tron",
+        coin_type: 195,
+        message_scheme: Scheme::TronTip191,
+        case_insensitive_addresses: false,
+        parse_address: Some(|a| crate::schemes::tron::parse_tron_address(a).map(|_| ())),
+        verify_message: Some(|a, m, s| {
+            crate::schemes::tron::verify_tron(a, m, s, crate::schemes::tron::TronVersion::V2)
+        }),
+    },
 ];
 
 impl ChainFamily {
     /// The family of a chain ticker such as `BTC`, `ETH`, `ARB` or `TRX` (case-insensitive).
     pub fn of(chain: &str) -> Option<ChainFamily> {
         let up = chain.trim().to_ascii_uppercase();
-        match up.as_str() {
-            "BTC" | "BITCOIN" => Some(ChainFamily::Bitcoin),
-            "TRX" | "TRON" => Some(ChainFamily::Tron),
-            c if EVM_CHAINS.contains(&c) => Some(ChainFamily::Evm),
-            c if c.starts_with("ETH-") || c.starts_with("EVM-") => Some(ChainFamily::Evm),
-            _ => None,
-        }
+        FAMILIES
+            .iter()
+            .find(|f| {
+                f.tickers.contains(&up.as_str())
+                    || f.ticker_prefixes.iter().any(|p| up.starts_with(p))
+            })
+            .map(|f| f.family)
+    }
+
+    /// The family's row of [`FAMILIES`].
+    pub fn info(self) -> &'static FamilyInfo {
+        FAMILIES
+            .iter()
+            .find(|f| f.family == self)
+            .expect("every family has its row")
+    }
+
+    /// Where the family comes in a ceremony's order of signing.
+    pub fn signing_order(self) -> usize {
+        FAMILIES
+            .iter()
+            .position(|f| f.family == self)
+            .expect("every family has its row")
     }
 }
 
@@ -40,9 +133,13 @@ impl ChainFamily {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum Network {
+    /// The main network.
     Mainnet,
+    /// Bitcoin testnet (and EVM/TRON test networks).
     Testnet,
+    /// Bitcoin signet.
     Signet,
+    /// Bitcoin regtest.
     Regtest,
 }
 
@@ -73,19 +170,25 @@ impl fmt::Display for Network {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 pub enum ScriptType {
     #[serde(rename = "p2pkh")]
+    /// Pay to public key hash (`1…`).
     P2pkh,
     #[serde(rename = "p2sh-p2wpkh")]
+    /// P2WPKH nested in P2SH (`3…`).
     P2shP2wpkh,
     #[serde(rename = "p2wpkh")]
+    /// Native segwit v0 key hash (`bc1q…`, 20-byte program).
     P2wpkh,
     #[serde(rename = "p2tr")]
+    /// Taproot (`bc1p…`).
     P2tr,
     /// Bare-script P2SH (multisig).
     #[serde(rename = "p2sh")]
     P2sh,
     #[serde(rename = "p2wsh")]
+    /// Native segwit v0 script hash (multisig, 32-byte program).
     P2wsh,
     #[serde(rename = "p2sh-p2wsh")]
+    /// P2WSH nested in P2SH (multisig).
     P2shP2wsh,
 }
 
@@ -189,6 +292,18 @@ mod tests {
         assert_eq!(ChainFamily::of("ETH-OPTIMISM"), Some(ChainFamily::Evm));
         assert_eq!(ChainFamily::of("TRX"), Some(ChainFamily::Tron));
         assert_eq!(ChainFamily::of("DOGE"), None);
+    }
+
+    #[test]
+    fn every_family_has_one_row() {
+        for f in [ChainFamily::Bitcoin, ChainFamily::Evm, ChainFamily::Tron] {
+            assert_eq!(f.info().family, f);
+            assert_eq!(ChainFamily::of(f.info().tickers[0]), Some(f));
+            assert_eq!(FAMILIES.iter().filter(|r| r.family == f).count(), 1);
+            // Account-model families check addresses and messages through the table.
+            assert_eq!(f.info().parse_address.is_some(), f != ChainFamily::Bitcoin);
+            assert_eq!(f.info().verify_message.is_some(), f != ChainFamily::Bitcoin);
+        }
     }
 
     #[test]

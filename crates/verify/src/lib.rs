@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! por-attest's verifier: the snapshot format, the signature schemes and the checks an auditor
 //! runs on a published Proof-of-Reserves snapshot or on an exchange's published address file.
 //!

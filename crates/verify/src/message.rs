@@ -55,13 +55,38 @@ impl std::error::Error for TemplateError {}
 /// The values a template is rendered with.
 #[derive(Debug, Clone, Copy)]
 pub struct MessageFields<'a> {
+    /// The exchange or custodian.
     pub entity: &'a str,
+    /// The snapshot id.
     pub snapshot: &'a str,
+    /// The chain ticker.
     pub chain: &'a str,
     /// The address; for an account template, what `{account}` stands for.
     pub address: &'a str,
+    /// The anchor block's height.
     pub height: u64,
+    /// The anchor block's hash.
     pub block_hash: &'a str,
+}
+
+impl<'a> MessageFields<'a> {
+    /// The fields of `address` on `chain`, anchored at the chain's snapshot block.
+    pub fn new(
+        entity: &'a str,
+        snapshot: &'a str,
+        chain: &'a str,
+        address: &'a str,
+        anchor: &'a crate::snapshot::Anchor,
+    ) -> MessageFields<'a> {
+        MessageFields {
+            entity,
+            snapshot,
+            chain,
+            address,
+            height: anchor.height,
+            block_hash: &anchor.block_hash,
+        }
+    }
 }
 
 /// One piece of a parsed template.

@@ -28,8 +28,11 @@ pub struct ChainSummary {
     pub accounts: u64,
     /// Addresses: the entries' and the accounts' (what `verified`, `failed`, `unsupported` count).
     pub addresses: u64,
+    /// Addresses verified.
     pub verified: u64,
+    /// Addresses that failed.
     pub failed: u64,
+    /// Addresses this build cannot check.
     pub unsupported: u64,
 }
 
@@ -51,11 +54,13 @@ pub struct Problem {
     /// Line number in the file, where the format has lines (CSV).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
+    /// The entry's chain.
     pub chain: String,
     /// The address; for a whole account's problem, the account's key or descriptor.
     pub address: String,
     /// `failed` or `unsupported`.
     pub status: &'static str,
+    /// Why it failed or is unsupported.
     pub reason: String,
 }
 
@@ -88,8 +93,11 @@ pub struct AddressFailure {
 /// The digest check of a snapshot.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct DigestCheck {
+    /// The digest the file states.
     pub stated: String,
+    /// The digest of the file's canonical content.
     pub computed: String,
+    /// True when they are equal.
     pub ok: bool,
 }
 
@@ -101,10 +109,13 @@ pub struct Report {
     /// `por-attest-snapshot` or `okx-csv`.
     pub format: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The snapshot's entity (exchange files: none).
     pub entity: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The snapshot's id (exchange files: none).
     pub snapshot_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The digest check (snapshots only).
     pub digest: Option<DigestCheck>,
     /// Per-address entries (rows of an exchange file).
     pub entries: u64,
@@ -114,8 +125,11 @@ pub struct Report {
     pub accounts_failed: u64,
     /// Addresses checked: one per entry, and each address of each account.
     pub addresses: u64,
+    /// Addresses verified.
     pub verified: u64,
+    /// Addresses that failed.
     pub failed: u64,
+    /// Addresses this build cannot check.
     pub unsupported: u64,
     /// Per chain, in name order.
     pub chains: BTreeMap<String, ChainSummary>,

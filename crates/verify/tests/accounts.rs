@@ -397,14 +397,13 @@ fn duplicates_across_entries_and_accounts_are_caught() {
     let anchor = &h.anchors["BTC"];
     let message = Template::parse(&h.message_template)
         .unwrap()
-        .render(&MessageFields {
-            entity: &h.entity,
-            snapshot: &h.snapshot_id,
-            chain: "BTC",
-            address: &address,
-            height: anchor.height,
-            block_hash: &anchor.block_hash,
-        });
+        .render(&MessageFields::new(
+            &h.entity,
+            &h.snapshot_id,
+            "BTC",
+            &address,
+            anchor,
+        ));
     s.entries.push(Entry {
         chain: "BTC".into(),
         network: Network::Mainnet,

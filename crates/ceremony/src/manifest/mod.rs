@@ -9,10 +9,10 @@
 
 mod raw;
 
+pub use crate::path::{parse_path, path_string};
+pub use crate::time::is_rfc3339;
 use bitcoin::address::{AddressType, NetworkUnchecked};
 use bitcoin::bip32::{ChildNumber, DerivationPath, Fingerprint, Xpub};
-use bitcoin::blockdata::opcodes::all::OP_CHECKMULTISIG;
-use bitcoin::script::Builder;
 use bitcoin::secp256k1::Secp256k1;
 use bitcoin::{Address, NetworkKind, PublicKey, ScriptBuf};
 use por_attest_verify::chains::{ChainFamily, Network, ScriptType};
@@ -215,33 +215,6 @@ pub struct Manifest {
     pub addresses: Vec<AddressSpec>,
 }
 
-/// The canonical text of a derivation path: `m/84'/0'/0'/0/5` (`m` for the master key).
-pub fn path_string(p: &DerivationPath) -> String {
-    if p.is_empty() {
-        "m".to_string()
-    } else {
-        format!("m/{p}")
-    }
-}
-
-/// Parses a BIP-32 path such as `m/84'/0'/0'/0/5` (`h` is accepted for hardened steps, the
-/// leading `m/` is optional).
-pub fn parse_path(s: &str) -> Result<DerivationPath, String> {
-    let t = s.trim();
-    if t.is_empty() {
-        return Err("empty derivation path".into());
-    }
-    let body = t.strip_prefix("m/").unwrap_or(t);
-    if t == "m" {
-        return Ok(DerivationPath::master());
-    }
-    if body.split('/').any(|step| step.is_empty()) {
-        return Err(format!("`{s}` has an empty step"));
-    }
-    body.parse::<DerivationPath>()
-        .map_err(|e| format!("`{s}` is not a BIP-32 path like m/84'/0'/0'/0/5 ({e})"))
-}
-
 fn script_keys(keys: impl Iterator<Item = PublicKey>, sorted: bool) -> Vec<PublicKey> {
     let mut keys: Vec<PublicKey> = keys.collect();
     if sorted {
@@ -250,15 +223,12 @@ fn script_keys(keys: impl Iterator<Item = PublicKey>, sorted: bool) -> Vec<Publi
     keys
 }
 
-/// `OP_m <keys> OP_n OP_CHECKMULTISIG`.
-fn multisig_script(threshold: u32, keys: &[PublicKey]) -> ScriptBuf {
-    let mut b = Builder::new().push_int(i64::from(threshold));
-    for k in keys {
-        b = b.push_key(k);
-    }
-    b.push_int(keys.len() as i64)
-        .push_opcode(OP_CHECKMULTISIG)
-        .into_script()
+/// `OP_m <keys> OP_n OP_CHECKMULTISIG` (the verifier's builder), or why these keys make none.
+fn multisig_script(
+    threshold: u32,
+    keys: &[PublicKey],
+) -> Result<ScriptBuf, por_attest_verify::schemes::SchemeError> {
+    por_attest_verify::schemes::multisig_script(threshold as usize, keys).map(ScriptBuf::from_bytes)
 }
 
 fn is_printable_line(s: &str) -> bool {
@@ -270,60 +240,6 @@ fn is_decimal(s: &str) -> bool {
     match s.split_once('.') {
         Some((int, frac)) => all_digits(int) && all_digits(frac),
         None => all_digits(s),
-    }
-}
-
-/// True for an RFC 3339 date-time such as `2026-11-30T00:00:00Z` or `…+02:00`.
-pub fn is_rfc3339(s: &str) -> bool {
-    let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| {
-        b.get(r.clone())
-            .is_some_and(|x| x.iter().all(u8::is_ascii_digit))
-    };
-    let num = |r: std::ops::Range<usize>| -> u32 { s[r].parse().unwrap_or(u32::MAX) };
-    if b.len() < 20
-        || !digits(0..4)
-        || b[4] != b'-'
-        || !digits(5..7)
-        || b[7] != b'-'
-        || !digits(8..10)
-        || !(b[10] == b'T' || b[10] == b't')
-        || !digits(11..13)
-        || b[13] != b':'
-        || !digits(14..16)
-        || b[16] != b':'
-        || !digits(17..19)
-    {
-        return false;
-    }
-    let (month, day, hour, min, sec) =
-        (num(5..7), num(8..10), num(11..13), num(14..16), num(17..19));
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
-        return false;
-    }
-    let mut i = 19;
-    if b[i] == b'.' {
-        i += 1;
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == start {
-            return false;
-        }
-    }
-    match &s[i..] {
-        "Z" | "z" => true,
-        off => {
-            let ob = off.as_bytes();
-            ob.len() == 6
-                && (ob[0] == b'+' || ob[0] == b'-')
-                && ob[1..3].iter().all(u8::is_ascii_digit)
-                && ob[3] == b':'
-                && ob[4..6].iter().all(u8::is_ascii_digit)
-                && num(i + 1..i + 3) <= 23
-                && num(i + 4..i + 6) <= 59
-        }
     }
 }
 
@@ -514,8 +430,8 @@ impl Manifest {
                 .parse::<Address<NetworkUnchecked>>()
                 .map(|a| a.assume_checked().to_string())
                 .unwrap_or_else(|_| spec.address.clone()),
-            ChainFamily::Evm => spec.address.to_ascii_lowercase(),
-            ChainFamily::Tron => spec.address.clone(),
+            f if f.info().case_insensitive_addresses => spec.address.to_ascii_lowercase(),
+            _ => spec.address.clone(),
         };
         let key = (spec.chain.to_ascii_uppercase(), norm);
         if let Some(first) = seen.get(&key) {
@@ -697,25 +613,20 @@ impl Manifest {
                     }
                 }
             }
-            ChainFamily::Evm | ChainFamily::Tron => {
+            _ => {
                 if let Some(st) = a.script_type {
                     return Err(ctx.err(
                         "script_type",
                         format!("`{st}` is for Bitcoin addresses only"),
                     ));
                 }
-                let parsed = if family == ChainFamily::Evm {
-                    por_attest_verify::schemes::evm::parse_evm_address(&spec.address)
-                } else {
-                    por_attest_verify::schemes::tron::parse_tron_address(&spec.address)
-                };
-                parsed.map_err(|m| ctx.err("address", m.to_string()))?;
+                let info = family.info();
+                if let Some(parse) = info.parse_address {
+                    parse(&spec.address).map_err(|m| ctx.err("address", m.to_string()))?;
+                }
                 let path = self.single_key(a, &mut spec, false, ctx)?;
-                let (coin, what) = if family == ChainFamily::Evm {
-                    (60, "EVM (m/44'/60'/…)")
-                } else {
-                    (195, "TRON (m/44'/195'/…)")
-                };
+                let coin = info.coin_type;
+                let what = format!("{} (m/44'/{coin}'/…)", info.name);
                 let steps: &[ChildNumber] = path.as_ref();
                 let standard = steps.len() >= 3
                     && steps[0] == ChildNumber::Hardened { index: 44 }
@@ -746,7 +657,7 @@ impl Manifest {
             .path
             .as_deref()
             .ok_or_else(|| ctx.err("path", "required"))?;
-        let path = parse_path(p).map_err(|m| ctx.err("path", m))?;
+        let path = parse_path(p).map_err(|m| ctx.err("path", m.to_string()))?;
         if path.is_empty() {
             return Err(ctx.err("path", "the master key itself (m) cannot be a reserve key"));
         }
@@ -802,7 +713,7 @@ impl Manifest {
                 return Err(ctx.err("child", "no cosigner gives an xpub, so `child` has no use"))
             }
             Some(c) => {
-                let p = parse_path(c).map_err(|m| ctx.err("child", m))?;
+                let p = parse_path(c).map_err(|m| ctx.err("child", m.to_string()))?;
                 if p.is_empty() || p.into_iter().any(|s| s.is_hardened()) {
                     return Err(ctx.err(
                         "child",
@@ -848,7 +759,7 @@ impl Manifest {
                             "required: the xpub's origin path, e.g. m/48'/0'/0'/2'",
                         )
                     })?;
-                    let origin = parse_path(op).map_err(|m| ctx.err(&f("path"), m))?;
+                    let origin = parse_path(op).map_err(|m| ctx.err(&f("path"), m.to_string()))?;
                     let steps: &[ChildNumber] = origin.as_ref();
                     if usize::from(xpub.depth) != steps.len()
                         || steps.last().is_some_and(|last| *last != xpub.child_number)
@@ -880,7 +791,9 @@ impl Manifest {
                         .parse()
                         .map_err(|e| ctx.err(&f("pubkey"), format!("not a public key: {e}")))?;
                     let full_path = match &c.path {
-                        Some(p) => Some(parse_path(p).map_err(|m| ctx.err(&f("path"), m))?),
+                        Some(p) => {
+                            Some(parse_path(p).map_err(|m| ctx.err(&f("path"), m.to_string()))?)
+                        }
                         None if c.signer.is_some() => {
                             return Err(ctx.err(
                                 &f("path"),
@@ -922,7 +835,8 @@ impl Manifest {
             ));
         }
         let keys = script_keys(cosigners.iter().map(|c| c.pubkey), sorted);
-        let script = multisig_script(threshold, &keys);
+        let script =
+            multisig_script(threshold, &keys).map_err(|e| ctx.err("cosigners", e.to_string()))?;
         let kind = NetworkKind::from(network.bitcoin());
         let computed = match st {
             ScriptType::P2sh => Address::p2sh(&script, kind)
@@ -970,14 +884,13 @@ impl Manifest {
             .anchors
             .get(&spec.chain)
             .expect("every address's chain has an anchor (checked on load)");
-        self.template.render(&MessageFields {
-            entity: &self.entity,
-            snapshot: &self.snapshot_id,
-            chain: &spec.chain,
-            address: &spec.address,
-            height: anchor.height,
-            block_hash: &anchor.block_hash,
-        })
+        self.template.render(&MessageFields::new(
+            &self.entity,
+            &self.snapshot_id,
+            &spec.chain,
+            &spec.address,
+            anchor,
+        ))
     }
 
     /// Every signature the ceremony must obtain, in address order: one per single-key address,

@@ -172,7 +172,7 @@ fn multisig_address(st: ScriptType, script_step: &str, child: &str) -> String {
             .unwrap();
         PublicKey::new(d.public_key)
     });
-    let s = multisig_script(2, &script_keys(keys.into_iter(), true));
+    let s = multisig_script(2, &script_keys(keys.into_iter(), true)).unwrap();
     match st {
         ScriptType::P2wsh => Address::p2wsh(&s, bitcoin::Network::Bitcoin),
         ScriptType::P2shP2wsh => Address::p2shwsh(&s, bitcoin::Network::Bitcoin),
@@ -510,10 +510,10 @@ fn other_multisig_shapes() {
     } else {
         [PublicKey::from(a), PublicKey::from(outside)]
     };
-    let script = multisig_script(1, &keys);
+    let script = multisig_script(1, &keys).unwrap();
     let addr = Address::p2sh(&script, bitcoin::Network::Bitcoin).unwrap();
     let sorted_addr = Address::p2sh(
-        &multisig_script(1, &script_keys(keys.into_iter(), true)),
+        &multisig_script(1, &script_keys(keys.into_iter(), true)).unwrap(),
         bitcoin::Network::Bitcoin,
     )
     .unwrap();
@@ -613,38 +613,4 @@ fn cosigner_cells_round_trip() {
     let again = raw::parse_cosigners_cell(&raw::format_cosigners_cell(&parsed)).unwrap();
     assert_eq!(again, parsed);
     assert!(raw::parse_cosigners_cell("a:b").is_err());
-}
-
-#[test]
-fn rfc3339_times() {
-    for ok in [
-        "2026-11-30T00:00:00Z",
-        "2026-11-30T23:59:60.123+02:00",
-        "2026-01-01t10:00:00z",
-    ] {
-        assert!(is_rfc3339(ok), "{ok}");
-    }
-    for bad in [
-        "2026-11-30",
-        "2026-13-01T00:00:00Z",
-        "2026-11-30T24:00:00Z",
-        "2026-11-30T00:00:00",
-        "2026-11-30T00:00:00.Z",
-        "2026-11-30T00:00:00+2:00",
-    ] {
-        assert!(!is_rfc3339(bad), "{bad}");
-    }
-}
-
-#[test]
-fn paths() {
-    assert_eq!(
-        path_string(&parse_path("m/84h/0h/0h/0/5").unwrap()),
-        "m/84'/0'/0'/0/5"
-    );
-    assert_eq!(path_string(&parse_path("84'/0'").unwrap()), "m/84'/0'");
-    assert_eq!(path_string(&parse_path("m").unwrap()), "m");
-    for bad in ["", "m//1", "m/84'/x", "m/2147483648", "m/1/"] {
-        assert!(parse_path(bad).is_err(), "{bad}");
-    }
 }

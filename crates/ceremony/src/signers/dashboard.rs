@@ -8,8 +8,11 @@ use firmware_messages::StatusWord;
 /// The apps the ceremony uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppKind {
+    /// The Bitcoin app (`Bitcoin`, or `Bitcoin Test` on test networks).
     Bitcoin,
+    /// The Ethereum app.
     Ethereum,
+    /// The Tron app.
     Tron,
 }
 
@@ -21,6 +24,13 @@ impl AppKind {
             AppKind::Ethereum => "Ethereum",
             AppKind::Tron => firmware_messages::tron::APP_NAME,
         }
+    }
+
+    /// The app a name from the chain family table stands for.
+    pub fn of_name(name: &str) -> Option<AppKind> {
+        [AppKind::Bitcoin, AppKind::Ethereum, AppKind::Tron]
+            .into_iter()
+            .find(|a| a.name() == name)
     }
 
     fn accepts(self, name: &str) -> bool {
@@ -126,6 +136,9 @@ mod tests {
         assert_eq!(parse_version("2.1.3"), Some((2, 1, 3)));
         assert_eq!(parse_version("1.10.4-rc1"), Some((1, 10, 4)));
         assert_eq!(parse_version("x"), None);
+        for f in &por_attest_verify::chains::FAMILIES {
+            assert!(AppKind::of_name(f.ledger_app).is_some(), "{}", f.name);
+        }
         assert!(check_version(AppKind::Bitcoin, "2.0.1".into()).is_err());
         assert!(check_version(AppKind::Bitcoin, "2.0.6".into()).is_ok());
         assert!(check_version(AppKind::Bitcoin, "2.1.0".into()).is_ok());

@@ -1,15 +1,18 @@
-//! Host drivers for the Ledger apps, over any [`Exchange`] transport: the dashboard (which app
-//! is open, open another), the Bitcoin app, the Ethereum app and the TRON app. They build commands and parse
+//! The signers behind [`crate::signer::Signer`]: [`LedgerSigner`], and the host drivers of the
+//! Ledger apps it uses over any [`Exchange`] transport: the dashboard (which app is open, open
+//! another), the Bitcoin app, the Ethereum app and the TRON app. They build commands and parse
 //! replies with `firmware-messages`; the transport only moves bytes.
 
 pub mod bitcoin_app;
 pub mod dashboard;
 pub mod ethereum_app;
+pub mod ledger;
 pub mod tron_app;
 
 pub use bitcoin_app::BitcoinApp;
 pub use dashboard::{ensure_app, AppKind};
 pub use ethereum_app::EthereumApp;
+pub use ledger::LedgerSigner;
 pub use tron_app::TronApp;
 
 use crate::transport::TransportError;
@@ -32,20 +35,36 @@ pub enum DeviceError {
     #[error(
         "the {expected} app is not open on the device (status {status:04X}): open it and run again"
     )]
-    AppNotOpen { expected: String, status: u16 },
+    AppNotOpen {
+        /// The app that should be open.
+        expected: String,
+        /// The status word the device answered.
+        status: u16,
+    },
     /// The wrong app or an unusable version is open.
     #[error("{0}")]
     WrongApp(String),
     /// Any other status word.
     #[error("device answered {status:04X} ({meaning}) while {what}")]
     Status {
+        /// The status word.
         status: u16,
+        /// What the status word means.
         meaning: &'static str,
+        /// What the device was asked to do.
         what: String,
     },
+    /// The device cannot do this at all (a scheme or command it lacks).
+    #[error("this device cannot do {0}")]
+    Unsupported(String),
     /// The reply did not parse.
     #[error("garbled reply from the device while {what}: {detail}")]
-    BadReply { what: String, detail: String },
+    BadReply {
+        /// What the device was asked to do.
+        what: String,
+        /// What is wrong with the reply.
+        detail: String,
+    },
 }
 
 impl DeviceError {

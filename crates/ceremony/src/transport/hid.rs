@@ -8,6 +8,45 @@ use super::{Exchange, TimeoutTransport, TransportError};
 use ledger_transport_hid::hidapi::{DeviceInfo, HidApi};
 use ledger_transport_hid::{LedgerHIDError, TransportNativeHID};
 use std::time::Duration;
+use thiserror::Error;
+
+/// Why a Ledger on USB could not be listed, chosen or opened; the text says what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum UsbError {
+    /// hidapi could not enumerate the bus.
+    #[error("cannot list USB HID devices: {0}")]
+    Hidapi(String),
+    /// No Ledger is connected (or the system hides it).
+    #[error("{}", no_ledger_message())]
+    NoLedger,
+    /// Several are connected and none was named.
+    #[error("{count} Ledgers are connected; name one with --device hid:SERIAL_OR_PATH:\n{list}")]
+    Several {
+        /// How many.
+        count: usize,
+        /// One line per device.
+        list: String,
+    },
+    /// None has the path or serial named.
+    #[error("no connected Ledger has the path or serial `{which}`; connected:\n{list}")]
+    NoMatch {
+        /// The path or serial named.
+        which: String,
+        /// One line per device.
+        list: String,
+    },
+    /// Several report the serial named.
+    #[error("several Ledgers report the serial `{which}`; name one by path:\n{list}")]
+    SerialAmbiguous {
+        /// The serial named.
+        which: String,
+        /// One line per device.
+        list: String,
+    },
+    /// The device was found but could not be opened (with the guidance for the cause).
+    #[error("{0}")]
+    Open(String),
+}
 
 /// Ledger's USB vendor id.
 pub const LEDGER_VENDOR_ID: u16 = 0x2c97;
@@ -55,12 +94,12 @@ impl LedgerUsb {
     }
 }
 
-fn hidapi() -> Result<HidApi, String> {
-    HidApi::new().map_err(|e| format!("cannot list USB HID devices: {e}"))
+fn hidapi() -> Result<HidApi, UsbError> {
+    HidApi::new().map_err(|e| UsbError::Hidapi(e.to_string()))
 }
 
 /// The Ledgers connected over USB.
-pub fn list_ledgers() -> Result<Vec<LedgerUsb>, String> {
+pub fn list_ledgers() -> Result<Vec<LedgerUsb>, UsbError> {
     let api = hidapi()?;
     let mut out: Vec<LedgerUsb> = TransportNativeHID::list_ledgers(&api)
         .map(LedgerUsb::from_info)
@@ -78,7 +117,10 @@ pub fn no_ledger_message() -> String {
 }
 
 /// Picks the device named by `which` (a path or a serial), or the only one when `None`.
-pub fn select<'a>(ledgers: &'a [LedgerUsb], which: Option<&str>) -> Result<&'a LedgerUsb, String> {
+pub fn select<'a>(
+    ledgers: &'a [LedgerUsb],
+    which: Option<&str>,
+) -> Result<&'a LedgerUsb, UsbError> {
     let list = || {
         ledgers
             .iter()
@@ -88,13 +130,12 @@ pub fn select<'a>(ledgers: &'a [LedgerUsb], which: Option<&str>) -> Result<&'a L
     };
     match which {
         None => match ledgers {
-            [] => Err(no_ledger_message()),
+            [] => Err(UsbError::NoLedger),
             [one] => Ok(one),
-            _ => Err(format!(
-                "{} Ledgers are connected; name one with --device hid:SERIAL_OR_PATH:\n{}",
-                ledgers.len(),
-                list()
-            )),
+            _ => Err(UsbError::Several {
+                count: ledgers.len(),
+                list: list(),
+            }),
         },
         Some(w) => {
             if let Some(l) = ledgers.iter().find(|l| l.path == w) {
@@ -106,15 +147,15 @@ pub fn select<'a>(ledgers: &'a [LedgerUsb], which: Option<&str>) -> Result<&'a L
                 .collect();
             match by_serial.as_slice() {
                 [one] => Ok(one),
-                [] if ledgers.is_empty() => Err(no_ledger_message()),
-                [] => Err(format!(
-                    "no connected Ledger has the path or serial `{w}`; connected:\n{}",
-                    list()
-                )),
-                _ => Err(format!(
-                    "several Ledgers report the serial `{w}`; name one by path:\n{}",
-                    list()
-                )),
+                [] if ledgers.is_empty() => Err(UsbError::NoLedger),
+                [] => Err(UsbError::NoMatch {
+                    which: w.to_string(),
+                    list: list(),
+                }),
+                _ => Err(UsbError::SerialAmbiguous {
+                    which: w.to_string(),
+                    list: list(),
+                }),
             }
         }
     }
@@ -138,7 +179,7 @@ pub fn open_error_message(device: &LedgerUsb, error: &str) -> String {
 
 /// Opens the Ledger named by `which` (or the only one); each exchange times out after
 /// `timeout`.
-pub fn open(which: Option<&str>, timeout: Duration) -> Result<TimeoutTransport, String> {
+pub fn open(which: Option<&str>, timeout: Duration) -> Result<TimeoutTransport, UsbError> {
     let api = hidapi()?;
     let ledgers: Vec<LedgerUsb> = TransportNativeHID::list_ledgers(&api)
         .map(LedgerUsb::from_info)
@@ -146,9 +187,9 @@ pub fn open(which: Option<&str>, timeout: Duration) -> Result<TimeoutTransport, 
     let chosen = select(&ledgers, which)?.clone();
     let info = TransportNativeHID::list_ledgers(&api)
         .find(|d| d.path().to_string_lossy() == chosen.path)
-        .ok_or_else(no_ledger_message)?;
+        .ok_or(UsbError::NoLedger)?;
     let device = TransportNativeHID::open_device(&api, info)
-        .map_err(|e| open_error_message(&chosen, &hid_error_text(&e)))?;
+        .map_err(|e| UsbError::Open(open_error_message(&chosen, &hid_error_text(&e))))?;
     Ok(TimeoutTransport::spawn(
         HidExchange { device },
         timeout,
@@ -220,7 +261,7 @@ mod tests {
 
     #[test]
     fn picks_the_only_ledger_or_asks() {
-        let e = select(&[], None).unwrap_err();
+        let e = select(&[], None).unwrap_err().to_string();
         assert!(
             e.contains("no Ledger found") && e.contains("udevadm"),
             "{e}"
@@ -231,7 +272,7 @@ mod tests {
             ledger("/dev/hidraw1", "0001"),
             ledger("/dev/hidraw4", "0001"),
         ];
-        let e = select(&two, None).unwrap_err();
+        let e = select(&two, None).unwrap_err().to_string();
         assert!(
             e.contains("hid:SERIAL_OR_PATH")
                 && e.contains("hid:/dev/hidraw1")
@@ -256,12 +297,16 @@ mod tests {
         assert_eq!(select(&two, Some("0001")).unwrap().path, "/dev/hidraw1");
         assert!(select(&two, Some("/dev/hidraw9"))
             .unwrap_err()
+            .to_string()
             .contains("no connected Ledger"));
         let same = [
             ledger("/dev/hidraw1", "0001"),
             ledger("/dev/hidraw4", "0001"),
         ];
-        assert!(select(&same, Some("0001")).unwrap_err().contains("by path"));
+        assert!(select(&same, Some("0001"))
+            .unwrap_err()
+            .to_string()
+            .contains("by path"));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use super::derive::{check_address, AddressCheck, Deriver};
 use super::keys::AccountKeys;
 use super::{Account, AccountAddress, AccountKeyError};
-use crate::chains::{ChainFamily, Scheme};
+use crate::chains::ChainFamily;
 use crate::message::MessageFields;
 use crate::report::{AccountRecord, AddressFailure, Outcome, Report};
 use crate::schemes::{self, SchemeError};
@@ -69,14 +69,13 @@ fn check_account(
         Err(e) => return fail(e.to_string()),
     };
     let account_text = keys.account_text();
-    let fields = MessageFields {
-        entity: &ctx.entity,
-        snapshot: &ctx.snapshot_id,
-        chain: &a.chain,
-        address: &account_text,
-        height: anchor.height,
-        block_hash: &anchor.block_hash,
-    };
+    let fields = MessageFields::new(
+        &ctx.entity,
+        &ctx.snapshot_id,
+        &a.chain,
+        &account_text,
+        anchor,
+    );
     if !template.matches(&fields, &a.message) {
         return fail(format!(
             "message is not the snapshot's account template rendered for this account; expected {:?}",
@@ -86,11 +85,7 @@ fn check_account(
     if a.signatures.is_empty() {
         return fail("no signatures");
     }
-    let expected = match family {
-        ChainFamily::Bitcoin => Scheme::Bip137,
-        ChainFamily::Evm => Scheme::Eip191,
-        ChainFamily::Tron => Scheme::TronTip191,
-    };
+    let expected = family.info().message_scheme;
     let signing_keys = keys.signing_keys();
     let mut signed = vec![false; signing_keys.len()];
     let msg = a.message.as_bytes();

@@ -8,7 +8,7 @@
 //! its own. Skipped, with the reason: BIP-322 signatures (no OKX column form), multisig entries
 //! with more than two signatures, and entries not on mainnet.
 
-use crate::chains::{ChainFamily, Network, Scheme};
+use crate::chains::{ChainFamily, Network};
 use crate::snapshot::{Entry, Snapshot};
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -33,8 +33,11 @@ pub const OKX_11_HEADER: [&str; 11] = [
 pub struct Skipped {
     /// Index of the entry in the snapshot (0-based).
     pub entry: usize,
+    /// The entry's chain.
     pub chain: String,
+    /// The entry's address.
     pub address: String,
+    /// Why OKX's layout cannot express it.
     pub reason: String,
 }
 
@@ -56,11 +59,7 @@ fn exportable(e: &Entry) -> Result<(String, String), String> {
         ));
     }
     let family = ChainFamily::of(&e.chain).ok_or_else(|| format!("unknown chain `{}`", e.chain))?;
-    let want = match family {
-        ChainFamily::Bitcoin => Scheme::Bip137,
-        ChainFamily::Evm => Scheme::Eip191,
-        ChainFamily::Tron => Scheme::TronTip191,
-    };
+    let want = family.info().message_scheme;
     if let Some(s) = e.signatures.iter().find(|s| s.scheme != want) {
         return Err(format!(
             "{} signatures have no OKX column form (only {} is exported for {})",

@@ -12,17 +12,25 @@ pub struct Row {
     pub index: u64,
     /// 1-based line number in the file where the row starts.
     pub line: u64,
+    /// The coin as OKX writes it (`BTC`, `USDT-ERC20`, ...).
     pub coin: String,
     /// The `Type` column of staking files (`Non Staking`, `Native ETH Staking`, …).
     pub kind: String,
+    /// The network column (empty in older layouts).
     pub network: String,
+    /// The address.
     pub address: String,
+    /// The signed message.
     pub message: String,
+    /// The first signature.
     pub sig1: String,
+    /// The second signature (multisig and contract wallets; may be empty).
     pub sig2: String,
     /// Redeem / witness script (UTXO multisig) or public key (ed25519 and other chains).
     pub script: String,
+    /// The first owner (EOA) of a contract wallet, or an owner-key account's key (APTOS).
     pub eoa1: String,
+    /// The second owner of a contract wallet.
     pub eoa2: String,
 }
 

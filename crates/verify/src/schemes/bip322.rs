@@ -63,8 +63,11 @@ pub enum Bip322Kind {
     /// A whole `to_sign` transaction (`ful`, or untagged); valid at time `lock_time`, age
     /// `sequence`.
     Full {
+        /// `to_sign`'s version (0 or 2).
         version: i32,
+        /// `to_sign`'s lock time.
         lock_time: u32,
+        /// `to_sign`'s input sequence.
         sequence: u32,
     },
 }
@@ -76,8 +79,11 @@ pub enum Bip322Format {
     Simple,
     /// `ful` + signed `to_sign`, with its version (0 or 2), lock time and input sequence.
     Full {
+        /// `to_sign`'s version (0 or 2).
         version: i32,
+        /// `to_sign`'s lock time.
         lock_time: u32,
+        /// `to_sign`'s input sequence.
         sequence: u32,
     },
 }
@@ -106,8 +112,11 @@ pub enum Bip322Signer<'a> {
     /// `OP_m … OP_n OP_CHECKMULTISIG` under P2SH, P2WSH or P2SH-P2WSH; `keys` holds at least
     /// `m` of the script's secret keys (any order, extras ignored).
     Multisig {
+        /// P2SH, P2WSH or P2SH-P2WSH.
         script_type: ScriptType,
+        /// The multisig script.
         script: &'a [u8],
+        /// Secret keys of at least `m` of the script's keys.
         keys: &'a [SecretKey],
     },
 }

@@ -74,8 +74,11 @@ pub enum SchemeError {
     /// A signature or key has the wrong length.
     #[error("{what} must be {expected} bytes, got {got}")]
     BadLength {
+        /// What was being decoded.
         what: &'static str,
+        /// The length it must have.
         expected: usize,
+        /// The length it has.
         got: usize,
     },
     /// A legacy signature's header byte is outside 27–42.
@@ -86,8 +89,11 @@ pub enum SchemeError {
         "header byte {header} is for {header_kind} addresses, but the address is {address_kind}"
     )]
     HeaderTypeMismatch {
+        /// The header byte.
         header: u8,
+        /// The address type the header announces.
         header_kind: &'static str,
+        /// The address type stated.
         address_kind: &'static str,
     },
     /// An EVM / TRON recovery byte that is neither 27/28 nor 0/1.
@@ -98,21 +104,31 @@ pub enum SchemeError {
     Unrecoverable,
     /// The key recovered from the signature gives another address than the stated one.
     #[error("recovered key gives {derived} not the stated address {stated}")]
-    AddressMismatch { derived: String, stated: String },
+    AddressMismatch {
+        /// The address the signature's key gives.
+        derived: String,
+        /// The address stated.
+        stated: String,
+    },
     /// s is above half the curve order (malleated, non-canonical).
     #[error("high-s signature (s above half the curve order) is not accepted")]
     HighS,
     /// An address that does not parse.
     #[error("invalid {kind} address `{address}`: {reason}")]
     BadAddress {
+        /// The kind of address.
         kind: &'static str,
+        /// The address as written.
         address: String,
+        /// Why it does not parse.
         reason: String,
     },
     /// The address is not of the type the entry states.
     #[error("address {address} is not a {expected} address")]
     AddressTypeMismatch {
+        /// The address as written.
         address: String,
+        /// The network it should belong to.
         expected: &'static str,
     },
     /// A redeem / witness script that does not hash to the address.
@@ -123,17 +139,29 @@ pub enum SchemeError {
     MalformedMultisig(String),
     /// A cosigner signature was made by a key that is not in the script.
     #[error("signature {index} is from key {key}, which is not in the script")]
-    NotAMember { index: usize, key: String },
+    NotAMember {
+        /// The signature's position.
+        index: usize,
+        /// The key it recovers to.
+        key: String,
+    },
     /// Fewer distinct cosigner keys signed than the script's threshold.
     #[error(
         "only {distinct} distinct valid signature{}, threshold {threshold}",
         if *.distinct == 1 { "" } else { "s" }
     )]
-    BelowThreshold { distinct: usize, threshold: usize },
+    BelowThreshold {
+        /// Distinct script keys that signed.
+        distinct: usize,
+        /// Signatures the script requires.
+        threshold: usize,
+    },
     /// One signature of a list failed; `index` counts from 1.
     #[error("signature {index}: {source}")]
     Cosigner {
+        /// The signature's position in the entry.
         index: usize,
+        /// Why it failed.
         source: Box<SchemeError>,
     },
     /// A BIP-322 signature that could not be decoded.

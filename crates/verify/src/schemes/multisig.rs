@@ -116,7 +116,8 @@ pub fn threshold_of(script: &[u8]) -> Result<usize, SchemeError> {
     parse_multisig(script).map(|s| s.threshold)
 }
 
-/// Build `OP_m <keys> OP_n OP_CHECKMULTISIG` (test and example use; keys in the given order).
+/// Build `OP_m <keys> OP_n OP_CHECKMULTISIG` (keys in the given order): the one multisig script
+/// builder of the manifest, the simulator, fixtures and tests.
 pub fn multisig_script(
     threshold: usize,
     keys: &[bitcoin::PublicKey],

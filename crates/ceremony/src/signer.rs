@@ -1,0 +1,95 @@
+//! The device-agnostic signer interface the ceremony drives.
+//!
+//! The ceremony (`crate::ceremony`) keeps only the generic loop: which tasks, the journal,
+//! resume, the reject policy and the local check of every signature. Everything a particular
+//! kind of device needs (which app to open, how it spells a wallet, how it shows an address,
+//! which commands sign) sits behind [`Signer`]. A new kind of device is one module in
+//! `crate::signers` implementing this trait, and one `--device` spelling.
+
+use crate::manifest::{Manifest, SigningTask};
+use crate::signers::DeviceError;
+use bitcoin::bip32::{DerivationPath, Fingerprint, Xpub};
+use bitcoin::Psbt;
+use por_attest_verify::chains::{ChainFamily, ScriptType};
+
+/// The key a signature is asked of: the chain family's message scheme decides what is signed
+/// (legacy Bitcoin message hash, EIP-191, TIP-191).
+#[derive(Debug, Clone, Copy)]
+pub struct SigningKey<'a> {
+    /// The chain family whose message scheme the signature follows.
+    pub family: ChainFamily,
+    /// Bitcoin only: the script type of the address the key stands for.
+    pub script_type: Option<ScriptType>,
+    /// The key's derivation path below the signer's master key (empty for signers without
+    /// BIP-32, such as HSM keys).
+    pub path: &'a DerivationPath,
+}
+
+impl<'a> SigningKey<'a> {
+    /// The key of a manifest task.
+    pub fn of_task(task: &SigningTask<'a>) -> SigningKey<'a> {
+        SigningKey {
+            family: task.spec.family,
+            script_type: task.spec.script_type,
+            path: task.path,
+        }
+    }
+}
+
+/// A device that holds keys and signs for them: a Ledger with its apps, an HSM, ...
+///
+/// Every method may ask a person to confirm on the device; a refusal is
+/// [`DeviceError::Rejected`]. Methods are called in the order the ceremony needs them, one task
+/// at a time: [`Signer::cannot_sign`], [`Signer::derive_address`], then [`Signer::sign_message`]
+/// or [`Signer::sign_psbt`].
+pub trait Signer {
+    /// The master fingerprint of the signer's BIP-32 seed, checked against the manifest before
+    /// anything is signed; `None` for a signer without one (keys held one by one).
+    fn master_fingerprint(&mut self) -> Result<Option<Fingerprint>, DeviceError>;
+
+    /// Why this signer cannot sign `task` at all (a too-old app, a scheme the device lacks),
+    /// asked before any prompt for it; `None` when it can.
+    fn cannot_sign(&mut self, task: &SigningTask<'_>) -> Result<Option<String>, DeviceError>;
+
+    /// The extended public key at `path` for `family`'s app or key store, shown on the device
+    /// for the user to confirm when `display` is set.
+    fn extended_pubkey(
+        &mut self,
+        family: ChainFamily,
+        path: &DerivationPath,
+        display: bool,
+    ) -> Result<Xpub, DeviceError>;
+
+    /// The task's address as the device itself derives it (and shows it, for the user to
+    /// compare, when `display` is set); `None` when this device cannot derive such an address
+    /// (a multisig address whose cosigners are bare keys: the ceremony then relies on the
+    /// device's key at the task's path).
+    fn derive_address(
+        &mut self,
+        manifest: &Manifest,
+        task: &SigningTask<'_>,
+        display: bool,
+    ) -> Result<Option<String>, DeviceError>;
+
+    /// Sign `message` with `key` in its family's message scheme: Bitcoin's legacy signed
+    /// message (65-byte compact signature, base64), EIP-191 or TIP-191 (0x-hex r‖s‖v).
+    fn sign_message(&mut self, key: &SigningKey<'_>, message: &[u8])
+        -> Result<String, DeviceError>;
+
+    /// Sign input 0 of a BIP-322 `to_sign` PSBT for `task`'s address: the signer adds what it
+    /// needs to find its key (derivations) and puts its signature in the PSBT (`tap_key_sig` for
+    /// a taproot key path, `partial_sigs` for ECDSA).
+    fn sign_psbt(
+        &mut self,
+        manifest: &Manifest,
+        task: &SigningTask<'_>,
+        psbt: &mut Psbt,
+    ) -> Result<(), DeviceError>;
+
+    /// What the operator should compare with the device's screen when the device shows
+    /// something other than the message's text for `family` (the TRON app shows a hash).
+    fn message_display_hint(&self, family: ChainFamily, message: &[u8]) -> Option<String> {
+        let _ = (family, message);
+        None
+    }
+}

@@ -1,0 +1,316 @@
+//! The rules one entry must meet, with no I/O: its chain and anchor, the message rendered
+//! from the snapshot's template, the address, and the signatures in the family's schemes.
+
+use crate::chains::{ChainFamily, Scheme, ScriptType};
+use crate::message::{MessageFields, Template};
+use crate::report::Outcome;
+use crate::schemes;
+use crate::snapshot::{Anchor, Entry, Header};
+use bitcoin::address::NetworkUnchecked;
+use bitcoin::{Address, AddressType};
+use std::collections::BTreeMap;
+
+/// What every entry and account is checked against: the snapshot header.
+pub struct SnapshotContext {
+    pub(crate) entity: String,
+    pub(crate) snapshot_id: String,
+    pub(crate) anchors: BTreeMap<String, Anchor>,
+    template: Result<Template, String>,
+    /// Version 2: the account template, or why it is rejected.
+    pub(crate) account_template: Option<Result<Template, String>>,
+}
+
+impl SnapshotContext {
+    /// The context of a header.
+    pub fn new(h: &Header) -> SnapshotContext {
+        SnapshotContext {
+            entity: h.entity.clone(),
+            snapshot_id: h.snapshot_id.clone(),
+            anchors: h.anchors.clone(),
+            template: Template::parse(&h.message_template).map_err(|e| e.to_string()),
+            account_template: h
+                .account_template
+                .as_ref()
+                .map(|t| Template::parse_account(t).map_err(|e| e.to_string())),
+        }
+    }
+
+    /// The snapshot's message template, or why it is rejected.
+    pub fn template(&self) -> Result<&Template, &str> {
+        self.template.as_ref().map_err(String::as_str)
+    }
+
+    /// Problems of the header itself (its templates), for the report's file failures.
+    pub fn header_failures(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Err(e) = &self.template {
+            out.push(format!("field `message_template`: {e}"));
+        }
+        if let Some(Err(e)) = &self.account_template {
+            out.push(format!("field `account_template`: {e}"));
+        }
+        out
+    }
+}
+
+/// Checks one entry against the snapshot header: address, network, message, signatures.
+pub fn verify_entry(ctx: &SnapshotContext, e: &Entry) -> Outcome {
+    match check_entry(ctx, e) {
+        Ok(()) => Outcome::Verified,
+        Err(Problem::Failed(r)) => Outcome::Failed(r),
+        Err(Problem::Unsupported(r)) => Outcome::Unsupported(r),
+    }
+}
+
+enum Problem {
+    Failed(String),
+    Unsupported(String),
+}
+
+/// A scheme error on signature `i`: unsupported stays unsupported, anything else failed.
+fn scheme_problem(i: usize, err: schemes::SchemeError) -> Problem {
+    match err {
+        schemes::SchemeError::Unsupported(r) => {
+            Problem::Unsupported(format!("signature {i}: unsupported: {r}"))
+        }
+        other => Problem::Failed(format!("signature {i}: {other}")),
+    }
+}
+
+fn fail<T>(reason: impl Into<String>) -> Result<T, Problem> {
+    Err(Problem::Failed(reason.into()))
+}
+
+fn check_entry(ctx: &SnapshotContext, e: &Entry) -> Result<(), Problem> {
+    let Some(family) = ChainFamily::of(&e.chain) else {
+        return fail(format!("unknown chain `{}`", e.chain));
+    };
+    let Some(anchor) = ctx.anchors.get(&e.chain) else {
+        return fail(format!(
+            "no anchor for chain `{}` in the snapshot header",
+            e.chain
+        ));
+    };
+    let template = match &ctx.template {
+        Ok(t) => t,
+        Err(err) => {
+            return fail(format!(
+                "the snapshot's message template is rejected: {err}"
+            ))
+        }
+    };
+    let fields = MessageFields::new(&ctx.entity, &ctx.snapshot_id, &e.chain, &e.address, anchor);
+    if !template.matches(&fields, &e.message) {
+        return fail(format!(
+            "message is not the snapshot's template rendered for this entry; expected {:?}",
+            template.render(&fields)
+        ));
+    }
+    if e.signatures.is_empty() {
+        return fail("no signatures");
+    }
+    if let Some((i, s)) = e
+        .signatures
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.scheme.known().is_none())
+    {
+        return fail(format!("signature {i}: unknown scheme `{}`", s.scheme));
+    }
+    let msg = e.message.as_bytes();
+    let info = family.info();
+    let Some(verify_message) = info.verify_message else {
+        return check_bitcoin(e, msg);
+    };
+    // An account-model family: one key per address, the family's message scheme.
+    if e.script_type.is_some() || e.script.is_some() || e.threshold.is_some() {
+        return fail(format!(
+            "field `script_type`/`script`/`threshold` applies only to Bitcoin, not {}",
+            e.chain
+        ));
+    }
+    let expected = info.message_scheme;
+    for (i, s) in e.signatures.iter().enumerate() {
+        if s.scheme != expected {
+            return fail(format!(
+                "signature {i}: scheme {} does not apply to {} (expected {expected})",
+                s.scheme, e.chain
+            ));
+        }
+        verify_message(&e.address, msg, &s.signature).map_err(|err| scheme_problem(i, err))?;
+    }
+    Ok(())
+}
+
+/// The script types an address of this kind can be.
+fn script_type_fits(kind: Option<AddressType>, st: ScriptType) -> bool {
+    matches!(
+        (kind, st),
+        (Some(AddressType::P2pkh), ScriptType::P2pkh)
+            | (
+                Some(AddressType::P2sh),
+                ScriptType::P2shP2wpkh | ScriptType::P2sh | ScriptType::P2shP2wsh
+            )
+            | (Some(AddressType::P2wpkh), ScriptType::P2wpkh)
+            | (Some(AddressType::P2wsh), ScriptType::P2wsh)
+            | (Some(AddressType::P2tr), ScriptType::P2tr)
+    )
+}
+
+fn check_bitcoin(e: &Entry, msg: &[u8]) -> Result<(), Problem> {
+    let unchecked: Address<NetworkUnchecked> = match e.address.parse() {
+        Ok(a) => a,
+        Err(err) => return fail(format!("address does not parse: {err}")),
+    };
+    let net = e.network;
+    let address = match unchecked.require_network(net.bitcoin()) {
+        Ok(a) => a,
+        Err(_) => {
+            return fail(format!(
+                "network mismatch: {} is not a {net} address",
+                e.address
+            ))
+        }
+    };
+    let Some(st) = e.script_type else {
+        return fail("field `script_type` is missing for a Bitcoin address");
+    };
+    let kind = address.address_type();
+    if !script_type_fits(kind, st) {
+        return fail(format!(
+            "field `script_type` says {st} but the address is {}",
+            kind.map(|k| k.to_string())
+                .unwrap_or_else(|| "of another kind".into())
+        ));
+    }
+    let bip322 = e
+        .signatures
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.scheme.known(),
+                Some(Scheme::Bip322Simple | Scheme::Bip322Full)
+            )
+        })
+        .count();
+    for (i, s) in e.signatures.iter().enumerate() {
+        if !matches!(
+            s.scheme.known(),
+            Some(Scheme::Bip137 | Scheme::Bip322Simple | Scheme::Bip322Full)
+        ) {
+            return fail(format!(
+                "signature {i}: scheme {} does not apply to a Bitcoin address",
+                s.scheme
+            ));
+        }
+    }
+    if st.is_multisig() {
+        let script = multisig_script(e)?;
+        if bip322 > 0 {
+            script_in_full(&script)?;
+            if bip322 != e.signatures.len() {
+                return fail("a multisig entry must not mix BIP-322 and legacy signatures");
+            }
+            // The entry's script must still be the address's script.
+            schemes::multisig::check_script_hash(&address, st, &script)
+                .map_err(|err| Problem::Failed(format!("field `script`: {err}")))?;
+            return check_bip322_all(e, &address, msg);
+        }
+        let sigs: Vec<&str> = e.signatures.iter().map(|s| s.signature.as_str()).collect();
+        schemes::multisig::verify_multisig(&address, st, &script, msg, &sigs).map_err(|err| {
+            match script_in_full(&script) {
+                Err(p) => p,
+                Ok(_) => Problem::Failed(err.to_string()),
+            }
+        })?;
+        return Ok(());
+    }
+    if e.script.is_some() || e.threshold.is_some() {
+        return fail(format!(
+            "field `script`/`threshold` applies only to multisig, not {st}"
+        ));
+    }
+    if bip322 > 0 {
+        if bip322 != e.signatures.len() {
+            // Legacy signatures may sit beside BIP-322 ones; each must hold on its own.
+            for (i, s) in e.signatures.iter().enumerate() {
+                if s.scheme == Scheme::Bip137 {
+                    check_bip137(st, &address, msg, i, &s.signature)?;
+                }
+            }
+        }
+        return check_bip322_all(e, &address, msg);
+    }
+    for (i, s) in e.signatures.iter().enumerate() {
+        check_bip137(st, &address, msg, i, &s.signature)?;
+    }
+    Ok(())
+}
+
+fn check_bip137(
+    st: ScriptType,
+    address: &Address,
+    msg: &[u8],
+    i: usize,
+    sig: &str,
+) -> Result<(), Problem> {
+    if st == ScriptType::P2tr {
+        return fail(format!(
+            "signature {i}: a legacy signed message cannot prove a P2TR address (use BIP-322)"
+        ));
+    }
+    schemes::bip137::verify_bip137(address, msg, sig)
+        .map(|_| ())
+        .map_err(|err| scheme_problem(i, err))
+}
+
+fn check_bip322_all(e: &Entry, address: &Address, msg: &[u8]) -> Result<(), Problem> {
+    for (i, s) in e.signatures.iter().enumerate() {
+        let full = match s.scheme.known() {
+            Some(Scheme::Bip322Simple) => false,
+            Some(Scheme::Bip322Full) => true,
+            _ => continue,
+        };
+        let kind = schemes::bip322::verify_bip322(address, msg, &s.signature)
+            .map_err(|err| scheme_problem(i, err))?;
+        let is_full = matches!(kind, schemes::bip322::Bip322Kind::Full { .. });
+        let is_simple = matches!(kind, schemes::bip322::Bip322Kind::Simple);
+        if (full && !is_full) || (!full && !is_simple) {
+            return fail(format!(
+                "signature {i}: scheme says {} but the signature is {kind:?}",
+                s.scheme
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn multisig_script(e: &Entry) -> Result<Vec<u8>, Problem> {
+    let Some(hex_script) = &e.script else {
+        return fail("field `script` is missing for a multisig address");
+    };
+    let script = hex::decode(hex_script)
+        .map_err(|err| Problem::Failed(format!("field `script` is not hex: {err}")))?;
+    let Some(threshold) = e.threshold else {
+        return fail("field `threshold` is missing for a multisig address");
+    };
+    // The shape gives the threshold without decompressing the keys (verify_multisig checks
+    // them); on any doubt the full parse says what is wrong, as it always did.
+    let m = match schemes::multisig::threshold_of_shape(&script) {
+        Some(m) => m,
+        None => script_in_full(&script)?,
+    };
+    if m != threshold as usize {
+        script_in_full(&script)?;
+        return fail(format!(
+            "field `threshold` says {threshold} but the script requires {m}"
+        ));
+    }
+    Ok(script)
+}
+
+/// The threshold of a multisig script, every key checked; the error as a `script` problem.
+fn script_in_full(script: &[u8]) -> Result<usize, Problem> {
+    schemes::multisig::threshold_of(script)
+        .map_err(|err| Problem::Failed(format!("field `script`: {err}")))
+}
