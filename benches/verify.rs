@@ -17,7 +17,9 @@
 //!    BIP-32 public derivation (`Xpub::ckd_pub` of the `bitcoin` crate, libsecp256k1) on the
 //!    same threads; the ratio is public derivations needed per second (a 2-of-3 address needs
 //!    three) over raw derivations per second, and the speed-up is addresses per second over the
-//!    per-address snapshot's entries per second of the same size, measured in the same run;
+//!    per-address snapshot's entries per second of the same size, measured in the same run,
+//!    each counted in raw recoveries' time around it (the account run is also interleaved with
+//!    raw recover) so that the machine's drift between the two runs cancels out;
 //! 5. prints as its last lines
 //!    `verify-1m: <entries/s> entries/s, <ratio> of raw recover, peak <MB> MB`
 //!    where ratio = signatures checked per second / raw recoveries per second, and
@@ -196,6 +198,8 @@ struct Run {
     peak_rss_kb: u64,
     verified: u64,
     raw: RawTally,
+    /// The second yardstick's tally, when there is one (run for as long, after the first).
+    raw2: Option<RawTally>,
 }
 
 impl Run {
@@ -216,6 +220,7 @@ fn run_verify(
     file: &Path,
     threads: usize,
     raw: &dyn Yardstick,
+    raw2: Option<&dyn Yardstick>,
     slice: Duration,
 ) -> Run {
     let mut child = Command::new(bin)
@@ -239,6 +244,7 @@ fn run_verify(
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let mut time = Duration::ZERO;
     let mut tally = RawTally::default();
+    let mut tally2 = RawTally::default();
     let mut resumed = started;
     loop {
         // Let the child run for a slice, or until it exits.
@@ -262,10 +268,16 @@ fn run_verify(
             if !libc::WIFSTOPPED(status) {
                 // It exited between the last look and the stop.
                 tally.add(raw.run(threads, ran));
+                if let Some(r2) = raw2 {
+                    tally2.add(r2.run(threads, ran));
+                }
                 break;
             }
         }
         tally.add(raw.run(threads, ran));
+        if let Some(r2) = raw2 {
+            tally2.add(r2.run(threads, ran));
+        }
         if exited {
             break;
         }
@@ -292,6 +304,7 @@ fn run_verify(
         peak_rss_kb: usage.ru_maxrss as u64,
         verified: report["verified"].as_u64().unwrap_or(0),
         raw: tally,
+        raw2: raw2.map(|_| tally2),
     }
 }
 
@@ -305,6 +318,7 @@ fn measure(
     expect: u64,
     sigs: u64,
     raw: &dyn Yardstick,
+    raw2: Option<&dyn Yardstick>,
     slice: Duration,
 ) -> (Run, f64) {
     let name = file.file_name().map_or_else(
@@ -314,7 +328,7 @@ fn measure(
     let mut best: Option<Run> = None;
     let mut peak = 0;
     for k in 0..runs {
-        let r = run_verify(bin, file, threads, raw, slice);
+        let r = run_verify(bin, file, threads, raw, raw2, slice);
         assert_eq!(r.verified, expect, "{}: entries verified", file.display());
         println!(
             "  {name} run {}: {:.2} s, {:.2} of {} ({:.0}/s in the slices between), \
@@ -427,7 +441,7 @@ fn main() {
     for &n in sizes {
         let (p, _) = synthetic::cached_snapshot(&dir, n).expect("cached");
         let sigs = synthetic::synthetic_signatures(n);
-        let (run, peak) = measure(&bin, &p, threads, runs, n, sigs, &raw, slice);
+        let (run, peak) = measure(&bin, &p, threads, runs, n, sigs, &raw, None, slice);
         results.push((n, sigs, run, peak));
     }
     let derive = RawDerive::new();
@@ -441,6 +455,7 @@ fn main() {
         account_addresses,
         derivations,
         &derive,
+        Some(&raw),
         slice,
     );
     if let Some(okx_path) = okx_path {
@@ -483,21 +498,34 @@ fn main() {
     println!("{last}");
     let secs = accounts.time.as_secs_f64();
     let aps = account_addresses as f64 / secs;
-    let per_address = results
+    // The speed-up over the per-address snapshot of the same size, each run's rate counted in
+    // raw recoveries' time around it (the account run is interleaved with raw recover too), so
+    // that the machine's drift between the two runs cancels out.
+    let (per_address, per_address_units) = results
         .last()
-        .map(|(n, _, r, _)| *n as f64 / r.time.as_secs_f64())
-        .unwrap_or(f64::NAN);
+        .map(|(n, _, r, _)| {
+            let eps = *n as f64 / r.time.as_secs_f64();
+            (eps, eps / r.raw.per_sec())
+        })
+        .unwrap_or((f64::NAN, f64::NAN));
+    let recover_around = accounts.raw2.map_or(f64::NAN, |t| t.per_sec());
+    let speedup = aps / recover_around / per_address_units;
     println!(
-        "accounts-{}: {aps:.0} addresses/s in {account_count} accounts, {:.0} derivations/s, \
-         {secs:.2} s, {:.2} of raw BIP-32 derivation ({:.0}/s in the slices between; {:.2} per \
-         CPU second), {:.2}x the per-address entries/s ({per_address:.0}/s), peak \
-         {accounts_peak:.0} MB",
+        "accounts-{} detail: {aps:.0} addresses/s in {account_count} accounts, {:.0} \
+         derivations/s, {secs:.2} s, {:.2} of raw BIP-32 derivation ({:.0}/s in the slices \
+         between; {:.2} per CPU second); raw recover {recover_around:.0}/s around it; the \
+         per-address snapshot {per_address:.0} entries/s",
         label(account_addresses),
         derivations as f64 / secs,
         accounts.ratio(derivations),
         accounts.raw.per_sec(),
         accounts.cpu_ratio(derivations),
-        aps / per_address,
+    );
+    println!(
+        "accounts-{}: {aps:.0} addresses/s, {:.2} of raw BIP-32 derivation, {speedup:.2}x the \
+         per-address entries/s, peak {accounts_peak:.0} MB",
+        label(account_addresses),
+        accounts.ratio(derivations),
     );
 }
 
@@ -512,7 +540,9 @@ fn report_okx(
     slice: Duration,
 ) {
     let okx_sigs = synthetic::synthetic_okx_signatures(okx_rows);
-    let (okx, okx_peak) = measure(bin, okx_path, threads, runs, okx_rows, okx_sigs, raw, slice);
+    let (okx, okx_peak) = measure(
+        bin, okx_path, threads, runs, okx_rows, okx_sigs, raw, None, slice,
+    );
     let okx_secs = okx.time.as_secs_f64();
     println!(
         "okx-{}: {:.0} rows/s, {:.0} signatures/s, {:.2} s, {:.2} of raw recover ({:.0}/s in \

@@ -10,7 +10,7 @@ pub use por_attest_ceremony::{ceremony, journal, manifest, package, signer, sign
 pub use por_attest_simulator as simulator;
 pub use por_attest_simulator::{fixtures, synthetic, synthetic_accounts};
 pub use por_attest_verify::{
-    chains, error, input, message, okx, report, schemes, snapshot, verify,
+    account, chains, error, input, message, okx, report, schemes, snapshot, verify,
 };
 
 pub mod demo;

@@ -3,11 +3,16 @@
 //! signs the rendered message; the signature is checked locally and appended to the journal
 //! (fsync'ed) before the next prompt. Re-running resumes: what the journal holds is skipped.
 //!
+//! Accounts (an HD account or a multisig wallet attested by its extended key) cost one
+//! signature per device however many addresses they claim: see [`accounts`].
+//!
 //! This is the generic loop only: the device is a [`Signer`] (a Ledger through
 //! [`LedgerSigner`], ...), which knows its apps, wallets and commands.
 
-use crate::journal::{Journal, JournalError, Record, RejectedRecord, SignedRecord};
-use crate::manifest::{Manifest, SignerKind, SigningTask};
+pub mod accounts;
+
+use crate::journal::{Journal, JournalError, Record, RejectedRecord, RunRecord, SignedRecord};
+use crate::manifest::{AccountTask, Manifest, SignerKind, SigningTask, TaskKey};
 use crate::signer::{Signer, SigningKey};
 use crate::signers::{DeviceError, LedgerSigner};
 use crate::transport::Exchange;
@@ -45,7 +50,13 @@ pub struct SignOptions {
     pub device_is_simulator: bool,
     /// The command that resumes this run, for messages.
     pub resume_command: Option<String>,
+    /// How many addresses of each account the device shows (first, last, random ones);
+    /// `None`: [`DEFAULT_SHOW_ADDRESSES`].
+    pub show_addresses: Option<usize>,
 }
+
+/// How many addresses of each account the device shows by default.
+pub const DEFAULT_SHOW_ADDRESSES: usize = 3;
 
 /// How a signing session ended.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -64,6 +75,11 @@ pub struct SignSummary {
     pub unsupported: Vec<String>,
     /// Journal warnings (torn last line, ...).
     pub warnings: Vec<String>,
+    /// Account signatures among `tasks`.
+    pub accounts: usize,
+    /// Times the device waited for a person during this run (address and message reviews,
+    /// wallet registrations, key export reviews).
+    pub confirmations: u64,
 }
 
 /// Why a signing session stopped before finishing.
@@ -127,6 +143,46 @@ pub enum CeremonyError {
         /// How to resume (empty when unknown).
         resume: String,
     },
+    /// The device's account key is not the manifest's: nothing signed.
+    #[error("key mismatch for {account}: the device's key at {path} is {device}, the manifest's is {expected}; refusing to sign. Check the signer and the path.")]
+    AccountKeyMismatch {
+        /// The account.
+        account: String,
+        /// The key's path.
+        path: String,
+        /// The manifest's key.
+        expected: String,
+        /// The device's key.
+        device: String,
+    },
+    /// A claimed address is not the one the account key gives at its path: nothing signed.
+    #[error("address mismatch for {account} at {path}: the manifest lists {listed}, the account key gives {derived}; refusing to sign. Check the manifest's addresses, paths and signer.")]
+    AccountAddressMismatch {
+        /// The account.
+        account: String,
+        /// The relative path.
+        path: String,
+        /// The manifest's address.
+        listed: String,
+        /// What the key gives (or the device shows).
+        derived: String,
+    },
+    /// The device's account signature did not verify locally: not journaled.
+    #[error("the device's signature for {account} does not verify: {reason}")]
+    AccountBadSignature {
+        /// The account.
+        account: String,
+        /// Why.
+        reason: String,
+    },
+    /// The user rejected a prompt of an account and chose to stop.
+    #[error("stopped: a prompt for {account} was rejected on the device (recorded in the journal).{resume}")]
+    AccountRejected {
+        /// The account.
+        account: String,
+        /// How to resume (empty when unknown).
+        resume: String,
+    },
     /// The manifest forbids this.
     #[error("{0}")]
     Refused(String),
@@ -139,6 +195,7 @@ impl CeremonyError {
             self,
             CeremonyError::Device { .. }
                 | CeremonyError::Rejected { .. }
+                | CeremonyError::AccountRejected { .. }
                 | CeremonyError::Interrupted { .. }
         )
     }
@@ -261,61 +318,149 @@ pub fn sign_with(
     }
 
     let (mut journal, _) = Journal::open(journal_path, &manifest.identity())?;
-    let mut tasks: Vec<SigningTask<'_>> = manifest.tasks_for(&signer.id).collect();
+    let mut work: Vec<Work<'_>> = manifest
+        .tasks_for(&signer.id)
+        .map(Work::Address)
+        .chain(manifest.account_tasks_for(&signer.id).map(Work::Account))
+        .collect();
     // Bitcoin, then EVM, then TRON: one app switch per family on a Ledger.
-    tasks.sort_by_key(|t| (t.spec.family.signing_order(), t.address_index));
+    work.sort_by_key(Work::order);
     let mut summary = SignSummary {
         signer: signer.id.clone(),
-        tasks: tasks.len(),
+        tasks: work.len(),
+        accounts: work
+            .iter()
+            .filter(|w| matches!(w, Work::Account(_)))
+            .count(),
         warnings: journal.warnings().to_vec(),
         ..SignSummary::default()
     };
-    let todo: Vec<&SigningTask<'_>> = tasks
+    let todo: Vec<&Work<'_>> = work
         .iter()
-        .filter(|t| {
-            let done = journal.done(&t.key());
+        .filter(|w| {
+            let done = journal.done(&w.key());
             if done {
                 summary.already += 1;
             }
             !done
         })
         .collect();
+    let asked_before = device.confirmations();
+    let show = opts.show_addresses.unwrap_or(DEFAULT_SHOW_ADDRESSES);
     let bar = progress_bar(opts.progress, todo.len() as u64);
-    for task in todo {
+    let outcome = run_tasks(
+        manifest,
+        &todo,
+        device,
+        &mut journal,
+        &mut summary,
+        opts,
+        show,
+        &bar,
+        &resume,
+        &device_err,
+    );
+    summary.confirmations = device.confirmations() - asked_before;
+    // The run's count of confirmations goes into the journal, however the run ended.
+    let run = journal.append(&Record::Run(RunRecord::new(
+        &signer.id,
+        summary.confirmations,
+        summary.signed_now as u64,
+    )));
+    match outcome {
+        Ok(()) => {
+            run?;
+            bar.finish_and_clear();
+            Ok(summary)
+        }
+        Err(e) => {
+            bar.abandon();
+            Err(e)
+        }
+    }
+}
+
+/// One signature to obtain: for an address, or for an account.
+enum Work<'a> {
+    Address(SigningTask<'a>),
+    Account(AccountTask<'a>),
+}
+
+impl Work<'_> {
+    fn key(&self) -> TaskKey {
+        match self {
+            Work::Address(t) => t.key(),
+            Work::Account(t) => t.key(),
+        }
+    }
+
+    /// Family first (one app switch per family), then addresses before accounts, in manifest
+    /// order.
+    fn order(&self) -> (usize, u8, usize) {
+        match self {
+            Work::Address(t) => (t.spec.family.signing_order(), 0, t.address_index),
+            Work::Account(t) => (t.account.family.signing_order(), 1, t.account.index),
+        }
+    }
+}
+
+/// The loop over the tasks not yet journaled.
+#[allow(clippy::too_many_arguments)]
+fn run_tasks(
+    manifest: &Manifest,
+    todo: &[&Work<'_>],
+    device: &mut dyn Signer,
+    journal: &mut Journal,
+    summary: &mut SignSummary,
+    opts: &SignOptions,
+    show: usize,
+    bar: &indicatif::ProgressBar,
+    resume: &str,
+    device_err: &dyn Fn(DeviceError, usize) -> CeremonyError,
+) -> Result<(), CeremonyError> {
+    for w in todo {
         if opts
             .interrupt
             .as_ref()
             .is_some_and(|f| f.load(Ordering::SeqCst))
         {
-            bar.abandon();
             return Err(CeremonyError::Interrupted {
                 signed: summary.signed_now,
-                resume,
+                resume: resume.to_string(),
             });
         }
-        let key = task.key();
-        let spec = task.spec;
-        match device.cannot_sign(task) {
-            Ok(None) => {}
-            Ok(Some(why)) => {
-                summary.unsupported.push(format!("{key}: {why}"));
-                bar.inc(1);
-                continue;
+        let key = w.key();
+        let signed = match w {
+            Work::Address(task) => {
+                let spec = task.spec;
+                match device.cannot_sign(task) {
+                    Ok(None) => {}
+                    Ok(Some(why)) => {
+                        summary.unsupported.push(format!("{key}: {why}"));
+                        bar.inc(1);
+                        continue;
+                    }
+                    Err(e) => return Err(device_err(e, summary.signed_now)),
+                }
+                let message = manifest.render_message(spec);
+                let hint = device
+                    .message_display_hint(spec.family, message.as_bytes())
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default();
+                bar.set_message(format!("{} {}{hint}", spec.chain, spec.address));
+                match spec.family.info().verify_message {
+                    None => sign_bitcoin(manifest, task, &message, device),
+                    Some(_) => sign_account(manifest, task, &message, device),
+                }
             }
-            Err(e) => {
-                bar.abandon();
-                return Err(device_err(e, summary.signed_now));
+            Work::Account(task) => {
+                bar.set_message(format!(
+                    "{} ({} addresses)",
+                    task.account.label(),
+                    task.account.addresses.len()
+                ));
+                accounts::sign_account(manifest, task, device, show)
             }
-        }
-        let message = manifest.render_message(spec);
-        let hint = device
-            .message_display_hint(spec.family, message.as_bytes())
-            .map(|h| format!(" ({h})"))
-            .unwrap_or_default();
-        bar.set_message(format!("{} {}{hint}", spec.chain, spec.address));
-        let signed = match spec.family.info().verify_message {
-            None => sign_bitcoin(manifest, task, &message, device),
-            Some(_) => sign_account(manifest, task, &message, device),
         };
         let record = match signed {
             Ok(r) => r,
@@ -329,30 +474,29 @@ pub fn sign_with(
                 match opts.on_reject {
                     OnReject::Continue => continue,
                     OnReject::Stop => {
-                        bar.abandon();
-                        return Err(CeremonyError::Rejected {
-                            entry: spec.index,
-                            address: spec.address.clone(),
-                            resume,
+                        let resume = resume.to_string();
+                        return Err(match w {
+                            Work::Address(t) => CeremonyError::Rejected {
+                                entry: t.spec.index,
+                                address: t.spec.address.clone(),
+                                resume,
+                            },
+                            Work::Account(t) => CeremonyError::AccountRejected {
+                                account: t.account.label(),
+                                resume,
+                            },
                         });
                     }
                 }
             }
-            Err(Step::Device(e)) => {
-                bar.abandon();
-                return Err(device_err(e, summary.signed_now));
-            }
-            Err(Step::Stop(e)) => {
-                bar.abandon();
-                return Err(e);
-            }
+            Err(Step::Device(e)) => return Err(device_err(e, summary.signed_now)),
+            Err(Step::Stop(e)) => return Err(e),
         };
         journal.append(&Record::Signed(record))?;
         summary.signed_now += 1;
         bar.inc(1);
     }
-    bar.finish_and_clear();
-    Ok(summary)
+    Ok(())
 }
 
 enum Step {

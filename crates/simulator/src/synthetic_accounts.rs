@@ -24,7 +24,10 @@ use por_attest_verify::schemes::evm::{evm_address_of, sign_eip191, to_checksum_a
 use por_attest_verify::schemes::multisig::{multisig_address, multisig_script};
 use por_attest_verify::schemes::secp;
 use por_attest_verify::schemes::tron::{sign_tron_v2, tron_address_of};
-use por_attest_verify::snapshot::{Header, SignatureRecord, Snapshot, ACCOUNTS_FORMAT_VERSION};
+use por_attest_verify::snapshot::{
+    write_file_account, write_file_entries_end, write_file_head, write_file_tail, CanonicalHasher,
+    Header, SignatureRecord, Snapshot, ACCOUNTS_FORMAT_VERSION,
+};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::io::{BufWriter, Write};
@@ -339,26 +342,48 @@ pub fn synthetic_account_derivations(addresses: u64, accounts: u64) -> u64 {
         .sum()
 }
 
-/// Writes [`synthetic_account_snapshot`] to `path` (through a temporary file renamed into
-/// place).
+/// Writes [`synthetic_account_snapshot`] to `path`, byte-identical to its
+/// [`Snapshot::write_file`], one account in memory at a time: each account is hashed into the
+/// digest and spooled to a temporary file, then the file is written (header, digest, the
+/// spooled accounts) and renamed into place.
 pub fn write_synthetic_account_snapshot(
     path: &Path,
     addresses: u64,
     accounts: u64,
 ) -> std::io::Result<Generated> {
-    let s = synthetic_account_snapshot(addresses, accounts);
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
+    let g = AccountGenerator::new(synthetic_account_header(), DEFAULT_SEED);
+    let with = |suffix: &str| {
+        let mut s = path.as_os_str().to_owned();
+        s.push(suffix);
+        PathBuf::from(s)
+    };
+    let (spool_path, tmp_path) = (with(".accounts.tmp"), with(".tmp"));
+    let mut hasher = CanonicalHasher::new(g.header());
+    let mut signatures = 0u64;
     {
-        let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
-        s.write_file(&mut w)?;
-        w.flush()?;
+        let mut spool = BufWriter::with_capacity(1 << 20, std::fs::File::create(&spool_path)?);
+        for a in 0..accounts {
+            let account = g.account(a, bench_kind(a), share(addresses, accounts, a));
+            hasher.add_account(&account);
+            signatures += account.signatures.len() as u64;
+            write_file_account(&mut spool, a, &account)?;
+        }
+        spool.flush()?;
     }
-    std::fs::rename(&tmp, path)?;
+    let digest = hasher.finish();
+    {
+        let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp_path)?);
+        write_file_head(&mut out, g.header(), &digest)?;
+        write_file_entries_end(&mut out, 0)?;
+        std::io::copy(&mut std::fs::File::open(&spool_path)?, &mut out)?;
+        write_file_tail(&mut out, accounts)?;
+        out.flush()?;
+    }
+    std::fs::remove_file(&spool_path)?;
+    std::fs::rename(&tmp_path, path)?;
     Ok(Generated {
         entries: addresses,
-        signatures: s.accounts.iter().map(|a| a.signatures.len() as u64).sum(),
+        signatures,
         bytes: std::fs::metadata(path)?.len(),
     })
 }
@@ -379,4 +404,22 @@ pub fn cached_account_snapshot(
     }
     write_synthetic_account_snapshot(&path, addresses, accounts)?;
     Ok((path, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_streamed_file_is_the_snapshot_s_own_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.json");
+        let g = write_synthetic_account_snapshot(&p, 230, 11).unwrap();
+        let want = synthetic_account_snapshot(230, 11).to_file_bytes();
+        assert_eq!(std::fs::read(&p).unwrap(), want);
+        assert_eq!((g.entries, g.bytes), (230, want.len() as u64));
+        // 11 accounts: one 2-of-3 wallet (two signatures), ten single keys.
+        assert_eq!(g.signatures, 12);
+        assert_eq!(synthetic_account_derivations(230, 11), 230 + 2 * 21);
+    }
 }

@@ -10,6 +10,7 @@ use crate::chains::ChainFamily;
 use crate::message::MessageFields;
 use crate::report::{AccountRecord, AddressFailure, Outcome, Report};
 use crate::schemes::{self, SchemeError};
+use crate::snapshot::SignatureRecord;
 use crate::verify::SnapshotContext;
 use bitcoin::secp256k1::PublicKey;
 
@@ -85,55 +86,10 @@ fn check_account(
     if a.signatures.is_empty() {
         return fail("no signatures");
     }
-    let expected = family.info().message_scheme;
-    let signing_keys = keys.signing_keys();
-    let mut signed = vec![false; signing_keys.len()];
+    let mut signed = vec![false; keys.signing_keys().len()];
     let msg = a.message.as_bytes();
     for (i, s) in a.signatures.iter().enumerate() {
-        if s.scheme.known().is_none() {
-            return fail(format!("signature {i}: unknown scheme `{}`", s.scheme));
-        }
-        if s.scheme != expected {
-            return fail(format!(
-                "signature {i}: scheme {} does not apply to a {} account (expected {expected}: the account key signs the account message)",
-                s.scheme, a.chain
-            ));
-        }
-        let position = match family {
-            ChainFamily::Bitcoin => {
-                let (key, _) = schemes::bip137::recover_bip137(msg, &s.signature)
-                    .map_err(|e| scheme_problem(i, e))?;
-                signing_keys
-                    .iter()
-                    .position(|k| *k == key)
-                    .ok_or_else(|| not_the_key(i, &key.serialize(), keys, &signing_keys))?
-            }
-            ChainFamily::Evm | ChainFamily::Tron => {
-                let sig =
-                    schemes::evm::decode_sig_hex(&s.signature).map_err(|e| scheme_problem(i, e))?;
-                let digest = if family == ChainFamily::Evm {
-                    schemes::evm::eip191_hash(msg)
-                } else {
-                    schemes::tron::tron_message_hash(msg, schemes::tron::TronVersion::V2)
-                };
-                let account = schemes::evm::recover_evm_prehash(&digest, &sig)
-                    .map_err(|e| scheme_problem(i, e))?;
-                signing_keys
-                    .iter()
-                    .position(|k| schemes::evm::evm_address_of(k) == account)
-                    .ok_or_else(|| {
-                        Outcome::Failed(format!(
-                            "signature {i} is from the address {}, not the account key's",
-                            if family == ChainFamily::Evm {
-                                schemes::evm::to_checksum_address(&account)
-                            } else {
-                                schemes::tron::format_tron_address(&account)
-                            }
-                        ))
-                    })?
-            }
-        };
-        signed[position] = true;
+        signed[signer_of(family, keys, &a.chain, msg, i, s)?] = true;
     }
     let distinct = signed.iter().filter(|s| **s).count();
     let threshold = keys.threshold();
@@ -144,6 +100,63 @@ fn check_account(
         ));
     }
     Ok(())
+}
+
+/// Which of the account's signing keys made signature `i` (`s`) over `msg`: its position among
+/// [`AccountKeys::signing_keys`], or why none did (another scheme, another key).
+pub fn signer_of(
+    family: ChainFamily,
+    keys: &AccountKeys,
+    chain: &str,
+    msg: &[u8],
+    i: usize,
+    s: &SignatureRecord,
+) -> Result<usize, Outcome> {
+    let expected = family.info().message_scheme;
+    let signing_keys = keys.signing_keys();
+    if s.scheme.known().is_none() {
+        return fail(format!("signature {i}: unknown scheme `{}`", s.scheme));
+    }
+    if s.scheme != expected {
+        return fail(format!(
+            "signature {i}: scheme {} does not apply to a {chain} account (expected {expected}: the account key signs the account message)",
+            s.scheme
+        ));
+    }
+    match family {
+        ChainFamily::Bitcoin => {
+            let (key, _) = schemes::bip137::recover_bip137(msg, &s.signature)
+                .map_err(|e| scheme_problem(i, e))?;
+            signing_keys
+                .iter()
+                .position(|k| *k == key)
+                .ok_or_else(|| not_the_key(i, &key.serialize(), keys, &signing_keys))
+        }
+        ChainFamily::Evm | ChainFamily::Tron => {
+            let sig =
+                schemes::evm::decode_sig_hex(&s.signature).map_err(|e| scheme_problem(i, e))?;
+            let digest = if family == ChainFamily::Evm {
+                schemes::evm::eip191_hash(msg)
+            } else {
+                schemes::tron::tron_message_hash(msg, schemes::tron::TronVersion::V2)
+            };
+            let account = schemes::evm::recover_evm_prehash(&digest, &sig)
+                .map_err(|e| scheme_problem(i, e))?;
+            signing_keys
+                .iter()
+                .position(|k| schemes::evm::evm_address_of(k) == account)
+                .ok_or_else(|| {
+                    Outcome::Failed(format!(
+                        "signature {i} is from the address {}, not the account key's",
+                        if family == ChainFamily::Evm {
+                            schemes::evm::to_checksum_address(&account)
+                        } else {
+                            schemes::tron::format_tron_address(&account)
+                        }
+                    ))
+                })
+        }
+    }
 }
 
 fn not_the_key(i: usize, got: &[u8], keys: &AccountKeys, signing: &[PublicKey]) -> Outcome {

@@ -26,7 +26,7 @@ use crate::chains::{Network, ScriptType};
 use crate::snapshot::SignatureRecord;
 use serde::{Deserialize, Serialize};
 
-pub use check::{check_addresses, verify_account, AccountTally, CheckedAddress};
+pub use check::{check_addresses, signer_of, verify_account, AccountTally, CheckedAddress};
 pub use derive::{check_address, AddressCheck, DerivedAddress, Deriver};
 pub use keys::{AccountKey, AccountKeyError, AccountKeys, SingleKind};
 pub use path::{parse_relative_path, PathError, RelativePath};
