@@ -104,18 +104,18 @@ pub struct RunRecord {
     /// Confirmations the device asked for during the run.
     pub confirmations: u64,
     /// Signatures journaled during the run.
-    pub signed: u64,
+    pub signatures: u64,
     /// When the run ended (RFC 3339 UTC).
     pub time: String,
 }
 
 impl RunRecord {
     /// A record of a run by `signer`, stamped now.
-    pub fn new(signer: &str, confirmations: u64, signed: u64) -> RunRecord {
+    pub fn new(signer: &str, confirmations: u64, signatures: u64) -> RunRecord {
         RunRecord {
             signer: signer.to_string(),
             confirmations,
-            signed,
+            signatures,
             time: now_rfc3339(),
         }
     }
