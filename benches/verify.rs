@@ -501,25 +501,30 @@ fn main() {
     // The speed-up over the per-address snapshot of the same size, each run's rate counted in
     // raw recoveries' time around it (the account run is interleaved with raw recover too), so
     // that the machine's drift between the two runs cancels out.
-    let (per_address, per_address_units) = results
+    let (per_address, per_address_units, per_address_cpu) = results
         .last()
         .map(|(n, _, r, _)| {
             let eps = *n as f64 / r.time.as_secs_f64();
-            (eps, eps / r.raw.per_sec())
+            (eps, eps / r.raw.per_sec(), r.cpu_secs / *n as f64)
         })
-        .unwrap_or((f64::NAN, f64::NAN));
+        .unwrap_or((f64::NAN, f64::NAN, f64::NAN));
+    let account_cpu = accounts.cpu_secs / account_addresses as f64;
     let recover_around = accounts.raw2.map_or(f64::NAN, |t| t.per_sec());
     let speedup = aps / recover_around / per_address_units;
     println!(
         "accounts-{} detail: {aps:.0} addresses/s in {account_count} accounts, {:.0} \
          derivations/s, {secs:.2} s, {:.2} of raw BIP-32 derivation ({:.0}/s in the slices \
          between; {:.2} per CPU second); raw recover {recover_around:.0}/s around it; the \
-         per-address snapshot {per_address:.0} entries/s",
+         per-address snapshot {per_address:.0} entries/s; CPU {:.1} us per address against \
+         {:.1} us per entry ({:.2}x)",
         label(account_addresses),
         derivations as f64 / secs,
         accounts.ratio(derivations),
         accounts.raw.per_sec(),
         accounts.cpu_ratio(derivations),
+        account_cpu * 1e6,
+        per_address_cpu * 1e6,
+        per_address_cpu / account_cpu,
     );
     println!(
         "accounts-{}: {aps:.0} addresses/s, {:.2} of raw BIP-32 derivation, {speedup:.2}x the \

@@ -287,18 +287,7 @@ pub fn ceremony(dir: &Path, m: &Manifest, t: &mut dyn Exchange, spec: &DeviceSpe
     assert_eq!(s.rejected, 0, "{s:?}");
     assert!(s.unsupported.is_empty(), "{s:?}");
     assert_eq!(s.tasks, m.addresses.len(), "{s:?}");
-    let packaged = package(m, &[journal], &PackageOptions::default())
-        .unwrap_or_else(|e| panic!("packaging failed: {e}"));
-    let snapshot = dir.join("snapshot.json");
-    std::fs::write(&snapshot, packaged.snapshot.to_file_bytes()).expect("write the snapshot");
-    let report = verify_snapshot_file(&snapshot, &VerifyOptions::default())
-        .unwrap_or_else(|e| panic!("verify: {e}"));
-    assert_eq!(
-        report.exit_code(),
-        0,
-        "the snapshot verifies:\n{}",
-        report.to_human()
-    );
+    let (snapshot, _) = package_and_verify(dir, m, journal);
     say(&format!(
         "  {} address(es) signed on {spec}, packaged and verified",
         s.signed_now
@@ -413,13 +402,7 @@ pub fn account_ceremony(
         m.accounts.len() as u64 * (SHOWN_PER_ACCOUNT as u64 + 1),
         "{s:?}"
     );
-    let packaged = package(m, &[journal], &PackageOptions::default())
-        .unwrap_or_else(|e| panic!("packaging failed: {e}"));
-    let snapshot = dir.join("snapshot.json");
-    std::fs::write(&snapshot, packaged.snapshot.to_file_bytes()).expect("write the snapshot");
-    let report = verify_snapshot_file(&snapshot, &VerifyOptions::default())
-        .unwrap_or_else(|e| panic!("verify: {e}"));
-    assert_eq!(report.exit_code(), 0, "{}", report.to_human());
+    let (snapshot, report) = package_and_verify(dir, m, journal);
     let addresses: usize = m.accounts.iter().map(|a| a.addresses.len()).sum();
     assert_eq!(report.addresses, addresses as u64);
     say(&format!(
@@ -427,4 +410,25 @@ pub fn account_ceremony(
         s.signed_now, s.confirmations
     ));
     snapshot
+}
+
+/// Packages the journal into `dir/snapshot.json` and verifies it (exit 0 required).
+fn package_and_verify(
+    dir: &Path,
+    m: &Manifest,
+    journal: PathBuf,
+) -> (PathBuf, por_attest::report::Report) {
+    let packaged = package(m, &[journal], &PackageOptions::default())
+        .unwrap_or_else(|e| panic!("packaging failed: {e}"));
+    let snapshot = dir.join("snapshot.json");
+    std::fs::write(&snapshot, packaged.snapshot.to_file_bytes()).expect("write the snapshot");
+    let report = verify_snapshot_file(&snapshot, &VerifyOptions::default())
+        .unwrap_or_else(|e| panic!("verify: {e}"));
+    assert_eq!(
+        report.exit_code(),
+        0,
+        "the snapshot verifies:\n{}",
+        report.to_human()
+    );
+    (snapshot, report)
 }
