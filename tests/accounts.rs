@@ -385,7 +385,7 @@ fn rejected_account_prompts_are_journaled_and_resume_continues() {
     let mut t = s.transport();
     let summary = sign(&m, &j, &mut t, &opts(id)).unwrap();
     assert_eq!(summary.signed_now, 1);
-    match package(&m, &[j.clone()], &PackageOptions::default()) {
+    match package(&m, std::slice::from_ref(&j), &PackageOptions::default()) {
         Err(PackageError::Missing(m)) => {
             assert_eq!(m.len(), 1, "{m:?}");
             assert!(
