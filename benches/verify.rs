@@ -36,6 +36,9 @@
 //! snapshot and the account snapshot, to compare them).
 
 use bitcoin::bip32::{ChildNumber, Xpriv, Xpub};
+mod common;
+use common::{env_num, label};
+
 use bitcoin::secp256k1::ecdsa::RecoverableSignature;
 use bitcoin::secp256k1::Message;
 use por_attest::schemes::secp;
@@ -44,10 +47,6 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn env_num(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
-}
 
 fn thread_cpu_secs() -> f64 {
     // SAFETY: timespec is plain data filled by the call.
@@ -346,14 +345,6 @@ fn measure(
         }
     }
     (best.expect("at least one run"), peak as f64 / 1024.0)
-}
-
-fn label(n: u64) -> String {
-    match n {
-        n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}m", n / 1_000_000),
-        n if n >= 1_000 && n % 1_000 == 0 => format!("{}k", n / 1_000),
-        n => n.to_string(),
-    }
 }
 
 fn main() {

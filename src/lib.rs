@@ -6,16 +6,17 @@
 //! the simulated Ledger with test fixtures ([`por_attest_simulator`]); it adds what joins them:
 //! the `--device` spellings, the device listing and the demo.
 
-pub use por_attest_ceremony::{ceremony, journal, manifest, package, signer, signers};
+pub use por_attest_ceremony::{ceremony, journal, manifest, package, pkcs11, signer, signers};
 pub use por_attest_simulator as simulator;
 pub use por_attest_simulator::{fixtures, synthetic, synthetic_accounts};
 pub use por_attest_verify::{
-    account, chains, error, input, message, okx, report, schemes, snapshot, verify,
+    account, chains, error, exchange, htx, input, message, okx, report, schemes, snapshot, verify,
 };
 
 pub mod demo;
 pub mod device;
 pub mod devices;
+pub mod hsm;
 
 /// Transports: the ceremony's ([`por_attest_ceremony::transport`]) and the simulator's
 /// in-process one.

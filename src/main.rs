@@ -31,6 +31,8 @@ enum InputFormat {
     Snapshot,
     /// An OKX proof-of-reserves address file (CSV).
     OkxCsv,
+    /// An HTX (Huobi) proof-of-reserves address file (CSV).
+    HtxCsv,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -96,8 +98,9 @@ enum Command {
         #[arg(long)]
         manifest: PathBuf,
         /// sim, tcp:HOST:PORT (Speculos or `por-attest simulator`), hid or hid:SERIAL_OR_PATH.
+        /// Not used for a pkcs11 signer: the manifest says where its token is.
         #[arg(long)]
-        device: String,
+        device: Option<String>,
         /// The journal (append-only; created if absent).
         #[arg(long)]
         journal: PathBuf,
@@ -111,6 +114,9 @@ enum Command {
         /// and random ones); every address is compared on the host whatever this is.
         #[arg(long, default_value_t = por_attest::ceremony::DEFAULT_SHOW_ADDRESSES)]
         show_addresses: usize,
+        /// PKCS#11 sessions signing at once (pkcs11 signers only).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+        parallel: u16,
     },
     /// Package the manifest and the journals into the snapshot file.
     Package {
@@ -155,6 +161,11 @@ enum Command {
         #[arg(long, value_enum)]
         open: Option<OpenApp>,
     },
+    /// PKCS#11 hardware security modules (hot wallets).
+    Hsm {
+        #[command(subcommand)]
+        command: HsmCommand,
+    },
     /// Serve the simulated Ledger over TCP in Speculos framing until stopped.
     Simulator {
         /// Address to listen on (port 0: a free port; the bound address is printed on stderr).
@@ -163,6 +174,39 @@ enum Command {
         /// BIP-39 mnemonic of the simulated device (default: Speculos's test mnemonic).
         #[arg(long)]
         mnemonic: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum HsmCommand {
+    /// List the token's secp256k1 keys and the addresses each gives per chain and script type;
+    /// with --csv, write manifest address rows (chain,address,script_type,path,signer,key).
+    Keys {
+        /// The token's PKCS#11 module library, e.g. /usr/lib/softhsm/libsofthsm2.so.
+        #[arg(long)]
+        module: PathBuf,
+        /// The token's label.
+        #[arg(
+            long,
+            required_unless_present = "token_serial",
+            conflicts_with = "token_serial"
+        )]
+        token: Option<String>,
+        /// The token's serial number (instead of --token).
+        #[arg(long)]
+        token_serial: Option<String>,
+        /// The environment variable holding the user PIN.
+        #[arg(long, default_value = "POR_ATTEST_PIN", conflicts_with = "pin_file")]
+        pin_env: String,
+        /// A file holding the user PIN (instead of --pin-env).
+        #[arg(long)]
+        pin_file: Option<PathBuf>,
+        /// The manifest signer id written in the CSV rows.
+        #[arg(long, default_value = "hsm-1")]
+        signer: String,
+        /// Write manifest address rows as CSV on stdout.
+        #[arg(long)]
+        csv: bool,
     },
 }
 
@@ -181,6 +225,7 @@ fn main() -> ExitCode {
                 InputFormat::Auto => por_attest::input::InputFormat::Auto,
                 InputFormat::Snapshot => por_attest::input::InputFormat::Snapshot,
                 InputFormat::OkxCsv => por_attest::input::InputFormat::OkxCsv,
+                InputFormat::HtxCsv => por_attest::input::InputFormat::HtxCsv,
             };
             let opts = por_attest::input::FileOptions {
                 format,
@@ -237,6 +282,7 @@ fn main() -> ExitCode {
             signer,
             on_reject,
             show_addresses,
+            parallel,
         } => {
             let resume = std::env::args()
                 .map(|a| shell_quote(&a))
@@ -246,14 +292,11 @@ fn main() -> ExitCode {
                 Ok(m) => m,
                 Err(e) => return fail(e),
             };
-            let spec: DeviceSpec = match device.parse() {
-                Ok(s) => s,
-                Err(e) => return fail(e),
-            };
-            let mut device = match open_signer(&spec) {
-                Ok(d) => d,
-                Err(e) => return fail(e),
-            };
+            let (mut device, device_is_simulator) =
+                match open_device(&m, signer.as_deref(), device.as_deref()) {
+                    Ok(d) => d,
+                    Err(e) => return fail(e),
+                };
             if !m.accounts.is_empty() {
                 eprintln!(
                     "warning: this manifest attests {} account(s) by their extended public keys; \
@@ -280,9 +323,10 @@ fn main() -> ExitCode {
                 },
                 progress: tty,
                 interrupt: Some(interrupt),
-                device_is_simulator: spec.is_simulator(),
+                device_is_simulator,
                 resume_command: Some(resume),
                 show_addresses: Some(show_addresses),
+                parallel: usize::from(parallel),
             };
             let result = sign_with(&m, &journal, device.as_mut(), &opts);
             let confirmations = device.confirmations();
@@ -414,6 +458,46 @@ fn main() -> ExitCode {
                 Err(e) => fail(e),
             }
         }
+        Command::Hsm {
+            command:
+                HsmCommand::Keys {
+                    module,
+                    token,
+                    token_serial,
+                    pin_env,
+                    pin_file,
+                    signer,
+                    csv,
+                },
+        } => {
+            let opts = por_attest::hsm::KeysOptions {
+                module,
+                token: match (token, token_serial) {
+                    (Some(label), _) => por_attest::pkcs11::TokenRef::Label(label),
+                    (None, Some(serial)) => por_attest::pkcs11::TokenRef::Serial(serial),
+                    (None, None) => unreachable!("clap requires --token or --token-serial"),
+                },
+                pin: match pin_file {
+                    Some(f) => por_attest::pkcs11::PinSource::File(f),
+                    None => por_attest::pkcs11::PinSource::Env(pin_env),
+                },
+            };
+            let network = por_attest::chains::Network::Mainnet;
+            match por_attest::hsm::list_keys(&opts) {
+                Ok(listing) if csv => {
+                    for s in &listing.skipped {
+                        eprintln!("warning: not listed: {s}");
+                    }
+                    print!("{}", listing.to_csv(&signer, network));
+                    ExitCode::SUCCESS
+                }
+                Ok(listing) => {
+                    print!("{}", listing.to_human(network));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
         Command::Simulator { listen, mnemonic } => {
             let config = match mnemonic {
                 Some(m) => SimulatorConfig::with_mnemonic(&m),
@@ -429,6 +513,34 @@ fn main() -> ExitCode {
                 Err(e) => fail(e),
             }
         }
+    }
+}
+
+/// The device `sign` drives: the manifest's pkcs11 token for a pkcs11 signer, else the Ledger
+/// (or simulator) `--device` names; and whether it is the built-in simulator.
+fn open_device(
+    manifest: &Manifest,
+    signer: Option<&str>,
+    device: Option<&str>,
+) -> Result<(Box<dyn por_attest::signer::Signer>, bool), String> {
+    let hsm = signer
+        .and_then(|id| manifest.signer(id))
+        .and_then(|s| Some((s.id.as_str(), s.pkcs11.as_ref()?)));
+    match (hsm, device) {
+        (Some((id, config)), None) => por_attest::signers::Pkcs11Signer::open(config)
+            .map(|s| (Box::new(s) as Box<dyn por_attest::signer::Signer>, false))
+            .map_err(|e| format!("signer `{id}`: {e}; nothing was signed")),
+        (Some((id, _)), Some(d)) => Err(format!(
+            "signer `{id}` is a pkcs11 HSM: the manifest says where its token is, so --device {d} is not used; drop it"
+        )),
+        (None, Some(d)) => {
+            let spec: DeviceSpec = d.parse()?;
+            let opened = open_signer(&spec).map_err(|e| e.to_string())?;
+            Ok((opened, spec.is_simulator()))
+        }
+        (None, None) => Err(
+            "--device is required for a Ledger signer (sim, tcp:HOST:PORT, hid or hid:SERIAL_OR_PATH); a pkcs11 signer is named with --signer ID and needs none".into(),
+        ),
     }
 }
 

@@ -585,26 +585,7 @@ fn bitcoin_app_before_2_1_is_driven_with_version_1_wallet_policies() {
 
 /// The BIP-86 P2TR address of device A's key at `m/86'/0'/0'/0/index`.
 fn p2tr_address(index: u32) -> String {
-    use bitcoin::bip32::{DerivationPath, Xpriv};
-    use std::str::FromStr;
-    let secp = bitcoin::secp256k1::Secp256k1::new();
-    let seed = bip39::Mnemonic::parse(DEMO_SIGNERS[0].1)
-        .unwrap()
-        .to_seed("");
-    let path = DerivationPath::from_str(&format!("m/86'/0'/0'/0/{index}")).unwrap();
-    let key = Xpriv::new_master(bitcoin::Network::Bitcoin, &seed)
-        .unwrap()
-        .derive_priv(&secp, &path)
-        .unwrap()
-        .private_key
-        .public_key(&secp);
-    bitcoin::Address::p2tr(
-        &secp,
-        key.x_only_public_key().0,
-        None,
-        bitcoin::Network::Bitcoin,
-    )
-    .to_string()
+    por_attest::fixtures::p2tr_address(DEMO_SIGNERS[0].1, index)
 }
 
 /// The demo manifest plus P2TR rows for device A: (address index, path index) pairs.

@@ -22,7 +22,7 @@ use por_attest_verify::chains::{ChainFamily, Scheme, ScriptType};
 use por_attest_verify::schemes;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex};
 use thiserror::Error;
 
 /// What to do when the user rejects a prompt on the device.
@@ -50,6 +50,9 @@ pub struct SignOptions {
     pub device_is_simulator: bool,
     /// The command that resumes this run, for messages.
     pub resume_command: Option<String>,
+    /// Sessions signing at once (`--parallel N`, for signers that open several, such as a
+    /// pkcs11 HSM); 0 or 1 signs one task after another.
+    pub parallel: usize,
     /// How many addresses of each account the device shows (first, last, random ones);
     /// `None`: [`DEFAULT_SHOW_ADDRESSES`].
     pub show_addresses: Option<usize>,
@@ -318,27 +321,27 @@ pub fn sign_with(
     }
 
     let (mut journal, _) = Journal::open(journal_path, &manifest.identity())?;
-    let mut work: Vec<Work<'_>> = manifest
+    let mut tasks: Vec<Work<'_>> = manifest
         .tasks_for(&signer.id)
         .map(Work::Address)
         .chain(manifest.account_tasks_for(&signer.id).map(Work::Account))
         .collect();
     // Bitcoin, then EVM, then TRON: one app switch per family on a Ledger.
-    work.sort_by_key(Work::order);
+    tasks.sort_by_key(Work::order);
     let mut summary = SignSummary {
         signer: signer.id.clone(),
-        tasks: work.len(),
-        accounts: work
+        tasks: tasks.len(),
+        accounts: tasks
             .iter()
             .filter(|w| matches!(w, Work::Account(_)))
             .count(),
         warnings: journal.warnings().to_vec(),
         ..SignSummary::default()
     };
-    let todo: Vec<&Work<'_>> = work
+    let todo: Vec<&Work<'_>> = tasks
         .iter()
-        .filter(|w| {
-            let done = journal.done(&w.key());
+        .filter(|t| {
+            let done = journal.done(&t.key());
             if done {
                 summary.already += 1;
             }
@@ -346,41 +349,49 @@ pub fn sign_with(
         })
         .collect();
     let asked_before = device.confirmations();
-    let show = opts.show_addresses.unwrap_or(DEFAULT_SHOW_ADDRESSES);
     let bar = progress_bar(opts.progress, todo.len() as u64);
-    let outcome = run_tasks(
-        manifest,
-        &todo,
-        device,
-        &mut journal,
-        &mut summary,
+    let mut run = Run {
+        journal: &mut journal,
+        summary: &mut summary,
         opts,
-        show,
-        &bar,
-        &resume,
-        &device_err,
-    );
+        bar: &bar,
+        device_err: &device_err,
+        resume: &resume,
+        pending: Vec::new(),
+        pending_signed: 0,
+    };
+    // A device with sessions of its own (an HSM) signs on worker threads, even with one
+    // session: its signing then overlaps the journal's syncs.
+    let parallel = opts.parallel.clamp(1, todo.len().max(1));
+    let result = match device
+        .parallel_sessions(parallel)
+        .map_err(|e| device_err(e, 0))?
+    {
+        Some(workers) => run.parallel(manifest, &todo, workers),
+        None if parallel > 1 => Err(CeremonyError::Refused(format!(
+            "--parallel {parallel}: signer `{}` signs one task at a time (only a pkcs11 signer opens several sessions)",
+            signer.id
+        ))),
+        None => run.sequential(manifest, &todo, device),
+    };
     summary.confirmations = device.confirmations() - asked_before;
     // The run's count of confirmations goes into the journal, however the run ended.
-    let run = journal.append(&Record::Run(RunRecord::new(
+    let ran = journal.append(&Record::Run(RunRecord::new(
         &signer.id,
         summary.confirmations,
         summary.signed_now as u64,
     )));
-    match outcome {
-        Ok(()) => {
-            run?;
-            bar.finish_and_clear();
-            Ok(summary)
-        }
-        Err(e) => {
-            bar.abandon();
-            Err(e)
-        }
+    match result {
+        Ok(()) => bar.finish_and_clear(),
+        Err(_) => bar.abandon(),
     }
+    result?;
+    ran?;
+    Ok(summary)
 }
 
 /// One signature to obtain: for an address, or for an account.
+#[derive(Clone, Copy)]
 enum Work<'a> {
     Address(SigningTask<'a>),
     Account(AccountTask<'a>),
@@ -404,99 +415,224 @@ impl Work<'_> {
     }
 }
 
-/// The loop over the tasks not yet journaled.
-#[allow(clippy::too_many_arguments)]
-fn run_tasks(
+/// What one task came to on the device.
+enum Done {
+    /// Signed and checked locally: to journal.
+    Signed(SignedRecord),
+    /// The device cannot sign it at all (reported, not journaled).
+    Unsupported(String),
+}
+
+/// Asks the device for one task: can it sign it, the address it derives (an account: its key
+/// and `show` of its addresses), the signature, checked locally. Nothing here touches the
+/// journal.
+fn sign_task(
     manifest: &Manifest,
-    todo: &[&Work<'_>],
+    work: &Work<'_>,
     device: &mut dyn Signer,
-    journal: &mut Journal,
-    summary: &mut SignSummary,
-    opts: &SignOptions,
-    show: usize,
     bar: &indicatif::ProgressBar,
-    resume: &str,
-    device_err: &dyn Fn(DeviceError, usize) -> CeremonyError,
-) -> Result<(), CeremonyError> {
-    for w in todo {
-        if opts
+    show: usize,
+) -> Result<Done, Step> {
+    let task = match work {
+        Work::Address(t) => t,
+        Work::Account(a) => {
+            bar.set_message(format!(
+                "{} ({} addresses)",
+                a.account.label(),
+                a.account.addresses.len()
+            ));
+            return accounts::sign_account(manifest, a, device, show).map(Done::Signed);
+        }
+    };
+    if let Some(why) = device.cannot_sign(task)? {
+        return Ok(Done::Unsupported(why));
+    }
+    let spec = task.spec;
+    let message = manifest.render_message(spec);
+    let hint = device
+        .message_display_hint(spec.family, message.as_bytes())
+        .map(|h| format!(" ({h})"))
+        .unwrap_or_default();
+    bar.set_message(format!("{} {}{hint}", spec.chain, spec.address));
+    match spec.family.info().verify_message {
+        None => sign_bitcoin(manifest, task, &message, device),
+        Some(_) => sign_account(manifest, task, &message, device),
+    }
+    .map(Done::Signed)
+}
+
+/// The journal side of a run: records what each task came to, in the order results arrive.
+struct Run<'r, F: Fn(DeviceError, usize) -> CeremonyError> {
+    journal: &'r mut Journal,
+    summary: &'r mut SignSummary,
+    opts: &'r SignOptions,
+    bar: &'r indicatif::ProgressBar,
+    device_err: &'r F,
+    resume: &'r str,
+    /// Records settled but not yet written ([`Run::flush`] writes them with one sync).
+    pending: Vec<Record>,
+    /// How many of `pending` are signatures.
+    pending_signed: usize,
+}
+
+impl<F: Fn(DeviceError, usize) -> CeremonyError> Run<'_, F> {
+    /// How many addresses of each account the device shows.
+    fn show(&self) -> usize {
+        self.opts.show_addresses.unwrap_or(DEFAULT_SHOW_ADDRESSES)
+    }
+
+    fn interrupted(&self) -> bool {
+        self.opts
             .interrupt
             .as_ref()
             .is_some_and(|f| f.load(Ordering::SeqCst))
-        {
-            return Err(CeremonyError::Interrupted {
-                signed: summary.signed_now,
-                resume: resume.to_string(),
-            });
+    }
+
+    fn interruption(&self) -> CeremonyError {
+        CeremonyError::Interrupted {
+            signed: self.summary.signed_now,
+            resume: self.resume.to_string(),
         }
-        let key = w.key();
-        let signed = match w {
-            Work::Address(task) => {
-                let spec = task.spec;
-                match device.cannot_sign(task) {
-                    Ok(None) => {}
-                    Ok(Some(why)) => {
-                        summary.unsupported.push(format!("{key}: {why}"));
-                        bar.inc(1);
-                        continue;
-                    }
-                    Err(e) => return Err(device_err(e, summary.signed_now)),
-                }
-                let message = manifest.render_message(spec);
-                let hint = device
-                    .message_display_hint(spec.family, message.as_bytes())
-                    .map(|h| format!(" ({h})"))
-                    .unwrap_or_default();
-                bar.set_message(format!("{} {}{hint}", spec.chain, spec.address));
-                match spec.family.info().verify_message {
-                    None => sign_bitcoin(manifest, task, &message, device),
-                    Some(_) => sign_account(manifest, task, &message, device),
-                }
+    }
+
+    /// Writes the settled records to the journal with one sync: when this returns Ok they are
+    /// durable.
+    fn flush(&mut self) -> Result<(), CeremonyError> {
+        self.journal.append_all(&self.pending)?;
+        self.pending.clear();
+        self.summary.signed_now += std::mem::take(&mut self.pending_signed);
+        Ok(())
+    }
+
+    /// Settles a task's outcome (its record waits for [`Run::flush`]); `Err` stops the run.
+    fn settle(
+        &mut self,
+        task: &Work<'_>,
+        outcome: Result<Done, Step>,
+    ) -> Result<(), CeremonyError> {
+        self.bar.inc(1);
+        let key = task.key();
+        match outcome {
+            Ok(Done::Signed(record)) => {
+                self.pending.push(Record::Signed(record));
+                self.pending_signed += 1;
+                Ok(())
             }
-            Work::Account(task) => {
-                bar.set_message(format!(
-                    "{} ({} addresses)",
-                    task.account.label(),
-                    task.account.addresses.len()
-                ));
-                accounts::sign_account(manifest, task, device, show)
+            Ok(Done::Unsupported(why)) => {
+                self.summary.unsupported.push(format!("{key}: {why}"));
+                Ok(())
             }
-        };
-        let record = match signed {
-            Ok(r) => r,
             Err(Step::Device(DeviceError::Rejected(what))) => {
-                journal.append(&Record::Rejected(RejectedRecord::new(
+                self.pending.push(Record::Rejected(RejectedRecord::new(
                     &key,
                     format!("rejected on the device while {what}"),
-                )))?;
-                summary.rejected += 1;
-                bar.inc(1);
-                match opts.on_reject {
-                    OnReject::Continue => continue,
-                    OnReject::Stop => {
-                        let resume = resume.to_string();
-                        return Err(match w {
-                            Work::Address(t) => CeremonyError::Rejected {
-                                entry: t.spec.index,
-                                address: t.spec.address.clone(),
-                                resume,
-                            },
-                            Work::Account(t) => CeremonyError::AccountRejected {
-                                account: t.account.label(),
-                                resume,
-                            },
-                        });
-                    }
+                )));
+                self.summary.rejected += 1;
+                let resume = self.resume.to_string();
+                match (self.opts.on_reject, task) {
+                    (OnReject::Continue, _) => Ok(()),
+                    (OnReject::Stop, Work::Address(t)) => Err(CeremonyError::Rejected {
+                        entry: t.spec.index,
+                        address: t.spec.address.clone(),
+                        resume,
+                    }),
+                    (OnReject::Stop, Work::Account(t)) => Err(CeremonyError::AccountRejected {
+                        account: t.account.label(),
+                        resume,
+                    }),
                 }
             }
-            Err(Step::Device(e)) => return Err(device_err(e, summary.signed_now)),
-            Err(Step::Stop(e)) => return Err(e),
-        };
-        journal.append(&Record::Signed(record))?;
-        summary.signed_now += 1;
-        bar.inc(1);
+            Err(Step::Device(e)) => Err((self.device_err)(
+                e,
+                // The pending signatures are written before the run stops.
+                self.summary.signed_now + self.pending_signed,
+            )),
+            Err(Step::Stop(e)) => Err(e),
+        }
     }
-    Ok(())
+
+    /// One task after another on the device, each record durable before the next prompt.
+    fn sequential(
+        &mut self,
+        manifest: &Manifest,
+        todo: &[&Work<'_>],
+        device: &mut dyn Signer,
+    ) -> Result<(), CeremonyError> {
+        for task in todo {
+            if self.interrupted() {
+                return Err(self.interruption());
+            }
+            let outcome = sign_task(manifest, task, device, self.bar, self.show());
+            let settled = self.settle(task, outcome);
+            self.flush()?;
+            settled?;
+        }
+        Ok(())
+    }
+
+    /// The tasks shared among `workers` (one thread each, each its own session on the device);
+    /// this thread alone writes the journal, one sync for all the results that arrived while
+    /// the last sync ran (no person waits on a prompt). After the first error no new task
+    /// starts, and every signature already made is still journaled: nothing is lost.
+    fn parallel(
+        &mut self,
+        manifest: &Manifest,
+        todo: &[&Work<'_>],
+        workers: Vec<Box<dyn Signer + Send>>,
+    ) -> Result<(), CeremonyError> {
+        let show = self.show();
+        let next = Mutex::new(todo.iter());
+        let stop = AtomicBool::new(false);
+        let mut first_error = None;
+        let mut settled = 0;
+        std::thread::scope(|scope| {
+            let (tx, rx) = mpsc::channel();
+            for mut worker in workers {
+                let (tx, next, stop, bar) = (tx.clone(), &next, &stop, self.bar);
+                let interrupt = self.opts.interrupt.clone();
+                scope.spawn(move || loop {
+                    if stop.load(Ordering::SeqCst)
+                        || interrupt.as_ref().is_some_and(|f| f.load(Ordering::SeqCst))
+                    {
+                        break;
+                    }
+                    let Some(task) = next.lock().unwrap_or_else(|e| e.into_inner()).next() else {
+                        break;
+                    };
+                    let outcome = sign_task(manifest, task, worker.as_mut(), bar, show);
+                    if tx.send((*task, outcome)).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop(tx);
+            while let Ok(first) = rx.recv() {
+                for (task, outcome) in std::iter::once(first).chain(rx.try_iter()) {
+                    settled += 1;
+                    if first_error.is_none() {
+                        if let Err(e) = self.settle(task, outcome) {
+                            stop.store(true, Ordering::SeqCst);
+                            first_error = Some(e);
+                        }
+                    } else if let Ok(Done::Signed(record)) = outcome {
+                        // Signed by another session before it saw the stop: keep it.
+                        self.pending.push(Record::Signed(record));
+                        self.pending_signed += 1;
+                    }
+                }
+                if let Err(e) = self.flush() {
+                    stop.store(true, Ordering::SeqCst);
+                    first_error = Some(e);
+                    break;
+                }
+            }
+        });
+        match first_error {
+            Some(e) => Err(e),
+            None if settled < todo.len() => Err(self.interruption()),
+            None => Ok(()),
+        }
+    }
 }
 
 enum Step {
@@ -516,7 +652,7 @@ fn mismatch(task: &SigningTask<'_>, derived: String) -> Step {
         chain: task.spec.chain.clone(),
         address: task.spec.address.clone(),
         derived,
-        path: crate::manifest::path_string(task.path),
+        path: task.key().path,
     })
 }
 

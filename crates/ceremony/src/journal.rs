@@ -8,6 +8,7 @@
 //! file is never truncated or rewritten. See `docs/journal.md` for the crash-safety rules.
 
 use crate::manifest::{parse_path, path_string, ManifestIdentity, TaskKey};
+use crate::pkcs11::KeyRef;
 pub use crate::time::{now_rfc3339, rfc3339_of_unix};
 use por_attest_verify::chains::Scheme;
 use por_attest_verify::error::InputError;
@@ -404,16 +405,20 @@ fn check_identity(h: &JournalHeader, id: &ManifestIdentity, file: &Path) -> Resu
     Ok(())
 }
 
-/// Canonicalizes the path of a read record so `h` and `'` spellings compare equal.
+/// Canonicalizes the path of a read record so `h` and `'` spellings compare equal; an HSM
+/// key's name (`id:HEX`, `label:TEXT`) takes the place of the path for HSM signatures.
 fn normalize(record: &mut Record, file: &Path, line: u64) -> Result<(), InputError> {
     let path = match record {
         Record::Signed(s) => &mut s.path,
         Record::Rejected(r) => &mut r.path,
         _ => return Ok(()),
     };
-    let p = parse_path(path)
-        .map_err(|e| InputError::new(file, format!("line {line}: field `path`: {e}")))?;
-    *path = path_string(&p);
+    let bad = |e: String| InputError::new(file, format!("line {line}: field `path`: {e}"));
+    *path = if path.starts_with("id:") || path.starts_with("label:") {
+        path.parse::<KeyRef>().map_err(bad)?.to_string()
+    } else {
+        path_string(&parse_path(path).map_err(|e| bad(e.to_string()))?)
+    };
     Ok(())
 }
 
@@ -574,19 +579,36 @@ impl Journal {
     /// Appends a `signed` or `rejected` record: one write of the whole line, then `sync_data`;
     /// when this returns Ok the record is durable.
     pub fn append(&mut self, record: &Record) -> Result<(), JournalError> {
-        let kind = match record {
-            Record::Header(_) => Some("header"),
-            Record::Torn(_) => Some("torn"),
-            _ => None,
-        };
-        if let Some(kind) = kind {
-            return Err(JournalError::NotAppendable {
-                file: self.path.display().to_string(),
-                kind,
-            });
+        self.append_all(std::slice::from_ref(record))
+    }
+
+    /// Appends several `signed` / `rejected` records with one write of all their lines and one
+    /// `sync_data` (a group commit, for signers that sign faster than a disk syncs); when this
+    /// returns Ok every one is durable. A crash in between leaves whole lines and at most one
+    /// torn last line, as with [`Journal::append`].
+    pub fn append_all(&mut self, records: &[Record]) -> Result<(), JournalError> {
+        let mut bytes = Vec::new();
+        for record in records {
+            let kind = match record {
+                Record::Header(_) => Some("header"),
+                Record::Torn(_) => Some("torn"),
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                return Err(JournalError::NotAppendable {
+                    file: self.path.display().to_string(),
+                    kind,
+                });
+            }
+            bytes.extend_from_slice(&line_of(record));
         }
-        self.write_raw(&line_of(record))?;
-        self.index(record);
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.write_raw(&bytes)?;
+        for record in records {
+            self.index(record);
+        }
         Ok(())
     }
 

@@ -7,6 +7,7 @@ pub mod journal;
 pub mod manifest;
 pub mod package;
 pub mod path;
+pub mod pkcs11;
 pub mod signer;
 pub mod signers;
 pub mod time;

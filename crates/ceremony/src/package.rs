@@ -137,7 +137,9 @@ pub fn package(
                         .find(|c| c.check != por_attest_verify::account::AddressCheck::Verified)
                 });
                 let reason = match (outcome, bad_address) {
-                    (Outcome::Failed(r) | Outcome::Unsupported(r), _) => Some(r),
+                    (Outcome::Failed(r) | Outcome::Unsupported(r) | Outcome::Unsigned(r), _) => {
+                        Some(r)
+                    }
                     (Outcome::Verified, Some(c)) => {
                         Some(format!("address at {}: {:?}", c.path, c.check))
                     }
@@ -310,12 +312,12 @@ fn signatures_for(
     message: &str,
 ) -> (Vec<SignatureRecord>, Option<String>) {
     let mut out = Vec::new();
-    let record = |signer: &str, path: &bitcoin::bip32::DerivationPath| {
+    let record = |signer: &str, key_name: String| {
         let key = TaskKey {
             chain: spec.chain.clone(),
             address: spec.address.clone(),
             signer: signer.to_string(),
-            path: crate::manifest::path_string(path),
+            path: key_name,
         };
         merged.signed(&key).filter(|r| r.is_over(message)).cloned()
     };
@@ -325,7 +327,7 @@ fn signatures_for(
             let (Some(sid), Some(path)) = (&c.signer, &c.full_path) else {
                 continue;
             };
-            match record(sid, path) {
+            match record(sid, crate::manifest::path_string(path)) {
                 Some(r) => out.push(SignatureRecord {
                     scheme: r.scheme.into(),
                     signature: r.signature,
@@ -344,10 +346,10 @@ fn signatures_for(
         });
         return (out, lacking);
     }
-    let (Some(sid), Some(path)) = (&spec.signer, &spec.path) else {
+    let (Some(sid), Some(key_name)) = (&spec.signer, spec.key_name()) else {
         return (out, Some("no signer in the manifest".into()));
     };
-    match record(sid, path) {
+    match record(sid, key_name.clone()) {
         Some(r) => {
             let signature = match (r.scheme, spec.script_type) {
                 // Strict BIP-137 verifiers want the header of the address type; the header
@@ -368,8 +370,8 @@ fn signatures_for(
         None => (
             out,
             Some(format!(
-                "not yet signed by {sid} at {}",
-                crate::manifest::path_string(path)
+                "not yet signed by {sid} {} {key_name}",
+                if spec.key.is_some() { "with" } else { "at" }
             )),
         ),
     }

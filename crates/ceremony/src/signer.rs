@@ -7,6 +7,7 @@
 //! `crate::signers` implementing this trait, and one `--device` spelling.
 
 use crate::manifest::{AccountMultisig, Manifest, SigningTask};
+use crate::pkcs11::KeyRef;
 use crate::signers::DeviceError;
 use bitcoin::bip32::{DerivationPath, Fingerprint, Xpub};
 use bitcoin::Psbt;
@@ -23,6 +24,8 @@ pub struct SigningKey<'a> {
     /// The key's derivation path below the signer's master key (empty for signers without
     /// BIP-32, such as HSM keys).
     pub path: &'a DerivationPath,
+    /// The key's name on a signer that holds keys one by one (an HSM: `id:…` / `label:…`).
+    pub key: Option<&'a KeyRef>,
 }
 
 impl<'a> SigningKey<'a> {
@@ -32,6 +35,7 @@ impl<'a> SigningKey<'a> {
             family: task.spec.family,
             script_type: task.spec.script_type,
             path: task.path,
+            key: task.spec.key.as_ref(),
         }
     }
 }
@@ -117,6 +121,17 @@ pub trait Signer {
     /// reviews, wallet registrations, key export reviews (a signer without a screen: 0).
     fn confirmations(&self) -> u64 {
         0
+    }
+
+    /// `count` more signers on the same device that sign at the same time as one another (one
+    /// per worker thread, `sign --parallel N`), each with its own session; `None` for a device
+    /// that signs one task at a time (a Ledger).
+    fn parallel_sessions(
+        &mut self,
+        count: usize,
+    ) -> Result<Option<Vec<Box<dyn Signer + Send>>>, DeviceError> {
+        let _ = count;
+        Ok(None)
     }
 
     /// What the operator should compare with the device's screen when the device shows

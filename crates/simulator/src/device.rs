@@ -138,7 +138,15 @@ pub enum Fault {
     DelayAt(usize, Duration),
     /// Every exchange is answered after a delay.
     DelayEach(Duration),
+    /// Exchange number `n` is answered as a device with another seed ([`OTHER_MNEMONIC`])
+    /// would answer it (once): a well-formed but wrong reply — another fingerprint, key or
+    /// address, a signature by another key — where the reply depends on the seed.
+    WrongAt(usize),
 }
+
+/// The seed a [`Fault::WrongAt`] exchange is answered with.
+pub const OTHER_MNEMONIC: &str =
+    "legal winner thank year wave sausage worth useful legal winner thank yellow";
 
 /// Which app runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,6 +243,16 @@ pub(crate) struct Keys {
 }
 
 impl Keys {
+    /// The keys of a BIP-39 mnemonic (empty passphrase) on `network`.
+    fn of_mnemonic(words: &str, network: Network) -> Result<Keys, SimulatorError> {
+        let seed = bip39::Mnemonic::parse_normalized(words)?.to_seed_normalized("");
+        Ok(Keys {
+            secp: Secp256k1::new(),
+            master: Xpriv::new_master(network, &seed)?,
+            seed,
+        })
+    }
+
     pub fn fingerprint(&self) -> [u8; 4] {
         self.master.fingerprint(&self.secp).to_bytes()
     }
@@ -285,6 +303,8 @@ impl Ui<'_> {
 
 struct State {
     keys: Keys,
+    /// The keys of [`OTHER_MNEMONIC`], made on the first [`Fault::WrongAt`].
+    other_keys: Option<Keys>,
     network: Network,
     approval: ApprovalPolicy,
     faults: Vec<Fault>,
@@ -328,6 +348,7 @@ impl SimulatedLedger {
                 master,
                 seed,
             },
+            other_keys: None,
             network: config.bitcoin_network,
             approval: config.approval,
             faults: config.faults,
@@ -406,12 +427,13 @@ impl SimulatedLedger {
 
     /// Processes one raw APDU, applying faults and delays.
     pub fn process(&self, apdu: &[u8]) -> DeviceOutput {
-        let (delay, fault) = {
+        let (delay, fault, wrong) = {
             let mut s = self.lock();
             s.exchanges += 1;
             let n = s.exchanges;
             let mut delay = Duration::ZERO;
             let mut fault = None;
+            let mut wrong = false;
             let mut keep = Vec::new();
             for f in std::mem::take(&mut s.faults) {
                 match f {
@@ -422,6 +444,7 @@ impl SimulatedLedger {
                         fault = Some(DeviceOutput::Garbage(vec![0x42]))
                     }
                     Fault::DelayAt(at, d) if n == at => delay += d,
+                    Fault::WrongAt(at) if n == at => wrong = true,
                     Fault::DelayEach(d) => {
                         delay += d;
                         keep.push(f);
@@ -436,7 +459,7 @@ impl SimulatedLedger {
                 s.ethereum.reset();
                 s.tron.reset();
             }
-            (delay, fault)
+            (delay, fault, wrong)
         };
         if !delay.is_zero() {
             std::thread::sleep(delay);
@@ -445,11 +468,20 @@ impl SimulatedLedger {
             return f;
         }
         let mut s = self.lock();
-        let resp = match Command::decode(apdu) {
-            Ok(c) => s.handle(&c),
-            Err(_) => Response::error(StatusWord::WRONG_DATA_LENGTH),
-        };
-        DeviceOutput::Reply(resp.encode())
+        if wrong {
+            // Answer with the other seed's keys, the apps' state kept as it is.
+            let other = match s.other_keys.take() {
+                Some(k) => k,
+                None => Keys::of_mnemonic(OTHER_MNEMONIC, s.network)
+                    .expect("the other mnemonic is valid"),
+            };
+            let own = std::mem::replace(&mut s.keys, other);
+            let resp = s.handle_apdu(apdu);
+            let other = std::mem::replace(&mut s.keys, own);
+            s.other_keys = Some(other);
+            return DeviceOutput::Reply(resp.encode());
+        }
+        DeviceOutput::Reply(s.handle_apdu(apdu).encode())
     }
 }
 
@@ -480,6 +512,13 @@ pub(crate) fn bitcoin_app_name(network: Network) -> &'static str {
 }
 
 impl State {
+    fn handle_apdu(&mut self, apdu: &[u8]) -> Response {
+        match Command::decode(apdu) {
+            Ok(c) => self.handle(&c),
+            Err(_) => Response::error(StatusWord::WRONG_DATA_LENGTH),
+        }
+    }
+
     fn handle(&mut self, c: &Command) -> Response {
         if self.locked {
             return Response::error(StatusWord::LOCKED);

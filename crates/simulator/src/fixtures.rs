@@ -29,6 +29,13 @@ pub fn master_key(mnemonic: &str) -> Xpriv {
     Xpriv::new_master(bitcoin::Network::Bitcoin, &m.to_seed("")).expect("valid seed")
 }
 
+/// The BIP-86 P2TR address (mainnet) of `mnemonic`'s key at `m/86'/0'/0'/0/index`.
+pub fn p2tr_address(mnemonic: &str, index: u32) -> String {
+    let sk = secret_at(&master_key(mnemonic), &format!("m/86'/0'/0'/0/{index}"));
+    let (internal, _) = sk.public_key(secp()).x_only_public_key();
+    Address::p2tr(secp(), internal, None, bitcoin::Network::Bitcoin).to_string()
+}
+
 /// The secret key at `path` below `master`.
 pub fn secret_at(master: &Xpriv, path: &str) -> SecretKey {
     let p = DerivationPath::from_str(path).expect("valid path");

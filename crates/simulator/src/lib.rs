@@ -70,6 +70,7 @@ mod ethereum_app;
 pub mod fixtures;
 mod in_process;
 mod sign_psbt;
+pub mod softhsm;
 pub mod synthetic;
 pub mod synthetic_accounts;
 mod tcp;
@@ -78,7 +79,7 @@ mod tron_app;
 pub use device::{
     Approval, ApprovalPolicy, DeviceOutput, Fault, Prompt, PromptKind, RunningApp, SimulatedLedger,
     SimulatorConfig, SimulatorError, BITCOIN_APP_VERSION, ETHEREUM_APP_VERSION, OS_VERSION,
-    SPECULOS_MNEMONIC, TRON_APP_VERSION,
+    OTHER_MNEMONIC, SPECULOS_MNEMONIC, TRON_APP_VERSION,
 };
 pub use in_process::InProcessTransport;
 pub use tcp::{serve_tcp, TcpServer};

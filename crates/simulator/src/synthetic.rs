@@ -1,5 +1,6 @@
 //! Deterministic synthetic inputs for the verification benchmark and scale tests: snapshots
-//! of any number of entries, and OKX-format address files, signed with real signatures.
+//! of any number of entries, and OKX- and HTX-format address files, signed with real
+//! signatures.
 //!
 //! Test keys only: the secret of entry `i` is `sha256(seed ‖ i ‖ k)` (`k` numbers the keys
 //! of one entry), so a million keys cost a million hashes rather than BIP-32 derivations.
@@ -20,6 +21,7 @@ use bitcoin::Address;
 use por_attest_verify::chains::{Network, Scheme, ScriptType};
 use por_attest_verify::message::{MessageFields, Template};
 use por_attest_verify::schemes::bip137::{sign_bip137, Bip137Kind};
+use por_attest_verify::schemes::ed25519;
 use por_attest_verify::schemes::evm::{
     evm_address_of, keccak256, sign_digest, sign_eip191, to_checksum_address,
 };
@@ -45,6 +47,25 @@ pub const DEFAULT_SEED: &[u8] = b"por-attest synthetic v1";
 
 /// Entries generated (and spooled) per parallel chunk.
 const CHUNK: usize = 8192;
+
+/// Makes items `0..n` in parallel chunks of [`CHUNK`] and hands them to `write` in order:
+/// memory bounded by one chunk whatever `n`.
+fn in_chunks<T: Send>(
+    n: u64,
+    make: impl Fn(u64) -> T + Sync,
+    mut write: impl FnMut(&T) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut start = 0u64;
+    while start < n {
+        let end = (start + CHUNK as u64).min(n);
+        let items: Vec<T> = (start..end).into_par_iter().map(&make).collect();
+        for item in &items {
+            write(item)?;
+        }
+        start = end;
+    }
+    Ok(())
+}
 
 /// The secret key number `k` of entry `index`: `sha256(seed ‖ index ‖ k ‖ counter)`, the first
 /// counter giving a valid scalar (the first, but for a 2^-128 chance).
@@ -293,20 +314,15 @@ pub fn write_synthetic_snapshot(path: &Path, n: u64) -> std::io::Result<Generate
     let mut hasher = CanonicalHasher::new(g.header());
     {
         let mut spool = BufWriter::with_capacity(1 << 20, std::fs::File::create(&spool_path)?);
-        let mut start = 0u64;
-        while start < n {
-            let end = (start + CHUNK as u64).min(n);
-            let lines: Vec<Vec<u8>> = (start..end)
-                .into_par_iter()
-                .map(|i| serde_json::to_vec(&g.entry(i)).expect("entry serializes"))
-                .collect();
-            for line in &lines {
+        in_chunks(
+            n,
+            |i| serde_json::to_vec(&g.entry(i)).expect("entry serializes"),
+            |line| {
                 hasher.add_serialized(line);
                 spool.write_all(line)?;
-                spool.write_all(b"\n")?;
-            }
-            start = end;
-        }
+                spool.write_all(b"\n")
+            },
+        )?;
         spool.flush()?;
     }
     let digest = hasher.finish();
@@ -346,12 +362,27 @@ pub fn write_synthetic_snapshot(path: &Path, n: u64) -> std::io::Result<Generate
 /// The cached synthetic snapshot of `n` entries under `dir` (generated when absent), keyed by
 /// `n` and [`GENERATOR_VERSION`]. Returns the path and whether it was generated now.
 pub fn cached_snapshot(dir: &Path, n: u64) -> std::io::Result<(PathBuf, bool)> {
+    cached(
+        dir,
+        format!("snapshot-v{GENERATOR_VERSION}-{n}.json"),
+        n,
+        write_synthetic_snapshot,
+    )
+}
+
+/// `dir/name`, made by `write` unless it is already there; true when it was made now.
+fn cached(
+    dir: &Path,
+    name: String,
+    n: u64,
+    write: fn(&Path, u64) -> std::io::Result<Generated>,
+) -> std::io::Result<(PathBuf, bool)> {
     std::fs::create_dir_all(dir)?;
-    let path = dir.join(format!("snapshot-v{GENERATOR_VERSION}-{n}.json"));
+    let path = dir.join(name);
     if path.exists() {
         return Ok((path, false));
     }
-    write_synthetic_snapshot(&path, n)?;
+    write(&path, n)?;
     Ok((path, true))
 }
 
@@ -485,18 +516,11 @@ pub fn write_synthetic_okx(path: &Path, n: u64) -> std::io::Result<Generated> {
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(out);
     w.write_record(por_attest_verify::okx::OKX_11_HEADER)?;
-    let mut start = 0u64;
-    while start < n {
-        let end = (start + CHUNK as u64).min(n);
-        let rows: Vec<[String; 11]> = (start..end)
-            .into_par_iter()
-            .map(|i| okx_row(&seed, i, &constant_sig2))
-            .collect();
-        for r in &rows {
-            w.write_record(r)?;
-        }
-        start = end;
-    }
+    in_chunks(
+        n,
+        |i| okx_row(&seed, i, &constant_sig2),
+        |r| Ok(w.write_record(r)?),
+    )?;
     let mut out = w.into_inner().map_err(|e| e.into_error())?;
     out.flush()?;
     drop(out);
@@ -510,13 +534,163 @@ pub fn write_synthetic_okx(path: &Path, n: u64) -> std::io::Result<Generated> {
 
 /// The cached synthetic OKX file of `n` rows under `dir` (generated when absent).
 pub fn cached_okx(dir: &Path, n: u64) -> std::io::Result<(PathBuf, bool)> {
-    std::fs::create_dir_all(dir)?;
-    let path = dir.join(format!("okx-v{GENERATOR_VERSION}-{n}.csv"));
-    if path.exists() {
-        return Ok((path, false));
+    cached(
+        dir,
+        format!("okx-v{GENERATOR_VERSION}-{n}.csv"),
+        n,
+        write_synthetic_okx,
+    )
+}
+
+/// The fixed text the synthetic HTX rows sign (HTX's files sign `htx`, `huobi` or
+/// `King will be back!`).
+pub const HTX_MESSAGE: &str = "htx";
+
+/// The coins of a synthetic HTX file: (coin, its group, snapshot height), in summary order.
+const HTX_COINS: [(&str, &str, &str); 8] = [
+    ("BTC", "BTC", "925000"),
+    ("ETH", "ETH", "23800000"),
+    ("TRX", "TRX", "77000000"),
+    ("USDT-ETH", "USDT", "23800000"),
+    ("USDT-TRC20", "USDT", "77000000"),
+    ("USDT-SOL", "USDT", "380000000"),
+    ("USDT-ALGO", "USDT", "52000000"),
+    ("HT-ETH", "HT", "23800000"),
+];
+
+/// The signed rows among the first `n` synthetic HTX rows (one row in ten is unsigned).
+pub fn synthetic_htx_signed(n: u64) -> u64 {
+    n - n / 10
+}
+
+/// The coin (index into the coin table) and balance in cents of synthetic HTX row `index`.
+fn htx_slot(index: u64) -> (usize, u64) {
+    let mut h = Sha256::new();
+    h.update(b"htx balance");
+    h.update(index.to_le_bytes());
+    let d = h.finalize();
+    let cents = u64::from_le_bytes(d[..8].try_into().expect("8 bytes")) % 100_000_000;
+    let coin = match index % 10 {
+        0..=2 => 0,
+        3 => 1,
+        4 => 3,
+        5 => 2,
+        6 => 4,
+        7 => 5,
+        8 => 6,
+        _ => [0, 1, 2, 7][((index / 10) % 4) as usize],
+    };
+    (coin, cents)
+}
+
+fn cents_text(c: u128) -> String {
+    format!("{}.{:02}", c / 100, c % 100)
+}
+
+/// One synthetic HTX row (`coin,address,snapshot height,balance,message,signature`), in the
+/// forms HTX's files use: BTC legacy signed messages (compressed P2PKH), ETH raw ECDSA over
+/// keccak256(text) with a lowercase address, USDT-ETH EIP-191 over the text, TRX the v1 header
+/// over the text with HTX's `00`/`01` tail and no `0x`, USDT-TRC20 the v1 header over
+/// keccak256(text), USDT-SOL and USDT-ALGO ed25519 in base64; slot 9 unsigned (`-,-`).
+fn htx_row(seed: &[u8], index: u64) -> String {
+    let (coin, cents) = htx_slot(index);
+    let (name, _, height) = HTX_COINS[coin];
+    let key = synthetic_secret(seed, index, 0);
+    let pk = key.public_key(secp());
+    let msg = HTX_MESSAGE.as_bytes();
+    let evm = || format!("0x{}", hex::encode(evm_address_of(&pk)));
+    let signed = index % 10 != 9;
+    let (address, sig) = match coin {
+        0 => (
+            Address::p2pkh(CompressedPublicKey(pk), bitcoin::Network::Bitcoin).to_string(),
+            sign_bip137(&key, msg, Bip137Kind::P2pkhCompressed),
+        ),
+        1 | 7 => (evm(), sign_digest(&key, keccak256(msg))),
+        3 => (evm(), sign_eip191(&key, msg)),
+        2 => {
+            let mut s = sign_digest(&key, tron_message_hash(msg, TronVersion::V1));
+            let v = if s.ends_with("1b") { "00" } else { "01" };
+            s.replace_range(s.len() - 2.., v);
+            (tron_address_of(&pk), s.trim_start_matches("0x").to_string())
+        }
+        4 => (
+            tron_address_of(&pk),
+            sign_digest(&key, tron_message_hash(&keccak256(msg), TronVersion::V2)),
+        ),
+        c => {
+            let (vk, sig) = ed25519::sign_ed25519_base64(&key.secret_bytes(), msg);
+            let address = if c == 5 {
+                ed25519::solana_address(&vk)
+            } else {
+                ed25519::algorand_address(&vk)
+            };
+            (address, sig)
+        }
+    };
+    if signed {
+        format!(
+            "{name},{address},{height},{},{HTX_MESSAGE},{sig}\n",
+            cents_text(cents.into())
+        )
+    } else {
+        format!(
+            "{name},{address},{height},{},-,-\n",
+            cents_text(cents.into())
+        )
     }
-    write_synthetic_okx(&path, n)?;
-    Ok((path, true))
+}
+
+/// Writes a synthetic HTX address file of `n` rows: HTX's summary block (a group line and a
+/// coin line per coin, the totals exactly the rows' sums, two decimals), a blank line, HTX's
+/// header, then the rows (30% BTC, 10% each ETH, TRX, USDT-ETH, USDT-TRC20, USDT-SOL,
+/// USDT-ALGO in the forms of [`htx_row`], 10% unsigned), with a UTF-8 BOM as HTX's files
+/// have. Every coin is one HTX's own verifier knows, and every row's coin is named in the
+/// summary, so that verifier checks every signed row too.
+pub fn write_synthetic_htx(path: &Path, n: u64) -> std::io::Result<Generated> {
+    let seed: Vec<u8> = [DEFAULT_SEED, b" htx"].concat();
+    let mut totals = [0u128; HTX_COINS.len()];
+    for i in 0..n {
+        let (c, cents) = htx_slot(i);
+        totals[c] += u128::from(cents);
+    }
+    let tmp_path = with_suffix(path, ".tmp");
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp_path)?);
+    out.write_all("\u{feff}coin,snapshot height,balance\n".as_bytes())?;
+    let mut group = "";
+    for (i, (name, g, height)) in HTX_COINS.iter().enumerate() {
+        if *g != group {
+            group = g;
+            let sum: u128 = HTX_COINS
+                .iter()
+                .zip(&totals)
+                .filter(|((_, gg, _), _)| gg == g)
+                .map(|(_, t)| t)
+                .sum();
+            writeln!(out, "{g}(ALL),-,{}", cents_text(sum))?;
+        }
+        writeln!(out, "{name},{height},{}", cents_text(totals[i]))?;
+    }
+    out.write_all(b"\ncoin,address,snapshot height,balance,message,signature\n")?;
+    in_chunks(n, |i| htx_row(&seed, i), |r| out.write_all(r.as_bytes()))?;
+    out.flush()?;
+    drop(out);
+    std::fs::rename(&tmp_path, path)?;
+    Ok(Generated {
+        entries: n,
+        signatures: synthetic_htx_signed(n),
+        bytes: std::fs::metadata(path)?.len(),
+    })
+}
+
+/// The cached synthetic HTX file of `n` rows under `dir` (generated when absent). HTX's own
+/// verifier reads its file from the working directory, so the name is a plain file name.
+pub fn cached_htx(dir: &Path, n: u64) -> std::io::Result<(PathBuf, bool)> {
+    cached(
+        dir,
+        format!("htx-v{GENERATOR_VERSION}-{n}.csv"),
+        n,
+        write_synthetic_htx,
+    )
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -577,6 +751,39 @@ mod tests {
             .map(|e| format!("{}:{:?}", e.chain, e.script_type))
             .collect();
         assert_eq!(kinds.len(), 8, "{kinds:?}");
+    }
+
+    #[test]
+    fn htx_file_verifies_with_its_totals() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("htx.csv");
+        let g = write_synthetic_htx(&p, 60).unwrap();
+        assert_eq!(g.signatures, 54);
+        let r = por_attest_verify::htx::verify_htx_file(
+            &p,
+            &por_attest_verify::exchange::ExchangeOptions {
+                threads: 2,
+                progress: false,
+                allow_unsupported: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            (r.entries, r.verified, r.unsigned),
+            (60, 54, 6),
+            "{}",
+            r.to_human()
+        );
+        assert_eq!(r.format, "htx-csv");
+        assert!(!r.totals.is_empty());
+        assert!(
+            r.totals.iter().all(|t| t.status == "ok"),
+            "{}",
+            r.to_human()
+        );
+        assert_eq!(r.exit_code(), 0);
+        let kinds: std::collections::BTreeSet<String> = r.chains.keys().cloned().collect();
+        assert_eq!(kinds.len(), HTX_COINS.len(), "{kinds:?}");
     }
 
     #[test]

@@ -22,6 +22,10 @@ pub type ParseAddress = fn(&str) -> Result<(), crate::schemes::SchemeError>;
 /// Verifies a message signature for an address: `(address, message, signature)`.
 pub type VerifyMessage = fn(&str, &[u8], &str) -> Result<(), crate::schemes::SchemeError>;
 
+/// The 32-byte digest a message signature of the family signs (what a signer that signs
+/// digests, such as an HSM, is given).
+pub type MessageHash = fn(&[u8]) -> [u8; 32];
+
 /// What por-attest knows of one chain family, in one place: the ceremony, the verifier, the
 /// manifest, the export and the synthetic data read this table instead of matching on the
 /// family. Adding a family is a row here, its scheme module and its device driver.
@@ -51,6 +55,9 @@ pub struct FamilyInfo {
     /// Account-model families: verifies a message signature (the message scheme) for an
     /// address.
     pub verify_message: Option<VerifyMessage>,
+    /// The digest the message scheme signs: Bitcoin's legacy signed-message hash, EIP-191,
+    /// TIP-191.
+    pub message_hash: MessageHash,
 }
 
 /// Every chain family, in the order a ceremony signs them (one app switch per family).
@@ -66,6 +73,7 @@ pub static FAMILIES: [FamilyInfo; 3] = [
         case_insensitive_addresses: false,
         parse_address: None,
         verify_message: None,
+        message_hash: crate::schemes::bip137::signed_message_hash,
     },
     FamilyInfo {
         family: ChainFamily::Evm,
@@ -82,6 +90,7 @@ pub static FAMILIES: [FamilyInfo; 3] = [
         case_insensitive_addresses: true,
         parse_address: Some(|a| crate::schemes::evm::parse_evm_address(a).map(|_| ())),
         verify_message: Some(crate::schemes::evm::verify_eip191),
+        message_hash: crate::schemes::evm::eip191_hash,
     },
     FamilyInfo {
         family: ChainFamily::Tron,
@@ -96,6 +105,9 @@ pub static FAMILIES: [FamilyInfo; 3] = [
         verify_message: Some(|a, m, s| {
             crate::schemes::tron::verify_tron(a, m, s, crate::schemes::tron::TronVersion::V2)
         }),
+        message_hash: |m| {
+            crate::schemes::tron::tron_message_hash(m, crate::schemes::tron::TronVersion::V2)
+        },
     },
 ];
 

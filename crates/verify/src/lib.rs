@@ -8,6 +8,8 @@
 pub mod account;
 pub mod chains;
 pub mod error;
+pub mod exchange;
+pub mod htx;
 pub mod input;
 pub mod message;
 pub mod okx;

@@ -17,6 +17,9 @@ pub enum Outcome {
     Failed(String),
     /// The coin or scheme is one this build cannot check; never counted as verified.
     Unsupported(String),
+    /// The file publishes the row without a signature (exchange files); never counted as
+    /// verified, and not a failure on its own.
+    Unsigned(String),
 }
 
 /// Counts for one chain (or coin).
@@ -34,6 +37,8 @@ pub struct ChainSummary {
     pub failed: u64,
     /// Addresses this build cannot check.
     pub unsupported: u64,
+    /// Rows published without a signature (exchange files).
+    pub unsigned: u64,
 }
 
 /// One entry, account or account address that did not verify.
@@ -58,7 +63,7 @@ pub struct Problem {
     pub chain: String,
     /// The address; for a whole account's problem, the account's key or descriptor.
     pub address: String,
-    /// `failed` or `unsupported`.
+    /// `failed`, `unsupported` or `unsigned`.
     pub status: &'static str,
     /// Why it failed or is unsupported.
     pub reason: String,
@@ -101,12 +106,44 @@ pub struct DigestCheck {
     pub ok: bool,
 }
 
+/// A total an exchange file states (its summary block), checked against the balances of
+/// the rows it covers with exact decimal arithmetic.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TotalCheck {
+    /// Line of the summary block that states the total; `None` for rows of a coin that no
+    /// summary line covers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// The coin as the summary line spells it (`BTC(ALL)`, `USDT-TRC20`).
+    pub coin: String,
+    /// What it was compared with: `rows` (the rows of the coins in `covers`) or `rows of its
+    /// lines` (a group line: the rows of its member lines, named in `covers`).
+    pub against: &'static str,
+    /// The rows' coins, or the group's member lines.
+    pub covers: Vec<String>,
+    /// The stated total (`None`: not stated).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stated: Option<String>,
+    /// What the covered rows (or member lines) add up to.
+    pub summed: String,
+    /// How far apart stated and summed may be from the rounding of the printed figures alone.
+    pub tolerance: String,
+    /// Address rows summed (for a group, the rows of its members).
+    pub rows: u64,
+    /// Of `summed`, the part on rows whose own signature verified.
+    pub on_verified: String,
+    /// Of `summed`, the part on rows published without a signature.
+    pub on_unsigned: String,
+    /// `ok`, `mismatch` or `not stated`.
+    pub status: &'static str,
+}
+
 /// The whole report.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Report {
     /// The file that was checked.
     pub file: String,
-    /// `por-attest-snapshot` or `okx-csv`.
+    /// The format that was read: `por-attest-snapshot`, `okx-csv` or `htx-csv`.
     pub format: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     /// The snapshot's entity (exchange files: none).
@@ -131,12 +168,17 @@ pub struct Report {
     pub failed: u64,
     /// Addresses this build cannot check.
     pub unsupported: u64,
+    /// Rows published without a signature (exchange files).
+    pub unsigned: u64,
     /// Per chain, in name order.
     pub chains: BTreeMap<String, ChainSummary>,
     /// Problems with the file as a whole (digest, header), apart from its entries.
     pub file_failures: Vec<String>,
-    /// Entries that failed or are unsupported, in file order.
+    /// Entries that failed, are unsupported or unsigned, in file order.
     pub problems: Vec<Problem>,
+    /// The file's stated totals against its rows (exchange files with a summary block).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub totals: Vec<TotalCheck>,
     /// `verified` or `failed`.
     pub result: &'static str,
 }
@@ -157,9 +199,11 @@ impl Report {
             verified: 0,
             failed: 0,
             unsupported: 0,
+            unsigned: 0,
             chains: BTreeMap::new(),
             file_failures: Vec::new(),
             problems: Vec::new(),
+            totals: Vec::new(),
             result: "failed",
         }
     }
@@ -193,6 +237,11 @@ impl Report {
                 c.unsupported += 1;
                 self.unsupported += 1;
                 ("unsupported", r)
+            }
+            Outcome::Unsigned(r) => {
+                c.unsigned += 1;
+                self.unsigned += 1;
+                ("unsigned", r)
             }
         };
         self.problems.push(Problem {
@@ -230,7 +279,8 @@ impl Report {
             reason: reason.clone(),
         };
         match &account.outcome {
-            Outcome::Failed(r) => {
+            // An account is signed or it fails: never an unsigned row.
+            Outcome::Failed(r) | Outcome::Unsigned(r) => {
                 self.accounts_failed += 1;
                 c.failed += account.addresses;
                 self.failed += account.addresses;
@@ -265,10 +315,12 @@ impl Report {
         }
     }
 
-    /// Settles `result`: verified only when there is at least one entry, no failure of the
-    /// file or of an entry, and (unless allowed) no unsupported entry.
+    /// Settles `result`: verified only when there is at least one address that is not an
+    /// unsigned row, no failure of the file, of an entry or of an account, and (unless allowed)
+    /// no unsupported entry. Unsigned rows alone fail nothing: they are counted and listed,
+    /// never verified.
     pub fn finish(&mut self, allow_unsupported: bool) {
-        let ok = self.addresses > 0
+        let ok = self.addresses > self.unsigned
             && self.failed == 0
             && self.accounts_failed == 0
             && self.file_failures.is_empty()
@@ -293,6 +345,7 @@ impl Report {
     /// The report for people: a line per problem, then a summary per chain.
     pub fn to_human(&self) -> String {
         let mut out = String::new();
+        let _ = writeln!(out, "{}: {} format", self.file, self.format);
         for f in &self.file_failures {
             let _ = writeln!(out, "FAIL file {}: {f}", self.file);
         }
@@ -307,57 +360,88 @@ impl Report {
                 },
                 (None, None, None, _) => "file".to_string(),
             };
-            let tag = if p.status == "failed" {
-                "FAIL"
-            } else {
-                "UNSUPPORTED"
+            let tag = match p.status {
+                "failed" => "FAIL",
+                "unsigned" => "UNSIGNED",
+                _ => "UNSUPPORTED",
             };
             let _ = writeln!(out, "{tag} {place} {} {}: {}", p.chain, p.address, p.reason);
         }
-        if self.accounts == 0 {
-            let _ = writeln!(
-                out,
-                "{:<16} {:>10} {:>10} {:>10} {:>12}",
-                "chain", "entries", "verified", "failed", "unsupported"
-            );
-            for (name, c) in &self.chains {
-                let _ = writeln!(
-                    out,
-                    "{:<16} {:>10} {:>10} {:>10} {:>12}",
-                    name, c.entries, c.verified, c.failed, c.unsupported
-                );
+        let width = self
+            .chains
+            .keys()
+            .map(|k| k.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(16);
+        // With accounts, the accounts and their addresses are counted too.
+        let with_accounts = self.accounts > 0;
+        let row = |out: &mut String, name: &str, c: &ChainSummary| {
+            let _ = write!(out, "{:<width$} {:>10}", name, c.entries);
+            if with_accounts {
+                let _ = write!(out, " {:>10} {:>10}", c.accounts, c.addresses);
             }
-            let _ = writeln!(
+            let _ = write!(
                 out,
-                "{:<16} {:>10} {:>10} {:>10} {:>12}",
-                "total", self.entries, self.verified, self.failed, self.unsupported
+                " {:>10} {:>10} {:>12}",
+                c.verified, c.failed, c.unsupported
             );
+            if self.unsigned > 0 {
+                let _ = write!(out, " {:>10}", c.unsigned);
+            }
+            out.push('\n');
+        };
+        let _ = write!(out, "{:<width$} {:>10}", "chain", "entries");
+        if with_accounts {
+            let _ = write!(out, " {:>10} {:>10}", "accounts", "addresses");
+        }
+        let _ = write!(
+            out,
+            " {:>10} {:>10} {:>12}",
+            "verified", "failed", "unsupported"
+        );
+        out.push_str(if self.unsigned > 0 {
+            "   unsigned\n"
         } else {
-            // With accounts: the addresses are what is counted.
-            let row = |out: &mut String, name: &str, c: &ChainSummary| {
-                let _ = writeln!(
-                    out,
-                    "{:<16} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12}",
-                    name, c.entries, c.accounts, c.addresses, c.verified, c.failed, c.unsupported
-                );
-            };
+            "\n"
+        });
+        for (name, c) in &self.chains {
+            row(&mut out, name, c);
+        }
+        let total = ChainSummary {
+            entries: self.entries,
+            accounts: self.accounts,
+            addresses: self.addresses,
+            verified: self.verified,
+            failed: self.failed,
+            unsupported: self.unsupported,
+            unsigned: self.unsigned,
+        };
+        row(&mut out, "total", &total);
+        if !self.totals.is_empty() {
             let _ = writeln!(
                 out,
-                "{:<16} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12}",
-                "chain", "entries", "accounts", "addresses", "verified", "failed", "unsupported"
+                "stated totals (summary block) against the rows, exact decimals:"
             );
-            for (name, c) in &self.chains {
-                row(&mut out, name, c);
+            for t in &self.totals {
+                let place = t
+                    .line
+                    .map_or_else(|| "-".to_string(), |l| format!("line {l}"));
+                let _ = writeln!(
+                    out,
+                    "  {:<9} {:<24} {:<10} stated {} summed {} ({}) over {} row{} (verified {}, unsigned {})",
+                    place,
+                    t.coin,
+                    t.status.to_ascii_uppercase(),
+                    t.stated.as_deref().unwrap_or("-"),
+                    t.summed,
+                    t.against,
+                    t.rows,
+                    if t.rows == 1 { "" } else { "s" },
+                    t.on_verified,
+                    t.on_unsigned
+                );
             }
-            let total = ChainSummary {
-                entries: self.entries,
-                accounts: self.accounts,
-                addresses: self.addresses,
-                verified: self.verified,
-                failed: self.failed,
-                unsupported: self.unsupported,
-            };
-            row(&mut out, "total", &total);
         }
         if let Some(d) = &self.digest {
             let _ = writeln!(

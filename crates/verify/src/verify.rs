@@ -161,8 +161,10 @@ fn check_address_batch(acct: &OpenAccount, raw: &snapshot::RawBatch) -> Result<C
     })
 }
 
-/// The parallel path; `Ok(None)` when the file is to be read by the streaming parser.
-fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Report>, InputError> {
+/// The parallel path alone; `Ok(None)` when the file is to be read by the streaming parser.
+/// [`verify_snapshot_file`] tries it first; it is public so that tests and the fuzz targets
+/// can check that both paths give the same report on every file this one takes.
+pub fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Report>, InputError> {
     let (reader, bar) = open_with_progress(path, opts.progress)?;
     let size = reader.inner.metadata().map(|m| m.len()).unwrap_or(0);
     let pool = Arc::new(thread_pool(opts.threads));
@@ -408,10 +410,10 @@ fn finish_report(report: &mut Report, stated: String, computed: String) {
     report.finish(false);
 }
 
-/// The streaming path: serde_json over the whole file (exact error locations). An account is
-/// read whole (its addresses in memory, one account at a time) and its addresses checked in
-/// parallel.
-fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, InputError> {
+/// The streaming path alone: serde_json over the whole file (exact error locations); what
+/// [`verify_snapshot_file`] falls back to. An account is read whole (its addresses in memory,
+/// one account at a time) and its addresses checked in parallel.
+pub fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, InputError> {
     let (reader, bar) = open_with_progress(path, opts.progress)?;
     let reader = std::io::BufReader::with_capacity(1 << 20, reader);
     let pool = thread_pool(opts.threads);

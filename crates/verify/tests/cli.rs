@@ -50,3 +50,29 @@ fn a_tampered_entry_fails_with_exit_1_and_bad_input_is_exit_2() {
     assert_eq!(code, 2);
     assert!(stderr.contains("unknown format `xml`"), "{stderr}");
 }
+
+#[test]
+fn reads_htx_files_and_names_the_formats_it_knows() {
+    let htx = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data/htx/huobi_por_20240301_c7b3511.csv");
+    let (code, stdout, stderr) = run(&[htx.as_os_str(), "--json".as_ref()]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["format"], "htx-csv");
+    assert_eq!(report["unsigned"], 4, "{report}");
+    let (code, _, stderr) = run(&["--format".as_ref(), "xml".as_ref()]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("auto, snapshot, okx-csv or htx-csv"),
+        "{stderr}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other.csv");
+    std::fs::write(&other, "a,b\n1,2\n").unwrap();
+    let (code, _, stderr) = run(&[other.as_os_str()]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("`htx-csv`") && stderr.contains("`okx-csv`"),
+        "{stderr}"
+    );
+}

@@ -297,6 +297,32 @@ mod tests {
     }
 
     #[test]
+    fn host_stating_a_tree_of_2_pow_64_leaves_is_refused() {
+        // The `merkle` fuzz target's finding (fuzz/regressions/merkle/): a map commitment or
+        // list size above 2^63 made the device's expected proof length overflow. Now the
+        // device expects 64 hashes and refuses the host's shorter proof.
+        // Leaf hash, proof length 1, one hash in this answer.
+        let mut answer = vec![0x22; 32];
+        answer.extend_from_slice(&[1, 1]);
+        answer.extend_from_slice(&[0x33; 32]);
+        let s = DeviceSession {
+            command: Command::new(0, 0, 0, 0, vec![]),
+            answers: vec![answer],
+        };
+        let r = s.flow().get_leaf_hash(&[7; 32], u64::MAX, 3);
+        assert_eq!(
+            r,
+            Err(FlowError::Mismatch("merkle proof has the wrong length"))
+        );
+        let map = MapCommitment {
+            size: u64::MAX,
+            keys_root: [7; 32],
+            values_root: [7; 32],
+        };
+        assert!(s.flow().get_map_key(&map, 0).is_err());
+    }
+
+    #[test]
     fn device_reads_host_maps() {
         let mut host = HostInterpreter::new();
         let map = MerkleizedMap::new(vec![

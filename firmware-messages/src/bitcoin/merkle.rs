@@ -25,13 +25,12 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     sha256(&pre)
 }
 
-/// Largest power of two strictly smaller than `n` (n >= 2).
+/// Largest power of two strictly smaller than `n` (n >= 2). Computed from the bit length of
+/// `n - 1`, so that it holds for every `usize` (doubling a candidate overflowed above 2^63:
+/// a lying host's tree size made the device panic or loop forever).
 fn split(n: usize) -> usize {
-    let mut k = 1;
-    while k * 2 < n {
-        k *= 2;
-    }
-    k
+    debug_assert!(n >= 2);
+    1 << (usize::BITS - 1 - (n - 1).leading_zeros())
 }
 
 fn mth(leaves: &[Hash]) -> Hash {
@@ -224,6 +223,23 @@ impl MerkleizedMap {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn sizes_above_2_pow_63_split_without_overflow() {
+        // Found by the `merkle` fuzz target (fuzz/regressions/merkle/): a host stating a tree
+        // of more than 2^63 leaves made `split` overflow (a panic, or an endless loop in a
+        // release build) when the device computed the proof length it expects.
+        assert_eq!(split(2), 1);
+        assert_eq!(split(3), 2);
+        assert_eq!(split(4), 2);
+        assert_eq!(split(5), 4);
+        assert_eq!(split((1 << 63) + 1), 1 << 63);
+        assert_eq!(split(usize::MAX), 1 << 63);
+        assert_eq!(proof_len(usize::MAX, 0), Some(64));
+        assert_eq!(proof_len(usize::MAX, usize::MAX - 1), Some(63));
+        assert_eq!(root_from_proof(usize::MAX, 0, &[0; 32], &[]), None);
+        assert!(root_from_proof(usize::MAX, 0, &[0; 32], &[[1; 32]; 64]).is_some());
+    }
 
     #[test]
     fn shapes() {

@@ -117,6 +117,7 @@ pub(super) fn sign_account(
         family: a.family,
         script_type: a.script_type,
         path: task.path,
+        key: None,
     };
     let signature = device.sign_message(&key, message.as_bytes())?;
     let scheme = a.family.info().message_scheme;
@@ -137,7 +138,8 @@ pub(super) fn sign_account(
         Err(e) => {
             let reason = match e {
                 por_attest_verify::report::Outcome::Failed(r)
-                | por_attest_verify::report::Outcome::Unsupported(r) => r,
+                | por_attest_verify::report::Outcome::Unsupported(r)
+                | por_attest_verify::report::Outcome::Unsigned(r) => r,
                 por_attest_verify::report::Outcome::Verified => String::new(),
             };
             return Err(stop(CeremonyError::AccountBadSignature {

@@ -8,7 +8,10 @@
 //! Errors are [`InputError`]s naming the file, the entry (number, address, CSV line) and field.
 
 mod account;
+mod hsm;
 mod raw;
+
+pub use hsm::Pkcs11Config;
 
 pub use crate::path::{parse_path, path_string};
 pub use crate::time::is_rfc3339;
@@ -41,6 +44,8 @@ pub enum SignerKind {
     Ledger,
     /// The built-in simulated Ledger; only allowed when the manifest says `test = true`.
     Simulator,
+    /// A PKCS#11 token (an HSM) holding single secp256k1 keys, named per address by `key`.
+    Pkcs11,
 }
 
 /// One signing device of the ceremony.
@@ -48,11 +53,13 @@ pub enum SignerKind {
 pub struct Signer {
     /// The id addresses refer to.
     pub id: String,
-    /// Ledger or simulator.
+    /// Ledger, simulator or PKCS#11 token.
     pub kind: SignerKind,
-    /// The expected BIP-32 master fingerprint of the device's seed (required when the signer
-    /// holds a Bitcoin key).
+    /// The expected BIP-32 master fingerprint of the device's seed (required when a Ledger
+    /// signer holds a Bitcoin key).
     pub fingerprint: Option<Fingerprint>,
+    /// A `pkcs11` signer: the module, the token and the PIN's source.
+    pub pkcs11: Option<Pkcs11Config>,
 }
 
 /// Where an address entry was written.
@@ -88,6 +95,8 @@ pub struct AddressSpec {
     pub path: Option<DerivationPath>,
     /// Single-key: the signer holding the key.
     pub signer: Option<String>,
+    /// Single-key on a `pkcs11` signer: the key on the token (instead of a path).
+    pub key: Option<crate::pkcs11::KeyRef>,
     /// Wallet label such as `cold` or `hot`.
     pub wallet: Option<String>,
     /// Balance as a decimal string in the chain's main unit.
@@ -182,7 +191,8 @@ pub struct SigningTask<'a> {
     pub spec: &'a AddressSpec,
     /// The signer that must sign.
     pub signer: &'a Signer,
-    /// The key's derivation path on that signer.
+    /// The key's derivation path on that signer (empty, `m`, for an HSM key, which the
+    /// address's `key` names instead).
     pub path: &'a DerivationPath,
     /// The key the device must hold at `path`, when the manifest knows it (multisig).
     pub expected_pubkey: Option<PublicKey>,
@@ -195,10 +205,30 @@ impl SigningTask<'_> {
             chain: self.spec.chain.clone(),
             address: self.spec.address.clone(),
             signer: self.signer.id.clone(),
-            path: path_string(self.path),
+            path: match &self.spec.key {
+                Some(k) => k.to_string(),
+                None => path_string(self.path),
+            },
         }
     }
 }
+
+impl AddressSpec {
+    /// How a single-key address's key is named on its signer, as journals and messages write
+    /// it: the canonical derivation path (`m/84'/0'/0'/0/5`) of a Ledger key, or the HSM key
+    /// (`id:01`, `label:hot-1`). `None` for a multisig address.
+    pub fn key_name(&self) -> Option<String> {
+        match (&self.key, &self.path) {
+            (Some(k), _) => Some(k.to_string()),
+            (None, Some(p)) => Some(path_string(p)),
+            (None, None) => None,
+        }
+    }
+}
+
+/// The path of tasks whose key is named otherwise (HSM keys have none).
+static NO_PATH: std::sync::LazyLock<DerivationPath> =
+    std::sync::LazyLock::new(DerivationPath::master);
 
 /// A validated manifest.
 #[derive(Debug, Clone)]
@@ -382,10 +412,13 @@ impl Manifest {
                     ),
                 ));
             }
+            let pkcs11 =
+                hsm::signer_config(s, base_dir.as_ref(), |field, msg| top(&f(field), msg))?;
             signers.push(Signer {
                 id: s.id.clone(),
                 kind: s.kind,
                 fingerprint,
+                pkcs11,
             });
         }
         let mut m = Manifest {
@@ -588,6 +621,7 @@ impl Manifest {
             script_type: a.script_type,
             path: None,
             signer: None,
+            key: None,
             wallet: a.wallet.clone(),
             balance: a.balance.clone(),
             allow_nonstandard_path,
@@ -663,8 +697,7 @@ impl Manifest {
                         }
                     }
                     spec.multisig = Some(self.build_multisig(a, st, network, &parsed, ctx)?);
-                } else {
-                    let path = self.single_key(a, &mut spec, true, ctx)?;
+                } else if let Some(path) = self.single_key(a, &mut spec, true, ctx)? {
                     if !allow_nonstandard_path {
                         check_bitcoin_path(&path, st, network).map_err(|m| ctx.err("path", m))?;
                     }
@@ -681,7 +714,9 @@ impl Manifest {
                 if let Some(parse) = info.parse_address {
                     parse(&spec.address).map_err(|m| ctx.err("address", m.to_string()))?;
                 }
-                let path = self.single_key(a, &mut spec, false, ctx)?;
+                let Some(path) = self.single_key(a, &mut spec, false, ctx)? else {
+                    return Ok(spec);
+                };
                 let coin = info.coin_type;
                 let what = format!("{} (m/44'/{coin}'/…)", info.name);
                 let steps: &[ChildNumber] = path.as_ref();
@@ -702,14 +737,27 @@ impl Manifest {
         Ok(spec)
     }
 
-    /// Checks `path` and `signer` of a single-key entry and stores them in `spec`.
+    /// Checks `path` and `signer` of a single-key entry and stores them in `spec`; for a key
+    /// on a pkcs11 signer, checks and stores its `key` instead (and returns no path).
     fn single_key(
         &self,
         a: &RawAddress,
         spec: &mut AddressSpec,
         bitcoin: bool,
         ctx: &Ctx<'_>,
-    ) -> Result<DerivationPath, InputError> {
+    ) -> Result<Option<DerivationPath>, InputError> {
+        let hsm_signer = a
+            .signer
+            .as_deref()
+            .and_then(|id| self.signer(id))
+            .filter(|s| s.kind == SignerKind::Pkcs11);
+        if let Some(signer) = hsm_signer {
+            hsm::hsm_address(a, spec, signer, ctx)?;
+            return Ok(None);
+        }
+        if a.key.is_some() {
+            return Err(hsm::key_without_hsm(ctx));
+        }
         let p = a
             .path
             .as_deref()
@@ -725,7 +773,7 @@ impl Manifest {
         self.signer_ref(ctx, "signer", signer, bitcoin)?;
         spec.path = Some(path.clone());
         spec.signer = Some(signer.to_string());
-        Ok(path)
+        Ok(Some(path))
     }
 
     fn build_multisig(
@@ -786,6 +834,9 @@ impl Manifest {
         for (j, c) in raw_cosigners.iter().enumerate() {
             let f = |name: &str| format!("cosigners[{j}].{name}");
             if let Some(s) = &c.signer {
+                if self.signer(s).is_some_and(|s| s.kind == SignerKind::Pkcs11) {
+                    return Err(hsm::hsm_cosigner(ctx, &f("signer"), s));
+                }
                 self.signer_ref(ctx, &f("signer"), s, true)?;
             }
             let cos = match (&c.xpub, &c.pubkey) {
@@ -961,7 +1012,12 @@ impl Manifest {
     pub fn tasks(&self) -> impl Iterator<Item = SigningTask<'_>> + '_ {
         self.addresses.iter().flat_map(move |spec| {
             let mut out = Vec::new();
-            if let (Some(path), Some(sid)) = (&spec.path, &spec.signer) {
+            let single = match (&spec.path, &spec.key) {
+                (Some(path), _) => Some(path),
+                (None, Some(_)) => Some(&*NO_PATH),
+                (None, None) => None,
+            };
+            if let (Some(path), Some(sid)) = (single, &spec.signer) {
                 out.push(SigningTask {
                     address_index: spec.index,
                     spec,
@@ -1005,6 +1061,7 @@ impl Manifest {
                     script_type: a.script_type,
                     path: a.path.as_ref().map(path_string),
                     signer: a.signer.clone(),
+                    key: a.key.as_ref().map(|k| k.to_string()),
                     wallet: a.wallet.clone(),
                     balance: a.balance.clone(),
                     allow_nonstandard_path: a.allow_nonstandard_path.then_some(true),
@@ -1042,10 +1099,20 @@ impl Manifest {
             signers: self
                 .signers
                 .iter()
-                .map(|s| RawSigner {
-                    id: s.id.clone(),
-                    kind: s.kind,
-                    fingerprint: s.fingerprint.map(|f| f.to_string()),
+                .map(|s| {
+                    let mut raw = RawSigner {
+                        id: s.id.clone(),
+                        kind: s.kind,
+                        fingerprint: s.fingerprint.map(|f| f.to_string()),
+                        module: None,
+                        token: None,
+                        token_serial: None,
+                        pin_env: None,
+                        pin_file: None,
+                        pin: None,
+                    };
+                    hsm::write_config(s.pkcs11.as_ref(), &mut raw);
+                    raw
                 })
                 .collect(),
             addresses,

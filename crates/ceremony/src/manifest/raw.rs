@@ -83,6 +83,20 @@ pub(crate) struct RawSigner {
     pub kind: super::SignerKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_serial: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_file: Option<String>,
+    /// A PIN written in the manifest: read only to be refused with a clear message; its value
+    /// is discarded unread and never written back.
+    #[serde(default, skip_serializing)]
+    pub pin: Option<serde::de::IgnoredAny>,
 }
 
 /// One address, from an `[[addresses]]` table or a CSV row. Every field is optional here so
@@ -116,6 +130,8 @@ pub(crate) struct RawAddress {
     pub child: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cosigners: Option<Vec<RawCosigner>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 /// One cosigner of a multisig address.
@@ -147,6 +163,7 @@ pub(crate) const CSV_COLUMNS: &[&str] = &[
     "sorted",
     "child",
     "cosigners",
+    "key",
 ];
 
 /// Parses the CSV `cosigners` cell: items separated by `;`, each `SIGNER:PATH:KEY` where KEY is
@@ -302,6 +319,7 @@ pub(crate) fn read_csv(text: &str, file: &Path) -> Result<Vec<CsvRow>, InputErro
                 "sorted" => raw.sorted = Some(parse_bool(cell).map_err(bad)?),
                 "child" => raw.child = s,
                 "cosigners" => raw.cosigners = Some(parse_cosigners_cell(cell).map_err(bad)?),
+                "key" => raw.key = s,
                 other => unreachable!("column {other} is checked against CSV_COLUMNS"),
             }
         }
@@ -334,6 +352,7 @@ pub(crate) fn write_csv(addresses: &[RawAddress]) -> String {
                 .as_deref()
                 .map(format_cosigners_cell)
                 .unwrap_or_default(),
+            opt(&a.key),
         ];
         w.write_record(&row).expect("write to Vec");
     }

@@ -1,18 +1,20 @@
-//! The signers behind [`crate::signer::Signer`]: [`LedgerSigner`], and the host drivers of the
-//! Ledger apps it uses over any [`Exchange`] transport: the dashboard (which app is open, open
-//! another), the Bitcoin app, the Ethereum app and the TRON app. They build commands and parse
-//! replies with `firmware-messages`; the transport only moves bytes.
+//! The signers behind [`crate::signer::Signer`]: [`LedgerSigner`] with the host drivers of the
+//! Ledger apps it uses over any [`Exchange`] transport (the dashboard: which app is open, open
+//! another; the Bitcoin, Ethereum and TRON apps; they build commands and parse replies with
+//! `firmware-messages`, the transport only moves bytes), and [`Pkcs11Signer`] for HSMs.
 
 pub mod bitcoin_app;
 pub mod dashboard;
 pub mod ethereum_app;
 pub mod ledger;
+pub mod pkcs11;
 pub mod tron_app;
 
 pub use bitcoin_app::BitcoinApp;
 pub use dashboard::{ensure_app, AppKind};
 pub use ethereum_app::EthereumApp;
 pub use ledger::LedgerSigner;
+pub use pkcs11::Pkcs11Signer;
 pub use tron_app::TronApp;
 
 use crate::transport::TransportError;
@@ -57,6 +59,9 @@ pub enum DeviceError {
     /// The device cannot do this at all (a scheme or command it lacks).
     #[error("this device cannot do {0}")]
     Unsupported(String),
+    /// A PKCS#11 token (HSM) failed or lacks what the task needs (boxed: it is large).
+    #[error(transparent)]
+    Pkcs11(Box<crate::pkcs11::HsmError>),
     /// The reply did not parse.
     #[error("garbled reply from the device while {what}: {detail}")]
     BadReply {
@@ -65,6 +70,12 @@ pub enum DeviceError {
         /// What is wrong with the reply.
         detail: String,
     },
+}
+
+impl From<crate::pkcs11::HsmError> for DeviceError {
+    fn from(e: crate::pkcs11::HsmError) -> DeviceError {
+        DeviceError::Pkcs11(Box::new(e))
+    }
 }
 
 impl DeviceError {

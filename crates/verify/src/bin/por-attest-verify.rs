@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
-usage: por-attest-verify FILE [--json] [--threads N] [--format auto|snapshot|okx-csv] [--allow-unsupported]
+usage: por-attest-verify FILE [--json] [--threads N] [--format auto|snapshot|okx-csv|htx-csv] [--allow-unsupported]
 
 Verify a published Proof-of-Reserves snapshot or an exchange's address file, offline.
 Exit 0: every entry verified; 1: any entry failed; 2: the file could not be read or understood.";
@@ -35,16 +35,10 @@ fn parse_args() -> Result<Option<Args>, lexopt::Error> {
             Long("allow-unsupported") => opts.allow_unsupported = true,
             Long("threads") => opts.threads = parser.value()?.parse()?,
             Long("format") => {
-                opts.format = match parser.value()?.string()?.as_str() {
-                    "auto" => InputFormat::Auto,
-                    "snapshot" => InputFormat::Snapshot,
-                    "okx-csv" => InputFormat::OkxCsv,
-                    other => {
-                        return Err(
-                            format!("unknown format `{other}` (auto, snapshot or okx-csv)").into(),
-                        )
-                    }
-                }
+                let name = parser.value()?.string()?;
+                opts.format = InputFormat::from_name(&name).ok_or_else(|| {
+                    format!("unknown format `{name}` (auto, snapshot, okx-csv or htx-csv)")
+                })?;
             }
             Short('h') | Long("help") => return Ok(None),
             Value(v) if file.is_none() => file = Some(PathBuf::from(v)),

@@ -1,86 +1,19 @@
 //! Per-row verification of OKX files: which rule a row falls under, and its outcome.
 
-use super::eos::check_eos;
 use super::reader::Row;
-use super::utxo::{utxo_coin, verify_multisig_row, verify_single, UtxoCoin};
-use crate::chains::ChainFamily;
+use crate::exchange::eos::check_eos;
+use crate::exchange::rules::{
+    failed, looks_evm, rule_of_name, verify_evm_forms, verify_tron_forms, EdChain, EvmForm, Rule,
+    TronForm,
+};
+use crate::exchange::utxo::{verify_multisig_row, verify_single, UtxoCoin};
 use crate::report::Outcome;
 use crate::schemes::ed25519::{
     aptos_auth_key, cardano_key_hash, cardano_payment_key_hash, parse_ed25519_key,
     parse_hex_account, parse_ss58, solana_address, sui_address, verify_okx_ed25519,
 };
 use crate::schemes::ton::{format_ton_address, parse_ton_address, ton_wallet_of, TonWallet};
-use crate::schemes::{
-    parse_evm_address, verify_eip191, verify_eip191_hashed, verify_okx_ecdsa, verify_tron,
-    verify_tron_hashed, SchemeError, TronVersion,
-};
-
-/// Ed25519 chains with an address rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum EdChain {
-    Sol,
-    Aptos,
-    Sui,
-    Dot,
-    Ada,
-    Ton,
-}
-
-/// The rule a row is checked under.
-#[derive(Debug)]
-pub(crate) enum Rule {
-    Utxo(&'static UtxoCoin),
-    Evm,
-    Tron,
-    Ed25519(EdChain),
-    /// EOS / Vaulta: K1 signature against the row's public key (account not bound).
-    Eos,
-    Unsupported(String),
-}
-
-/// Extra EVM network / token names OKX uses that [`ChainFamily::of`] does not know.
-const OKX_EVM_NAMES: &[&str] = &[
-    "ERC20", "OKC", "OKC20", "OKTC", "KIP20", "X1", "XLAYER", "POLY", "AVAX", "BEP20", "ETHW",
-    "FTM", "FANTOM", "CRONOS", "CELO", "MANTLE", "BLAST", "SONIC",
-];
-
-fn rule_of_name(name: &str) -> Option<Rule> {
-    let up = name.trim().to_ascii_uppercase();
-    if up.is_empty() {
-        return None;
-    }
-    if let Some(c) = utxo_coin(&up) {
-        return Some(Rule::Utxo(c));
-    }
-    Some(match up.as_str() {
-        "TRX" | "TRON" | "TRC20" | "TRC" => Rule::Tron,
-        "SOL" | "SOLANA" | "SPL" => Rule::Ed25519(EdChain::Sol),
-        "APT" | "APTOS" => Rule::Ed25519(EdChain::Aptos),
-        "SUI" => Rule::Ed25519(EdChain::Sui),
-        "DOT" | "POLKADOT" => Rule::Ed25519(EdChain::Dot),
-        "ADA" | "CARDANO" => Rule::Ed25519(EdChain::Ada),
-        "TON" | "TONCOIN" => Rule::Ed25519(EdChain::Ton),
-        "STARKNET" | "STRK" => Rule::Unsupported(
-            "Starknet: STARK-curve signatures and account contracts are not checked by this build"
-                .into(),
-        ),
-        "EOS" | "VAULTA" => Rule::Eos,
-        "XRP" | "RIPPLE" | "ALGO" | "XLM" | "STELLAR" | "NEAR" | "HBAR" | "FIL" | "CFX" | "ELF"
-        | "LUNC" | "ATOM" | "BETH" => Rule::Unsupported(format!(
-            "{up}: no verification rule for this chain in this build"
-        )),
-        u if ChainFamily::of(u) == Some(ChainFamily::Evm) || OKX_EVM_NAMES.contains(&u) => {
-            Rule::Evm
-        }
-        _ => return None,
-    })
-}
-
-fn looks_evm(address: &str) -> bool {
-    address.len() == 42
-        && address.starts_with("0x")
-        && address[2..].bytes().all(|c| c.is_ascii_hexdigit())
-}
+use crate::schemes::{parse_evm_address, SchemeError};
 
 /// The rule of a row: by its network column, else by the coin's suffix (`USDT-TRC20`), its
 /// base (`TONCOIN-NEW`) or its whole name; a bare token name with a 0x address is EVM.
@@ -122,14 +55,6 @@ pub(crate) fn label_of(row: &Row) -> String {
         coin.to_string()
     } else {
         format!("{coin}/{net}")
-    }
-}
-
-fn failed(e: SchemeError) -> Outcome {
-    if e.is_unsupported() {
-        Outcome::Unsupported(e.to_string())
-    } else {
-        Outcome::Failed(e.to_string())
     }
 }
 
@@ -176,24 +101,23 @@ fn check_utxo(coin: &UtxoCoin, row: &Row, msg: &[u8]) -> Outcome {
     }
 }
 
-/// OKX's form (personal_sign over keccak256 of the text), plain EIP-191 over the text, or
-/// OKX's OKC-family form (keccak256 of the "OKX Signed Message" framing); the error reported
-/// is the one of OKX's main form.
+/// OKX's EVM forms, its main one first: personal_sign over keccak256 of the text, plain
+/// EIP-191 over the text, or its OKC-family framed form.
+const OKX_EVM: &[EvmForm] = &[
+    EvmForm::Eip191Keccak,
+    EvmForm::Eip191Text,
+    EvmForm::OkxFramed,
+];
+
+/// OKX's TRON forms: its older one (v1 header over keccak256 of the text), TIP-191 v2.
+const OKX_TRON: &[TronForm] = &[TronForm::Keccak, TronForm::V2Text];
+
 fn evm(address: &str, msg: &[u8], sig: &str) -> Result<(), SchemeError> {
-    match verify_eip191_hashed(address, msg, sig) {
-        Ok(()) => Ok(()),
-        Err(e) => verify_eip191(address, msg, sig)
-            .or_else(|_| verify_okx_ecdsa(address, msg, sig))
-            .map_err(|_| e),
-    }
+    verify_evm_forms(OKX_EVM, address, msg, sig).map(|_| ())
 }
 
-/// TRON: OKX's older form (v1 header over keccak256 of the text) or TIP-191 v2 over the text.
 fn tron(address: &str, msg: &[u8], sig: &str) -> Result<(), SchemeError> {
-    match verify_tron_hashed(address, msg, sig) {
-        Ok(()) => Ok(()),
-        Err(e) => verify_tron(address, msg, sig, TronVersion::V2).map_err(|_| e),
-    }
+    verify_tron_forms(OKX_TRON, address, msg, sig).map(|_| ())
 }
 
 fn check_evm(row: &Row, msg: &[u8]) -> Outcome {
@@ -310,6 +234,9 @@ fn check_ed25519(chain: EdChain, row: &Row, msg: &[u8]) -> Outcome {
         },
         EdChain::Aptos => check_aptos(row, &key_hex, aptos_auth_key(&key)),
         EdChain::Ton => check_ton(row, key.as_bytes(), &key_hex),
+        EdChain::Algo => Outcome::Unsupported(
+            "ALGO: OKX's Algorand signing form is not known to this build".into(),
+        ),
     }
 }
 

@@ -3,7 +3,12 @@
 //! CSV record with its line number in the file.
 
 use crate::error::InputError;
+use crate::exchange::lines::{
+    column_key, first_line, read_summary_block, split_line, with_fields, Lines, RawRows,
+};
 use std::io::BufRead;
+
+pub use crate::exchange::lines::RawRow;
 
 /// One address row, fields trimmed; `null` is read as empty in the optional columns.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,12 +56,7 @@ enum Col {
 }
 
 fn col_of(name: &str) -> Option<Col> {
-    let n: String = name
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .to_ascii_lowercase();
-    Some(match n.as_str() {
+    Some(match column_key(name).as_str() {
         "coin" | "digitalasset" => Col::Coin,
         "type" => Col::Kind,
         "network" => Col::Network,
@@ -126,31 +126,13 @@ impl Layout {
     }
 }
 
-fn split_line(line: &str) -> Vec<String> {
-    let mut r = csv::ReaderBuilder::new()
-        .buffer_capacity(line.len() + 64)
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(line.as_bytes());
-    r.records()
-        .next()
-        .and_then(|x| x.ok())
-        .map(|rec| rec.iter().map(str::to_string).collect())
-        .unwrap_or_default()
-}
-
 /// True when `first_bytes` (the start of a file) look like an OKX address file: a summary
 /// block header (`coin,…,amount`) or an address header.
 pub fn looks_like_okx(first_bytes: &[u8]) -> bool {
-    let b = first_bytes
-        .strip_prefix(b"\xef\xbb\xbf")
-        .unwrap_or(first_bytes);
-    let end = b.iter().position(|&c| c == b'\n').unwrap_or(b.len());
-    let Ok(line) = std::str::from_utf8(&b[..end]) else {
+    let Some(line) = first_line(first_bytes) else {
         return false;
     };
-    let fields = split_line(line.trim_end_matches('\r'));
+    let fields = split_line(line);
     is_summary_header(&fields) || matches!(Layout::parse(&fields), Ok(Some(_)))
 }
 
@@ -162,124 +144,51 @@ fn is_summary_header(fields: &[String]) -> bool {
         && !fields.iter().any(|f| f.eq_ignore_ascii_case("address"))
 }
 
-/// Physical lines of the input, counted, without their line ending.
-struct Lines<R> {
-    file: String,
-    reader: R,
-    lineno: u64,
-    buf: Vec<u8>,
-}
-
-impl<R: BufRead> Lines<R> {
-    fn next_line(&mut self) -> Result<Option<String>, InputError> {
-        self.buf.clear();
-        let n = self
-            .reader
-            .read_until(b'\n', &mut self.buf)
-            .map_err(|e| InputError::new(&self.file, format!("cannot read: {e}")))?;
-        if n == 0 {
-            return Ok(None);
-        }
-        self.lineno += 1;
-        let s = std::str::from_utf8(&self.buf).map_err(|_| {
-            InputError::new(&self.file, format!("line {}: not UTF-8 text", self.lineno))
-        })?;
-        let s = if self.lineno == 1 {
-            s.strip_prefix('\u{feff}').unwrap_or(s)
-        } else {
-            s
-        };
-        Ok(Some(s.trim_end_matches(['\n', '\r']).to_string()))
-    }
-
-    fn err(&self, line: u64, detail: impl std::fmt::Display) -> InputError {
-        InputError::new(&self.file, format!("line {line}: {detail}"))
-    }
-}
-
 /// Reads the rows of an OKX file one by one, with their file line numbers. A quoted field may
 /// span lines; a row's line is the line it starts on.
 pub struct OkxReader<R> {
-    lines: Lines<R>,
+    rows: RawRows<R>,
     layout: Layout,
-    next_index: u64,
 }
 
 impl<R: BufRead> OkxReader<R> {
     /// Reads the summary block and the address header of `reader` (named `file` in errors).
     pub fn new(file: &str, reader: R) -> Result<OkxReader<R>, InputError> {
-        let mut lines = Lines {
-            file: file.to_string(),
-            reader,
-            lineno: 0,
-            buf: Vec::new(),
-        };
+        let mut lines = Lines::new(file, reader);
         let Some(first) = lines.next_line()? else {
             return Err(InputError::new(file, "empty file: no OKX address header"));
         };
         let first_fields = split_line(&first);
-        let layout =
-            match Layout::parse(&first_fields).map_err(|d| lines.err(1, d))? {
-                Some(l) => l,
-                None if is_summary_header(&first_fields) => {
-                    // The summary block runs to the first blank line; the header follows it.
-                    loop {
-                        match lines.next_line()? {
-                            None => {
-                                return Err(lines.err(
-                                    lines.lineno,
-                                    "end of file in the summary block: no blank line and address \
-                                 header follow it",
-                                ))
-                            }
-                            Some(l) if l.trim().is_empty() => break,
-                            Some(l) => {
-                                if matches!(Layout::parse(&split_line(&l)), Ok(Some(_))) {
-                                    return Err(lines.err(
-                                        lines.lineno,
-                                        "address header without the blank line that ends the \
-                                     summary block",
-                                    ));
-                                }
-                            }
-                        }
-                    }
-                    let header = loop {
-                        match lines.next_line()? {
-                            None => {
-                                return Err(lines.err(
-                                    lines.lineno,
-                                    "end of file: no address header after the summary block",
-                                ))
-                            }
-                            Some(l) if l.trim().is_empty() => continue,
-                            Some(l) => break l,
-                        }
-                    };
-                    let at = lines.lineno;
-                    Layout::parse(&split_line(&header))
-                        .map_err(|d| lines.err(at, d))?
-                        .ok_or_else(|| {
-                            lines.err(
-                                at,
-                                format!(
-                                    "expected the address header (coin,…,address,…,signature1,…), \
+        let layout = match Layout::parse(&first_fields).map_err(|d| lines.err(1, d))? {
+            Some(l) => l,
+            None if is_summary_header(&first_fields) => {
+                // The summary block runs to the first blank line; the header follows it.
+                let (_, (at, header)) =
+                    read_summary_block(&mut lines, |f| matches!(Layout::parse(f), Ok(Some(_))))?;
+                Layout::parse(&header)
+                    .map_err(|d| lines.err(at, d))?
+                    .ok_or_else(|| {
+                        lines.err(
+                            at,
+                            format!(
+                                "expected the address header (coin,…,address,…,signature1,…), \
                                  found `{}`",
-                                    header.chars().take(80).collect::<String>()
-                                ),
-                            )
-                        })?
-                }
-                None => return Err(lines.err(
+                                header.join(",").chars().take(80).collect::<String>()
+                            ),
+                        )
+                    })?
+            }
+            None => {
+                return Err(lines.err(
                     1,
                     "not an OKX address file: expected a summary block (`coin,…,amount`) or the \
                      address header",
-                )),
-            };
+                ))
+            }
+        };
         Ok(OkxReader {
-            lines,
+            rows: RawRows::new(lines),
             layout,
-            next_index: 0,
         })
     }
 
@@ -299,55 +208,21 @@ impl<R: BufRead> OkxReader<R> {
     /// The next row's text, not yet split into fields (see [`RowParser`]): lets a caller
     /// split and check rows on other threads. `None` at the end.
     pub fn next_raw(&mut self) -> Option<Result<RawRow, InputError>> {
-        self.read_raw().transpose()
+        self.rows.next_raw()
     }
 
     /// What turns this file's raw rows into rows.
     pub fn row_parser(&self) -> RowParser {
         RowParser {
-            file: self.lines.file.clone(),
+            file: self.rows.file().to_string(),
             layout: self.layout.clone(),
         }
     }
 
-    fn read_raw(&mut self) -> Result<Option<RawRow>, InputError> {
-        let mut text = loop {
-            match self.lines.next_line()? {
-                None => return Ok(None),
-                Some(l) if l.trim().is_empty() => continue,
-                Some(l) => break l,
-            }
-        };
-        let line = self.lines.lineno;
-        // An odd number of quotes: a quoted field goes on on the next line.
-        while text.bytes().filter(|&b| b == b'"').count() % 2 == 1 {
-            match self.lines.next_line()? {
-                Some(more) => {
-                    text.push('\n');
-                    text.push_str(&more);
-                }
-                None => {
-                    return Err(self
-                        .lines
-                        .err(line, "quoted field not closed before the end of the file"))
-                }
-            }
-        }
-        let index = self.next_index;
-        self.next_index += 1;
-        Ok(Some(RawRow { index, line, text }))
+    /// The raw rows still to come, for the pipeline.
+    pub(crate) fn into_rows(self) -> RawRows<R> {
+        self.rows
     }
-}
-
-/// A row's text as read, before it is split into fields.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawRow {
-    /// 0-based index among the address rows.
-    pub index: u64,
-    /// 1-based line number where the row starts.
-    pub line: u64,
-    /// The row's text (its physical lines joined by `\n` when a quoted field spans lines).
-    pub text: String,
 }
 
 /// Splits raw rows into [`Row`]s by a file's layout; cheap to clone, usable on any thread.
@@ -357,26 +232,10 @@ pub struct RowParser {
     layout: Layout,
 }
 
-/// The fields of a line without quotes or carriage returns, as the CSV reader would give them
-/// (split at commas, trimmed).
-fn split_plain(text: &str) -> Option<Vec<&str>> {
-    if text.bytes().any(|b| b == b'"' || b == b'\r' || b == b'\n') {
-        return None;
-    }
-    Some(text.split(',').map(str::trim).collect())
-}
-
 impl RowParser {
     /// The row of `raw`, or an error naming the file and line.
     pub fn parse(&self, raw: &RawRow) -> Result<Row, InputError> {
-        match split_plain(&raw.text) {
-            Some(fields) => self.row(raw.index, raw.line, &fields),
-            None => {
-                let fields = split_line(&raw.text);
-                let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
-                self.row(raw.index, raw.line, &fields)
-            }
-        }
+        with_fields(&raw.text, |fields| self.row(raw.index, raw.line, fields))
     }
 
     fn err(&self, line: u64, detail: impl std::fmt::Display) -> InputError {
@@ -519,34 +378,5 @@ mod tests {
         ));
         assert!(!looks_like_okx(b"{\"format\":\"por-attest-snapshot\""));
         assert!(!looks_like_okx(b""));
-    }
-}
-
-#[cfg(test)]
-mod split_tests {
-    use super::*;
-
-    #[test]
-    fn plain_split_is_the_csv_split() {
-        for line in [
-            "a,b,c",
-            " a , b ,c ",
-            "a,,",
-            ",",
-            "x",
-            "BTC,BTC,925000,1abc, 1.5 ,I am an OKX address,H+/=,,5221ae,,",
-            "a\u{a0},\tb\t,c",
-            "ü,ß , é",
-        ] {
-            let csv = split_line(line);
-            let plain: Vec<String> = split_plain(line)
-                .unwrap()
-                .into_iter()
-                .map(str::to_string)
-                .collect();
-            assert_eq!(plain, csv, "{line:?}");
-        }
-        assert!(split_plain("a,\"b,c\"").is_none());
-        assert!(split_plain("a\rb").is_none());
     }
 }

@@ -289,17 +289,26 @@ pub fn verify_bip137(
     })
 }
 
+/// A recoverable signature of the legacy signed-message hash as a 65-byte compact signature
+/// (base64) whose header announces `kind`.
+pub fn encode_bip137(
+    sig: &bitcoin::secp256k1::ecdsa::RecoverableSignature,
+    kind: Bip137Kind,
+) -> String {
+    let (recid, rs) = sig.serialize_compact();
+    let mut out = [0u8; 65];
+    out[0] = bip137_header_for(kind, recid.to_i32() as u8);
+    out[1..].copy_from_slice(&rs);
+    encode_base64(&out)
+}
+
 #[cfg(any(test, feature = "signing"))]
 /// Sign `msg` with a test key as a legacy signed message whose header announces `kind`
 /// (simulator and test use; real signatures come from the device).
 pub fn sign_bip137(secret: &bitcoin::secp256k1::SecretKey, msg: &[u8], kind: Bip137Kind) -> String {
     let sig =
         secp().sign_ecdsa_recoverable(&Message::from_digest(signed_message_hash(msg)), secret);
-    let (recid, rs) = sig.serialize_compact();
-    let mut out = [0u8; 65];
-    out[0] = bip137_header_for(kind, recid.to_i32() as u8);
-    out[1..].copy_from_slice(&rs);
-    encode_base64(&out)
+    encode_bip137(&sig, kind)
 }
 
 /// Rewrite a legacy signature's header to the BIP-137 range of `script_type`, keeping the

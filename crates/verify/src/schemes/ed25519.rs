@@ -15,6 +15,7 @@
 //! | SUI | `0x` hex of blake2b-256(0x00 ‖ key) |
 //! | DOT and Substrate | SS58: base58(prefix ‖ key ‖ blake2b-512("SS58PRE" ‖ prefix ‖ key)[..2]) |
 //! | ADA | Shelley address whose payment credential is blake2b-224(key) |
+//! | ALGO | base32 of key ‖ SHA-512/256(key)[28..32] |
 
 use super::SchemeError;
 use blake2::digest::consts::{U28, U32};
@@ -86,10 +87,104 @@ pub fn parse_ed25519_key(key_hex: &str) -> Result<VerifyingKey, SchemeError> {
 
 /// Verify a hex ed25519 signature (64 bytes) by `key` over exactly `signed` (strict RFC 8032).
 pub fn verify_ed25519(key: &VerifyingKey, signed: &[u8], sig_hex: &str) -> Result<(), SchemeError> {
-    let sig = Signature::from_bytes(&decode_hex_exact::<64>(sig_hex, "ed25519 signature")?);
-    key.verify_strict(signed, &sig).map_err(|_| {
-        SchemeError::SignatureInvalid("ed25519 signature does not verify for the key".into())
+    verify_ed25519_bytes(
+        key,
+        signed,
+        &decode_hex_exact::<64>(sig_hex, "ed25519 signature")?,
+    )
+}
+
+/// Verify a base64 ed25519 signature (64 bytes) by `key` over exactly `signed` (strict
+/// RFC 8032): the encoding HTX publishes for SOL and ALGO.
+pub fn verify_ed25519_base64(
+    key: &VerifyingKey,
+    signed: &[u8],
+    sig_b64: &str,
+) -> Result<(), SchemeError> {
+    let raw = super::decode_base64(sig_b64)?;
+    let sig: [u8; 64] = raw
+        .as_slice()
+        .try_into()
+        .map_err(|_| SchemeError::BadLength {
+            what: "ed25519 signature",
+            expected: 64,
+            got: raw.len(),
+        })?;
+    verify_ed25519_bytes(key, signed, &sig)
+}
+
+fn verify_ed25519_bytes(
+    key: &VerifyingKey,
+    signed: &[u8],
+    sig: &[u8; 64],
+) -> Result<(), SchemeError> {
+    key.verify_strict(signed, &Signature::from_bytes(sig))
+        .map_err(|_| {
+            SchemeError::SignatureInvalid("ed25519 signature does not verify for the key".into())
+        })
+}
+
+fn key_of(
+    bytes: &[u8; 32],
+    kind: &'static str,
+    address: &str,
+) -> Result<VerifyingKey, SchemeError> {
+    VerifyingKey::from_bytes(bytes).map_err(|_| SchemeError::BadAddress {
+        kind,
+        address: address.to_string(),
+        reason: "its key is not a point on the curve".into(),
     })
+}
+
+/// The key a Solana address is (base58 of the 32-byte key).
+pub fn parse_solana_address(address: &str) -> Result<VerifyingKey, SchemeError> {
+    let bad = |reason: String| SchemeError::BadAddress {
+        kind: "Solana",
+        address: address.to_string(),
+        reason,
+    };
+    let raw = bitcoin::base58::decode(address).map_err(|_| bad("not base58".into()))?;
+    let key: [u8; 32] = raw
+        .as_slice()
+        .try_into()
+        .map_err(|_| bad(format!("decodes to {} bytes, not a 32-byte key", raw.len())))?;
+    key_of(&key, "Solana", address)
+}
+
+/// Algorand: base32 (RFC 4648, no padding) of the key and the last 4 bytes of its
+/// SHA-512/256.
+pub fn algorand_address(key: &VerifyingKey) -> String {
+    let mut raw = key.as_bytes().to_vec();
+    raw.extend_from_slice(&algorand_checksum(key.as_bytes()));
+    data_encoding::BASE32_NOPAD.encode(&raw)
+}
+
+fn algorand_checksum(key: &[u8; 32]) -> [u8; 4] {
+    let h = sha2::Sha512_256::digest(key);
+    h[28..].try_into().expect("4 bytes")
+}
+
+/// The key an Algorand address is, its checksum checked.
+pub fn parse_algorand_address(address: &str) -> Result<VerifyingKey, SchemeError> {
+    let bad = |reason: String| SchemeError::BadAddress {
+        kind: "Algorand",
+        address: address.to_string(),
+        reason,
+    };
+    let raw = data_encoding::BASE32_NOPAD
+        .decode(address.as_bytes())
+        .map_err(|_| bad("not base32 (A–Z, 2–7, no padding)".into()))?;
+    if raw.len() != 36 {
+        return Err(bad(format!(
+            "decodes to {} bytes, not a 32-byte key and a 4-byte checksum",
+            raw.len()
+        )));
+    }
+    let key: [u8; 32] = raw[..32].try_into().expect("32 bytes");
+    if algorand_checksum(&key) != raw[32..] {
+        return Err(bad("checksum does not match the key".into()));
+    }
+    key_of(&key, "Algorand", address)
 }
 
 /// Verify an OKX ed25519 ownership signature over `msg` (see [`okx_ed25519_message`]).
@@ -237,9 +332,45 @@ pub fn sign_okx_ed25519(secret: &[u8; 32], msg: &[u8]) -> (String, String) {
     )
 }
 
+#[cfg(any(test, feature = "signing"))]
+/// Sign exactly `msg` with a test key (tests and synthetic data): the public key and the
+/// base64 signature, as HTX publishes them for SOL and ALGO.
+pub fn sign_ed25519_base64(secret: &[u8; 32], msg: &[u8]) -> (VerifyingKey, String) {
+    use ed25519_dalek::{Signer, SigningKey};
+    let sk = SigningKey::from_bytes(secret);
+    (
+        sk.verifying_key(),
+        super::encode_base64(&sk.sign(msg).to_bytes()),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn solana_and_algorand_addresses_are_the_key() {
+        let (key, sig) = sign_ed25519_base64(&[8; 32], b"htx");
+        let algo = algorand_address(&key);
+        assert_eq!(algo.len(), 58);
+        assert_eq!(parse_algorand_address(&algo).unwrap(), key);
+        let mut bad = algo.clone().into_bytes();
+        bad[57] = if bad[57] == b'A' { b'B' } else { b'A' };
+        let e = parse_algorand_address(std::str::from_utf8(&bad).unwrap()).unwrap_err();
+        assert!(
+            e.to_string().contains("checksum") || e.to_string().contains("base32"),
+            "{e}"
+        );
+        assert!(parse_algorand_address("abc").is_err());
+        assert_eq!(parse_solana_address(&solana_address(&key)).unwrap(), key);
+        assert!(parse_solana_address("111").is_err());
+        verify_ed25519_base64(&key, b"htx", &sig).unwrap();
+        assert!(verify_ed25519_base64(&key, b"htX", &sig).is_err());
+        assert!(verify_ed25519_base64(&key, b"htx", "AAAA").is_err());
+        // A published HTX USDT-ALGO address (2023-05 file) decodes with a valid checksum.
+        parse_algorand_address("J4AEINCSSLDA7LNBNWM4ZXFCTLTOZT5LG3F5BLMFPJYGFWVCMU37EZI2AM")
+            .unwrap();
+    }
 
     #[test]
     fn message_layout() {

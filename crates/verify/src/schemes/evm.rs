@@ -6,7 +6,8 @@
 //! the uncompressed key without its 0x04 prefix.
 //!
 //! OKX's published files sign keccak256 of the text rather than the text itself
-//! ([`verify_eip191_hashed`]).
+//! ([`verify_eip191_hashed`]); HTX's older rows sign keccak256 of the text with no prefix at
+//! all ([`verify_evm_keccak`]).
 
 use super::bip137::recover_key;
 use super::{is_high_s, SchemeError};
@@ -196,6 +197,12 @@ pub fn verify_eip191_hashed(address: &str, msg: &[u8], sig_hex: &str) -> Result<
     verify_digest(address, &eip191_hash(&keccak256(msg)), sig_hex)
 }
 
+/// Verify HTX's older form: ECDSA directly over keccak256(msg), with no EIP-191 prefix (what
+/// `ecrecover(keccak256(text))` accepts).
+pub fn verify_evm_keccak(address: &str, msg: &[u8], sig_hex: &str) -> Result<(), SchemeError> {
+    verify_digest(address, &keccak256(msg), sig_hex)
+}
+
 /// OKX's "ECDSA" form for OKC-family chains: keccak256 of the compact-size-prefixed header
 /// `"OKX Signed Message:\n"` then the compact-size-prefixed message (no EIP-191 prefix).
 pub fn okx_ecdsa_hash(msg: &[u8]) -> [u8; 32] {
@@ -207,17 +214,21 @@ pub fn verify_okx_ecdsa(address: &str, msg: &[u8], sig_hex: &str) -> Result<(), 
     verify_digest(address, &okx_ecdsa_hash(msg), sig_hex)
 }
 
-#[cfg(any(test, feature = "signing"))]
-/// Sign a digest with a test key: r‖s‖v with v = 27/28, low-s (libsecp256k1 always
-/// produces low-s), as 0x-hex.
-pub fn sign_digest(secret: &bitcoin::secp256k1::SecretKey, digest: [u8; 32]) -> String {
-    use bitcoin::secp256k1::Message;
-    let sig = super::secp().sign_ecdsa_recoverable(&Message::from_digest(digest), secret);
+/// A recoverable signature as EVM and TRON write it: 0x-hex r‖s‖v with v = 27/28.
+pub fn encode_rsv(sig: &bitcoin::secp256k1::ecdsa::RecoverableSignature) -> String {
     let (recid, rs) = sig.serialize_compact();
     let mut out = [0u8; 65];
     out[..64].copy_from_slice(&rs);
     out[64] = 27 + recid.to_i32() as u8;
     format!("0x{}", hex::encode(out))
+}
+
+#[cfg(any(test, feature = "signing"))]
+/// Sign a digest with a test key: r‖s‖v with v = 27/28, low-s (libsecp256k1 always
+/// produces low-s), as 0x-hex.
+pub fn sign_digest(secret: &bitcoin::secp256k1::SecretKey, digest: [u8; 32]) -> String {
+    use bitcoin::secp256k1::Message;
+    encode_rsv(&super::secp().sign_ecdsa_recoverable(&Message::from_digest(digest), secret))
 }
 
 #[cfg(any(test, feature = "signing"))]

@@ -35,7 +35,7 @@ pub use bip322::{
 pub use evm::{
     eip191_hash, evm_address_of, keccak256, okx_ecdsa_hash, parse_evm_address, recover_eip191,
     recover_evm_prehash, to_checksum_address, verify_eip191, verify_eip191_hashed,
-    verify_okx_ecdsa,
+    verify_evm_keccak, verify_okx_ecdsa,
 };
 pub use multisig::{
     check_script_hash, multisig_address, multisig_script, parse_multisig, threshold_of,
@@ -176,6 +176,17 @@ pub enum SchemeError {
     /// A signature (of a scheme without key recovery, e.g. ed25519) that does not verify.
     #[error("invalid signature: {0}")]
     SignatureInvalid(String),
+    /// None of the signing forms accepted for the row verifies; each form and its failure.
+    #[error("no accepted signing form verifies ({})", describe_forms(.0))]
+    NoFormVerifies(Vec<(&'static str, Box<SchemeError>)>),
+}
+
+fn describe_forms(tried: &[(&'static str, Box<SchemeError>)]) -> String {
+    tried
+        .iter()
+        .map(|(form, e)| format!("{form}: {e}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl SchemeError {
