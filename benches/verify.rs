@@ -11,9 +11,20 @@
 //!    (SIGCONT), and so on. The run's time is the sum of its slices; its yardstick is the raw
 //!    rate over the raw slices. This VM's speed drifts by ±20% (and more) within seconds, so a
 //!    yardstick from another moment, even a long one, does not compare like with like;
-//! 4. prints as its last line
+//! 4. account entries: generates (or reuses) a synthetic snapshot of 1,000,000 addresses in 100
+//!    accounts (the per-address snapshot's mix, account by account: 40% BTC single-key, 10%
+//!    BTC 2-of-3 P2WSH, 40% EVM, 10% TRON), and verifies it the same way, interleaved with raw
+//!    BIP-32 public derivation (`Xpub::ckd_pub` of the `bitcoin` crate, libsecp256k1) on the
+//!    same threads; the ratio is public derivations needed per second (a 2-of-3 address needs
+//!    three) over raw derivations per second, and the speed-up is addresses per second over the
+//!    per-address snapshot's entries per second of the same size, measured in the same run,
+//!    each counted in raw recoveries' time around it (the account run is also interleaved with
+//!    raw recover) so that the machine's drift between the two runs cancels out;
+//! 5. prints as its last lines
 //!    `verify-1m: <entries/s> entries/s, <ratio> of raw recover, peak <MB> MB`
-//!    where ratio = signatures checked per second / raw recoveries per second.
+//!    where ratio = signatures checked per second / raw recoveries per second, and
+//!    `accounts-1m: <addresses/s> addresses/s, <ratio> of raw BIP-32 derivation, <x>x the
+//!    per-address entries/s, peak <MB> MB`.
 //!
 //! Environment: `POR_ATTEST_BENCH_QUICK=1` (10k and 100k snapshots, a 20k-row OKX file, one
 //! run each), `POR_ATTEST_BENCH_THREADS` (default: all cores), `POR_ATTEST_BENCH_RUNS`
@@ -21,15 +32,17 @@
 //! `POR_ATTEST_BENCH_SLICE_MS` (interleaving slice, default 500), `POR_ATTEST_BENCH_DIR`
 //! (cache directory; default `bench-data/` in the package), `POR_ATTEST_BENCH_RAW_ONLY=1`
 //! (only the raw recover figures, on 1..=threads threads, over `POR_ATTEST_BENCH_RAW_SECS`
-//! seconds each, default 3).
+//! seconds each, default 3), `POR_ATTEST_BENCH_ACCOUNTS_ONLY=1` (only the largest per-address
+//! snapshot and the account snapshot, to compare them).
 
+use bitcoin::bip32::{ChildNumber, Xpriv, Xpub};
 mod common;
 use common::{env_num, label};
 
 use bitcoin::secp256k1::ecdsa::RecoverableSignature;
 use bitcoin::secp256k1::Message;
 use por_attest::schemes::secp;
-use por_attest::synthetic;
+use por_attest::{synthetic, synthetic_accounts};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -66,6 +79,82 @@ impl RawTally {
     }
 }
 
+/// A raw operation run on some threads for some time: what a verification run is compared to.
+trait Yardstick: Sync {
+    /// Runs on `threads` threads for `duration`.
+    fn run(&self, threads: usize, duration: Duration) -> RawTally;
+    /// What it is, for the printed lines.
+    fn name(&self) -> &'static str;
+}
+
+/// Runs `op(thread, i)` in a loop on `threads` threads for `duration`, counting.
+fn run_raw(threads: usize, duration: Duration, op: impl Fn(usize, u64) + Sync) -> RawTally {
+    let start = Instant::now();
+    let (recoveries, cpu) = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let op = &op;
+                s.spawn(move || {
+                    let cpu0 = thread_cpu_secs();
+                    let mut n = 0u64;
+                    while start.elapsed() < duration {
+                        for _ in 0..64 {
+                            op(t, n);
+                            n += 1;
+                        }
+                    }
+                    (n, thread_cpu_secs() - cpu0)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .fold((0, 0.0), |(n, c), (n2, c2)| (n + n2, c + c2))
+    });
+    RawTally {
+        recoveries,
+        wall: start.elapsed().as_secs_f64(),
+        cpu,
+    }
+}
+
+/// Raw BIP-32 public derivation: `Xpub::ckd_pub` of the `bitcoin` crate, children of a few
+/// chain keys (as `xpub/0/i`).
+struct RawDerive {
+    chains: Vec<Xpub>,
+}
+
+impl RawDerive {
+    fn new() -> RawDerive {
+        let chains = (0..8u8)
+            .map(|k| {
+                let m = Xpriv::new_master(bitcoin::Network::Bitcoin, &[k + 1; 32]).expect("seed");
+                Xpub::from_priv(secp(), &m)
+                    .ckd_pub(secp(), ChildNumber::Normal { index: 0 })
+                    .expect("derivable")
+            })
+            .collect();
+        RawDerive { chains }
+    }
+}
+
+impl Yardstick for RawDerive {
+    fn run(&self, threads: usize, duration: Duration) -> RawTally {
+        run_raw(threads, duration, |t, n| {
+            let parent = &self.chains[t % self.chains.len()];
+            let index = ((n as u32).wrapping_mul(2_654_435_761) ^ t as u32) & 0x7fff_ffff;
+            let c = parent
+                .ckd_pub(secp(), ChildNumber::Normal { index })
+                .expect("derivable");
+            std::hint::black_box(c);
+        })
+    }
+    fn name(&self) -> &'static str {
+        "raw BIP-32 derivation"
+    }
+}
+
 /// Raw libsecp256k1 public-key recovery over 4,096 distinct (digest, signature) pairs.
 struct RawRecover {
     pairs: Vec<(Message, RecoverableSignature)>,
@@ -85,41 +174,18 @@ impl RawRecover {
             .collect();
         RawRecover { pairs }
     }
+}
 
-    /// Recovers keys on `threads` threads for `duration`.
+impl Yardstick for RawRecover {
     fn run(&self, threads: usize, duration: Duration) -> RawTally {
-        let start = Instant::now();
-        let (recoveries, cpu) = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    let pairs = &self.pairs;
-                    s.spawn(move || {
-                        let cpu0 = thread_cpu_secs();
-                        let mut n = 0u64;
-                        let mut i = t * 997;
-                        while start.elapsed() < duration {
-                            for _ in 0..64 {
-                                let (m, sig) = &pairs[i % pairs.len()];
-                                let k = secp().recover_ecdsa(m, sig).expect("recovers");
-                                std::hint::black_box(k);
-                                i += 1;
-                                n += 1;
-                            }
-                        }
-                        (n, thread_cpu_secs() - cpu0)
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("thread"))
-                .fold((0, 0.0), |(n, c), (n2, c2)| (n + n2, c + c2))
-        });
-        RawTally {
-            recoveries,
-            wall: start.elapsed().as_secs_f64(),
-            cpu,
-        }
+        run_raw(threads, duration, |t, n| {
+            let (m, sig) = &self.pairs[(t * 997 + n as usize) % self.pairs.len()];
+            let k = secp().recover_ecdsa(m, sig).expect("recovers");
+            std::hint::black_box(k);
+        })
+    }
+    fn name(&self) -> &'static str {
+        "raw recover"
     }
 }
 
@@ -131,6 +197,8 @@ struct Run {
     peak_rss_kb: u64,
     verified: u64,
     raw: RawTally,
+    /// The second yardstick's tally, when there is one (run for as long, after the first).
+    raw2: Option<RawTally>,
 }
 
 impl Run {
@@ -146,7 +214,14 @@ impl Run {
 /// with raw recover on the same number of threads (see the file's documentation).
 // The child is reaped with wait4(2), which also gives its own rusage; std's wait would not.
 #[allow(clippy::zombie_processes)]
-fn run_verify(bin: &Path, file: &Path, threads: usize, raw: &RawRecover, slice: Duration) -> Run {
+fn run_verify(
+    bin: &Path,
+    file: &Path,
+    threads: usize,
+    raw: &dyn Yardstick,
+    raw2: Option<&dyn Yardstick>,
+    slice: Duration,
+) -> Run {
     let mut child = Command::new(bin)
         .args(["verify", "--json", "--threads", &threads.to_string()])
         .arg(file)
@@ -168,6 +243,7 @@ fn run_verify(bin: &Path, file: &Path, threads: usize, raw: &RawRecover, slice: 
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let mut time = Duration::ZERO;
     let mut tally = RawTally::default();
+    let mut tally2 = RawTally::default();
     let mut resumed = started;
     loop {
         // Let the child run for a slice, or until it exits.
@@ -191,10 +267,16 @@ fn run_verify(bin: &Path, file: &Path, threads: usize, raw: &RawRecover, slice: 
             if !libc::WIFSTOPPED(status) {
                 // It exited between the last look and the stop.
                 tally.add(raw.run(threads, ran));
+                if let Some(r2) = raw2 {
+                    tally2.add(r2.run(threads, ran));
+                }
                 break;
             }
         }
         tally.add(raw.run(threads, ran));
+        if let Some(r2) = raw2 {
+            tally2.add(r2.run(threads, ran));
+        }
         if exited {
             break;
         }
@@ -221,6 +303,7 @@ fn run_verify(bin: &Path, file: &Path, threads: usize, raw: &RawRecover, slice: 
         peak_rss_kb: usage.ru_maxrss as u64,
         verified: report["verified"].as_u64().unwrap_or(0),
         raw: tally,
+        raw2: raw2.map(|_| tally2),
     }
 }
 
@@ -233,7 +316,8 @@ fn measure(
     runs: u64,
     expect: u64,
     sigs: u64,
-    raw: &RawRecover,
+    raw: &dyn Yardstick,
+    raw2: Option<&dyn Yardstick>,
     slice: Duration,
 ) -> (Run, f64) {
     let name = file.file_name().map_or_else(
@@ -243,14 +327,15 @@ fn measure(
     let mut best: Option<Run> = None;
     let mut peak = 0;
     for k in 0..runs {
-        let r = run_verify(bin, file, threads, raw, slice);
+        let r = run_verify(bin, file, threads, raw, raw2, slice);
         assert_eq!(r.verified, expect, "{}: entries verified", file.display());
         println!(
-            "  {name} run {}: {:.2} s, {:.2} of raw recover ({:.0}/s in the slices between), \
+            "  {name} run {}: {:.2} s, {:.2} of {} ({:.0}/s in the slices between), \
              {:.2} per CPU second",
             k + 1,
             r.time.as_secs_f64(),
             r.ratio(sigs),
+            raw.name(),
             r.raw.per_sec(),
             r.cpu_ratio(sigs)
         );
@@ -274,11 +359,16 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("bench-data"));
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_por-attest"));
-    let sizes: &[u64] = if quick {
-        &[10_000, 100_000]
-    } else {
-        &[10_000, 100_000, 1_000_000]
+    let accounts_only =
+        std::env::var("POR_ATTEST_BENCH_ACCOUNTS_ONLY").is_ok_and(|v| !v.is_empty() && v != "0");
+    let sizes: &[u64] = match (quick, accounts_only) {
+        (true, false) => &[10_000, 100_000],
+        (false, false) => &[10_000, 100_000, 1_000_000],
+        (true, true) => &[100_000],
+        (false, true) => &[1_000_000],
     };
+    let account_addresses = *sizes.last().expect("a size");
+    let account_count = 100;
     let okx_rows: u64 = if quick { 20_000 } else { 200_000 };
     let raw = RawRecover::new();
     if std::env::var_os("POR_ATTEST_BENCH_RAW_ONLY").is_some() {
@@ -313,40 +403,55 @@ fn main() {
         }
     }
     let t = Instant::now();
-    let (okx_path, made) = synthetic::cached_okx(&dir, okx_rows).expect("generate OKX file");
+    let (accounts_path, made) =
+        synthetic_accounts::cached_account_snapshot(&dir, account_addresses, account_count)
+            .expect("generate account snapshot");
     if made {
         println!(
             "generated {} in {:.1} s",
-            okx_path.display(),
+            accounts_path.display(),
             t.elapsed().as_secs_f64()
         );
     }
+    let t = Instant::now();
+    let okx_path = if accounts_only {
+        None
+    } else {
+        let (p, made) = synthetic::cached_okx(&dir, okx_rows).expect("generate OKX file");
+        if made {
+            println!(
+                "generated {} in {:.1} s",
+                p.display(),
+                t.elapsed().as_secs_f64()
+            );
+        }
+        Some(p)
+    };
 
     let mut results = Vec::new();
     for &n in sizes {
         let (p, _) = synthetic::cached_snapshot(&dir, n).expect("cached");
         let sigs = synthetic::synthetic_signatures(n);
-        let (run, peak) = measure(&bin, &p, threads, runs, n, sigs, &raw, slice);
+        let (run, peak) = measure(&bin, &p, threads, runs, n, sigs, &raw, None, slice);
         results.push((n, sigs, run, peak));
     }
-    let okx_sigs = synthetic::synthetic_okx_signatures(okx_rows);
-    let (okx, okx_peak) = measure(
-        &bin, &okx_path, threads, runs, okx_rows, okx_sigs, &raw, slice,
+    let derive = RawDerive::new();
+    let derivations =
+        synthetic_accounts::synthetic_account_derivations(account_addresses, account_count);
+    let (accounts, accounts_peak) = measure(
+        &bin,
+        &accounts_path,
+        threads,
+        runs,
+        account_addresses,
+        derivations,
+        &derive,
+        Some(&raw),
+        slice,
     );
-
-    let okx_secs = okx.time.as_secs_f64();
-    println!(
-        "okx-{}: {:.0} rows/s, {:.0} signatures/s, {:.2} s, {:.2} of raw recover ({:.0}/s in \
-         the slices between; {:.2} per CPU second), peak {:.0} MB",
-        label(okx_rows),
-        okx_rows as f64 / okx_secs,
-        okx_sigs as f64 / okx_secs,
-        okx_secs,
-        okx.ratio(okx_sigs),
-        okx.raw.per_sec(),
-        okx.cpu_ratio(okx_sigs),
-        okx_peak
-    );
+    if let Some(okx_path) = okx_path {
+        report_okx(&bin, &okx_path, threads, runs, okx_rows, &raw, slice);
+    }
     // Growth is measured in raw-recover units (time × the raw rate around it), which the
     // machine's drift cancels out of, and in CPU time.
     let cost = |n: u64, r: &Run| {
@@ -382,4 +487,69 @@ fn main() {
         );
     }
     println!("{last}");
+    let secs = accounts.time.as_secs_f64();
+    let aps = account_addresses as f64 / secs;
+    // The speed-up over the per-address snapshot of the same size, each run's rate counted in
+    // raw recoveries' time around it (the account run is interleaved with raw recover too), so
+    // that the machine's drift between the two runs cancels out.
+    let (per_address, per_address_units, per_address_cpu) = results
+        .last()
+        .map(|(n, _, r, _)| {
+            let eps = *n as f64 / r.time.as_secs_f64();
+            (eps, eps / r.raw.per_sec(), r.cpu_secs / *n as f64)
+        })
+        .unwrap_or((f64::NAN, f64::NAN, f64::NAN));
+    let account_cpu = accounts.cpu_secs / account_addresses as f64;
+    let recover_around = accounts.raw2.map_or(f64::NAN, |t| t.per_sec());
+    let speedup = aps / recover_around / per_address_units;
+    println!(
+        "accounts-{} detail: {aps:.0} addresses/s in {account_count} accounts, {:.0} \
+         derivations/s, {secs:.2} s, {:.2} of raw BIP-32 derivation ({:.0}/s in the slices \
+         between; {:.2} per CPU second); raw recover {recover_around:.0}/s around it; the \
+         per-address snapshot {per_address:.0} entries/s; CPU {:.1} us per address against \
+         {:.1} us per entry ({:.2}x)",
+        label(account_addresses),
+        derivations as f64 / secs,
+        accounts.ratio(derivations),
+        accounts.raw.per_sec(),
+        accounts.cpu_ratio(derivations),
+        account_cpu * 1e6,
+        per_address_cpu * 1e6,
+        per_address_cpu / account_cpu,
+    );
+    println!(
+        "accounts-{}: {aps:.0} addresses/s, {:.2} of raw BIP-32 derivation, {speedup:.2}x the \
+         per-address entries/s, peak {accounts_peak:.0} MB",
+        label(account_addresses),
+        accounts.ratio(derivations),
+    );
+}
+
+/// Verifies the OKX-format file and prints its line.
+fn report_okx(
+    bin: &Path,
+    okx_path: &Path,
+    threads: usize,
+    runs: u64,
+    okx_rows: u64,
+    raw: &RawRecover,
+    slice: Duration,
+) {
+    let okx_sigs = synthetic::synthetic_okx_signatures(okx_rows);
+    let (okx, okx_peak) = measure(
+        bin, okx_path, threads, runs, okx_rows, okx_sigs, raw, None, slice,
+    );
+    let okx_secs = okx.time.as_secs_f64();
+    println!(
+        "okx-{}: {:.0} rows/s, {:.0} signatures/s, {:.2} s, {:.2} of raw recover ({:.0}/s in \
+         the slices between; {:.2} per CPU second), peak {:.0} MB",
+        label(okx_rows),
+        okx_rows as f64 / okx_secs,
+        okx_sigs as f64 / okx_secs,
+        okx_secs,
+        okx.ratio(okx_sigs),
+        okx.raw.per_sec(),
+        okx.cpu_ratio(okx_sigs),
+        okx_peak
+    );
 }

@@ -1,7 +1,8 @@
 //! `por-attest demo`: a whole ceremony on simulated Ledgers. Writes a test manifest for N
 //! addresses (BTC P2PKH, P2SH-P2WPKH, P2WPKH, a P2WSH 2-of-3 multisig over three simulated
 //! devices with different seeds, Ethereum, an L2 and TRON), signs on each simulated device,
-//! packages the snapshot, verifies it, and reports.
+//! packages the snapshot, verifies it, and reports. With `--accounts K` the N addresses are
+//! spread over K accounts instead ([`ACCOUNT_KINDS`] in turn), each signed once per device.
 
 use crate::ceremony::{sign, SignOptions, SignSummary};
 use crate::fixtures::master_key;
@@ -35,6 +36,21 @@ pub const DEMO_SIGNERS: [(&str, &str); 3] = [
     ),
 ];
 
+/// The kinds of account the demo makes, in turn: chain, script type (Bitcoin), the account
+/// key's path with `{j}` for the account number of its kind, and whether it is the 2-of-3
+/// wallet of the three simulated devices.
+pub const ACCOUNT_KINDS: [(&str, Option<&str>, &str); 9] = [
+    ("BTC", Some("p2wpkh"), "m/84'/0'/{j}'"),
+    ("ETH", None, "m/44'/60'/{j}'/0"),
+    ("BTC", Some("p2wsh"), "m/48'/0'/{j}'/2'"),
+    ("TRX", None, "m/44'/195'/{j}'/0"),
+    ("BTC", Some("p2tr"), "m/86'/0'/{j}'"),
+    ("BTC", Some("p2sh-p2wpkh"), "m/49'/0'/{j}'"),
+    ("BTC", Some("p2pkh"), "m/44'/0'/{j}'"),
+    ("BTC", Some("p2sh-p2wsh"), "m/48'/0'/{j}'/1'"),
+    ("BTC", Some("p2sh"), "m/45'/0'/{j}'"),
+];
+
 /// What the demo did.
 #[derive(Debug)]
 pub struct DemoOutcome {
@@ -45,6 +61,8 @@ pub struct DemoOutcome {
     pub signatures: usize,
     pub sign_time: Duration,
     pub report: Report,
+    /// Times the simulated devices waited for a person, all devices together.
+    pub confirmations: u64,
 }
 
 fn account_xpub(mnemonic: &str, path: &str) -> (Xpub, bitcoin::bip32::Fingerprint) {
@@ -174,9 +192,91 @@ pub fn write_manifest(dir: &Path, n: usize) -> std::io::Result<PathBuf> {
     Ok(manifest)
 }
 
+/// Writes the demo manifest of `n` addresses in `k` accounts ([`ACCOUNT_KINDS`] in turn, the
+/// addresses shared as evenly as they go) into `dir`.
+pub fn write_account_manifest(dir: &Path, n: usize, k: usize) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let fingerprints: Vec<String> = DEMO_SIGNERS
+        .iter()
+        .map(|(_, m)| master_key(m).fingerprint(secp()).to_string())
+        .collect();
+    let mut toml = String::new();
+    let _ = writeln!(
+        toml,
+        "# Demo manifest written by `por-attest demo --accounts`: simulated devices, test seeds.\n\
+         entity = \"Demo Exchange\"\nsnapshot_id = \"demo-2026-11\"\ntest = true\n\
+         created_at = \"2026-11-28T00:00:00Z\"\n"
+    );
+    for (chain, height, hash) in crate::fixtures::EXAMPLE_ANCHORS {
+        let _ = writeln!(
+            toml,
+            "[anchors.{chain}]\nheight = {height}\nblock_hash = \"{hash}\"\n"
+        );
+    }
+    for ((id, _), f) in DEMO_SIGNERS.iter().zip(&fingerprints) {
+        let _ = writeln!(
+            toml,
+            "[[signers]]\nid = \"{id}\"\nkind = \"simulator\"\nfingerprint = \"{f}\"\n"
+        );
+    }
+    let mut used = [0usize; ACCOUNT_KINDS.len()];
+    for a in 0..k {
+        let kind = a % ACCOUNT_KINDS.len();
+        let (chain, script_type, path) = ACCOUNT_KINDS[kind];
+        let j = used[kind];
+        used[kind] += 1;
+        let path = path.replace("{j}", &j.to_string());
+        let m = n / k + usize::from(a < n % k);
+        let _ = writeln!(toml, "[[accounts]]\nchain = \"{chain}\"\nwallet = \"cold\"");
+        if let Some(st) = script_type {
+            let _ = writeln!(toml, "script_type = \"{st}\"");
+        }
+        let range = if chain == "BTC" {
+            format!("0/0-{}", m.saturating_sub(1))
+        } else {
+            format!("0-{}", m.saturating_sub(1))
+        };
+        let _ = writeln!(toml, "ranges = [\"{range}\"]");
+        if matches!(script_type, Some("p2wsh" | "p2sh-p2wsh" | "p2sh")) {
+            let _ = writeln!(toml, "threshold = 2\nsorted = true");
+            for (id, mnemonic) in DEMO_SIGNERS {
+                let (x, _) = account_xpub(mnemonic, &path);
+                let _ = writeln!(
+                    toml,
+                    "[[accounts.cosigners]]\nsigner = \"{id}\"\npath = \"{path}\"\nxpub = \"{x}\""
+                );
+            }
+        } else {
+            let (x, _) = account_xpub(DEMO_SIGNERS[0].1, &path);
+            let _ = writeln!(
+                toml,
+                "signer = \"sim-a\"\npath = \"{path}\"\nxpub = \"{x}\""
+            );
+        }
+        let _ = writeln!(toml);
+    }
+    let manifest = dir.join("manifest.toml");
+    std::fs::write(&manifest, toml)?;
+    Ok(manifest)
+}
+
 /// Runs the whole demo in `dir`.
 pub fn run_demo(dir: &Path, n: usize, progress: bool) -> Result<DemoOutcome, String> {
-    let manifest_path = write_manifest(dir, n).map_err(|e| format!("{}: {e}", dir.display()))?;
+    run_demo_with(dir, n, None, progress)
+}
+
+/// Runs the whole demo in `dir`: `n` addresses one by one, or in `accounts` accounts.
+pub fn run_demo_with(
+    dir: &Path,
+    n: usize,
+    accounts: Option<usize>,
+    progress: bool,
+) -> Result<DemoOutcome, String> {
+    let written = match accounts.filter(|k| *k > 0) {
+        Some(k) => write_account_manifest(dir, n, k),
+        None => write_manifest(dir, n),
+    };
+    let manifest_path = written.map_err(|e| format!("{}: {e}", dir.display()))?;
     let manifest = Manifest::load(&manifest_path).map_err(|e| e.to_string())?;
     let mut summaries = Vec::new();
     let mut journals = Vec::new();
@@ -211,6 +311,7 @@ pub fn run_demo(dir: &Path, n: usize, progress: bool) -> Result<DemoOutcome, Str
         snapshot,
         digest,
         signatures: summaries.iter().map(|s| s.signed_now).sum(),
+        confirmations: summaries.iter().map(|s| s.confirmations).sum(),
         summaries,
         sign_time,
         report,

@@ -8,9 +8,9 @@
 
 pub use por_attest_ceremony::{ceremony, journal, manifest, package, pkcs11, signer, signers};
 pub use por_attest_simulator as simulator;
-pub use por_attest_simulator::{fixtures, synthetic};
+pub use por_attest_simulator::{fixtures, synthetic, synthetic_accounts};
 pub use por_attest_verify::{
-    chains, error, exchange, htx, input, message, okx, report, schemes, snapshot, verify,
+    account, chains, error, exchange, htx, input, message, okx, report, schemes, snapshot, verify,
 };
 
 pub mod demo;

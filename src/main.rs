@@ -110,6 +110,10 @@ enum Command {
         /// What a prompt rejected on the device does.
         #[arg(long, value_enum, default_value = "stop")]
         on_reject: RejectChoice,
+        /// Addresses of each account the device shows for you to compare (the first, the last
+        /// and random ones); every address is compared on the host whatever this is.
+        #[arg(long, default_value_t = por_attest::ceremony::DEFAULT_SHOW_ADDRESSES)]
+        show_addresses: usize,
         /// PKCS#11 sessions signing at once (pkcs11 signers only).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
         parallel: u16,
@@ -137,6 +141,10 @@ enum Command {
         /// Number of reserve addresses.
         #[arg(long, default_value_t = 36)]
         addresses: usize,
+        /// Spread the addresses over this many accounts (BTC P2WPKH, EVM, BTC 2-of-3 P2WSH,
+        /// TRON, BTC P2TR, BTC P2SH-P2WPKH, ... in turn), each signed once per device.
+        #[arg(long)]
+        accounts: Option<usize>,
         /// Output directory (manifest, journals, snapshot).
         #[arg(long, default_value = "demo-out")]
         out: PathBuf,
@@ -273,6 +281,7 @@ fn main() -> ExitCode {
             journal,
             signer,
             on_reject,
+            show_addresses,
             parallel,
         } => {
             let resume = std::env::args()
@@ -288,6 +297,15 @@ fn main() -> ExitCode {
                     Ok(d) => d,
                     Err(e) => return fail(e),
                 };
+            if !m.accounts.is_empty() {
+                eprintln!(
+                    "warning: this manifest attests {} account(s) by their extended public keys; \
+                     publishing an extended public key reveals every address below it, past and \
+                     future, not only the listed ones: use dedicated reserve accounts (see \
+                     docs/snapshot-format.md)",
+                    m.accounts.len()
+                );
+            }
             let interrupt = Arc::new(AtomicBool::new(false));
             let flag = interrupt.clone();
             let _ = ctrlc::set_handler(move || {
@@ -307,9 +325,12 @@ fn main() -> ExitCode {
                 interrupt: Some(interrupt),
                 device_is_simulator,
                 resume_command: Some(resume),
+                show_addresses: Some(show_addresses),
                 parallel: usize::from(parallel),
             };
-            match sign_with(&m, &journal, device.as_mut(), &opts) {
+            let result = sign_with(&m, &journal, device.as_mut(), &opts);
+            let confirmations = device.confirmations();
+            let code = match result {
                 Ok(s) => {
                     for w in &s.warnings {
                         eprintln!("warning: {w}");
@@ -341,7 +362,9 @@ fn main() -> ExitCode {
                         _ => 2,
                     })
                 }
-            }
+            };
+            println!("confirmations: {confirmations}");
+            code
         }
         Command::Package {
             manifest,
@@ -384,30 +407,33 @@ fn main() -> ExitCode {
                 Err(e) => fail(e),
             }
         }
-        Command::Demo { addresses, out } => {
-            match por_attest::demo::run_demo(&out, addresses, tty) {
-                Ok(d) => {
-                    for s in &d.summaries {
-                        println!(
-                            "signed on {}: {} signatures ({} tasks)",
-                            s.signer, s.signed_now, s.tasks
-                        );
-                    }
-                    let secs = d.sign_time.as_secs_f64();
+        Command::Demo {
+            addresses,
+            accounts,
+            out,
+        } => match por_attest::demo::run_demo_with(&out, addresses, accounts, tty) {
+            Ok(d) => {
+                for s in &d.summaries {
                     println!(
+                        "signed on {}: {} signatures ({} tasks)",
+                        s.signer, s.signed_now, s.tasks
+                    );
+                }
+                let secs = d.sign_time.as_secs_f64();
+                println!(
                         "ceremony: {} signatures in {:.2} s ({:.0} signatures/s), each derived and shown on the device, verified and journaled",
                         d.signatures,
                         secs,
                         d.signatures as f64 / secs.max(1e-9)
                     );
-                    println!("manifest {}", d.manifest.display());
-                    println!("snapshot {} digest {}", d.snapshot.display(), d.digest);
-                    print!("{}", d.report.to_human());
-                    ExitCode::from(d.report.exit_code() as u8)
-                }
-                Err(e) => fail(e),
+                println!("confirmations: {}", d.confirmations);
+                println!("manifest {}", d.manifest.display());
+                println!("snapshot {} digest {}", d.snapshot.display(), d.digest);
+                print!("{}", d.report.to_human());
+                ExitCode::from(d.report.exit_code() as u8)
             }
-        }
+            Err(e) => fail(e),
+        },
         Command::Devices { device, open } => {
             let spec: Option<DeviceSpec> = match device.map(|d| d.parse()).transpose() {
                 Ok(s) => s,

@@ -598,3 +598,143 @@ fn tron_address_and_personal_sign_like_app_tron() {
         StatusWord::CLA_NOT_SUPPORTED
     );
 }
+
+/// The account flow's exports, as the real apps do them: the Bitcoin app exports standard
+/// account keys without a prompt and any other key only with a key export review (0x6A82
+/// otherwise, app-bitcoin-new `is_path_safe_for_pubkey_export`); the Ethereum and Tron apps
+/// give a key's BIP-32 chain code when P2 asks for it (P2 = 1), nothing shown.
+#[test]
+fn extended_keys_are_exported_as_the_real_apps_export_them() {
+    let master = Xpriv::new_master(Network::Bitcoin, &seed()).unwrap();
+    let secp = Secp256k1::new();
+    let at = |p: &str| {
+        master
+            .derive_priv(&secp, &DerivationPath::from_str(p).unwrap())
+            .unwrap()
+    };
+
+    let (sim, mut t) = device(Network::Bitcoin);
+    open(&mut t, "Bitcoin");
+    for p in [
+        "m/84'/0'/0'",
+        "m/86'/0'/5'",
+        "m/48'/0'/0'/2'",
+        "m/44'/0'/100'",
+    ] {
+        let x = parse_extended_pubkey(
+            &drive(
+                &mut t,
+                HostFlow::get_extended_pubkey(&p.parse().unwrap(), false),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(x, Xpub::from_priv(&secp, &at(p)).to_string(), "{p}");
+    }
+    assert!(sim.prompts().is_empty(), "standard keys leave silently");
+    for p in ["m/84'/0'/101'", "m/84'/1'/0'", "m/44'/60'/0'/0", "m/0'/5'"] {
+        match drive(
+            &mut t,
+            HostFlow::get_extended_pubkey(&p.parse().unwrap(), false),
+        ) {
+            Err(RunError::Flow(HostFlowError::Device { status, .. })) => {
+                assert_eq!(status, StatusWord::NOT_SUPPORTED, "{p}")
+            }
+            other => panic!("{p}: {other:?}"),
+        }
+        let x = parse_extended_pubkey(
+            &drive(
+                &mut t,
+                HostFlow::get_extended_pubkey(&p.parse().unwrap(), true),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(x, Xpub::from_priv(&secp, &at(p)).to_string(), "{p}");
+    }
+    let shown: Vec<_> = sim.prompts();
+    assert_eq!(shown.len(), 4);
+    assert!(shown
+        .iter()
+        .all(|p| p.kind == PromptKind::BitcoinExtendedPubkey));
+    assert_eq!(shown[0].path.as_deref(), Some("m/84'/0'/101'"));
+
+    // Ethereum: P2 = 1 gives the chain code; P2 = 0 none; anything else is refused (0x6B00).
+    let (sim, mut t) = device(Network::Bitcoin);
+    open(&mut t, "Ethereum");
+    let path: Bip32Path = "m/44'/60'/0'/0".parse().unwrap();
+    let ask = |t: &mut InProcessTransport, chain_code| {
+        let req = GetAddress {
+            path: path.clone(),
+            display: false,
+            chain_code,
+            chain_id: None,
+        };
+        AddressResponse::decode(&t.send(&req.to_command()).unwrap().into_ok().unwrap()).unwrap()
+    };
+    let with = ask(&mut t, true);
+    assert_eq!(
+        with.chain_code,
+        Some(at("m/44'/60'/0'/0").chain_code.to_bytes())
+    );
+    assert_eq!(ask(&mut t, false).chain_code, None);
+    let mut bad = GetAddress {
+        path: path.clone(),
+        display: false,
+        chain_code: true,
+        chain_id: None,
+    }
+    .to_command();
+    bad.p2 = 2;
+    assert_eq!(t.send(&bad).unwrap().status, StatusWord::INCORRECT_P1P2);
+    assert!(sim.prompts().is_empty());
+
+    // Tron: the same flag.
+    let (sim, mut t) = device(Network::Bitcoin);
+    open(&mut t, "Tron");
+    let req = firmware_messages::tron::GetAddress {
+        path: "m/44'/195'/0'/0".parse().unwrap(),
+        display: false,
+        chain_code: true,
+    };
+    let r = firmware_messages::tron::AddressResponse::decode(
+        &t.send(&req.to_command()).unwrap().into_ok().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        r.chain_code,
+        Some(at("m/44'/195'/0'/0").chain_code.to_bytes())
+    );
+    assert!(sim.prompts().is_empty());
+}
+
+/// The host side of the same exports: the Ledger signer assembles the Ethereum and Tron apps'
+/// key, chain code and parent key into the xpub BIP-32 gives at the path, and counts a key
+/// export review as a confirmation.
+#[test]
+fn the_ledger_signer_exports_account_keys_of_every_app() {
+    use por_attest::chains::ChainFamily;
+    use por_attest::signer::Signer;
+    use por_attest::signers::LedgerSigner;
+    let master = Xpriv::new_master(Network::Bitcoin, &seed()).unwrap();
+    let secp = Secp256k1::new();
+    let (sim, t) = device(Network::Bitcoin);
+    let mut ledger = LedgerSigner::new(t);
+    for (family, p) in [
+        (ChainFamily::Evm, "m/44'/60'/0'/0"),
+        (ChainFamily::Tron, "m/44'/195'/3'/0"),
+        (ChainFamily::Bitcoin, "m/84'/0'/0'"),
+    ] {
+        let path = DerivationPath::from_str(p).unwrap();
+        let got = ledger.extended_pubkey(family, &path, false).unwrap();
+        let want = Xpub::from_priv(&secp, &master.derive_priv(&secp, &path).unwrap());
+        assert_eq!(got, want, "{p}");
+    }
+    assert_eq!(ledger.confirmations(), 0);
+    let odd = DerivationPath::from_str("m/84'/0'/0'/0'").unwrap();
+    ledger
+        .extended_pubkey(ChainFamily::Bitcoin, &odd, false)
+        .unwrap();
+    assert_eq!(ledger.confirmations(), 1, "a key export review");
+    assert_eq!(sim.prompts().len(), 1);
+}

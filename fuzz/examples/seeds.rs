@@ -281,6 +281,21 @@ fn main() {
             shared.display()
         );
     }
+    // HTX's published files (tests/data/htx) and a synthetic one.
+    if let Ok(dir) = std::fs::read_dir(repo.join("tests/data/htx")) {
+        for e in dir.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "csv") {
+                seeds.add("htx_csv", read(&p));
+            }
+        }
+    }
+    {
+        let d = tempfile::tempdir().expect("temp dir");
+        let p = d.path().join("htx.csv");
+        por_attest::synthetic::write_synthetic_htx(&p, 40).expect("synthetic HTX file");
+        seeds.add("htx_csv", read(&p));
+    }
     if let Ok(dir) = std::fs::read_dir(shared.join("vectors")) {
         for e in dir.flatten() {
             let p = e.path();

@@ -10,6 +10,7 @@ pub mod addresses;
 pub mod apdu;
 pub mod ceremony;
 pub mod device;
+pub mod htx;
 pub mod input;
 pub mod interrupt;
 pub mod journal;
@@ -29,6 +30,7 @@ pub const TARGETS: &[Target] = &[
     ("snapshot_split", snapshot::snapshot_split),
     ("snapshot_read", snapshot::snapshot_read),
     ("okx_csv", okx::okx_csv),
+    ("htx_csv", htx::htx_csv),
     ("manifest", manifest::manifest),
     ("journal", journal::journal),
     ("apdu_replies", apdu::apdu_replies),

@@ -287,6 +287,137 @@ pub fn ceremony(dir: &Path, m: &Manifest, t: &mut dyn Exchange, spec: &DeviceSpe
     assert_eq!(s.rejected, 0, "{s:?}");
     assert!(s.unsupported.is_empty(), "{s:?}");
     assert_eq!(s.tasks, m.addresses.len(), "{s:?}");
+    let (snapshot, _) = package_and_verify(dir, m, journal);
+    say(&format!(
+        "  {} address(es) signed on {spec}, packaged and verified",
+        s.signed_now
+    ));
+    snapshot
+}
+
+/// Addresses listed per test account (derived by the device, not shown), beside a range of
+/// two change addresses that the ceremony derives from the exported key.
+pub const PER_ACCOUNT: u32 = 4;
+
+/// How many addresses of each account the device shows in the account tests.
+pub const SHOWN_PER_ACCOUNT: usize = 2;
+
+/// A manifest of one account per app in `apps` (Bitcoin: a P2WPKH and a P2TR account at
+/// `m/84'|86'/coin'/0'`; Ethereum `m/44'/60'/0'/0`; TRON `m/44'/195'/0'/0`), each listing
+/// [`PER_ACCOUNT`] addresses the device derives without showing them. The account keys are not
+/// in the manifest: the ceremony exports them from the device and compares every address.
+pub fn account_manifest(t: &mut dyn Exchange, spec: &DeviceSpec, app: AppKind) -> String {
+    let list = |toml: &mut String, paths: &[String], addresses: &[String]| {
+        for (p, a) in paths.iter().zip(addresses) {
+            let _ = write!(
+                toml,
+                "[[accounts.addresses]]\npath = \"{p}\"\naddress = \"{a}\"\n"
+            );
+        }
+    };
+    match app {
+        AppKind::Bitcoin => {
+            let acct = bitcoin_account(t);
+            let mut toml = header(spec, Some(acct.fingerprint));
+            let mut app = BitcoinApp::for_app_version(&mut *t, &acct.app_version);
+            for st in [ScriptType::P2wpkh, ScriptType::P2tr] {
+                let account = format!("m/{}'/{}'/0'", purpose(st), acct.coin);
+                let _ = write!(
+                    toml,
+                    "\n[[accounts]]\nchain = \"BTC\"\nnetwork = \"{}\"\nscript_type = \"{}\"\nsigner = \"{SIGNER}\"\npath = \"{account}\"\nranges = [\"1/0-1\"]\n",
+                    acct.network,
+                    script_name(st)
+                );
+                let paths: Vec<String> = (0..PER_ACCOUNT).map(|i| format!("0/{i}")).collect();
+                let addresses: Vec<String> = paths
+                    .iter()
+                    .map(|p| {
+                        let full = DerivationPath::from_str(&format!("{account}/{p}")).unwrap();
+                        app.single_sig_address(acct.fingerprint, st, &full, false)
+                            .unwrap_or_else(|e| panic!("deriving the {st} address at {full}: {e}"))
+                    })
+                    .collect();
+                list(&mut toml, &paths, &addresses);
+            }
+            toml
+        }
+        AppKind::Ethereum | AppKind::Tron => {
+            let (chain, coin) = if app == AppKind::Ethereum {
+                ("ETH", 60)
+            } else {
+                ("TRX", 195)
+            };
+            let account = format!("m/44'/{coin}'/0'/0");
+            let mut toml = header(spec, None);
+            let _ = write!(
+                toml,
+                "\n[[accounts]]\nchain = \"{chain}\"\nsigner = \"{SIGNER}\"\npath = \"{account}\"\nranges = [\"{PER_ACCOUNT}-{}\"]\n",
+                PER_ACCOUNT + 1
+            );
+            ensure_app(t, app).unwrap_or_else(|e| panic!("opening the {} app: {e}", app.name()));
+            let paths: Vec<String> = (0..PER_ACCOUNT).map(|i| i.to_string()).collect();
+            let addresses: Vec<String> = paths
+                .iter()
+                .map(|p| {
+                    let full = DerivationPath::from_str(&format!("{account}/{p}")).unwrap();
+                    let r = if app == AppKind::Ethereum {
+                        EthereumApp::new(&mut *t).address(&full, false)
+                    } else {
+                        TronApp::new(&mut *t).address(&full, false)
+                    };
+                    r.unwrap_or_else(|e| panic!("deriving the {chain} address at {full}: {e}"))
+                })
+                .collect();
+            list(&mut toml, &paths, &addresses);
+            toml
+        }
+    }
+}
+
+/// The account ceremony: the device exports each account key, every address is compared on
+/// the host, [`SHOWN_PER_ACCOUNT`] are shown, one message signed per account; packaged and
+/// verified (exit 0 required). The device asks for exactly one confirmation per shown address
+/// and one per account message.
+pub fn account_ceremony(
+    dir: &Path,
+    m: &Manifest,
+    t: &mut dyn Exchange,
+    spec: &DeviceSpec,
+) -> PathBuf {
+    let journal = dir.join("journal-device.jsonl");
+    let opts = SignOptions {
+        signer: Some(SIGNER.into()),
+        device_is_simulator: spec.is_simulator(),
+        show_addresses: Some(SHOWN_PER_ACCOUNT),
+        ..SignOptions::default()
+    };
+    let s = sign(m, &journal, t, &opts).unwrap_or_else(|e| panic!("signing failed: {e}"));
+    assert_eq!(
+        (s.signed_now, s.accounts),
+        (m.accounts.len(), m.accounts.len()),
+        "{s:?}"
+    );
+    assert_eq!(
+        s.confirmations,
+        m.accounts.len() as u64 * (SHOWN_PER_ACCOUNT as u64 + 1),
+        "{s:?}"
+    );
+    let (snapshot, report) = package_and_verify(dir, m, journal);
+    let addresses: usize = m.accounts.iter().map(|a| a.addresses.len()).sum();
+    assert_eq!(report.addresses, addresses as u64);
+    say(&format!(
+        "  {} account(s) of {addresses} addresses signed on {spec} with {} confirmations, packaged and verified",
+        s.signed_now, s.confirmations
+    ));
+    snapshot
+}
+
+/// Packages the journal into `dir/snapshot.json` and verifies it (exit 0 required).
+fn package_and_verify(
+    dir: &Path,
+    m: &Manifest,
+    journal: PathBuf,
+) -> (PathBuf, por_attest::report::Report) {
     let packaged = package(m, &[journal], &PackageOptions::default())
         .unwrap_or_else(|e| panic!("packaging failed: {e}"));
     let snapshot = dir.join("snapshot.json");
@@ -299,9 +430,5 @@ pub fn ceremony(dir: &Path, m: &Manifest, t: &mut dyn Exchange, spec: &DeviceSpe
         "the snapshot verifies:\n{}",
         report.to_human()
     );
-    say(&format!(
-        "  {} address(es) signed on {spec}, packaged and verified",
-        s.signed_now
-    ));
-    snapshot
+    (snapshot, report)
 }

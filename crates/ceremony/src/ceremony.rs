@@ -3,11 +3,16 @@
 //! signs the rendered message; the signature is checked locally and appended to the journal
 //! (fsync'ed) before the next prompt. Re-running resumes: what the journal holds is skipped.
 //!
+//! Accounts (an HD account or a multisig wallet attested by its extended key) cost one
+//! signature per device however many addresses they claim: see [`accounts`].
+//!
 //! This is the generic loop only: the device is a [`Signer`] (a Ledger through
 //! [`LedgerSigner`], ...), which knows its apps, wallets and commands.
 
-use crate::journal::{Journal, JournalError, Record, RejectedRecord, SignedRecord};
-use crate::manifest::{Manifest, SignerKind, SigningTask};
+pub mod accounts;
+
+use crate::journal::{Journal, JournalError, Record, RejectedRecord, RunRecord, SignedRecord};
+use crate::manifest::{AccountTask, Manifest, SignerKind, SigningTask, TaskKey};
 use crate::signer::{Signer, SigningKey};
 use crate::signers::{DeviceError, LedgerSigner};
 use crate::transport::Exchange;
@@ -48,7 +53,13 @@ pub struct SignOptions {
     /// Sessions signing at once (`--parallel N`, for signers that open several, such as a
     /// pkcs11 HSM); 0 or 1 signs one task after another.
     pub parallel: usize,
+    /// How many addresses of each account the device shows (first, last, random ones);
+    /// `None`: [`DEFAULT_SHOW_ADDRESSES`].
+    pub show_addresses: Option<usize>,
 }
+
+/// How many addresses of each account the device shows by default.
+pub const DEFAULT_SHOW_ADDRESSES: usize = 3;
 
 /// How a signing session ended.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -67,6 +78,11 @@ pub struct SignSummary {
     pub unsupported: Vec<String>,
     /// Journal warnings (torn last line, ...).
     pub warnings: Vec<String>,
+    /// Account signatures among `tasks`.
+    pub accounts: usize,
+    /// Times the device waited for a person during this run (address and message reviews,
+    /// wallet registrations, key export reviews).
+    pub confirmations: u64,
 }
 
 /// Why a signing session stopped before finishing.
@@ -130,6 +146,46 @@ pub enum CeremonyError {
         /// How to resume (empty when unknown).
         resume: String,
     },
+    /// The device's account key is not the manifest's: nothing signed.
+    #[error("key mismatch for {account}: the device's key at {path} is {device}, the manifest's is {expected}; refusing to sign. Check the signer and the path.")]
+    AccountKeyMismatch {
+        /// The account.
+        account: String,
+        /// The key's path.
+        path: String,
+        /// The manifest's key.
+        expected: String,
+        /// The device's key.
+        device: String,
+    },
+    /// A claimed address is not the one the account key gives at its path: nothing signed.
+    #[error("address mismatch for {account} at {path}: the manifest lists {listed}, the account key gives {derived}; refusing to sign. Check the manifest's addresses, paths and signer.")]
+    AccountAddressMismatch {
+        /// The account.
+        account: String,
+        /// The relative path.
+        path: String,
+        /// The manifest's address.
+        listed: String,
+        /// What the key gives (or the device shows).
+        derived: String,
+    },
+    /// The device's account signature did not verify locally: not journaled.
+    #[error("the device's signature for {account} does not verify: {reason}")]
+    AccountBadSignature {
+        /// The account.
+        account: String,
+        /// Why.
+        reason: String,
+    },
+    /// The user rejected a prompt of an account and chose to stop.
+    #[error("stopped: a prompt for {account} was rejected on the device (recorded in the journal).{resume}")]
+    AccountRejected {
+        /// The account.
+        account: String,
+        /// How to resume (empty when unknown).
+        resume: String,
+    },
     /// The manifest forbids this.
     #[error("{0}")]
     Refused(String),
@@ -142,6 +198,7 @@ impl CeremonyError {
             self,
             CeremonyError::Device { .. }
                 | CeremonyError::Rejected { .. }
+                | CeremonyError::AccountRejected { .. }
                 | CeremonyError::Interrupted { .. }
         )
     }
@@ -264,16 +321,24 @@ pub fn sign_with(
     }
 
     let (mut journal, _) = Journal::open(journal_path, &manifest.identity())?;
-    let mut tasks: Vec<SigningTask<'_>> = manifest.tasks_for(&signer.id).collect();
+    let mut tasks: Vec<Work<'_>> = manifest
+        .tasks_for(&signer.id)
+        .map(Work::Address)
+        .chain(manifest.account_tasks_for(&signer.id).map(Work::Account))
+        .collect();
     // Bitcoin, then EVM, then TRON: one app switch per family on a Ledger.
-    tasks.sort_by_key(|t| (t.spec.family.signing_order(), t.address_index));
+    tasks.sort_by_key(Work::order);
     let mut summary = SignSummary {
         signer: signer.id.clone(),
         tasks: tasks.len(),
+        accounts: tasks
+            .iter()
+            .filter(|w| matches!(w, Work::Account(_)))
+            .count(),
         warnings: journal.warnings().to_vec(),
         ..SignSummary::default()
     };
-    let todo: Vec<&SigningTask<'_>> = tasks
+    let todo: Vec<&Work<'_>> = tasks
         .iter()
         .filter(|t| {
             let done = journal.done(&t.key());
@@ -283,6 +348,7 @@ pub fn sign_with(
             !done
         })
         .collect();
+    let asked_before = device.confirmations();
     let bar = progress_bar(opts.progress, todo.len() as u64);
     let mut run = Run {
         journal: &mut journal,
@@ -308,11 +374,45 @@ pub fn sign_with(
         ))),
         None => run.sequential(manifest, &todo, device),
     };
+    summary.confirmations = device.confirmations() - asked_before;
+    // The run's count of confirmations goes into the journal, however the run ended.
+    let ran = journal.append(&Record::Run(RunRecord::new(
+        &signer.id,
+        summary.confirmations,
+        summary.signed_now as u64,
+    )));
     match result {
         Ok(()) => bar.finish_and_clear(),
         Err(_) => bar.abandon(),
     }
-    result.map(|()| summary)
+    result?;
+    ran?;
+    Ok(summary)
+}
+
+/// One signature to obtain: for an address, or for an account.
+#[derive(Clone, Copy)]
+enum Work<'a> {
+    Address(SigningTask<'a>),
+    Account(AccountTask<'a>),
+}
+
+impl Work<'_> {
+    fn key(&self) -> TaskKey {
+        match self {
+            Work::Address(t) => t.key(),
+            Work::Account(t) => t.key(),
+        }
+    }
+
+    /// Family first (one app switch per family), then addresses before accounts, in manifest
+    /// order.
+    fn order(&self) -> (usize, u8, usize) {
+        match self {
+            Work::Address(t) => (t.spec.family.signing_order(), 0, t.address_index),
+            Work::Account(t) => (t.account.family.signing_order(), 1, t.account.index),
+        }
+    }
 }
 
 /// What one task came to on the device.
@@ -323,14 +423,27 @@ enum Done {
     Unsupported(String),
 }
 
-/// Asks the device for one task: can it sign it, the address it derives, the signature, checked
-/// locally. Nothing here touches the journal.
+/// Asks the device for one task: can it sign it, the address it derives (an account: its key
+/// and `show` of its addresses), the signature, checked locally. Nothing here touches the
+/// journal.
 fn sign_task(
     manifest: &Manifest,
-    task: &SigningTask<'_>,
+    work: &Work<'_>,
     device: &mut dyn Signer,
     bar: &indicatif::ProgressBar,
+    show: usize,
 ) -> Result<Done, Step> {
+    let task = match work {
+        Work::Address(t) => t,
+        Work::Account(a) => {
+            bar.set_message(format!(
+                "{} ({} addresses)",
+                a.account.label(),
+                a.account.addresses.len()
+            ));
+            return accounts::sign_account(manifest, a, device, show).map(Done::Signed);
+        }
+    };
     if let Some(why) = device.cannot_sign(task)? {
         return Ok(Done::Unsupported(why));
     }
@@ -363,6 +476,11 @@ struct Run<'r, F: Fn(DeviceError, usize) -> CeremonyError> {
 }
 
 impl<F: Fn(DeviceError, usize) -> CeremonyError> Run<'_, F> {
+    /// How many addresses of each account the device shows.
+    fn show(&self) -> usize {
+        self.opts.show_addresses.unwrap_or(DEFAULT_SHOW_ADDRESSES)
+    }
+
     fn interrupted(&self) -> bool {
         self.opts
             .interrupt
@@ -389,7 +507,7 @@ impl<F: Fn(DeviceError, usize) -> CeremonyError> Run<'_, F> {
     /// Settles a task's outcome (its record waits for [`Run::flush`]); `Err` stops the run.
     fn settle(
         &mut self,
-        task: &SigningTask<'_>,
+        task: &Work<'_>,
         outcome: Result<Done, Step>,
     ) -> Result<(), CeremonyError> {
         self.bar.inc(1);
@@ -410,12 +528,17 @@ impl<F: Fn(DeviceError, usize) -> CeremonyError> Run<'_, F> {
                     format!("rejected on the device while {what}"),
                 )));
                 self.summary.rejected += 1;
-                match self.opts.on_reject {
-                    OnReject::Continue => Ok(()),
-                    OnReject::Stop => Err(CeremonyError::Rejected {
-                        entry: task.spec.index,
-                        address: task.spec.address.clone(),
-                        resume: self.resume.to_string(),
+                let resume = self.resume.to_string();
+                match (self.opts.on_reject, task) {
+                    (OnReject::Continue, _) => Ok(()),
+                    (OnReject::Stop, Work::Address(t)) => Err(CeremonyError::Rejected {
+                        entry: t.spec.index,
+                        address: t.spec.address.clone(),
+                        resume,
+                    }),
+                    (OnReject::Stop, Work::Account(t)) => Err(CeremonyError::AccountRejected {
+                        account: t.account.label(),
+                        resume,
                     }),
                 }
             }
@@ -432,14 +555,14 @@ impl<F: Fn(DeviceError, usize) -> CeremonyError> Run<'_, F> {
     fn sequential(
         &mut self,
         manifest: &Manifest,
-        todo: &[&SigningTask<'_>],
+        todo: &[&Work<'_>],
         device: &mut dyn Signer,
     ) -> Result<(), CeremonyError> {
         for task in todo {
             if self.interrupted() {
                 return Err(self.interruption());
             }
-            let outcome = sign_task(manifest, task, device, self.bar);
+            let outcome = sign_task(manifest, task, device, self.bar, self.show());
             let settled = self.settle(task, outcome);
             self.flush()?;
             settled?;
@@ -454,9 +577,10 @@ impl<F: Fn(DeviceError, usize) -> CeremonyError> Run<'_, F> {
     fn parallel(
         &mut self,
         manifest: &Manifest,
-        todo: &[&SigningTask<'_>],
+        todo: &[&Work<'_>],
         workers: Vec<Box<dyn Signer + Send>>,
     ) -> Result<(), CeremonyError> {
+        let show = self.show();
         let next = Mutex::new(todo.iter());
         let stop = AtomicBool::new(false);
         let mut first_error = None;
@@ -475,7 +599,7 @@ impl<F: Fn(DeviceError, usize) -> CeremonyError> Run<'_, F> {
                     let Some(task) = next.lock().unwrap_or_else(|e| e.into_inner()).next() else {
                         break;
                     };
-                    let outcome = sign_task(manifest, task, worker.as_mut(), bar);
+                    let outcome = sign_task(manifest, task, worker.as_mut(), bar, show);
                     if tx.send((*task, outcome)).is_err() {
                         break;
                     }

@@ -95,6 +95,33 @@ pub struct TornRecord {
     pub time: String,
 }
 
+/// The end of a signing run: how many times the device waited for a person, and how many
+/// signatures the run journaled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunRecord {
+    /// Signer id.
+    pub signer: String,
+    /// Confirmations the device asked for during the run.
+    pub confirmations: u64,
+    /// Signatures journaled during the run.
+    pub signatures: u64,
+    /// When the run ended (RFC 3339 UTC).
+    pub time: String,
+}
+
+impl RunRecord {
+    /// A record of a run by `signer`, stamped now.
+    pub fn new(signer: &str, confirmations: u64, signatures: u64) -> RunRecord {
+        RunRecord {
+            signer: signer.to_string(),
+            confirmations,
+            signatures,
+            time: now_rfc3339(),
+        }
+    }
+}
+
 /// One line of a journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -107,6 +134,8 @@ pub enum Record {
     Rejected(RejectedRecord),
     /// A torn line acknowledged.
     Torn(TornRecord),
+    /// The end of a run.
+    Run(RunRecord),
 }
 
 fn key_of(chain: &str, address: &str, signer: &str, path: &str) -> TaskKey {
@@ -679,7 +708,7 @@ pub fn load_records(
                         merged.records.push(r);
                     }
                 }
-                Record::Torn(_) | Record::Header(_) => {}
+                Record::Torn(_) | Record::Header(_) | Record::Run(_) => {}
             }
         }
     }

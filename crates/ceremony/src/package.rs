@@ -3,12 +3,13 @@
 //! every signature again before writing.
 
 use crate::journal::{load_records, JournalError, MergedRecords};
-use crate::manifest::{AddressSpec, Manifest, TaskKey};
+use crate::manifest::{AccountSpec, AddressSpec, Manifest, TaskKey};
+use por_attest_verify::account::{check_addresses, verify_account, Account, AccountAddress};
 use por_attest_verify::chains::{Scheme, ScriptType};
 use por_attest_verify::report::Outcome;
 use por_attest_verify::schemes;
 use por_attest_verify::snapshot::{
-    Entry, Header, SignatureRecord, Snapshot, FORMAT_TAG, FORMAT_VERSION,
+    version_for, Entry, Header, SignatureRecord, Snapshot, FORMAT_TAG,
 };
 use por_attest_verify::verify::{verify_entry, SnapshotContext};
 use std::path::Path;
@@ -62,9 +63,10 @@ pub fn package(
     opts: &PackageOptions,
 ) -> Result<Packaged, PackageError> {
     let merged = load_records(journals, &manifest.identity())?;
+    let has_accounts = !manifest.accounts.is_empty();
     let header = Header {
         format: FORMAT_TAG.into(),
-        version: FORMAT_VERSION,
+        version: version_for(has_accounts),
         entity: manifest.entity.clone(),
         snapshot_id: manifest.snapshot_id.clone(),
         created_at: manifest
@@ -74,6 +76,7 @@ pub fn package(
             .unwrap_or_else(crate::journal::now_rfc3339),
         anchors: manifest.anchors.clone(),
         message_template: manifest.template().as_str().to_string(),
+        account_template: has_accounts.then(|| manifest.account_template().as_str().to_string()),
     };
     let ctx = SnapshotContext::new(&header);
     let mut entries = Vec::with_capacity(manifest.addresses.len());
@@ -114,14 +117,191 @@ pub fn package(
         }
         entries.push(entry);
     }
+    let mut accounts = Vec::with_capacity(manifest.accounts.len());
+    for spec in &manifest.accounts {
+        let (account, lacking) = match account_for(manifest, spec, &merged) {
+            Ok(x) => x,
+            Err(why) => {
+                missing.push(format!("  {}: {why}", spec.label()));
+                continue;
+            }
+        };
+        match lacking {
+            Some(l) => missing.push(format!("  {}: {l}", spec.label())),
+            None => {
+                let keys = account.keys();
+                let outcome = verify_account(&ctx, &account, &keys);
+                let bad_address = keys.as_ref().ok().and_then(|k| {
+                    check_addresses(Some(k), &account.chain, account.addresses.clone())
+                        .into_iter()
+                        .find(|c| c.check != por_attest_verify::account::AddressCheck::Verified)
+                });
+                let reason = match (outcome, bad_address) {
+                    (Outcome::Failed(r) | Outcome::Unsupported(r) | Outcome::Unsigned(r), _) => {
+                        Some(r)
+                    }
+                    (Outcome::Verified, Some(c)) => {
+                        Some(format!("address at {}: {:?}", c.path, c.check))
+                    }
+                    (Outcome::Verified, None) => None,
+                };
+                if let Some(reason) = reason {
+                    return Err(PackageError::Invalid {
+                        entry: spec.index,
+                        address: spec.label(),
+                        reason,
+                    });
+                }
+            }
+        }
+        accounts.push(account);
+    }
     if !missing.is_empty() && !opts.allow_unsigned {
         return Err(PackageError::Missing(missing));
     }
     Ok(Packaged {
-        snapshot: Snapshot { header, entries },
+        snapshot: Snapshot {
+            header,
+            entries,
+            accounts,
+        },
         unsigned: missing,
         warnings: merged.warnings.clone(),
     })
+}
+
+/// An account entry from the journals: its key (the manifest's, or the one its device
+/// exported), its signatures in the manifest's order and its addresses (the ranges derived),
+/// with what is lacking, if anything; `Err` when not even the key is known yet.
+fn account_for(
+    manifest: &Manifest,
+    spec: &AccountSpec,
+    merged: &MergedRecords,
+) -> Result<(Account, Option<String>), String> {
+    let record = |signer: &str, path: &bitcoin::bip32::DerivationPath| {
+        merged
+            .signed(&TaskKey {
+                chain: spec.chain.clone(),
+                address: spec.journal_name(),
+                signer: signer.to_string(),
+                path: crate::manifest::path_string(path),
+            })
+            .cloned()
+    };
+    let mut signatures = Vec::new();
+    let mut lacking = None;
+    let (key, descriptor, keys) = match &spec.multisig {
+        Some(m) => {
+            let keys = spec.keys(None)?;
+            let message = manifest.render_account_message(spec, &keys.account_text());
+            let mut not_yet = Vec::new();
+            for c in &m.cosigners {
+                let Some(sid) = &c.signer else { continue };
+                match record(sid, &c.origin_path).filter(|r| r.is_over(&message)) {
+                    Some(r) => signatures.push(SignatureRecord {
+                        scheme: r.scheme.into(),
+                        signature: r.signature,
+                        signer: Some(sid.clone()),
+                    }),
+                    None => not_yet.push(sid.clone()),
+                }
+            }
+            if (signatures.len() as u32) < m.threshold {
+                lacking = Some(format!(
+                    "{} of {} signatures; not yet signed by: {}",
+                    signatures.len(),
+                    m.threshold,
+                    not_yet.join(", ")
+                ));
+            }
+            (None, Some(m.descriptor.clone()), keys)
+        }
+        None => {
+            let (sid, path) = spec
+                .signer
+                .as_ref()
+                .zip(spec.path.as_ref())
+                .ok_or("no signer in the manifest")?;
+            let r = record(sid, path);
+            // The key: the one the device exported (journaled with its signature), which must
+            // be the manifest's when the manifest has one.
+            let key_text = match (&r, spec.xpub) {
+                (Some(r), _) => r.pubkey.clone().ok_or("the journal's record has no key")?,
+                (None, Some(x)) => {
+                    let fp = manifest
+                        .signer(sid)
+                        .and_then(|s| s.fingerprint)
+                        .unwrap_or_else(crate::manifest::unknown_fingerprint);
+                    spec.key_text(fp, x)
+                }
+                (None, None) => {
+                    return Err(format!(
+                        "not yet signed by {sid} at {} (its key is not known before)",
+                        crate::manifest::path_string(path)
+                    ))
+                }
+            };
+            let keys = por_attest_verify::account::AccountKeys::single(
+                spec.family,
+                spec.script_type,
+                spec.network,
+                &key_text,
+            )
+            .map_err(|e| format!("the journaled key: {e}"))?;
+            if let (por_attest_verify::account::AccountKeys::Single { key, .. }, Some(x)) =
+                (&keys, spec.xpub)
+            {
+                if key.xpub != x {
+                    return Err("the journaled key is not the manifest's".into());
+                }
+            }
+            let message = manifest.render_account_message(spec, &keys.account_text());
+            match r.filter(|r| r.is_over(&message)) {
+                Some(r) => signatures.push(SignatureRecord {
+                    scheme: r.scheme.into(),
+                    signature: r.signature,
+                    signer: None,
+                }),
+                None => {
+                    lacking = Some(format!(
+                        "not yet signed by {sid} at {}",
+                        crate::manifest::path_string(path)
+                    ))
+                }
+            }
+            (Some(key_text), None, keys)
+        }
+    };
+    let message = manifest.render_account_message(spec, &keys.account_text());
+    let derived = spec
+        .derive_addresses(&keys)
+        .map_err(|(path, listed, derived)| {
+            format!("the address at {path} is {derived}, not {listed}")
+        })?;
+    let addresses = spec
+        .addresses
+        .iter()
+        .zip(derived)
+        .map(|(a, address)| AccountAddress {
+            path: a.path.clone(),
+            address,
+            balance: a.balance.clone(),
+        })
+        .collect();
+    Ok((
+        Account {
+            chain: spec.chain.clone(),
+            network: spec.network,
+            script_type: spec.script_type,
+            wallet: spec.wallet.clone(),
+            key,
+            descriptor,
+            message,
+            signatures,
+            addresses,
+        },
+        lacking,
+    ))
 }
 
 /// The signatures the journals hold for one address, in the manifest's order, and what is

@@ -6,7 +6,7 @@
 //! which commands sign) sits behind [`Signer`]. A new kind of device is one module in
 //! `crate::signers` implementing this trait, and one `--device` spelling.
 
-use crate::manifest::{Manifest, SigningTask};
+use crate::manifest::{AccountMultisig, Manifest, SigningTask};
 use crate::pkcs11::KeyRef;
 use crate::signers::DeviceError;
 use bitcoin::bip32::{DerivationPath, Fingerprint, Xpub};
@@ -38,6 +38,22 @@ impl<'a> SigningKey<'a> {
             key: task.spec.key.as_ref(),
         }
     }
+}
+
+/// An address of an account entry, for a device to derive and show: the signer's account key
+/// (or cosigner key) at `account_path`, and the address's relative path below it.
+#[derive(Debug, Clone, Copy)]
+pub struct AccountAddressRef<'a> {
+    /// The chain family.
+    pub family: ChainFamily,
+    /// Bitcoin only: the account's script type.
+    pub script_type: Option<ScriptType>,
+    /// The path of this signer's account key (its cosigner key for a multisig wallet).
+    pub account_path: &'a DerivationPath,
+    /// A multisig wallet: its cosigners, threshold and order.
+    pub multisig: Option<&'a AccountMultisig>,
+    /// The unhardened steps below the account key.
+    pub relative: &'a [u32],
 }
 
 /// A device that holds keys and signs for them: a Ledger with its apps, an HSM, ...
@@ -89,6 +105,23 @@ pub trait Signer {
         task: &SigningTask<'_>,
         psbt: &mut Psbt,
     ) -> Result<(), DeviceError>;
+
+    /// An account's address as the device itself derives it, shown on the device for the user
+    /// to compare (an address review); `None` when this device cannot show such an address
+    /// (the ceremony then relies on the extended key it exported, compared on the host).
+    fn show_account_address(
+        &mut self,
+        address: &AccountAddressRef<'_>,
+    ) -> Result<Option<String>, DeviceError> {
+        let _ = address;
+        Ok(None)
+    }
+
+    /// How many times this signer has waited for a person so far: address reviews, message
+    /// reviews, wallet registrations, key export reviews (a signer without a screen: 0).
+    fn confirmations(&self) -> u64 {
+        0
+    }
 
     /// `count` more signers on the same device that sign at the same time as one another (one
     /// per worker thread, `sign --parallel N`), each with its own session; `None` for a device

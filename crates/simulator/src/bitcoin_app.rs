@@ -10,6 +10,7 @@ use bitcoin::secp256k1::{Message, PublicKey};
 use bitcoin::{Address, Network, ScriptBuf};
 use firmware_messages::bitcoin::commands::{BitcoinCommand, MessageSignature, RegisteredWallet};
 use firmware_messages::bitcoin::device::{DeviceFlow, DeviceSession, FlowError};
+use firmware_messages::bitcoin::export::exports_silently;
 use firmware_messages::bitcoin::merkle::Hash as H32;
 use firmware_messages::bitcoin::policy::{
     parse_multipath, DescriptorTemplate, KeyInfo, MultisigWrapping, PolicyHeader, PolicyVersion,
@@ -193,6 +194,15 @@ impl Ctx<'_, '_> {
         match cmd {
             BitcoinCommand::GetMasterFingerprint => Ok(self.keys.fingerprint().to_vec()),
             BitcoinCommand::GetExtendedPubkey { display, path } => {
+                // The app exports other keys only when it may show them.
+                let coin = if self.network == Network::Bitcoin {
+                    0
+                } else {
+                    1
+                };
+                if !display && !exports_silently(path.indices(), coin) {
+                    return Err(AppError::Status(StatusWord::NOT_SUPPORTED));
+                }
                 let xpub = Xpub::from_priv(&self.keys.secp, &self.keys.derive(path)).to_string();
                 if *display {
                     let mut p = Prompt::new(PromptKind::BitcoinExtendedPubkey);

@@ -97,6 +97,7 @@ pub fn test_header(entity: &str, snapshot_id: &str, anchors: &[(&str, u64, &str)
         created_at: "2026-11-28T00:00:00Z".into(),
         anchors,
         message_template: DEFAULT_TEMPLATE.into(),
+        account_template: None,
     }
 }
 
@@ -294,7 +295,11 @@ pub fn example_snapshot() -> Snapshot {
     ));
     entries.push(e);
 
-    Snapshot { header, entries }
+    Snapshot {
+        header,
+        entries,
+        accounts: Vec::new(),
+    }
 }
 
 /// A plain P2TR key-path spend (BIP-86) of 10,000 sat from the address of `key` to the

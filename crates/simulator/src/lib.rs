@@ -72,6 +72,7 @@ mod in_process;
 mod sign_psbt;
 pub mod softhsm;
 pub mod synthetic;
+pub mod synthetic_accounts;
 mod tcp;
 mod tron_app;
 

@@ -288,6 +288,7 @@ pub fn synthetic_snapshot(n: u64) -> Snapshot {
     Snapshot {
         header: g.header.clone(),
         entries,
+        accounts: Vec::new(),
     }
 }
 

@@ -5,6 +5,7 @@
 //! This crate is what an auditor builds alone: it signs nothing, opens no device and runs no
 //! async runtime.
 
+pub mod account;
 pub mod chains;
 pub mod error;
 pub mod exchange;

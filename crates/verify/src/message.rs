@@ -1,5 +1,6 @@
 //! The ownership message: a one-line template rendered per entry, so that a signature cannot be
-//! replayed from another snapshot or moved to another address.
+//! replayed from another snapshot or moved to another address. An account entry has its own
+//! template, naming the account (`{account}`) instead of an address.
 
 use std::fmt;
 
@@ -7,12 +8,33 @@ use std::fmt;
 pub const DEFAULT_TEMPLATE: &str =
     "{entity} proof of reserves {snapshot}: I control {chain} address {address} at {anchor}";
 
+/// The default template of account entries: `{account}` is the account's extended public
+/// key, or for a multisig wallet `sha256:` and the hex SHA-256 of its descriptor.
+pub const DEFAULT_ACCOUNT_TEMPLATE: &str =
+    "{entity} proof of reserves {snapshot}: I control {chain} account {account} at {anchor}";
+
+/// The longest message the Ledger Bitcoin app shows as text (10 chunks of 64 bytes,
+/// `MAX_DISPLAYBLE_CHUNK_NUMBER` in app-bitcoin-new's `sign_message.c`); a longer one it shows
+/// only as its SHA-256.
+pub const MAX_DISPLAYED_MESSAGE: usize = 640;
+
 /// Placeholders a template may use.
 pub const PLACEHOLDERS: &[&str] = &[
     "entity",
     "snapshot",
     "chain",
     "address",
+    "anchor",
+    "height",
+    "block_hash",
+];
+
+/// Placeholders an account template may use.
+pub const ACCOUNT_PLACEHOLDERS: &[&str] = &[
+    "entity",
+    "snapshot",
+    "chain",
+    "account",
     "anchor",
     "height",
     "block_hash",
@@ -39,7 +61,7 @@ pub struct MessageFields<'a> {
     pub snapshot: &'a str,
     /// The chain ticker.
     pub chain: &'a str,
-    /// The address (or account) the message names.
+    /// The address; for an account template, what `{account}` stands for.
     pub address: &'a str,
     /// The anchor block's height.
     pub height: u64,
@@ -86,6 +108,20 @@ impl Template {
     /// it must bind the signature to the address (`{address}`) and to this snapshot
     /// (`{snapshot}`, `{anchor}` or `{block_hash}`).
     pub fn parse(source: &str) -> Result<Template, TemplateError> {
+        Template::parse_with(source, "address", PLACEHOLDERS)
+    }
+
+    /// Parses and checks an account template: as [`Template::parse`], but it names the account
+    /// (`{account}`, rendered from [`MessageFields::address`]) and cannot use `{address}`.
+    pub fn parse_account(source: &str) -> Result<Template, TemplateError> {
+        Template::parse_with(source, "account", ACCOUNT_PLACEHOLDERS)
+    }
+
+    fn parse_with(
+        source: &str,
+        subject: &'static str,
+        known: &'static [&'static str],
+    ) -> Result<Template, TemplateError> {
         if let Some(c) = source.chars().find(|c| !(' '..='~').contains(c)) {
             return Err(TemplateError(format!(
                 "template must be one line of printable ASCII; found {c:?}"
@@ -102,10 +138,10 @@ impl Template {
                 .find('}')
                 .ok_or_else(|| TemplateError("template has `{` without a closing `}`".into()))?;
             let name = &after[..close];
-            let field = PLACEHOLDERS.iter().find(|p| **p == name).ok_or_else(|| {
+            let field = known.iter().find(|p| **p == name).ok_or_else(|| {
                 TemplateError(format!(
                     "unknown placeholder `{{{name}}}` (known: {})",
-                    PLACEHOLDERS.join(", ")
+                    known.join(", ")
                 ))
             })?;
             pieces.push(Piece::Field(field));
@@ -124,11 +160,10 @@ impl Template {
                 .iter()
                 .any(|p| matches!(p, Piece::Field(n) if *n == f))
         };
-        if !has("address") {
-            return Err(TemplateError(
-                "template must contain {address}, or a signature could be moved to another address"
-                    .into(),
-            ));
+        if !has(subject) {
+            return Err(TemplateError(format!(
+                "template must contain {{{subject}}}, or a signature could be moved to another {subject}"
+            )));
         }
         if !(has("snapshot") || has("anchor") || has("block_hash")) {
             return Err(TemplateError(
@@ -163,7 +198,7 @@ impl Template {
                 Piece::Field("entity") => out.push_str(f.entity),
                 Piece::Field("snapshot") => out.push_str(f.snapshot),
                 Piece::Field("chain") => out.push_str(f.chain),
-                Piece::Field("address") => out.push_str(f.address),
+                Piece::Field("address" | "account") => out.push_str(f.address),
                 Piece::Field("anchor") => {
                     let _ = write!(out, "{}:{}", f.height, f.block_hash);
                 }
@@ -186,7 +221,7 @@ impl Template {
                 Piece::Field("entity") => f.entity,
                 Piece::Field("snapshot") => f.snapshot,
                 Piece::Field("chain") => f.chain,
-                Piece::Field("address") => f.address,
+                Piece::Field("address" | "account") => f.address,
                 Piece::Field("height") => num.as_str(),
                 Piece::Field("block_hash") => f.block_hash,
                 Piece::Field("anchor") => {
@@ -250,5 +285,26 @@ mod tests {
         assert!(Template::parse("{address} {snapshot").is_err());
         assert!(Template::parse("{address} snapshot}").is_err());
         assert!(Template::parse("{address} at {block_hash}").is_ok());
+        assert!(Template::parse("{account} at {block_hash}").is_err());
+    }
+
+    #[test]
+    fn account_templates_name_the_account() {
+        let t = Template::parse_account(DEFAULT_ACCOUNT_TEMPLATE).unwrap();
+        let mut f = fields();
+        f.address = "xpub6Cexample";
+        let m = t.render(&f);
+        assert_eq!(
+            m,
+            "Acme proof of reserves 2026-11: I control BTC account xpub6Cexample at 870000:00000000000000000001"
+        );
+        assert!(t.matches(&f, &m));
+        f.address = "xpub6Cother";
+        assert!(!t.matches(&f, &m));
+        let e = Template::parse_account("{entity} {address} {snapshot}").unwrap_err();
+        assert!(e.0.contains("unknown placeholder `{address}`"), "{e}");
+        let e = Template::parse_account("{entity} {snapshot}").unwrap_err();
+        assert!(e.0.contains("{account}"), "{e}");
+        assert!(Template::parse_account("{account} only").is_err());
     }
 }

@@ -1,5 +1,8 @@
 //! The verification report: per-entry outcomes summarised per chain, the failures with their
 //! reasons, human and JSON renderings, and the exit status scripts can trust.
+//!
+//! `verified`, `failed` and `unsupported` count addresses: an entry is one address, an account
+//! entry counts each address it lists (all of them failed when the account itself fails).
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -22,33 +25,73 @@ pub enum Outcome {
 /// Counts for one chain (or coin).
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct ChainSummary {
-    /// Entries (rows) counted.
+    /// Per-address entries (rows of an exchange file).
     pub entries: u64,
-    /// Entries verified.
+    /// Account entries.
+    pub accounts: u64,
+    /// Addresses: the entries' and the accounts' (what `verified`, `failed`, `unsupported` count).
+    pub addresses: u64,
+    /// Addresses verified.
     pub verified: u64,
-    /// Entries that failed.
+    /// Addresses that failed.
     pub failed: u64,
-    /// Entries this build cannot check.
+    /// Addresses this build cannot check.
     pub unsupported: u64,
     /// Rows published without a signature (exchange files).
     pub unsigned: u64,
 }
 
-/// One entry that did not verify.
+/// One entry, account or account address that did not verify.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Problem {
-    /// Index of the entry in the file (0-based).
-    pub entry: u64,
+    /// Index of the entry in the file (0-based); absent for an account's problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<u64>,
+    /// Index of the account entry (0-based), for a problem of an account or of its address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<u64>,
+    /// An account address's relative path below the account key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// A whole account's problem: how many addresses it takes down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addresses: Option<u64>,
     /// Line number in the file, where the format has lines (CSV).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
     /// The entry's chain.
     pub chain: String,
-    /// The entry's address.
+    /// The address; for a whole account's problem, the account's key or descriptor.
     pub address: String,
     /// `failed`, `unsupported` or `unsigned`.
     pub status: &'static str,
     /// Why it failed or is unsupported.
+    pub reason: String,
+}
+
+/// An account entry as the report records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    /// Its index (0-based) among the snapshot's accounts.
+    pub index: u64,
+    /// Its chain.
+    pub chain: String,
+    /// Its key or descriptor text.
+    pub key: String,
+    /// How many addresses it lists.
+    pub addresses: u64,
+    /// The account's own outcome: its message, signatures, key and paths.
+    pub outcome: Outcome,
+}
+
+/// One address of a (verified) account that failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressFailure {
+    /// Its relative path.
+    pub path: String,
+    /// The address as listed.
+    pub address: String,
+    /// Why it failed.
     pub reason: String,
 }
 
@@ -111,13 +154,19 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     /// The digest check (snapshots only).
     pub digest: Option<DigestCheck>,
-    /// Entries (rows) in the file.
+    /// Per-address entries (rows of an exchange file).
     pub entries: u64,
-    /// Entries verified.
+    /// Account entries.
+    pub accounts: u64,
+    /// Account entries that failed as a whole (signature, message, key, a path).
+    pub accounts_failed: u64,
+    /// Addresses checked: one per entry, and each address of each account.
+    pub addresses: u64,
+    /// Addresses verified.
     pub verified: u64,
-    /// Entries that failed.
+    /// Addresses that failed.
     pub failed: u64,
-    /// Entries this build cannot check.
+    /// Addresses this build cannot check.
     pub unsupported: u64,
     /// Rows published without a signature (exchange files).
     pub unsigned: u64,
@@ -144,6 +193,9 @@ impl Report {
             snapshot_id: None,
             digest: None,
             entries: 0,
+            accounts: 0,
+            accounts_failed: 0,
+            addresses: 0,
             verified: 0,
             failed: 0,
             unsupported: 0,
@@ -166,8 +218,10 @@ impl Report {
         outcome: Outcome,
     ) {
         self.entries += 1;
+        self.addresses += 1;
         let c = self.chains.entry(chain.to_string()).or_default();
         c.entries += 1;
+        c.addresses += 1;
         let (status, reason) = match outcome {
             Outcome::Verified => {
                 c.verified += 1;
@@ -191,7 +245,10 @@ impl Report {
             }
         };
         self.problems.push(Problem {
-            entry,
+            entry: Some(entry),
+            account: None,
+            path: None,
+            addresses: None,
             line,
             chain: chain.to_string(),
             address: address.to_string(),
@@ -200,12 +257,72 @@ impl Report {
         });
     }
 
-    /// Settles `result`: verified only when there is at least one entry that is not unsigned,
-    /// no failure of the file or of an entry, and (unless allowed) no unsupported entry.
-    /// Unsigned rows alone fail nothing: they are counted and listed, never verified.
+    /// Records one account entry (call in file order, after the entries): `outcome` is the
+    /// account's own (message, signatures, key, paths); when it is not verified, every one of its
+    /// `addresses` counts as failed (or unsupported) under one problem. Otherwise `failures`
+    /// are its addresses that failed, each with its position, path, address and reason.
+    pub fn record_account(&mut self, account: &AccountRecord, failures: Vec<AddressFailure>) {
+        self.accounts += 1;
+        self.addresses += account.addresses;
+        let c = self.chains.entry(account.chain.clone()).or_default();
+        c.accounts += 1;
+        c.addresses += account.addresses;
+        let whole = |status, reason: &String| Problem {
+            entry: None,
+            account: Some(account.index),
+            path: None,
+            addresses: Some(account.addresses),
+            line: None,
+            chain: account.chain.clone(),
+            address: account.key.clone(),
+            status,
+            reason: reason.clone(),
+        };
+        match &account.outcome {
+            // An account is signed or it fails: never an unsigned row.
+            Outcome::Failed(r) | Outcome::Unsigned(r) => {
+                self.accounts_failed += 1;
+                c.failed += account.addresses;
+                self.failed += account.addresses;
+                self.problems.push(whole("failed", r));
+            }
+            Outcome::Unsupported(r) => {
+                self.accounts_failed += 1;
+                c.unsupported += account.addresses;
+                self.unsupported += account.addresses;
+                self.problems.push(whole("unsupported", r));
+            }
+            Outcome::Verified => {
+                let failed = failures.len() as u64;
+                c.failed += failed;
+                self.failed += failed;
+                c.verified += account.addresses - failed;
+                self.verified += account.addresses - failed;
+                for f in failures {
+                    self.problems.push(Problem {
+                        entry: None,
+                        account: Some(account.index),
+                        path: Some(f.path),
+                        addresses: None,
+                        line: None,
+                        chain: account.chain.clone(),
+                        address: f.address,
+                        status: "failed",
+                        reason: f.reason,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Settles `result`: verified only when there is at least one address that is not an
+    /// unsigned row, no failure of the file, of an entry or of an account, and (unless allowed)
+    /// no unsupported entry. Unsigned rows alone fail nothing: they are counted and listed,
+    /// never verified.
     pub fn finish(&mut self, allow_unsupported: bool) {
-        let ok = self.entries > self.unsigned
+        let ok = self.addresses > self.unsigned
             && self.failed == 0
+            && self.accounts_failed == 0
             && self.file_failures.is_empty()
             && (allow_unsupported || self.unsupported == 0);
         self.result = if ok { "verified" } else { "failed" };
@@ -233,9 +350,15 @@ impl Report {
             let _ = writeln!(out, "FAIL file {}: {f}", self.file);
         }
         for p in &self.problems {
-            let place = match p.line {
-                Some(l) => format!("line {l}"),
-                None => format!("entry {}", p.entry),
+            let place = match (p.line, p.entry, p.account, &p.path) {
+                (Some(l), _, _, _) => format!("line {l}"),
+                (None, Some(e), _, _) => format!("entry {e}"),
+                (None, None, Some(a), Some(path)) => format!("account {a} path {path}"),
+                (None, None, Some(a), None) => match p.addresses {
+                    Some(n) => format!("account {a} ({n} addresses)"),
+                    None => format!("account {a}"),
+                },
+                (None, None, None, _) => "file".to_string(),
             };
             let tag = match p.status {
                 "failed" => "FAIL",
@@ -251,21 +374,31 @@ impl Report {
             .max()
             .unwrap_or(0)
             .max(16);
+        // With accounts, the accounts and their addresses are counted too.
+        let with_accounts = self.accounts > 0;
         let row = |out: &mut String, name: &str, c: &ChainSummary| {
+            let _ = write!(out, "{:<width$} {:>10}", name, c.entries);
+            if with_accounts {
+                let _ = write!(out, " {:>10} {:>10}", c.accounts, c.addresses);
+            }
             let _ = write!(
                 out,
-                "{:<width$} {:>10} {:>10} {:>10} {:>12}",
-                name, c.entries, c.verified, c.failed, c.unsupported
+                " {:>10} {:>10} {:>12}",
+                c.verified, c.failed, c.unsupported
             );
             if self.unsigned > 0 {
                 let _ = write!(out, " {:>10}", c.unsigned);
             }
             out.push('\n');
         };
+        let _ = write!(out, "{:<width$} {:>10}", "chain", "entries");
+        if with_accounts {
+            let _ = write!(out, " {:>10} {:>10}", "accounts", "addresses");
+        }
         let _ = write!(
             out,
-            "{:<width$} {:>10} {:>10} {:>10} {:>12}",
-            "chain", "entries", "verified", "failed", "unsupported"
+            " {:>10} {:>10} {:>12}",
+            "verified", "failed", "unsupported"
         );
         out.push_str(if self.unsigned > 0 {
             "   unsigned\n"
@@ -277,6 +410,8 @@ impl Report {
         }
         let total = ChainSummary {
             entries: self.entries,
+            accounts: self.accounts,
+            addresses: self.addresses,
             verified: self.verified,
             failed: self.failed,
             unsupported: self.unsupported,
@@ -357,5 +492,67 @@ mod tests {
         let j: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
         assert_eq!(j["failed"], 1);
         assert_eq!(j["problems"][1]["reason"], "bad");
+    }
+
+    #[test]
+    fn accounts_count_their_addresses() {
+        let mut r = Report::new("f", "x");
+        r.record(0, None, "BTC", "a", Outcome::Verified);
+        let acct = |index, outcome| AccountRecord {
+            index,
+            chain: "BTC".into(),
+            key: "xpubA".into(),
+            addresses: 10,
+            outcome,
+        };
+        r.record_account(
+            &acct(0, Outcome::Verified),
+            vec![AddressFailure {
+                path: "0/3".into(),
+                address: "bc1qx".into(),
+                reason: "wrong".into(),
+            }],
+        );
+        r.finish(false);
+        assert_eq!(
+            (r.entries, r.accounts, r.addresses, r.verified, r.failed),
+            (1, 1, 11, 10, 1)
+        );
+        assert_eq!(r.exit_code(), 1);
+        r.record_account(&acct(1, Outcome::Failed("bad signature".into())), vec![]);
+        r.finish(false);
+        assert_eq!((r.addresses, r.failed, r.accounts_failed), (21, 11, 1));
+        let c = &r.chains["BTC"];
+        assert_eq!(
+            (c.entries, c.accounts, c.addresses, c.verified),
+            (1, 2, 21, 10)
+        );
+        let h = r.to_human();
+        assert!(
+            h.contains("FAIL account 0 path 0/3 BTC bc1qx: wrong"),
+            "{h}"
+        );
+        assert!(
+            h.contains("FAIL account 1 (10 addresses) BTC xpubA: bad signature"),
+            "{h}"
+        );
+        assert!(h.contains("addresses"), "{h}");
+        let j: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(j["problems"][0]["account"], 0);
+        assert_eq!(j["problems"][0]["path"], "0/3");
+        assert!(j["problems"][0].get("entry").is_none());
+        assert_eq!(j["problems"][1]["addresses"], 10);
+        // An account that fails with no addresses still fails the report.
+        let mut r = Report::new("f", "x");
+        r.record(0, None, "BTC", "a", Outcome::Verified);
+        r.record_account(
+            &AccountRecord {
+                addresses: 0,
+                ..acct(0, Outcome::Failed("lists no addresses".into()))
+            },
+            vec![],
+        );
+        r.finish(false);
+        assert_eq!(r.exit_code(), 1);
     }
 }

@@ -1,11 +1,17 @@
-//! Snapshot format v1: the published file of reserve addresses and their ownership signatures.
+//! Snapshot format: the published file of reserve addresses and their ownership signatures.
 //!
-//! The file is JSON with the header fields first, then `digest`, then `entries` (see
-//! `docs/snapshot-format.md`). The digest is the SHA-256 of the canonical serialization: the
-//! compact JSON of the header fields and `entries`, in the documented field order, without the
-//! `digest` field. The same content therefore always gives the same bytes and the same digest.
-//! Reading streams the entries, so a file of millions of entries is checked in flat memory.
+//! The file is JSON with the header fields first, then `digest`, then `entries` and (version
+//! 2) `accounts` (see `docs/snapshot-format.md`). The digest is the SHA-256 of the canonical
+//! serialization: the compact JSON of the header fields, `entries` and `accounts`, in the
+//! documented field order, without the `digest` field. The same content therefore always gives
+//! the same bytes and the same digest. Reading streams the entries and the accounts' addresses,
+//! so a file of millions of addresses is checked in flat memory.
+//!
+//! Version 1 has per-address entries only; version 2 adds account entries
+//! ([`crate::account::Account`]) and their message template. A snapshot without accounts is
+//! written as version 1, so that every reader of version 1 still reads it.
 
+use crate::account::Account;
 use crate::chains::{Network, SchemeName, ScriptType};
 use crate::error::InputError;
 use serde::{Deserialize, Serialize};
@@ -16,8 +22,24 @@ use std::path::Path;
 
 /// The `format` tag of a snapshot file.
 pub const FORMAT_TAG: &str = "por-attest-snapshot";
-/// The format version this build reads and writes.
+/// The format version of a snapshot without account entries.
 pub const FORMAT_VERSION: u32 = 1;
+/// The format version of a snapshot with account entries (and `account_template`).
+pub const ACCOUNTS_FORMAT_VERSION: u32 = 2;
+
+/// The version a snapshot is written with: 2 with accounts, else 1.
+pub fn version_for(has_accounts: bool) -> u32 {
+    if has_accounts {
+        ACCOUNTS_FORMAT_VERSION
+    } else {
+        FORMAT_VERSION
+    }
+}
+
+/// True for a version this build reads.
+pub fn version_is_known(v: u32) -> bool {
+    (FORMAT_VERSION..=ACCOUNTS_FORMAT_VERSION).contains(&v)
+}
 
 /// A chain's anchor: the block at which the snapshot was taken.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,7 +100,7 @@ pub struct Entry {
 pub struct Header {
     /// Always [`FORMAT_TAG`].
     pub format: String,
-    /// Always [`FORMAT_VERSION`].
+    /// [`FORMAT_VERSION`], or [`ACCOUNTS_FORMAT_VERSION`] with accounts.
     pub version: u32,
     /// The exchange or custodian.
     pub entity: String,
@@ -90,6 +112,9 @@ pub struct Header {
     pub anchors: BTreeMap<String, Anchor>,
     /// The message template every entry's message is rendered from.
     pub message_template: String,
+    /// Version 2: the template every account's message is rendered from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_template: Option<String>,
 }
 
 /// A whole snapshot in memory (for writing, packaging and export).
@@ -99,6 +124,8 @@ pub struct Snapshot {
     pub header: Header,
     /// The entries, in file order.
     pub entries: Vec<Entry>,
+    /// Account entries (version 2), in file order.
+    pub accounts: Vec<Account>,
 }
 
 /// A hex SHA-256 digest written as `sha256:<hex>`.
@@ -106,11 +133,18 @@ pub fn format_digest(d: &[u8; 32]) -> String {
     format!("sha256:{}", hex::encode(d))
 }
 
-/// Feeds the canonical serialization to a hasher piece by piece.
+/// Feeds the canonical serialization to a hasher piece by piece: the entries, then (version
+/// 2) each account's head, its addresses and its end.
 pub struct CanonicalHasher {
     hasher: Sha256,
     entries: u64,
     buf: Vec<u8>,
+    /// Version 2: the canonical form has `accounts`.
+    has_accounts: bool,
+    /// Accounts begun.
+    accounts: u64,
+    /// Addresses added to the current account.
+    account_addresses: u64,
 }
 
 impl CanonicalHasher {
@@ -125,7 +159,15 @@ impl CanonicalHasher {
             hasher,
             entries: 0,
             buf: Vec::with_capacity(1024),
+            has_accounts: header.version >= ACCOUNTS_FORMAT_VERSION,
+            accounts: 0,
+            account_addresses: 0,
         }
+    }
+
+    /// True when the canonical form has `accounts` (version 2).
+    pub fn has_accounts(&self) -> bool {
+        self.has_accounts
     }
 
     /// Adds the next entry.
@@ -162,8 +204,55 @@ impl CanonicalHasher {
         self.entries += count;
     }
 
+    /// Begins the next account, given as [`Account::canonical_head`] (after the last entry).
+    pub fn add_account_head(&mut self, canonical_head: &[u8]) {
+        debug_assert!(self.has_accounts, "accounts in a version 1 snapshot");
+        self.hasher.update(if self.accounts == 0 {
+            &b"],\"accounts\":["[..]
+        } else {
+            b","
+        });
+        self.hasher.update(canonical_head);
+        self.accounts += 1;
+        self.account_addresses = 0;
+    }
+
+    /// Adds `count` addresses of the current account given as their compact JSON joined by
+    /// commas.
+    pub fn add_account_addresses_joined(&mut self, joined: &[u8], count: u64) {
+        if count == 0 {
+            return;
+        }
+        if self.account_addresses > 0 {
+            self.hasher.update(b",");
+        }
+        self.hasher.update(joined);
+        self.account_addresses += count;
+    }
+
+    /// Ends the current account.
+    pub fn end_account(&mut self) {
+        self.hasher.update(b"]}");
+    }
+
+    /// Adds a whole account.
+    pub fn add_account(&mut self, account: &Account) {
+        self.add_account_head(&account.canonical_head());
+        for a in &account.addresses {
+            self.buf.clear();
+            serde_json::to_writer(&mut self.buf, a).expect("address serializes");
+            let buf = std::mem::take(&mut self.buf);
+            self.add_account_addresses_joined(&buf, 1);
+            self.buf = buf;
+        }
+        self.end_account();
+    }
+
     /// The digest of everything added.
     pub fn finish(mut self) -> [u8; 32] {
+        if self.has_accounts && self.accounts == 0 {
+            self.hasher.update(b"],\"accounts\":[");
+        }
         self.hasher.update(b"]}");
         self.hasher.finalize().into()
     }
@@ -176,6 +265,9 @@ impl Snapshot {
         for e in &self.entries {
             h.add(e);
         }
+        for a in &self.accounts {
+            h.add_account(a);
+        }
         h.finish()
     }
 
@@ -185,6 +277,10 @@ impl Snapshot {
         out.pop();
         out.extend_from_slice(b",\"entries\":");
         serde_json::to_writer(&mut out, &self.entries).expect("entries serialize");
+        if self.header.version >= ACCOUNTS_FORMAT_VERSION {
+            out.extend_from_slice(b",\"accounts\":");
+            serde_json::to_writer(&mut out, &self.accounts).expect("accounts serialize");
+        }
         out.push(b'}');
         out
     }
@@ -206,7 +302,14 @@ impl Snapshot {
             serde_json::to_writer(&mut line, e).expect("entry serializes");
             write_file_entry(w, i as u64, &line)?;
         }
-        write_file_tail(w, self.entries.len() as u64)
+        if self.header.version < ACCOUNTS_FORMAT_VERSION {
+            return write_file_tail(w, self.entries.len() as u64);
+        }
+        write_file_entries_end(w, self.entries.len() as u64)?;
+        for (i, a) in self.accounts.iter().enumerate() {
+            write_file_account(w, i as u64, a)?;
+        }
+        write_file_tail(w, self.accounts.len() as u64)
     }
 
     /// Reads a whole snapshot into memory, checking its digest.
@@ -215,7 +318,8 @@ impl Snapshot {
             .map_err(|e| InputError::new(path, format!("cannot open: {e}")))?;
         let mut header = None;
         let mut entries = Vec::new();
-        let end = read_stream(
+        let mut accounts = Vec::new();
+        let end = read_stream_accounts(
             path,
             std::io::BufReader::new(file),
             |h| {
@@ -224,6 +328,10 @@ impl Snapshot {
             },
             |_, e| {
                 entries.push(e);
+                Ok(())
+            },
+            |_, a| {
+                accounts.push(a);
                 Ok(())
             },
         )?;
@@ -240,6 +348,7 @@ impl Snapshot {
         Ok(Snapshot {
             header: header.expect("read_stream calls on_header before returning Ok"),
             entries,
+            accounts,
         })
     }
 }
@@ -257,6 +366,9 @@ pub fn write_file_head(w: &mut impl Write, h: &Header, digest: &[u8; 32]) -> std
     writeln!(w, "  \"created_at\": {},", js(&h.created_at))?;
     writeln!(w, "  \"anchors\": {},", js(&h.anchors))?;
     writeln!(w, "  \"message_template\": {},", js(&h.message_template))?;
+    if let Some(t) = &h.account_template {
+        writeln!(w, "  \"account_template\": {},", js(t))?;
+    }
     writeln!(w, "  \"digest\": {},", js(&format_digest(digest)))?;
     write!(w, "  \"entries\": [")
 }
@@ -271,7 +383,8 @@ pub fn write_file_entry(
     w.write_all(compact_json)
 }
 
-/// Closes a file written with [`write_file_head`] after `entries` entries.
+/// Closes a file written with [`write_file_head`] after `entries` entries (version 1), or
+/// after `entries` accounts (version 2, after [`write_file_entries_end`]).
 pub fn write_file_tail(w: &mut impl Write, entries: u64) -> std::io::Result<()> {
     if entries == 0 {
         writeln!(w, "]")?;
@@ -279,6 +392,34 @@ pub fn write_file_tail(w: &mut impl Write, entries: u64) -> std::io::Result<()> 
         writeln!(w, "\n  ]")?;
     }
     writeln!(w, "}}")
+}
+
+/// Closes `entries` after `entries` entries and opens `accounts` (version 2; then
+/// [`write_file_account`] for each account and [`write_file_tail`]).
+pub fn write_file_entries_end(w: &mut impl Write, entries: u64) -> std::io::Result<()> {
+    if entries == 0 {
+        write!(w, "],\n  \"accounts\": [")
+    } else {
+        write!(w, "\n  ],\n  \"accounts\": [")
+    }
+}
+
+/// Writes account number `index` (0-based): its head on one line, then one address per line.
+pub fn write_file_account(w: &mut impl Write, index: u64, a: &Account) -> std::io::Result<()> {
+    w.write_all(if index == 0 { b"\n    " } else { b",\n    " })?;
+    w.write_all(&a.canonical_head())?;
+    let mut line = Vec::with_capacity(160);
+    for (i, x) in a.addresses.iter().enumerate() {
+        line.clear();
+        serde_json::to_writer(&mut line, x).expect("address serializes");
+        w.write_all(if i == 0 { b"\n      " } else { b",\n      " })?;
+        w.write_all(&line)?;
+    }
+    if a.addresses.is_empty() {
+        w.write_all(b"]}")
+    } else {
+        w.write_all(b"\n    ]}")
+    }
 }
 
 /// Compact JSON of a value.
@@ -289,8 +430,8 @@ fn js<T: Serialize + ?Sized>(v: &T) -> String {
 mod reader;
 mod splitter;
 
-pub use reader::{read_stream, StreamEnd};
-pub use splitter::{EntrySplitter, RawBatch, SplitBail};
+pub use reader::{read_stream, read_stream_accounts, StreamEnd};
+pub use splitter::{AccountUnit, EntrySplitter, RawBatch, SplitBail};
 
 #[cfg(test)]
 mod tests {
@@ -314,6 +455,7 @@ mod tests {
                 created_at: "2026-11-28T00:00:00Z".into(),
                 anchors,
                 message_template: crate::message::DEFAULT_TEMPLATE.into(),
+                account_template: None,
             },
             entries: vec![Entry {
                 chain: "BTC".into(),
@@ -331,6 +473,7 @@ mod tests {
                 threshold: None,
                 script: None,
             }],
+            accounts: Vec::new(),
         }
     }
 

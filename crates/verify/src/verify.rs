@@ -1,16 +1,18 @@
 //! `por-attest verify` for snapshots: every entry checked against its address, message and
-//! signatures, in parallel, streaming, with the report kept in file order.
+//! signatures, every account against its key, message and signatures and each of its
+//! addresses against the derivation at its path, in parallel, streaming, with the report kept
+//! in file order.
 
+use crate::account::{self, Account, AccountAddress, AccountKeys, AccountTally};
 use crate::chains::ChainFamily;
 use crate::error::InputError;
-use crate::message::Template;
 use crate::report::{DigestCheck, Outcome, Report};
-use crate::snapshot::{self, Entry, Header};
+use crate::snapshot::{self, AccountUnit, Entry, Header};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 
 mod entry;
 mod progress;
@@ -34,19 +36,25 @@ const BATCH: usize = 2048;
 const FAST_BATCH: usize = 512;
 const FAST_BATCH_BYTES: usize = 1 << 20;
 
+/// Account addresses per batch: an address costs a derivation, about what an entry's
+/// signature costs, so the same size.
+const ADDRESS_BATCH: usize = 512;
+
 enum Msg {
     Header(Box<Header>),
     Batch(Vec<(u64, Entry)>),
+    Account(u64, Box<Account>),
 }
 
 /// Verifies the snapshot file at `path`. An `Err` means the file could not be read or
 /// understood (exit status 2); otherwise the report says what verified.
 ///
 /// Well-formed files take the parallel path: the file is read in large blocks and split at
-/// the entry boundaries of the top-level array; worker threads parse, verify and re-serialize
-/// (for the digest) the entries; this thread hashes and records the results in file order.
-/// Anything the splitter does not take (bad JSON, bad fields, another layout) is read again by
-/// the streaming parser, whose errors name the line, entry and field.
+/// the entry boundaries of the top-level array (and at the address boundaries inside each
+/// account); worker threads parse, verify and re-serialize (for the digest) the entries and
+/// addresses; this thread hashes and records the results in file order. Anything the splitter
+/// does not take (bad JSON, bad fields, another layout) is read again by the streaming parser,
+/// whose errors name the line, entry and field.
 pub fn verify_snapshot_file(path: &Path, opts: &VerifyOptions) -> Result<Report, InputError> {
     match verify_parallel(path, opts)? {
         Some(report) => Ok(report),
@@ -70,11 +78,30 @@ struct CheckedBatch {
     canonical: Vec<u8>,
 }
 
+/// A piece of work after the workers, in file order.
+enum CheckedUnit {
+    /// A batch of entries.
+    Entries(CheckedBatch),
+    /// An account's own check, and its canonical head.
+    AccountHead {
+        tally: AccountTally,
+        canonical_head: Vec<u8>,
+    },
+    /// Consecutive addresses of the current account, and their canonical JSON (joined).
+    Addresses {
+        first: u64,
+        items: Vec<account::CheckedAddress>,
+        canonical: Vec<u8>,
+    },
+    /// The end of the current account.
+    AccountEnd,
+}
+
 enum Out {
     Header(Box<Header>),
-    /// Batch number, and its result (`Err` when an entry does not parse).
-    Batch(u64, Result<CheckedBatch, ()>),
-    /// The number of batches sent, and the stated digest (`Err`: the splitter gave up).
+    /// Unit number, and its result (`Err` when something does not parse).
+    Unit(u64, Result<CheckedUnit, ()>),
+    /// The number of units sent, and the stated digest (`Err`: the splitter gave up).
     End(u64, Result<String, snapshot::SplitBail>),
 }
 
@@ -109,14 +136,39 @@ fn check_batch(ctx: &SnapshotContext, raw: &snapshot::RawBatch) -> Result<Checke
     })
 }
 
+/// The account being split: what its address batches are checked with.
+struct OpenAccount {
+    chain: String,
+    keys: Option<Arc<AccountKeys>>,
+}
+
+/// Parses and checks a batch of an account's addresses (on a worker thread).
+fn check_address_batch(acct: &OpenAccount, raw: &snapshot::RawBatch) -> Result<CheckedUnit, ()> {
+    let mut items: Vec<AccountAddress> = Vec::with_capacity(raw.len());
+    let mut canonical = Vec::with_capacity(raw.data.len() + raw.len());
+    for i in 0..raw.len() {
+        let a: AccountAddress = serde_json::from_slice(raw.get(i)).map_err(|_| ())?;
+        if i > 0 {
+            canonical.push(b',');
+        }
+        serde_json::to_writer(&mut canonical, &a).map_err(|_| ())?;
+        items.push(a);
+    }
+    Ok(CheckedUnit::Addresses {
+        first: raw.first_index,
+        items: account::check_addresses(acct.keys.as_deref(), &acct.chain, items),
+        canonical,
+    })
+}
+
 /// The parallel path alone; `Ok(None)` when the file is to be read by the streaming parser.
 /// [`verify_snapshot_file`] tries it first; it is public so that tests and the fuzz targets
 /// can check that both paths give the same report on every file this one takes.
 pub fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Report>, InputError> {
     let (reader, bar) = open_with_progress(path, opts.progress)?;
     let size = reader.inner.metadata().map(|m| m.len()).unwrap_or(0);
-    let pool = std::sync::Arc::new(thread_pool(opts.threads));
-    // Batches in flight (read, being verified, or waiting to be recorded) are bounded by
+    let pool = Arc::new(thread_pool(opts.threads));
+    // Units in flight (read, being verified, or waiting to be recorded) are bounded by
     // tokens: memory stays flat whatever the size of the file.
     let in_flight = pool.current_num_threads() * 4 + 2;
     let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
@@ -133,30 +185,87 @@ pub fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Repor
                 }
             };
             let header = split.header().clone();
-            let ctx = std::sync::Arc::new(SnapshotContext::new(&header));
+            let ctx = Arc::new(SnapshotContext::new(&header));
             if out_tx.send(Out::Header(Box::new(header))).is_err() {
                 return;
             }
             let mut seq = 0u64;
+            // Hands a unit's work to the pool (or, when `work` is None, its result straight
+            // to the collector), in sequence.
+            let mut send = |work: Box<dyn FnOnce() -> Result<CheckedUnit, ()> + Send>| {
+                if token_tx.send(()).is_err() {
+                    return false;
+                }
+                let tx = out_tx.clone();
+                let n = seq;
+                reader_pool.spawn(move || {
+                    let _ = tx.send(Out::Unit(n, work()));
+                });
+                seq += 1;
+                true
+            };
             loop {
                 match split.next_batch(FAST_BATCH, FAST_BATCH_BYTES) {
                     Ok(Some(raw)) => {
-                        if token_tx.send(()).is_err() {
+                        let ctx = ctx.clone();
+                        if !send(Box::new(move || {
+                            check_batch(&ctx, &raw).map(CheckedUnit::Entries)
+                        })) {
                             return;
                         }
-                        let tx = out_tx.clone();
-                        let ctx = ctx.clone();
-                        let n = seq;
-                        reader_pool.spawn(move || {
-                            let _ = tx.send(Out::Batch(n, check_batch(&ctx, &raw)));
-                        });
-                        seq += 1;
                     }
                     Ok(None) => break,
                     Err(b) => {
                         let _ = out_tx.send(Out::End(seq, Err(b)));
                         return;
                     }
+                }
+            }
+            let mut open: Option<Arc<OpenAccount>> = None;
+            loop {
+                let unit = match split.next_account_unit(ADDRESS_BATCH, FAST_BATCH_BYTES) {
+                    Ok(Some(u)) => u,
+                    Ok(None) => break,
+                    Err(b) => {
+                        let _ = out_tx.send(Out::End(seq, Err(b)));
+                        return;
+                    }
+                };
+                let sent = match unit {
+                    AccountUnit::Head { index, json } => {
+                        // Parsed here (it is small): its address batches need its keys.
+                        let Ok(a) = serde_json::from_slice::<Account>(&json) else {
+                            let _ = out_tx.send(Out::End(
+                                seq,
+                                Err(snapshot::SplitBail("an account head does not parse".into())),
+                            ));
+                            return;
+                        };
+                        let keys = a.keys();
+                        open = Some(Arc::new(OpenAccount {
+                            chain: a.chain.clone(),
+                            keys: keys.as_ref().ok().cloned().map(Arc::new),
+                        }));
+                        let ctx = ctx.clone();
+                        send(Box::new(move || {
+                            let outcome = account::verify_account(&ctx, &a, &keys);
+                            Ok(CheckedUnit::AccountHead {
+                                canonical_head: a.canonical_head(),
+                                tally: AccountTally::new(index, &a, outcome),
+                            })
+                        }))
+                    }
+                    AccountUnit::Addresses { batch, .. } => {
+                        let acct = open.clone().expect("a head comes before its addresses");
+                        send(Box::new(move || check_address_batch(&acct, &batch)))
+                    }
+                    AccountUnit::End { .. } => {
+                        open = None;
+                        send(Box::new(|| Ok(CheckedUnit::AccountEnd)))
+                    }
+                };
+                if !sent {
+                    return;
                 }
             }
             let _ = out_tx.send(Out::End(seq, split.finish()));
@@ -166,7 +275,9 @@ pub fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Repor
     let mut report = Report::new(&path.display().to_string(), snapshot::FORMAT_TAG);
     let mut hasher: Option<snapshot::CanonicalHasher> = None;
     let mut seen = SeenAddresses::default();
-    let mut pending: BTreeMap<u64, CheckedBatch> = BTreeMap::new();
+    let mut reserved = false;
+    let mut tally: Option<AccountTally> = None;
+    let mut pending: BTreeMap<u64, CheckedUnit> = BTreeMap::new();
     let mut next = 0u64;
     let mut end: Option<(u64, String)> = None;
     let mut gave_up = false;
@@ -179,40 +290,72 @@ pub fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Repor
             Out::Header(h) => {
                 report.entity = Some(h.entity.clone());
                 report.snapshot_id = Some(h.snapshot_id.clone());
-                if let Err(e) = Template::parse(&h.message_template) {
-                    report
-                        .file_failures
-                        .push(format!("field `message_template`: {e}"));
-                }
+                report.file_failures = SnapshotContext::new(&h).header_failures();
                 hasher = Some(snapshot::CanonicalHasher::new(&h));
             }
-            Out::Batch(n, Ok(b)) => {
-                if n == 0 && !b.items.is_empty() {
-                    // Size the duplicate map once from the file size and the first entries'
+            Out::Unit(n, Ok(u)) => {
+                if !reserved {
+                    // Size the duplicate map once from the file size and the first items'
                     // size, rather than doubling it (and the peak memory) as it fills.
-                    let per_entry = (b.canonical.len() / b.items.len()) as u64 + 6;
-                    seen.0.reserve((size / per_entry).min(1 << 26) as usize);
+                    let (bytes, items) = match &u {
+                        CheckedUnit::Entries(b) => (b.canonical.len(), b.items.len()),
+                        CheckedUnit::Addresses {
+                            canonical, items, ..
+                        } => (canonical.len(), items.len()),
+                        _ => (0, 0),
+                    };
+                    if let Some(per_item) = bytes.checked_div(items) {
+                        let per_item = per_item as u64 + 6;
+                        seen.0.reserve((size / per_item).min(1 << 26) as usize);
+                        reserved = true;
+                    }
                 }
-                pending.insert(n, b);
-                while let Some(b) = pending.remove(&next) {
+                pending.insert(n, u);
+                while let Some(u) = pending.remove(&next) {
                     let h = hasher.as_mut().expect("the header comes before entries");
-                    h.add_serialized_joined(&b.canonical, b.items.len() as u64);
-                    for (i, c) in b.items.into_iter().enumerate() {
-                        let index = b.first_index + i as u64;
-                        let mut outcome = c.outcome;
-                        if let Some(first) = seen.insert(c.key, index) {
-                            outcome = Outcome::Failed(format!(
-                                "duplicate address: entry {first} already lists {} on {}",
-                                c.address, c.chain
-                            ));
+                    match u {
+                        CheckedUnit::Entries(b) => {
+                            h.add_serialized_joined(&b.canonical, b.items.len() as u64);
+                            for (i, c) in b.items.into_iter().enumerate() {
+                                let index = b.first_index + i as u64;
+                                let mut outcome = c.outcome;
+                                if let Some(first) = seen.insert(c.key, Location::Entry(index)) {
+                                    outcome = Outcome::Failed(format!(
+                                        "duplicate address: {first} already lists {} on {}",
+                                        c.address, c.chain
+                                    ));
+                                }
+                                report.record(index, None, &c.chain, &c.address, outcome);
+                            }
                         }
-                        report.record(index, None, &c.chain, &c.address, outcome);
+                        CheckedUnit::AccountHead {
+                            tally: t,
+                            canonical_head,
+                        } => {
+                            h.add_account_head(&canonical_head);
+                            tally = Some(t);
+                        }
+                        CheckedUnit::Addresses {
+                            first,
+                            items,
+                            canonical,
+                        } => {
+                            h.add_account_addresses_joined(&canonical, items.len() as u64);
+                            let t = tally.as_mut().expect("a head comes before its addresses");
+                            add_addresses(t, &mut seen, first, items);
+                        }
+                        CheckedUnit::AccountEnd => {
+                            h.end_account();
+                            if let Some(t) = tally.take() {
+                                t.finish(&mut report);
+                            }
+                        }
                     }
                     next += 1;
                     let _ = token_rx.recv();
                 }
             }
-            Out::Batch(_, Err(())) | Out::End(_, Err(_)) => {
+            Out::Unit(_, Err(())) | Out::End(_, Err(_)) => {
                 gave_up = true;
                 break;
             }
@@ -226,7 +369,33 @@ pub fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Repor
     let (Some((_, stated)), Some(hasher), false) = (end, hasher, gave_up) else {
         return Ok(None);
     };
-    let computed = snapshot::format_digest(&hasher.finish());
+    finish_report(
+        &mut report,
+        stated,
+        snapshot::format_digest(&hasher.finish()),
+    );
+    Ok(Some(report))
+}
+
+/// Adds checked addresses of the current account to its tally, catching duplicates.
+fn add_addresses(
+    t: &mut AccountTally,
+    seen: &mut SeenAddresses,
+    first: u64,
+    items: Vec<account::CheckedAddress>,
+) {
+    let account = t.index();
+    for (i, c) in items.into_iter().enumerate() {
+        let position = first + i as u64;
+        let dup = seen
+            .insert(c.key, Location::Account { account, position })
+            .map(|l| l.to_string());
+        t.add(c, dup);
+    }
+}
+
+/// The digest check and the result.
+fn finish_report(report: &mut Report, stated: String, computed: String) {
     let ok = stated == computed;
     if !ok {
         report.file_failures.push(format!(
@@ -239,11 +408,11 @@ pub fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Repor
         ok,
     });
     report.finish(false);
-    Ok(Some(report))
 }
 
 /// The streaming path alone: serde_json over the whole file (exact error locations); what
-/// [`verify_snapshot_file`] falls back to.
+/// [`verify_snapshot_file`] falls back to. An account is read whole (its addresses in memory,
+/// one account at a time) and its addresses checked in parallel.
 pub fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, InputError> {
     let (reader, bar) = open_with_progress(path, opts.progress)?;
     let reader = std::io::BufReader::with_capacity(1 << 20, reader);
@@ -251,29 +420,42 @@ pub fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, Inp
     let (tx, rx) = mpsc::sync_channel::<Msg>(4);
     let path_buf = path.to_path_buf();
     let reader_thread = std::thread::spawn(move || {
-        let mut batch = Vec::with_capacity(BATCH);
-        let htx = tx.clone();
-        let end = snapshot::read_stream(
+        // Entries are sent in batches; the last batch goes before the first account.
+        let batch = std::cell::RefCell::new(Vec::with_capacity(BATCH));
+        let flush = |tx: &mpsc::SyncSender<Msg>| -> Result<(), String> {
+            let b = std::mem::take(&mut *batch.borrow_mut());
+            if b.is_empty() {
+                return Ok(());
+            }
+            tx.send(Msg::Batch(b))
+                .map_err(|_| "verification stopped".to_string())
+        };
+        let end = snapshot::read_stream_accounts(
             &path_buf,
             reader,
             |h| {
-                htx.send(Msg::Header(Box::new(h.clone())))
+                tx.send(Msg::Header(Box::new(h.clone())))
                     .map_err(|_| "verification stopped".to_string())
             },
             |i, e| {
-                batch.push((i, e));
-                if batch.len() == BATCH {
-                    tx.send(Msg::Batch(std::mem::replace(
-                        &mut batch,
-                        Vec::with_capacity(BATCH),
-                    )))
-                    .map_err(|_| "verification stopped".to_string())?;
+                let full = {
+                    let mut b = batch.borrow_mut();
+                    b.push((i, e));
+                    b.len() == BATCH
+                };
+                if full {
+                    flush(&tx)?;
                 }
                 Ok(())
             },
+            |i, a| {
+                flush(&tx)?;
+                tx.send(Msg::Account(i, Box::new(a)))
+                    .map_err(|_| "verification stopped".to_string())
+            },
         );
-        if end.is_ok() && !batch.is_empty() {
-            let _ = tx.send(Msg::Batch(batch));
+        if end.is_ok() {
+            let _ = flush(&tx);
         }
         end
     });
@@ -287,11 +469,7 @@ pub fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, Inp
                 report.entity = Some(h.entity.clone());
                 report.snapshot_id = Some(h.snapshot_id.clone());
                 let c = SnapshotContext::new(&h);
-                if let Err(e) = c.template() {
-                    report
-                        .file_failures
-                        .push(format!("field `message_template`: {e}"));
-                }
+                report.file_failures = c.header_failures();
                 ctx = Some(c);
             }
             Msg::Batch(batch) => {
@@ -303,14 +481,36 @@ pub fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, Inp
                         .collect()
                 });
                 for ((i, e), (mut outcome, key)) in batch.iter().zip(outcomes) {
-                    if let Some(first) = seen.insert(key, *i) {
+                    if let Some(first) = seen.insert(key, Location::Entry(*i)) {
                         outcome = Outcome::Failed(format!(
-                            "duplicate address: entry {first} already lists {} on {}",
+                            "duplicate address: {first} already lists {} on {}",
                             e.address, e.chain
                         ));
                     }
                     report.record(*i, None, &e.chain, &e.address, outcome);
                 }
+            }
+            Msg::Account(index, mut a) => {
+                let c = ctx.as_ref().expect("the header comes before accounts");
+                let keys = a.keys();
+                let outcome = account::verify_account(c, &a, &keys);
+                let mut t = AccountTally::new(index, &a, outcome);
+                let addresses = std::mem::take(&mut a.addresses);
+                let keys = keys.ok();
+                let chain = a.chain.as_str();
+                let checked: Vec<Vec<account::CheckedAddress>> = pool.install(|| {
+                    addresses
+                        .par_chunks(ADDRESS_BATCH)
+                        .map(|chunk| account::check_addresses(keys.as_ref(), chain, chunk.to_vec()))
+                        .collect()
+                });
+                let mut first = 0u64;
+                for items in checked {
+                    let n = items.len() as u64;
+                    add_addresses(&mut t, &mut seen, first, items);
+                    first += n;
+                }
+                t.finish(&mut report);
             }
         }
     }
@@ -319,26 +519,14 @@ pub fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, Inp
         .map_err(|_| InputError::new(path, "reader thread panicked"))??;
     bar.finish_and_clear();
     let computed = snapshot::format_digest(&end.computed_digest);
-    let ok = end.digest_matches();
-    if !ok {
-        report.file_failures.push(format!(
-            "digest mismatch: the file states {}, its content hashes to {computed}",
-            end.stated_digest
-        ));
-    }
-    report.digest = Some(DigestCheck {
-        stated: end.stated_digest,
-        computed,
-        ok,
-    });
-    report.finish(false);
+    finish_report(&mut report, end.stated_digest, computed);
     Ok(report)
 }
 
 /// The duplicate-detection key of an address on a chain: the first 128 bits of
 /// SHA-256(upper-case chain ‖ 0 ‖ address), the address lower-cased on EVM chains (their
 /// case is only a checksum). Computed on the worker threads.
-fn address_key(chain: &str, address: &str) -> u128 {
+pub(crate) fn address_key(chain: &str, address: &str) -> u128 {
     let mut h = Sha256::new();
     let chain = chain.trim();
     let mut up = [0u8; 32];
@@ -384,17 +572,60 @@ impl std::hash::Hasher for KeyHasher {
     }
 }
 
-/// Addresses already listed, to catch duplicates in flat memory (about 24 bytes per entry).
+/// Where an address was listed: an entry, or a position in an account's list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Location {
+    Entry(u64),
+    Account { account: u64, position: u64 },
+}
+
+/// Marks an account location in its 64-bit form: account (23 bits) and position (40 bits).
+const ACCOUNT_BIT: u64 = 1 << 63;
+
+impl Location {
+    fn pack(self) -> u64 {
+        match self {
+            Location::Entry(i) => i & !ACCOUNT_BIT,
+            Location::Account { account, position } => {
+                ACCOUNT_BIT | ((account & ((1 << 23) - 1)) << 40) | (position & ((1 << 40) - 1))
+            }
+        }
+    }
+
+    fn unpack(v: u64) -> Location {
+        if v & ACCOUNT_BIT == 0 {
+            Location::Entry(v)
+        } else {
+            Location::Account {
+                account: (v >> 40) & ((1 << 23) - 1),
+                position: v & ((1 << 40) - 1),
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Entry(i) => write!(f, "entry {i}"),
+            Location::Account { account, position } => {
+                write!(f, "account {account} (its address number {position})")
+            }
+        }
+    }
+}
+
+/// Addresses already listed, to catch duplicates in flat memory (about 24 bytes per address).
 #[derive(Default)]
 struct SeenAddresses(HashMap<u128, u64, std::hash::BuildHasherDefault<KeyHasher>>);
 
 impl SeenAddresses {
-    /// Records `key` at `index`; the index of an earlier entry with the same key, if any.
-    fn insert(&mut self, key: u128, index: u64) -> Option<u64> {
+    /// Records `key` at `at`; where an earlier listing of the same key was, if any.
+    fn insert(&mut self, key: u128, at: Location) -> Option<Location> {
         match self.0.entry(key) {
-            std::collections::hash_map::Entry::Occupied(o) => Some(*o.get()),
+            std::collections::hash_map::Entry::Occupied(o) => Some(Location::unpack(*o.get())),
             std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(index);
+                v.insert(at.pack());
                 None
             }
         }
@@ -447,13 +678,11 @@ mod tests {
         s
     }
 
-    #[test]
-    fn parallel_path_reports_exactly_what_the_streaming_path_reports() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = sample();
+    /// The file of `s` in several layouts the parallel path takes: as written, compact, pretty,
+    /// the digest after the entries (and accounts), one content change, no entries.
+    fn layouts(s: &Snapshot) -> Vec<(&'static str, Vec<u8>)> {
         let bytes = s.to_file_bytes();
         let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        // The digest after the entries, and the whole file on one line.
         let text = String::from_utf8(bytes.clone()).unwrap();
         let digest_line = text.lines().find(|l| l.contains("\"digest\"")).unwrap();
         let moved = text.replacen(&format!("{digest_line}\n"), "", 1).replacen(
@@ -461,7 +690,9 @@ mod tests {
             &format!("\n  ],\n{}\n}}", digest_line.trim_end_matches(',')),
             1,
         );
-        let variants: Vec<(&str, Vec<u8>)> = vec![
+        let mut no_entries = s.clone();
+        no_entries.entries.clear();
+        vec![
             ("file.json", bytes.clone()),
             ("compact.json", serde_json::to_vec(&value).unwrap()),
             ("pretty.json", serde_json::to_vec_pretty(&value).unwrap()),
@@ -470,24 +701,167 @@ mod tests {
                 "tampered.json",
                 text.replacen("\"cold\"", "\"warm\"", 1).into_bytes(),
             ),
-            ("empty-entries.json", {
-                let mut e = s.clone();
-                e.entries.clear();
-                e.to_file_bytes()
-            }),
-        ];
-        for (name, b) in variants {
-            let p = dir.path().join(name);
+            ("no-entries.json", no_entries.to_file_bytes()),
+        ]
+    }
+
+    /// Every layout of `s` verifies to the same report on both paths.
+    fn paths_agree(dir: &Path, s: &Snapshot) {
+        for (name, b) in layouts(s) {
+            let p = dir.join(name);
             std::fs::write(&p, &b).unwrap();
             let (fast, slow) = both(&p);
             let fast = fast.unwrap_or_else(|| panic!("{name}: the parallel path gave up"));
             assert_eq!(fast, slow, "{name}");
         }
+    }
+
+    #[test]
+    fn parallel_path_reports_exactly_what_the_streaming_path_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        paths_agree(dir.path(), &sample());
         let p = dir.path().join("file.json");
         let r = verify_snapshot_file(&p, &opts()).unwrap();
         assert_eq!((r.entries, r.failed), (31, 4), "{}", r.to_human());
         assert!(r.problems[3].reason.contains("duplicate address: entry 5"));
         assert!(r.digest.unwrap().ok);
+    }
+
+    /// Entries and accounts of the benchmark mix (several address batches per account), with
+    /// failures of each kind: a wrong address, a hardened path, a bad account signature, a
+    /// duplicate across an entry and an account, and one across two accounts.
+    fn account_sample() -> Snapshot {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("accounts.json");
+        let mut g = por_attest_simulator::synthetic_accounts::synthetic_account_snapshot(6000, 10);
+        g.entries = por_attest_simulator::synthetic::synthetic_snapshot(20).entries;
+        std::fs::write(&file, g.to_file_bytes()).unwrap();
+        let mut s = Snapshot::read(&file).unwrap();
+        s.accounts[0].addresses[500].address = s.accounts[0].addresses[3].address.clone();
+        s.accounts[1].addresses[599].path = "0/599h".into();
+        s.accounts[2].signatures[0].signature = s.accounts[3].signatures[0].signature.clone();
+        s.accounts[3].addresses[1].address = s.accounts[0].addresses[10].address.clone();
+        let dup = s.accounts[0].addresses[11].clone();
+        let dup_entry = s.entries[2].address.clone();
+        s.accounts[3].addresses.push(dup);
+        s.accounts[3].addresses[5].address = dup_entry;
+        s
+    }
+
+    #[test]
+    fn with_accounts_the_parallel_path_reports_what_the_streaming_path_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = account_sample();
+        paths_agree(dir.path(), &s);
+        let value: serde_json::Value = serde_json::from_slice(&s.to_file_bytes()).unwrap();
+        let p = dir.path().join("file.json");
+        let r = verify_snapshot_file(&p, &opts()).unwrap();
+        assert!(r.digest.as_ref().unwrap().ok);
+        assert_eq!(
+            (r.entries, r.accounts, r.addresses),
+            (20, 10, 20 + 6001),
+            "{}",
+            r.to_human()
+        );
+        // Account 1 (hardened path) and 2 (signature) fail whole: 1,200 addresses.
+        assert_eq!(r.accounts_failed, 2, "{}", r.to_human());
+        assert_eq!(r.failed, 1200 + 4, "{}", r.to_human());
+        let reasons: Vec<String> = r
+            .problems
+            .iter()
+            .map(|p| {
+                format!(
+                    "{:?} {:?} {:?}: {}",
+                    p.account, p.path, p.addresses, p.reason
+                )
+            })
+            .collect();
+        let has = |needle: &str| reasons.iter().any(|r| r.contains(needle));
+        assert!(
+            has("Some(0) Some(\"0/500\") None: the account's key gives"),
+            "{reasons:#?}"
+        );
+        assert!(has("Some(1) None Some(600): address"), "{reasons:#?}");
+        assert!(has("`0/599h` has a hardened step"), "{reasons:#?}");
+        assert!(
+            has("Some(2) None Some(600): signature 0 recovers"),
+            "{reasons:#?}"
+        );
+        assert!(
+            has("duplicate address: account 0 (its address number 10)"),
+            "{reasons:#?}"
+        );
+        assert!(
+            has("Some(3) Some(\"0/5\") None: the account's key gives"),
+            "{reasons:#?}"
+        );
+        assert!(has("duplicate address: entry 2"), "{reasons:#?}");
+        assert!(
+            has("Some(3) Some(\"0/11\") None: the account's key gives"),
+            "{reasons:#?}"
+        );
+        // Another field order inside the accounts: only the streaming parser takes it, and it
+        // says the same (the digest is of the content, not the layout).
+        let mut v = value.clone();
+        for a in v["accounts"].as_array_mut().unwrap() {
+            let o = a.as_object_mut().unwrap();
+            let addresses = o.shift_remove("addresses").unwrap();
+            o.shift_insert(0, "addresses".into(), addresses);
+        }
+        let p2 = dir.path().join("reordered.json");
+        std::fs::write(&p2, serde_json::to_vec(&v).unwrap()).unwrap();
+        assert!(verify_parallel(&p2, &opts()).unwrap().is_none());
+        let mut slow = verify_streaming(&p2, &opts()).unwrap();
+        slow.file = r.file.clone();
+        assert_eq!(slow, r);
+    }
+
+    #[test]
+    fn bad_account_files_are_errors_naming_the_account_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = account_sample();
+        let text = String::from_utf8(s.to_file_bytes()).unwrap();
+        let cases = [
+            (
+                text.replacen("\"version\": 2", "\"version\": 1", 1),
+                "`account_template` needs format version 2",
+            ),
+            (
+                text.replacen("  \"account_template\"", "  \"account_templat\"", 1),
+                "unknown field `account_templat`",
+            ),
+            (
+                text.replacen("\"path\":\"0/1\"", "\"paht\":\"0/1\"", 1),
+                "account 0",
+            ),
+            (
+                text.replacen("\"descriptor\"", "\"descripter\"", 1),
+                "account 4",
+            ),
+            (
+                text.replacen("\"accounts\": [", "\"acounts\": [", 1),
+                "acounts",
+            ),
+        ];
+        for (i, (t, want)) in cases.iter().enumerate() {
+            let p = dir.path().join(format!("bad{i}.json"));
+            std::fs::write(&p, t).unwrap();
+            assert!(verify_parallel(&p, &opts()).unwrap().is_none(), "case {i}");
+            let e = verify_snapshot_file(&p, &opts()).unwrap_err().to_string();
+            assert!(e.contains(want) && e.contains("line"), "case {i}: {e}");
+        }
+        // Version 1 without accounts still reads as it always did.
+        let mut v1 = s.clone();
+        v1.accounts.clear();
+        v1.header.version = snapshot::FORMAT_VERSION;
+        v1.header.account_template = None;
+        let p = dir.path().join("v1.json");
+        std::fs::write(&p, v1.to_file_bytes()).unwrap();
+        let (fast, slow) = both(&p);
+        assert_eq!(fast.unwrap(), slow);
+        assert!(!String::from_utf8(v1.to_file_bytes())
+            .unwrap()
+            .contains("accounts"));
     }
 
     #[test]
@@ -553,6 +927,40 @@ mod tests {
                 }
             }
             assert_eq!(got, want, "step {step}");
+            assert_eq!(sp.finish().unwrap(), snapshot::format_digest(&s.digest()));
+        }
+    }
+
+    #[test]
+    fn splitter_gives_the_accounts_whatever_the_read_sizes() {
+        let mut s = account_sample();
+        s.accounts.truncate(5);
+        let bytes = s.to_file_bytes();
+        for step in [1, 13, 4096, 1 << 20] {
+            let mut sp = EntrySplitter::new(Trickle(&bytes, step)).unwrap();
+            while sp.next_batch(64, 1 << 20).unwrap().is_some() {}
+            let mut accounts: Vec<Account> = Vec::new();
+            while let Some(u) = sp.next_account_unit(100, 1 << 20).unwrap() {
+                match u {
+                    AccountUnit::Head { index, json } => {
+                        assert_eq!(index, accounts.len() as u64);
+                        accounts.push(serde_json::from_slice(&json).unwrap());
+                    }
+                    AccountUnit::Addresses { account, batch } => {
+                        let a = &mut accounts[account as usize];
+                        assert_eq!(batch.first_index, a.addresses.len() as u64);
+                        assert!(batch.len() <= 100);
+                        for i in 0..batch.len() {
+                            a.addresses
+                                .push(serde_json::from_slice(batch.get(i)).unwrap());
+                        }
+                    }
+                    AccountUnit::End { account, addresses } => {
+                        assert_eq!(addresses, accounts[account as usize].addresses.len() as u64);
+                    }
+                }
+            }
+            assert_eq!(accounts, s.accounts, "step {step}");
             assert_eq!(sp.finish().unwrap(), snapshot::format_digest(&s.digest()));
         }
     }

@@ -6,11 +6,13 @@
 //! - [`policy`]: wallet policies (serialization v1/v2, keys info, descriptor templates);
 //! - [`psbt`]: PSBTv2 maps for SIGN_PSBT and the partial signatures it yields;
 //! - [`host`]: the host-side interpreter and interrupt-loop driver;
-//! - [`device`]: the device-side flow that asks the host for preimages and leaves.
+//! - [`device`]: the device-side flow that asks the host for preimages and leaves;
+//! - [`export`]: which extended keys the app exports without a prompt.
 
 pub mod client_commands;
 pub mod commands;
 pub mod device;
+pub mod export;
 pub mod host;
 pub mod merkle;
 pub mod policy;

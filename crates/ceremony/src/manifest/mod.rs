@@ -7,6 +7,7 @@
 //! ceremony never starts on a manifest that could make a device sign for the wrong thing.
 //! Errors are [`InputError`]s naming the file, the entry (number, address, CSV line) and field.
 
+mod account;
 mod hsm;
 mod raw;
 
@@ -14,13 +15,19 @@ pub use hsm::Pkcs11Config;
 
 pub use crate::path::{parse_path, path_string};
 pub use crate::time::is_rfc3339;
+pub use account::{
+    unknown_fingerprint, AccountAddressSpec, AccountCosigner, AccountMultisig, AccountSpec,
+    AccountTask, MAX_ACCOUNT_ADDRESSES,
+};
 use bitcoin::address::{AddressType, NetworkUnchecked};
 use bitcoin::bip32::{ChildNumber, DerivationPath, Fingerprint, Xpub};
 use bitcoin::secp256k1::Secp256k1;
 use bitcoin::{Address, NetworkKind, PublicKey, ScriptBuf};
 use por_attest_verify::chains::{ChainFamily, Network, ScriptType};
 use por_attest_verify::error::InputError;
-use por_attest_verify::message::{MessageFields, Template, DEFAULT_TEMPLATE};
+use por_attest_verify::message::{
+    MessageFields, Template, DEFAULT_ACCOUNT_TEMPLATE, DEFAULT_TEMPLATE,
+};
 use por_attest_verify::snapshot::Anchor;
 use raw::{RawAddress, RawCosigner, RawManifest, RawSigner};
 use serde::{Deserialize, Serialize};
@@ -243,6 +250,9 @@ pub struct Manifest {
     pub signers: Vec<Signer>,
     /// The reserve addresses, inline ones first, then CSV rows.
     pub addresses: Vec<AddressSpec>,
+    account_template: Template,
+    /// The accounts (HD accounts and multisig wallets attested by their extended keys).
+    pub accounts: Vec<AccountSpec>,
 }
 
 fn script_keys(keys: impl Iterator<Item = PublicKey>, sorted: bool) -> Vec<PublicKey> {
@@ -259,6 +269,20 @@ fn multisig_script(
     keys: &[PublicKey],
 ) -> Result<ScriptBuf, por_attest_verify::schemes::SchemeError> {
     por_attest_verify::schemes::multisig_script(threshold as usize, keys).map(ScriptBuf::from_bytes)
+}
+
+/// What two listings of the same address have in common: the chain and the address in its
+/// canonical form (Bitcoin re-encoded, EVM lower case).
+fn address_key(chain: &str, family: ChainFamily, address: &str) -> (String, String) {
+    let norm = match family {
+        ChainFamily::Bitcoin => address
+            .parse::<Address<NetworkUnchecked>>()
+            .map(|a| a.assume_checked().to_string())
+            .unwrap_or_else(|_| address.to_string()),
+        f if f.info().case_insensitive_addresses => address.to_ascii_lowercase(),
+        _ => address.to_string(),
+    };
+    (chain.to_ascii_uppercase(), norm)
 }
 
 fn is_printable_line(s: &str) -> bool {
@@ -323,6 +347,12 @@ impl Manifest {
         }
         let template = Template::parse(raw.message_template.as_deref().unwrap_or(DEFAULT_TEMPLATE))
             .map_err(|e| top("message_template", e.to_string()))?;
+        let account_template = Template::parse_account(
+            raw.account_template
+                .as_deref()
+                .unwrap_or(DEFAULT_ACCOUNT_TEMPLATE),
+        )
+        .map_err(|e| top("account_template", e.to_string()))?;
         if let Some(c) = &raw.created_at {
             if !is_rfc3339(c) {
                 return Err(top(
@@ -401,6 +431,8 @@ impl Manifest {
             anchors: raw.anchors.clone(),
             signers,
             addresses: Vec::new(),
+            account_template,
+            accounts: Vec::new(),
         };
         let mut seen: HashMap<(String, String), usize> = HashMap::new();
         for (i, a) in raw.addresses.iter().enumerate() {
@@ -448,6 +480,40 @@ impl Manifest {
                 m.push_unique(spec, &mut seen, &ctx)?;
             }
         }
+        let mut in_accounts: HashMap<(String, String), String> = HashMap::new();
+        for (i, a) in raw.accounts.iter().enumerate() {
+            let ctx = Ctx {
+                file,
+                label: format!("account {i} ([[accounts]] #{})", i + 1),
+            };
+            let spec = m.build_account(a, i, base_dir.as_ref(), &ctx)?;
+            for x in &spec.addresses {
+                let Some(address) = &x.address else { continue };
+                let key = address_key(&spec.chain, spec.family, address);
+                let here = format!("{} at {}", spec.label(), x.path);
+                if let Some(first) = seen.get(&key) {
+                    return Err(ctx.err(
+                        "addresses",
+                        format!(
+                            "{} address `{address}` at {} is also entry {}",
+                            spec.chain,
+                            x.path,
+                            first + 1
+                        ),
+                    ));
+                }
+                if let Some(first) = in_accounts.insert(key, here) {
+                    return Err(ctx.err(
+                        "addresses",
+                        format!(
+                            "{} address `{address}` at {} is also listed by {first}",
+                            spec.chain, x.path
+                        ),
+                    ));
+                }
+            }
+            m.accounts.push(spec);
+        }
         Ok(m)
     }
 
@@ -457,16 +523,7 @@ impl Manifest {
         seen: &mut HashMap<(String, String), usize>,
         ctx: &Ctx<'_>,
     ) -> Result<(), InputError> {
-        let norm = match spec.family {
-            ChainFamily::Bitcoin => spec
-                .address
-                .parse::<Address<NetworkUnchecked>>()
-                .map(|a| a.assume_checked().to_string())
-                .unwrap_or_else(|_| spec.address.clone()),
-            f if f.info().case_insensitive_addresses => spec.address.to_ascii_lowercase(),
-            _ => spec.address.clone(),
-        };
-        let key = (spec.chain.to_ascii_uppercase(), norm);
+        let key = address_key(&spec.chain, spec.family, &spec.address);
         if let Some(first) = seen.get(&key) {
             return Err(ctx.err(
                 "address",
@@ -919,6 +976,11 @@ impl Manifest {
         &self.template
     }
 
+    /// The account message template.
+    pub fn account_template(&self) -> &Template {
+        &self.account_template
+    }
+
     /// The signer with this id.
     pub fn signer(&self, id: &str) -> Option<&Signer> {
         self.signers.iter().find(|s| s.id == id)
@@ -1029,6 +1091,8 @@ impl Manifest {
             snapshot_id: self.snapshot_id.clone(),
             test: self.test,
             message_template: Some(self.template.as_str().to_string()),
+            account_template: (!self.accounts.is_empty())
+                .then(|| self.account_template.as_str().to_string()),
             created_at: self.created_at.clone(),
             addresses_csv: None,
             anchors: self.anchors.clone(),
@@ -1052,6 +1116,7 @@ impl Manifest {
                 })
                 .collect(),
             addresses,
+            accounts: self.accounts_to_raw(),
         }
     }
 

@@ -18,6 +18,8 @@ pub(crate) struct RawManifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_template: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_template: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addresses_csv: Option<String>,
@@ -25,6 +27,52 @@ pub(crate) struct RawManifest {
     pub signers: Vec<RawSigner>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<RawAddress>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<RawAccount>,
+}
+
+/// One `[[accounts]]` table: every field optional here, so that a missing one is reported with
+/// the account it belongs to.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAccount {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<Network>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script_type: Option<ScriptType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xpub: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wallet: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sorted: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cosigners: Option<Vec<RawCosigner>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranges: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addresses: Option<Vec<RawAccountAddress>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addresses_csv: Option<String>,
+}
+
+/// One address of an account: its relative path, and optionally the address and balance.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAccountAddress {
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<String>,
 }
 
 /// One `[[signers]]` table.

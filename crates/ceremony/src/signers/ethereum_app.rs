@@ -3,6 +3,7 @@
 use super::{wire_path, DeviceError};
 use crate::transport::Exchange;
 use bitcoin::bip32::DerivationPath;
+use bitcoin::secp256k1::PublicKey;
 use firmware_messages::ethereum::{
     sign_personal_message_commands, AddressResponse, GetAddress, Signature,
 };
@@ -27,19 +28,56 @@ impl<T: Exchange> EthereumApp<T> {
     /// The address at `path` as `0x` + EIP-55 hex (shown on the device when `display`).
     pub fn address(&mut self, path: &DerivationPath, display: bool) -> Result<String, DeviceError> {
         let what = format!("deriving the Ethereum address at {path}");
+        let a = self.get_address(path, display, false, &what)?;
+        Ok(format!("0x{}", a.address))
+    }
+
+    fn get_address(
+        &mut self,
+        path: &DerivationPath,
+        display: bool,
+        chain_code: bool,
+        what: &str,
+    ) -> Result<AddressResponse, DeviceError> {
         let cmd = GetAddress {
             path: wire_path(path),
             display,
-            chain_code: false,
+            chain_code,
             chain_id: None,
         }
         .to_command();
         let r = self.transport.send(&cmd)?;
         if r.status != StatusWord::OK {
-            return Err(DeviceError::from_status(r.status, &what, "Ethereum"));
+            return Err(DeviceError::from_status(r.status, what, "Ethereum"));
         }
-        let a = AddressResponse::decode(&r.data).map_err(|e| DeviceError::bad_reply(&what, e))?;
-        Ok(format!("0x{}", a.address))
+        AddressResponse::decode(&r.data).map_err(|e| DeviceError::bad_reply(what, e))
+    }
+
+    /// The public key at `path` and, when `chain_code`, its BIP-32 chain code (P2 = 1), nothing
+    /// shown; the reply's address must be the key's.
+    pub fn public_key(
+        &mut self,
+        path: &DerivationPath,
+        chain_code: bool,
+    ) -> Result<(PublicKey, Option<[u8; 32]>), DeviceError> {
+        let what = format!("reading the Ethereum key at {path}");
+        let a = self.get_address(path, false, chain_code, &what)?;
+        let key = PublicKey::from_slice(&a.public_key)
+            .map_err(|e| DeviceError::bad_reply(&what, format!("public key: {e}")))?;
+        let of_key = por_attest_verify::schemes::evm::evm_address_of(&key);
+        if !a.address.eq_ignore_ascii_case(&hex::encode(of_key)) {
+            return Err(DeviceError::bad_reply(
+                &what,
+                format!(
+                    "address: 0x{} is not the address of the returned key",
+                    a.address
+                ),
+            ));
+        }
+        if chain_code && a.chain_code.is_none() {
+            return Err(DeviceError::bad_reply(&what, "no chain code in the reply"));
+        }
+        Ok((key, a.chain_code))
     }
 
     /// Signs `message` with EIP-191 personal_sign at `path`; returns `0x` + r‖s‖v hex.

@@ -6,11 +6,12 @@
 use super::bitcoin_app::DefaultWallet;
 use super::{dashboard, ensure_app, wire_path, AppKind, BitcoinApp, DeviceError};
 use super::{EthereumApp, TronApp};
-use crate::manifest::{AddressSpec, Manifest, SigningTask};
-use crate::signer::{Signer, SigningKey};
+use crate::manifest::{AccountMultisig, AddressSpec, Manifest, SigningTask};
+use crate::signer::{AccountAddressRef, Signer, SigningKey};
 use crate::transport::Exchange;
 use bitcoin::bip32::{ChildNumber, DerivationPath, Fingerprint, Xpub};
 use bitcoin::Psbt;
+use firmware_messages::bitcoin::export::exports_silently;
 use firmware_messages::bitcoin::policy::{KeyInfo, PolicyVersion, WalletPolicy};
 use firmware_messages::bitcoin::psbt::PartialSignature;
 use por_attest_verify::chains::{ChainFamily, ScriptType};
@@ -33,6 +34,8 @@ pub struct LedgerSigner<T: Exchange> {
     /// The default wallet of the last single-key Bitcoin address derived, by its path (the
     /// PSBT that follows needs its account key).
     last_wallet: Option<(DerivationPath, DefaultWallet)>,
+    /// Prompts the device has put before a person during this run.
+    confirmations: u64,
 }
 
 impl<T: Exchange> LedgerSigner<T> {
@@ -45,7 +48,28 @@ impl<T: Exchange> LedgerSigner<T> {
             fingerprint: None,
             registered: HashMap::new(),
             last_wallet: None,
+            confirmations: 0,
         }
+    }
+
+    /// Counts a prompt that was answered (approved or rejected).
+    fn prompted<R>(&mut self, r: Result<R, DeviceError>) -> Result<R, DeviceError> {
+        if matches!(r, Ok(_) | Err(DeviceError::Rejected(_))) {
+            self.confirmations += 1;
+        }
+        r
+    }
+
+    /// The HMAC of a registered wallet policy, registering it (a prompt) the first time.
+    fn registered(&mut self, policy: &WalletPolicy) -> Result<[u8; 32], DeviceError> {
+        let id = policy.id();
+        if let Some(h) = self.registered.get(&id) {
+            return Ok(*h);
+        }
+        let r = self.bitcoin()?.register_wallet(policy);
+        let h = self.prompted(r)?;
+        self.registered.insert(id, h);
+        Ok(h)
     }
 
     /// The transport back.
@@ -104,6 +128,24 @@ impl<T: Exchange> LedgerSigner<T> {
     }
 }
 
+impl<T: Exchange> LedgerSigner<T> {
+    /// The Ethereum or Tron app's address at `path` (shown when `display`).
+    fn account_app_address(
+        &mut self,
+        family: ChainFamily,
+        path: &DerivationPath,
+        display: bool,
+    ) -> Result<String, DeviceError> {
+        let app = app_for(family);
+        self.open(app)?;
+        if app == AppKind::Ethereum {
+            EthereumApp::new(&mut self.transport).address(path, display)
+        } else {
+            TronApp::new(&mut self.transport).address(path, display)
+        }
+    }
+}
+
 /// How a default wallet policy of `script_type` begins (`tr(`, `wpkh(`, `sh(wpkh(`, `pkh(`).
 fn policy_head(script_type: ScriptType) -> &'static str {
     match script_type {
@@ -134,6 +176,71 @@ fn p2tr_unsupported_by(version: &str) -> Option<String> {
     })
 }
 
+/// A cosigner key of a wallet policy: its origin (fingerprint and path), when known, and xpub.
+type PolicyKey = (Option<(Fingerprint, DerivationPath)>, Xpub);
+
+/// The device's wallet policy of a `threshold`-of-n CHECKMULTISIG over `keys` (each with its
+/// receive and change branches below it), spelled for the app's policy `version`.
+fn wallet_policy(
+    version: PolicyVersion,
+    script_type: ScriptType,
+    threshold: u32,
+    sorted: bool,
+    keys: &[PolicyKey],
+) -> Option<WalletPolicy> {
+    // Version 1 puts the `/**` derivation on the key, version 2 on the placeholder.
+    let (key_suffix, placeholder_suffix) = match version {
+        PolicyVersion::V1 => ("/**", ""),
+        PolicyVersion::V2 => ("", "/**"),
+    };
+    let keys: Vec<String> = keys
+        .iter()
+        .map(|(origin, xpub)| {
+            KeyInfo {
+                origin: origin.as_ref().map(|(f, p)| (f.to_bytes(), wire_path(p))),
+                xpub: xpub.to_string(),
+                suffix: key_suffix.to_string(),
+            }
+            .to_string()
+        })
+        .collect();
+    let multi = if sorted { "sortedmulti" } else { "multi" };
+    let inner = format!(
+        "{multi}({threshold},{})",
+        (0..keys.len())
+            .map(|i| format!("@{i}{placeholder_suffix}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let template = match script_type {
+        ScriptType::P2wsh => format!("wsh({inner})"),
+        ScriptType::P2sh => format!("sh({inner})"),
+        ScriptType::P2shP2wsh => format!("sh(wsh({inner}))"),
+        _ => return None,
+    };
+    let digest = sha2::Sha256::digest(format!("{template}{keys:?}").as_bytes());
+    Some(WalletPolicy {
+        version,
+        name: format!(
+            "PoR {threshold}of{} {}",
+            keys.len(),
+            &hex::encode(digest)[..8]
+        ),
+        descriptor_template: template,
+        keys,
+    })
+}
+
+/// `[change, index]` with change 0 or 1: the relative paths a wallet policy's `/**` reaches.
+fn change_and_index(steps: &[ChildNumber]) -> Option<(bool, u32)> {
+    match steps {
+        [ChildNumber::Normal { index: c }, ChildNumber::Normal { index: i }] if *c <= 1 => {
+            Some((*c == 1, *i))
+        }
+        _ => None,
+    }
+}
+
 /// The device's wallet policy for a multisig address, when every cosigner key is an xpub and
 /// the address sits at `change/index` below them; `None` otherwise.
 fn multisig_policy(
@@ -141,66 +248,59 @@ fn multisig_policy(
     spec: &AddressSpec,
     version: PolicyVersion,
 ) -> Option<(WalletPolicy, bool, u32)> {
-    // Version 1 puts the `/**` derivation on the key, version 2 on the placeholder.
-    let (key_suffix, placeholder_suffix) = match version {
-        PolicyVersion::V1 => ("/**", ""),
-        PolicyVersion::V2 => ("", "/**"),
-    };
     let ms = spec.multisig.as_ref()?;
     let steps: Vec<ChildNumber> = ms.child.as_ref()?.into_iter().copied().collect();
-    let (change, index) = match steps.as_slice() {
-        [ChildNumber::Normal { index: c }, ChildNumber::Normal { index: i }] if *c <= 1 => {
-            (*c == 1, *i)
-        }
-        _ => return None,
-    };
+    let (change, index) = change_and_index(&steps)?;
     let mut keys = Vec::with_capacity(ms.cosigners.len());
     for c in &ms.cosigners {
-        let xpub = c.xpub?;
         let origin = match (&c.signer, &c.origin_path) {
             (Some(id), Some(path)) => manifest
                 .signer(id)
                 .and_then(|s| s.fingerprint)
-                .map(|f| (f.to_bytes(), wire_path(path))),
+                .map(|f| (f, path.clone())),
             _ => None,
         };
-        keys.push(
-            KeyInfo {
-                origin,
-                xpub: xpub.to_string(),
-                suffix: key_suffix.to_string(),
-            }
-            .to_string(),
-        );
+        keys.push((origin, c.xpub?));
     }
-    let multi = if ms.sorted { "sortedmulti" } else { "multi" };
-    let inner = format!(
-        "{multi}({},{})",
-        ms.threshold,
-        (0..keys.len())
-            .map(|i| format!("@{i}{placeholder_suffix}"))
-            .collect::<Vec<_>>()
-            .join(",")
-    );
-    let template = match spec.script_type? {
-        ScriptType::P2wsh => format!("wsh({inner})"),
-        ScriptType::P2sh => format!("sh({inner})"),
-        ScriptType::P2shP2wsh => format!("sh(wsh({inner}))"),
-        _ => return None,
-    };
-    let digest = sha2::Sha256::digest(format!("{template}{keys:?}").as_bytes());
-    let policy = WalletPolicy {
-        version,
-        name: format!(
-            "PoR {}of{} {}",
-            ms.threshold,
-            keys.len(),
-            &hex::encode(digest)[..8]
-        ),
-        descriptor_template: template,
-        keys,
-    };
+    let policy = wallet_policy(version, spec.script_type?, ms.threshold, ms.sorted, &keys)?;
     Some((policy, change, index))
+}
+
+/// The device's wallet policy of a multisig account (every cosigner with its origin).
+fn account_policy(
+    version: PolicyVersion,
+    script_type: ScriptType,
+    ms: &AccountMultisig,
+) -> Option<WalletPolicy> {
+    let keys: Vec<PolicyKey> = ms
+        .cosigners
+        .iter()
+        .map(|c| (Some((c.fingerprint, c.origin_path.clone())), c.xpub))
+        .collect();
+    wallet_policy(version, script_type, ms.threshold, ms.sorted, &keys)
+}
+
+/// An extended public key from its parts, as BIP-32 serializes it: the parent key gives the
+/// parent fingerprint, the path the depth and child number (the network is mainnet's `xpub`).
+fn assemble_xpub(
+    path: &DerivationPath,
+    key: bitcoin::secp256k1::PublicKey,
+    chain_code: [u8; 32],
+    parent: bitcoin::secp256k1::PublicKey,
+) -> Xpub {
+    use bitcoin::hashes::{hash160, Hash};
+    let steps: &[ChildNumber] = path.as_ref();
+    let id = hash160::Hash::hash(&parent.serialize());
+    Xpub {
+        network: bitcoin::NetworkKind::Main,
+        depth: steps.len() as u8,
+        parent_fingerprint: Fingerprint::from(
+            <[u8; 4]>::try_from(&id.as_byte_array()[..4]).expect("4 bytes"),
+        ),
+        child_number: *steps.last().unwrap_or(&ChildNumber::Normal { index: 0 }),
+        public_key: key,
+        chain_code: chain_code.into(),
+    }
 }
 
 impl<T: Exchange> Signer for LedgerSigner<T> {
@@ -224,12 +324,46 @@ impl<T: Exchange> Signer for LedgerSigner<T> {
         path: &DerivationPath,
         display: bool,
     ) -> Result<Xpub, DeviceError> {
+        let steps: Vec<u32> = path.into_iter().map(|c| u32::from(*c)).collect();
         match app_for(family) {
-            AppKind::Bitcoin => self.bitcoin()?.extended_pubkey(path, display),
-            _ => Err(DeviceError::Unsupported(format!(
-                "exporting an extended key from the {} app",
-                app_for(family).name()
-            ))),
+            AppKind::Bitcoin => {
+                // The app exports other keys only with a key export review.
+                let silent = [0, 1].iter().any(|coin| exports_silently(&steps, *coin));
+                let r = self.bitcoin()?.extended_pubkey(path, display || !silent);
+                if display || !silent {
+                    self.prompted(r)
+                } else {
+                    r
+                }
+            }
+            app => {
+                // The Ethereum and Tron apps give the key and its chain code (nothing shown);
+                // the parent key gives the parent fingerprint of the serialization.
+                let Some(parent) = path
+                    .as_ref()
+                    .split_last()
+                    .map(|(_, p)| DerivationPath::from(p.to_vec()))
+                else {
+                    return Err(DeviceError::Unsupported(
+                        "exporting the master key from the Ethereum or Tron app".into(),
+                    ));
+                };
+                self.open(app)?;
+                let ((key, cc), (parent_key, _)) = if app == AppKind::Ethereum {
+                    let mut eth = EthereumApp::new(&mut self.transport);
+                    (eth.public_key(path, true)?, eth.public_key(&parent, false)?)
+                } else {
+                    let mut tron = TronApp::new(&mut self.transport);
+                    (
+                        tron.public_key(path, true)?,
+                        tron.public_key(&parent, false)?,
+                    )
+                };
+                let cc = cc.ok_or_else(|| {
+                    DeviceError::bad_reply("reading the account key", "no chain code")
+                })?;
+                Ok(assemble_xpub(path, key, cc, parent_key))
+            }
         }
     }
 
@@ -241,17 +375,13 @@ impl<T: Exchange> Signer for LedgerSigner<T> {
     ) -> Result<Option<String>, DeviceError> {
         let spec = task.spec;
         match app_for(spec.family) {
-            AppKind::Ethereum => {
-                self.open(AppKind::Ethereum)?;
-                EthereumApp::new(&mut self.transport)
-                    .address(task.path, display)
-                    .map(Some)
-            }
-            AppKind::Tron => {
-                self.open(AppKind::Tron)?;
-                TronApp::new(&mut self.transport)
-                    .address(task.path, display)
-                    .map(Some)
+            AppKind::Ethereum | AppKind::Tron => {
+                let r = self.account_app_address(spec.family, task.path, display);
+                if display {
+                    self.prompted(r).map(Some)
+                } else {
+                    r.map(Some)
+                }
             }
             AppKind::Bitcoin => {
                 let st = spec.script_type.ok_or_else(|| {
@@ -259,10 +389,10 @@ impl<T: Exchange> Signer for LedgerSigner<T> {
                 })?;
                 if !st.is_multisig() {
                     let w = self.default_wallet(st, task.path)?;
-                    return self
+                    let r = self
                         .bitcoin()?
-                        .wallet_address(&w.policy, None, w.change, w.index, display)
-                        .map(Some);
+                        .wallet_address(&w.policy, None, w.change, w.index, display);
+                    return if display { self.prompted(r) } else { r }.map(Some);
                 }
                 // A multisig address, shown through a registered wallet policy (the user
                 // approves the policy and its keys once per wallet).
@@ -270,18 +400,11 @@ impl<T: Exchange> Signer for LedgerSigner<T> {
                 let Some((policy, change, index)) = multisig_policy(manifest, spec, version) else {
                     return Ok(None);
                 };
-                let id = policy.id();
-                let hmac = match self.registered.get(&id) {
-                    Some(h) => *h,
-                    None => {
-                        let h = self.bitcoin()?.register_wallet(&policy)?;
-                        self.registered.insert(id, h);
-                        h
-                    }
-                };
-                self.bitcoin()?
-                    .wallet_address(&policy, Some(hmac), change, index, display)
-                    .map(Some)
+                let hmac = self.registered(&policy)?;
+                let r = self
+                    .bitcoin()?
+                    .wallet_address(&policy, Some(hmac), change, index, display);
+                if display { self.prompted(r) } else { r }.map(Some)
             }
         }
     }
@@ -291,7 +414,7 @@ impl<T: Exchange> Signer for LedgerSigner<T> {
         key: &SigningKey<'_>,
         message: &[u8],
     ) -> Result<String, DeviceError> {
-        match app_for(key.family) {
+        let r = match app_for(key.family) {
             AppKind::Bitcoin => self.bitcoin()?.sign_message(key.path, message),
             AppKind::Ethereum => {
                 self.open(AppKind::Ethereum)?;
@@ -301,7 +424,8 @@ impl<T: Exchange> Signer for LedgerSigner<T> {
                 self.open(AppKind::Tron)?;
                 TronApp::new(&mut self.transport).sign_personal_message(key.path, message)
             }
-        }
+        };
+        self.prompted(r)
     }
 
     fn sign_psbt(
@@ -338,7 +462,8 @@ impl<T: Exchange> Signer for LedgerSigner<T> {
         input
             .tap_key_origins
             .insert(internal, (vec![], (f, task.path.clone())));
-        let sigs = self.bitcoin()?.sign_psbt(psbt, &wallet.policy, None)?;
+        let r = self.bitcoin()?.sign_psbt(psbt, &wallet.policy, None);
+        let sigs = self.prompted(r)?;
         for (i, sig) in sigs {
             let Some(input) = usize::try_from(i).ok().and_then(|i| psbt.inputs.get_mut(i)) else {
                 return Err(DeviceError::bad_reply(
@@ -368,6 +493,56 @@ impl<T: Exchange> Signer for LedgerSigner<T> {
             }
         }
         Ok(())
+    }
+
+    fn show_account_address(
+        &mut self,
+        a: &AccountAddressRef<'_>,
+    ) -> Result<Option<String>, DeviceError> {
+        let relative: Vec<ChildNumber> = a
+            .relative
+            .iter()
+            .map(|s| ChildNumber::from_normal_idx(*s))
+            .collect::<Result<_, _>>()
+            .map_err(|e| DeviceError::Unsupported(format!("relative path: {e}")))?;
+        let full = a.account_path.extend(&relative);
+        if app_for(a.family) != AppKind::Bitcoin {
+            let r = self.account_app_address(a.family, &full, true);
+            return self.prompted(r).map(Some);
+        }
+        let Some(st) = a.script_type else {
+            return Ok(None);
+        };
+        let Some((change, index)) = change_and_index(&relative) else {
+            return Ok(None); // the app shows addresses at change/index only
+        };
+        match a.multisig {
+            None => {
+                if a.account_path.len() != 3 {
+                    return Ok(None);
+                }
+                let w = self.default_wallet(st, &full)?;
+                let r = self
+                    .bitcoin()?
+                    .wallet_address(&w.policy, None, w.change, w.index, true);
+                self.prompted(r).map(Some)
+            }
+            Some(ms) => {
+                let version = self.bitcoin()?.policy_version();
+                let Some(policy) = account_policy(version, st, ms) else {
+                    return Ok(None);
+                };
+                let hmac = self.registered(&policy)?;
+                let r = self
+                    .bitcoin()?
+                    .wallet_address(&policy, Some(hmac), change, index, true);
+                self.prompted(r).map(Some)
+            }
+        }
+    }
+
+    fn confirmations(&self) -> u64 {
+        self.confirmations
     }
 
     fn message_display_hint(&self, family: ChainFamily, message: &[u8]) -> Option<String> {

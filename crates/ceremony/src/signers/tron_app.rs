@@ -53,10 +53,37 @@ impl<T: Exchange> TronApp<T> {
     /// the one of the public key in the same reply.
     pub fn address(&mut self, path: &DerivationPath, display: bool) -> Result<String, DeviceError> {
         let what = format!("deriving the TRON address at {path}");
+        self.get_address(path, display, false, &what)
+            .map(|(_, address, _)| address)
+    }
+
+    /// The public key at `path` and, when `chain_code`, its BIP-32 chain code (P2 = 1), nothing
+    /// shown.
+    pub fn public_key(
+        &mut self,
+        path: &DerivationPath,
+        chain_code: bool,
+    ) -> Result<(PublicKey, Option<[u8; 32]>), DeviceError> {
+        let what = format!("reading the TRON key at {path}");
+        let (key, _, cc) = self.get_address(path, false, chain_code, &what)?;
+        if chain_code && cc.is_none() {
+            return Err(DeviceError::bad_reply(&what, "no chain code in the reply"));
+        }
+        Ok((key, cc))
+    }
+
+    fn get_address(
+        &mut self,
+        path: &DerivationPath,
+        display: bool,
+        chain_code: bool,
+        what: &str,
+    ) -> Result<(PublicKey, String, Option<[u8; 32]>), DeviceError> {
+        let what = what.to_string();
         let cmd = GetAddress {
             path: wire_path(path),
             display,
-            chain_code: false,
+            chain_code,
         }
         .to_command();
         let r = self.transport.send(&cmd)?;
@@ -76,7 +103,7 @@ impl<T: Exchange> TronApp<T> {
                 ),
             ));
         }
-        Ok(a.address)
+        Ok((key, a.address, a.chain_code))
     }
 
     /// Signs `message` as a TIP-191 personal message at `path`; returns `0x` + r‖s‖v hex with

@@ -1,7 +1,8 @@
 //! The block splitter: cuts a well-formed snapshot file into the raw JSON text of its entries,
-//! in large batches, for the parallel verifier (anything else goes to the streaming reader).
+//! in large batches, and of its accounts (each account's fields, then its addresses in
+//! batches), for the parallel verifier (anything else goes to the streaming reader).
 
-use super::{Anchor, Header, FORMAT_TAG, FORMAT_VERSION};
+use super::{version_is_known, Anchor, Header, ACCOUNTS_FORMAT_VERSION, FORMAT_TAG};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -56,6 +57,8 @@ struct RawHead {
     created_at: String,
     anchors: BTreeMap<String, Anchor>,
     message_template: String,
+    #[serde(default)]
+    account_template: Option<String>,
     #[serde(default)]
     digest: Option<String>,
 }
@@ -144,6 +147,47 @@ pub struct EntrySplitter<R> {
     stated_digest: Option<String>,
     next_index: u64,
     entries_done: bool,
+    accounts: AccountsState,
+}
+
+/// Where the splitter is after the entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AccountsState {
+    /// Between top-level fields after `entries` (no `accounts` yet, or after them).
+    TopLevel { accounts_seen: bool },
+    /// Inside `accounts`, before account `next`.
+    List { next: u64 },
+    /// Inside the addresses of account `account`, `done` of them given.
+    Addresses { account: u64, done: u64 },
+    /// After the closing brace of the file.
+    Closed,
+}
+
+/// A piece of the `accounts` of a snapshot, as [`EntrySplitter::next_account_unit`] gives them.
+#[derive(Debug, Clone)]
+pub enum AccountUnit {
+    /// The start of account `index`: the JSON object of its fields before `addresses`.
+    Head {
+        /// The account's position (0-based) in `accounts`.
+        index: u64,
+        /// `{…}`: the account's fields but `addresses`, as written.
+        json: Vec<u8>,
+    },
+    /// Consecutive addresses of account `account`; `batch.first_index` is the position of the
+    /// first in the account's list.
+    Addresses {
+        /// The account.
+        account: u64,
+        /// The addresses' raw JSON.
+        batch: RawBatch,
+    },
+    /// The end of account `account`, which listed `addresses` addresses.
+    End {
+        /// The account.
+        account: u64,
+        /// How many addresses it listed.
+        addresses: u64,
+    },
 }
 
 impl<R: Read> EntrySplitter<R> {
@@ -163,10 +207,14 @@ impl<R: Read> EntrySplitter<R> {
                 created_at: String::new(),
                 anchors: BTreeMap::new(),
                 message_template: String::new(),
+                account_template: None,
             },
             stated_digest: None,
             next_index: 0,
             entries_done: false,
+            accounts: AccountsState::TopLevel {
+                accounts_seen: false,
+            },
         };
         if s.peek()? != Some(b'{') {
             return bail("not an object");
@@ -196,8 +244,12 @@ impl<R: Read> EntrySplitter<R> {
         }
         s.pos += 1;
         let raw: RawHead = serde_json::from_slice(&head).or_else(|e| bail(e.to_string()))?;
-        if raw.format != FORMAT_TAG || raw.version != FORMAT_VERSION {
-            return bail("format or version");
+        let v2 = raw.version >= ACCOUNTS_FORMAT_VERSION;
+        if raw.format != FORMAT_TAG
+            || !version_is_known(raw.version)
+            || v2 != raw.account_template.is_some()
+        {
+            return bail("format, version or account template");
         }
         s.header = Header {
             format: raw.format,
@@ -207,6 +259,7 @@ impl<R: Read> EntrySplitter<R> {
             created_at: raw.created_at,
             anchors: raw.anchors,
             message_template: raw.message_template,
+            account_template: raw.account_template,
         };
         s.stated_digest = raw.digest;
         if s.peek()? == Some(b']') {
@@ -257,28 +310,145 @@ impl<R: Read> EntrySplitter<R> {
         Ok(Some(batch))
     }
 
-    /// After the last batch: reads the rest of the file and returns the stated digest.
-    pub fn finish(mut self) -> Result<String, SplitBail> {
+    /// After the last batch of entries: the next piece of `accounts` (version 2), or `None`
+    /// after the last (or when there are none).
+    pub fn next_account_unit(
+        &mut self,
+        max_addresses: usize,
+        max_bytes: usize,
+    ) -> Result<Option<AccountUnit>, SplitBail> {
         if !self.entries_done {
             return bail("entries not all read");
         }
         loop {
-            match self.peek()? {
-                Some(b'}') => {
-                    self.pos += 1;
-                    break;
-                }
-                Some(b',') => {
-                    self.pos += 1;
-                    if self.key()? != b"\"digest\"" || self.stated_digest.is_some() {
-                        return bail("a field after `entries` other than `digest`");
+            match self.accounts {
+                AccountsState::Closed => return Ok(None),
+                AccountsState::TopLevel { accounts_seen } => match self.peek()? {
+                    Some(b'}') => {
+                        self.pos += 1;
+                        self.accounts = AccountsState::Closed;
                     }
-                    let v = self.value()?;
-                    self.stated_digest =
-                        Some(serde_json::from_slice(&v).or_else(|e| bail(e.to_string()))?);
+                    Some(b',') => {
+                        self.pos += 1;
+                        let key = self.key()?;
+                        if key == b"\"digest\"" && self.stated_digest.is_none() {
+                            let v = self.value()?;
+                            self.stated_digest =
+                                Some(serde_json::from_slice(&v).or_else(|e| bail(e.to_string()))?);
+                        } else if key == b"\"accounts\""
+                            && !accounts_seen
+                            && self.header.version >= ACCOUNTS_FORMAT_VERSION
+                        {
+                            if self.peek()? != Some(b'[') {
+                                return bail("`accounts` is not an array");
+                            }
+                            self.pos += 1;
+                            self.accounts = if self.peek()? == Some(b']') {
+                                self.pos += 1;
+                                AccountsState::TopLevel {
+                                    accounts_seen: true,
+                                }
+                            } else {
+                                AccountsState::List { next: 0 }
+                            };
+                        } else {
+                            return bail("an unexpected field after `entries`");
+                        }
+                    }
+                    _ => return bail("expected `,` or `}` after `entries`"),
+                },
+                AccountsState::List { next } => {
+                    if self.peek()? != Some(b'{') {
+                        return bail("an account is not an object");
+                    }
+                    self.pos += 1;
+                    let mut json = b"{".to_vec();
+                    loop {
+                        let key = self.key()?;
+                        if key == b"\"addresses\"" {
+                            break;
+                        }
+                        let value = self.value()?;
+                        if json.len() > 1 {
+                            json.push(b',');
+                        }
+                        json.extend_from_slice(&key);
+                        json.push(b':');
+                        json.extend_from_slice(&value);
+                        match self.peek()? {
+                            Some(b',') => self.pos += 1,
+                            _ => return bail("an account without `addresses` last"),
+                        }
+                    }
+                    json.push(b'}');
+                    if self.peek()? != Some(b'[') {
+                        return bail("`addresses` is not an array");
+                    }
+                    self.pos += 1;
+                    self.accounts = AccountsState::Addresses {
+                        account: next,
+                        done: 0,
+                    };
+                    return Ok(Some(AccountUnit::Head { index: next, json }));
                 }
-                _ => return bail("expected `,` or `}` after `entries`"),
+                AccountsState::Addresses { account, done } => {
+                    if self.peek()? == Some(b']') {
+                        self.pos += 1;
+                        if self.peek()? != Some(b'}') {
+                            return bail("a field after an account's `addresses`");
+                        }
+                        self.pos += 1;
+                        self.accounts = match self.peek()? {
+                            Some(b',') => {
+                                self.pos += 1;
+                                AccountsState::List { next: account + 1 }
+                            }
+                            Some(b']') => {
+                                self.pos += 1;
+                                AccountsState::TopLevel {
+                                    accounts_seen: true,
+                                }
+                            }
+                            _ => return bail("expected `,` or `]` after an account"),
+                        };
+                        return Ok(Some(AccountUnit::End {
+                            account,
+                            addresses: done,
+                        }));
+                    }
+                    let mut batch = RawBatch {
+                        first_index: done,
+                        data: Vec::with_capacity(max_bytes.min(1 << 20) + 4096),
+                        ends: Vec::with_capacity(max_addresses),
+                    };
+                    while batch.len() < max_addresses && batch.data.len() < max_bytes {
+                        if self.peek()? != Some(b'{') {
+                            return bail("an address is not an object");
+                        }
+                        let value = self.value_range()?;
+                        batch.data.extend_from_slice(&self.buf[value.clone()]);
+                        batch.ends.push(batch.data.len());
+                        match self.peek()? {
+                            Some(b',') => self.pos += 1,
+                            Some(b']') => break,
+                            _ => return bail("expected `,` or `]` after an address"),
+                        }
+                    }
+                    self.accounts = AccountsState::Addresses {
+                        account,
+                        done: done + batch.len() as u64,
+                    };
+                    return Ok(Some(AccountUnit::Addresses { account, batch }));
+                }
             }
+        }
+    }
+
+    /// After the last batch (and the last account unit): reads the rest of the file and
+    /// returns the stated digest.
+    pub fn finish(mut self) -> Result<String, SplitBail> {
+        while self.next_account_unit(1, 1)?.is_some() {
+            // A caller that skipped the accounts: pass over them (only the digest is wanted).
         }
         if self.peek()?.is_some() {
             return bail("trailing characters");

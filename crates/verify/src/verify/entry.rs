@@ -10,12 +10,14 @@ use bitcoin::address::NetworkUnchecked;
 use bitcoin::{Address, AddressType};
 use std::collections::BTreeMap;
 
-/// What every entry is checked against: the snapshot header.
+/// What every entry and account is checked against: the snapshot header.
 pub struct SnapshotContext {
-    entity: String,
-    snapshot_id: String,
-    anchors: BTreeMap<String, Anchor>,
+    pub(crate) entity: String,
+    pub(crate) snapshot_id: String,
+    pub(crate) anchors: BTreeMap<String, Anchor>,
     template: Result<Template, String>,
+    /// Version 2: the account template, or why it is rejected.
+    pub(crate) account_template: Option<Result<Template, String>>,
 }
 
 impl SnapshotContext {
@@ -26,12 +28,28 @@ impl SnapshotContext {
             snapshot_id: h.snapshot_id.clone(),
             anchors: h.anchors.clone(),
             template: Template::parse(&h.message_template).map_err(|e| e.to_string()),
+            account_template: h
+                .account_template
+                .as_ref()
+                .map(|t| Template::parse_account(t).map_err(|e| e.to_string())),
         }
     }
 
     /// The snapshot's message template, or why it is rejected.
     pub fn template(&self) -> Result<&Template, &str> {
         self.template.as_ref().map_err(String::as_str)
+    }
+
+    /// Problems of the header itself (its templates), for the report's file failures.
+    pub fn header_failures(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Err(e) = &self.template {
+            out.push(format!("field `message_template`: {e}"));
+        }
+        if let Some(Err(e)) = &self.account_template {
+            out.push(format!("field `account_template`: {e}"));
+        }
+        out
     }
 }
 
