@@ -169,11 +169,11 @@ pub(super) fn key_without_hsm(ctx: &Ctx<'_>) -> InputError {
     )
 }
 
-/// The error for a multisig cosigner held by a pkcs11 signer.
-pub(super) fn hsm_cosigner(ctx: &Ctx<'_>, field: &str, signer: &str) -> InputError {
+/// The error for a multisig cosigner or an account held by a pkcs11 signer.
+pub(super) fn hsm_not_single_key(ctx: &Ctx<'_>, field: &str, signer: &str) -> InputError {
     ctx.err(
         field,
-        format!("signer `{signer}` is a pkcs11 HSM, which signs single-key addresses only; a multisig cosigner must be held by a Ledger (or by no signer of this ceremony)"),
+        format!("signer `{signer}` is a pkcs11 HSM, which signs single-key addresses only (it has no extended keys); a multisig cosigner or an account must be held by a Ledger (or, for a cosigner, by no signer of this ceremony)"),
     )
 }
 
@@ -382,6 +382,12 @@ key = "label:hot 1"
             GOOD,
             "[[addresses]]\nchain = \"BTC\"\naddress = \"bc1qc2keq36c3tvlf0fcsgspzfu55vs6yzke4way38us4exx4eua82aq3n5mlk\"\nscript_type = \"p2wsh\"\nthreshold = 1\ncosigners = [{ signer = \"hsm-1\", path = \"m/0\", pubkey = \"0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798\" }]",
             &["cosigners[0].signer", "single-key addresses only"],
+        );
+        // An account on the HSM.
+        refused(
+            GOOD,
+            "[[accounts]]\nchain = \"ETH\"\nsigner = \"hsm-1\"\npath = \"m/44'/60'/0'/0\"\nranges = [\"0-9\"]",
+            &["signer `hsm-1` is a pkcs11 HSM", "an account must be held by a Ledger"],
         );
     }
 }

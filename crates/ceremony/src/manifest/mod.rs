@@ -554,6 +554,10 @@ impl Manifest {
                 format!("unknown signer `{id}` (signers: {})", known.join(", ")),
             ));
         };
+        // Single-key addresses of an HSM are checked apart; nothing else may name one.
+        if s.kind == SignerKind::Pkcs11 {
+            return Err(hsm::hsm_not_single_key(ctx, field, id));
+        }
         if bitcoin && s.fingerprint.is_none() {
             return Err(ctx.err(
                 field,
@@ -834,9 +838,6 @@ impl Manifest {
         for (j, c) in raw_cosigners.iter().enumerate() {
             let f = |name: &str| format!("cosigners[{j}].{name}");
             if let Some(s) = &c.signer {
-                if self.signer(s).is_some_and(|s| s.kind == SignerKind::Pkcs11) {
-                    return Err(hsm::hsm_cosigner(ctx, &f("signer"), s));
-                }
                 self.signer_ref(ctx, &f("signer"), s, true)?;
             }
             let cos = match (&c.xpub, &c.pubkey) {
