@@ -269,6 +269,13 @@ fn main() -> ExitCode {
                             s.entry, s.chain, s.address, s.reason
                         );
                     }
+                    if summary.accounts_skipped > 0 {
+                        eprintln!(
+                            "warning: not exported: {} account entr{} (OKX's layout has a signature per address; an account has one for all its addresses)",
+                            summary.accounts_skipped,
+                            if summary.accounts_skipped == 1 { "y" } else { "ies" }
+                        );
+                    }
                     eprintln!("exported {} row(s)", summary.written);
                     ExitCode::SUCCESS
                 }
