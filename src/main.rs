@@ -427,12 +427,18 @@ fn main() -> ExitCode {
                     );
                 }
                 let secs = d.sign_time.as_secs_f64();
+                let accounts: usize = d.summaries.iter().map(|s| s.accounts).sum();
+                let how = if accounts > 0 {
+                    "each account's key exported, all its addresses derived and compared, a few shown on the device, one message signed, verified and journaled"
+                } else {
+                    "each derived and shown on the device, verified and journaled"
+                };
                 println!(
-                        "ceremony: {} signatures in {:.2} s ({:.0} signatures/s), each derived and shown on the device, verified and journaled",
-                        d.signatures,
-                        secs,
-                        d.signatures as f64 / secs.max(1e-9)
-                    );
+                    "ceremony: {} signatures in {:.2} s ({:.0} signatures/s), {how}",
+                    d.signatures,
+                    secs,
+                    d.signatures as f64 / secs.max(1e-9)
+                );
                 println!("confirmations: {}", d.confirmations);
                 println!("manifest {}", d.manifest.display());
                 println!("snapshot {} digest {}", d.snapshot.display(), d.digest);
