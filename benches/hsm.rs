@@ -19,6 +19,8 @@
 //! Skipped, with the reason, when SoftHSM2 or OpenSC is not installed (`scripts/setup`).
 //! Environment: `POR_ATTEST_BENCH_HSM_ADDRESSES` (default 10,000).
 
+mod common;
+
 use bitcoin::secp256k1::PublicKey;
 use por_attest::chains::{ChainFamily, Network, ScriptType};
 use por_attest::pkcs11::{address_of, KeyRef, PinSource, Token, TokenRef};
@@ -57,10 +59,7 @@ fn main() {
         println!("hsm bench skipped: {why}");
         return;
     }
-    let addresses: usize = std::env::var("POR_ATTEST_BENCH_HSM_ADDRESSES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+    let addresses = common::env_num("POR_ATTEST_BENCH_HSM_ADDRESSES").unwrap_or(10_000) as usize;
     let rows = rows();
     let keys = addresses.div_ceil(rows.len());
     let dir = tempfile::tempdir().expect("a temporary folder");
@@ -159,8 +158,8 @@ fn main() {
         );
     }
     println!(
-        "hsm-{}k: {:.0}/s with 1 session, {:.0}/s with 2 sessions",
-        addresses / 1000,
+        "hsm-{}: {:.0}/s with 1 session, {:.0}/s with 2 sessions",
+        common::label(addresses as u64),
         ceremony[0],
         ceremony[1]
     );

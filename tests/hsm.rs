@@ -525,3 +525,23 @@ fn kill_9_during_an_hsm_run_then_resume_loses_nothing_and_signs_nothing_twice() 
         bytes
     );
 }
+
+/// `--parallel` needs a signer with sessions of its own: a Ledger is refused before anything
+/// is signed (no SoftHSM2 needed).
+#[test]
+fn parallel_sessions_are_refused_for_a_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = Manifest::load(write_manifest(dir.path(), 6).unwrap()).unwrap();
+    let (id, words) = DEMO_SIGNERS[0];
+    let sim = SimulatedLedger::new(SimulatorConfig::with_mnemonic(words)).unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let opts = SignOptions {
+        signer: Some(id.into()),
+        device_is_simulator: true,
+        parallel: 2,
+        ..SignOptions::default()
+    };
+    let e = sign(&m, &journal, &mut sim.transport(), &opts).unwrap_err();
+    assert!(e.to_string().contains("signs one task at a time"), "{e}");
+    assert!(signed_records(&journal).is_empty());
+}

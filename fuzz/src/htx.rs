@@ -19,7 +19,10 @@ pub fn htx_csv(data: &[u8]) {
         let Ok(row) = row else { break };
         let outcome = check_row(&row);
         if matches!(row.signature.as_deref(), None | Some("")) {
-            assert!(matches!(outcome, Outcome::Unsigned(_)), "{row:?}: {outcome:?}");
+            assert!(
+                matches!(outcome, Outcome::Unsigned(_)),
+                "{row:?}: {outcome:?}"
+            );
         }
         rows += 1;
     }
@@ -32,7 +35,10 @@ pub fn htx_csv(data: &[u8]) {
         allow_unsupported: false,
     };
     if let Ok(report) = verify_htx_file(&path, &opts) {
-        assert_eq!(report.entries, rows, "the verifier and the reader count rows alike");
+        assert_eq!(
+            report.entries, rows,
+            "the verifier and the reader count rows alike"
+        );
         if report.result == "verified" {
             assert!(report.totals.iter().all(|t| t.status != "mismatch"));
             assert!(report.file_failures.is_empty());
