@@ -269,6 +269,13 @@ fn main() -> ExitCode {
                             s.entry, s.chain, s.address, s.reason
                         );
                     }
+                    if summary.accounts_skipped > 0 {
+                        eprintln!(
+                            "warning: not exported: {} account entr{} (OKX's layout has a signature per address; an account has one for all its addresses)",
+                            summary.accounts_skipped,
+                            if summary.accounts_skipped == 1 { "y" } else { "ies" }
+                        );
+                    }
                     eprintln!("exported {} row(s)", summary.written);
                     ExitCode::SUCCESS
                 }
@@ -420,12 +427,18 @@ fn main() -> ExitCode {
                     );
                 }
                 let secs = d.sign_time.as_secs_f64();
+                let accounts: usize = d.summaries.iter().map(|s| s.accounts).sum();
+                let how = if accounts > 0 {
+                    "each account's key exported, all its addresses derived and compared, a few shown on the device, one message signed, verified and journaled"
+                } else {
+                    "each derived and shown on the device, verified and journaled"
+                };
                 println!(
-                        "ceremony: {} signatures in {:.2} s ({:.0} signatures/s), each derived and shown on the device, verified and journaled",
-                        d.signatures,
-                        secs,
-                        d.signatures as f64 / secs.max(1e-9)
-                    );
+                    "ceremony: {} signatures in {:.2} s ({:.0} signatures/s), {how}",
+                    d.signatures,
+                    secs,
+                    d.signatures as f64 / secs.max(1e-9)
+                );
                 println!("confirmations: {}", d.confirmations);
                 println!("manifest {}", d.manifest.display());
                 println!("snapshot {} digest {}", d.snapshot.display(), d.digest);

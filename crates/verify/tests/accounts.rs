@@ -457,3 +457,14 @@ fn duplicates_across_entries_and_accounts_are_caught() {
         r.problems[2].reason
     );
 }
+
+#[test]
+fn an_okx_export_says_it_leaves_the_accounts_out() {
+    let s = snapshot();
+    let mut out = Vec::new();
+    let summary = por_attest_verify::okx::export_okx_csv(&s, &mut out).unwrap();
+    assert_eq!(
+        (summary.written, summary.accounts_skipped),
+        (0, KINDS.len())
+    );
+}

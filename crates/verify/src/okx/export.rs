@@ -48,6 +48,9 @@ pub struct ExportSummary {
     pub written: usize,
     /// Entries left out (print them as warnings).
     pub skipped: Vec<Skipped>,
+    /// Account entries left out: OKX's layout has a signature per address, an account one
+    /// signature for all its addresses (print it as a warning).
+    pub accounts_skipped: usize,
 }
 
 /// The signatures an entry exports as (signature1, signature2), or why it cannot.
@@ -90,7 +93,10 @@ fn exportable(e: &Entry) -> Result<(String, String), String> {
 /// the amount), a blank line, the address header and one row per exportable entry. Entries
 /// that cannot be expressed in OKX's layout are listed in the summary, not written.
 pub fn export_okx_csv<W: Write>(snap: &Snapshot, out: W) -> std::io::Result<ExportSummary> {
-    let mut summary = ExportSummary::default();
+    let mut summary = ExportSummary {
+        accounts_skipped: snap.accounts.len(),
+        ..ExportSummary::default()
+    };
     let mut rows = Vec::new();
     for (i, e) in snap.entries.iter().enumerate() {
         match exportable(e) {
