@@ -232,6 +232,7 @@ fn main() -> ExitCode {
                 threads,
                 progress: tty,
                 allow_unsupported,
+                claims: false,
             };
             let result = por_attest::input::verify_file(&file, &opts);
             match result {

@@ -22,6 +22,7 @@ fn opts() -> ExchangeOptions {
         threads: 2,
         progress: false,
         allow_unsupported: false,
+        claims: false,
     }
 }
 
@@ -88,7 +89,13 @@ fn published_files_of_every_generation_verify() {
             "{name}:\n{}",
             r.to_human()
         );
-        assert_eq!(r.exit_code(), 0, "{name}");
+        // Unsigned rows leave the verdict incomplete (exit 3), never verified.
+        let (verdict, code) = if r.unsigned > 0 {
+            ("incomplete", 3)
+        } else {
+            ("verified", 0)
+        };
+        assert_eq!((r.result, r.exit_code()), (verdict, code), "{name}");
         // Every unsigned row is listed as such, with its line; no signed row is.
         let unsigned: Vec<u64> = r
             .problems
@@ -363,11 +370,19 @@ fn cli_detects_htx_names_the_format_and_knows_what_it_does_not_read() {
     let file = data(VERIFYING[1]);
     let f = file.to_str().unwrap();
     let (code, out, err) = cli(&["verify", f]);
-    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(code, 3, "unsigned rows: incomplete\n{out}{err}");
     assert!(out.contains("htx-csv format"), "{out}");
     assert!(out.contains("stated totals"), "{out}");
-    assert!(out.ends_with("VERIFIED\n"), "{out}");
-    let (code, out, _) = cli(&["verify", "--format", "htx-csv", "--json", f]);
+    assert!(out.ends_with(": INCOMPLETE\n"), "{out}");
+    assert!(out.contains(", 3 unsigned\n"), "{out}");
+    let (code, out, _) = cli(&[
+        "verify",
+        "--format",
+        "htx-csv",
+        "--json",
+        "--allow-unsupported",
+        f,
+    ]);
     assert_eq!(code, 0);
     let j: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(j["format"], "htx-csv");

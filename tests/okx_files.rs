@@ -37,6 +37,10 @@ enum Why {
 
 struct Expect {
     file: &'static str,
+    /// The summary block's lines whose totals the rows do not add up to. OKX's 11-column
+    /// example files carry the summary block of the 7-column one (ETH 5.2834, BTC 449.5140,
+    /// ...) above three ETH rows: a file failure per mismatched line.
+    mismatched: &'static [&'static str],
     verified: u64,
     /// (line, report label, words of the reason, why)
     unsupported: &'static [(u64, &'static str, &'static str, Why)],
@@ -55,25 +59,40 @@ const STARKNET: (u64, &str, &str, Why) = (
     Why::SchemeUnsupported,
 );
 
+const STALE_SUMMARY: &[&str] = &[
+    "ETH(ALL)",
+    "USDT(ALL)",
+    "USDT-TRC20",
+    "ETH",
+    "ETH-ARBITRUM",
+    "ETH-OPTIMISM",
+    "USDT-OPTIMISM",
+    "BTC",
+];
+
 const EXPECTED: &[Expect] = &[
     Expect {
         file: "okx_por_example_2022-11_to_2024-10_7col_23d31cf.csv",
+        mismatched: &[],
         verified: 33,
         unsupported: &[],
     },
     Expect {
         file: "okx_por_example_2024-11_11col_f4c901d.csv",
+        mismatched: STALE_SUMMARY,
         verified: 2,
         unsupported: &[CONTRACT],
     },
     Expect {
         file: "okx_por_example_2025-01_11col_745c30c.csv",
+        mismatched: STALE_SUMMARY,
         // Line 19 (USDT-TON) is the highload v3 wallet of its key.
         verified: 3,
         unsupported: &[CONTRACT],
     },
     Expect {
         file: "okx_por_example_HEAD_11col_2962a89.csv",
+        mismatched: STALE_SUMMARY,
         verified: 3,
         unsupported: &[
             CONTRACT,
@@ -90,6 +109,7 @@ const EXPECTED: &[Expect] = &[
     },
     Expect {
         file: "okx_por_staking_example_HEAD_12col_2962a89.csv",
+        mismatched: &[],
         verified: 1,
         unsupported: &[
             (
@@ -108,11 +128,13 @@ const EXPECTED: &[Expect] = &[
     },
     Expect {
         file: "okx_test_2025-09_9col_12575b6.csv",
+        mismatched: &[],
         verified: 7,
         unsupported: &[STARKNET],
     },
     Expect {
         file: "okx_test_HEAD_9col_2962a89.csv",
+        mismatched: &[],
         verified: 7,
         unsupported: &[
             STARKNET,
@@ -195,7 +217,20 @@ fn every_real_file_is_listed_and_verifies_as_expected() {
                 assert!(p.reason.contains("not bound"), "{name}: {}", p.reason);
             }
         }
-        // Unsupported rows alone fail the file unless allowed.
+        // The summary block against the rows: a file failure per mismatched line.
+        let mismatched: Vec<&str> = report
+            .totals
+            .iter()
+            .filter(|t| t.status == "mismatch")
+            .map(|t| t.coin.as_str())
+            .collect();
+        assert_eq!(mismatched, exp.mismatched, "{name}:\n{}", report.to_human());
+        assert_eq!(report.file_failures.len(), exp.mismatched.len(), "{name}");
+        for (f, coin) in report.file_failures.iter().zip(exp.mismatched) {
+            assert!(f.contains(&format!(" {coin} states a total of ")), "{f}");
+        }
+        // Unsupported rows alone leave the verdict incomplete (exit 3, 0 when allowed); a
+        // mismatched total fails the file (exit 1) either way.
         let allowed = verify_okx_file(
             &path,
             &OkxOptions {
@@ -204,10 +239,16 @@ fn every_real_file_is_listed_and_verifies_as_expected() {
             },
         )
         .unwrap();
-        assert_eq!(allowed.exit_code(), 0, "{name}");
+        let (verdict, code, allowed_code) =
+            match (exp.mismatched.is_empty(), exp.unsupported.is_empty()) {
+                (false, _) => ("failed", 1, 1),
+                (true, false) => ("incomplete", 3, 0),
+                (true, true) => ("verified", 0, 0),
+            };
+        assert_eq!(allowed.exit_code(), allowed_code, "{name}");
         assert_eq!(
-            report.exit_code(),
-            i32::from(!exp.unsupported.is_empty()),
+            (report.result, report.exit_code()),
+            (verdict, code),
             "{name}"
         );
     }
@@ -231,7 +272,7 @@ fn reports_per_coin_with_line_numbers_and_json() {
     assert_eq!(j["format"], "okx-csv");
     assert_eq!(j["verified"], 7);
     assert_eq!(j["problems"][0]["line"], 3);
-    assert_eq!(j["result"], "failed");
+    assert_eq!(j["result"], "incomplete");
 }
 
 const B64: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -536,4 +577,67 @@ fn demo_snapshot_exports_and_verifies_back() {
     let r = verify(&path);
     assert_eq!(r.exit_code(), 0, "{}", r.to_human());
     assert_eq!(r.verified, 18);
+}
+
+/// OKX's 7-column example with one row's amount changed: the rows no longer add up to the
+/// summary (a file failure naming the coin, the stated and the summed amount); a negative
+/// amount, or one finer than the coin's smallest unit, fails its row.
+#[test]
+fn amounts_that_do_not_add_up_or_are_malformed_fail() {
+    let src = data_dir().join("okx_por_example_2022-11_to_2024-10_7col_23d31cf.csv");
+    let text = std::fs::read_to_string(&src).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, t: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, t).unwrap();
+        verify(&p)
+    };
+    // BTC row 3QVtn5… states 17263933 sat; one more BTC makes the BTC line 450.5140.
+    let more = text.replacen(",17263933,", ",117263933,", 1);
+    let r = write("more.csv", &more);
+    assert_eq!(r.result, "failed");
+    assert_eq!(r.failed, 0, "the rows themselves still verify");
+    assert_eq!(r.file_failures.len(), 1, "{:?}", r.file_failures);
+    assert_eq!(
+        r.file_failures[0],
+        "summary line 13: BTC states a total of 449.5140, but BTC adds up to 450.51400581 \
+         (9 rows); the two differ by 1.00000581, more than the 0.0001 the printed figures' \
+         rounding allows"
+    );
+    assert_eq!(r.balances["BTC"].stated.to_string(), "450.51400581");
+    // Negative, and finer than a satoshi (the 7-column generation states smallest units).
+    let bad =
+        text.replacen(",17263933,", ",-17263933,", 1)
+            .replacen(",8021581241,", ",8021581241.5,", 1);
+    let r = write("bad.csv", &bad);
+    let fails: Vec<(Option<u64>, &str)> = r
+        .problems
+        .iter()
+        .map(|p| (p.line, p.reason.as_str()))
+        .collect();
+    assert_eq!(
+        fails,
+        [
+            (Some(19), "amount: balance `-17263933` is negative"),
+            (
+                Some(39),
+                "amount: balance `8021581241.5` has 1 decimals, but BTC (in its smallest unit) has 0"
+            ),
+        ],
+        "{}",
+        r.to_human()
+    );
+    assert_eq!(r.exit_code(), 1);
+    // Whole-coin layouts: more decimals than the coin has fails the row.
+    let src = data_dir().join("okx_por_example_2024-11_11col_f4c901d.csv");
+    let text = std::fs::read_to_string(src).unwrap();
+    let fine = text.replacen(",0.058959708849230328,", ",0.0589597088492303281,", 1);
+    let r = write("fine.csv", &fine);
+    assert!(
+        r.problems.iter().any(|p| p.status == "failed"
+            && p.reason
+                == "amount: balance `0.0589597088492303281` has 19 decimals, but ETH has 18"),
+        "{}",
+        r.to_human()
+    );
 }

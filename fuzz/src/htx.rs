@@ -33,6 +33,7 @@ pub fn htx_csv(data: &[u8]) {
         threads: 1,
         progress: false,
         allow_unsupported: false,
+        claims: false,
     };
     if let Ok(report) = verify_htx_file(&path, &opts) {
         assert_eq!(

@@ -118,6 +118,7 @@ pub fn snapshot_read(data: &[u8]) {
     let opts = VerifyOptions {
         threads: 1,
         progress: false,
+        claims: false,
     };
     let parallel =
         verify_parallel(&path, &opts).expect("the parallel path never fails: it gives up");

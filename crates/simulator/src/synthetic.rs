@@ -198,10 +198,11 @@ impl EntryGenerator {
                 }
                 .into(),
             ),
+            // Six decimals: within every chain's precision (TRX has 6).
             balance: Some(format!(
-                "{}.{:08}",
+                "{}.{:06}",
                 index % 1000,
-                (index * 7919) % 100_000_000
+                (index * 7919) % 1_000_000
             )),
             message: String::new(),
             signatures: Vec::new(),
@@ -735,6 +736,7 @@ mod tests {
             &por_attest_verify::verify::VerifyOptions {
                 threads: 2,
                 progress: false,
+                claims: false,
             },
         )
         .unwrap();
@@ -765,6 +767,7 @@ mod tests {
                 threads: 2,
                 progress: false,
                 allow_unsupported: false,
+                claims: false,
             },
         )
         .unwrap();
@@ -798,6 +801,7 @@ mod tests {
                 threads: 2,
                 progress: false,
                 allow_unsupported: false,
+                claims: false,
             },
         )
         .unwrap();

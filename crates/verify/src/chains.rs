@@ -58,6 +58,9 @@ pub struct FamilyInfo {
     /// The digest the message scheme signs: Bitcoin's legacy signed-message hash, EIP-191,
     /// TIP-191.
     pub message_hash: MessageHash,
+    /// Decimals of the chain's native asset: a balance in the main unit (BTC, ETH, TRX) has
+    /// at most this many digits after the point (satoshi, wei, sun).
+    pub decimals: u32,
 }
 
 /// Every chain family, in the order a ceremony signs them (one app switch per family).
@@ -74,6 +77,7 @@ pub static FAMILIES: [FamilyInfo; 3] = [
         parse_address: None,
         verify_message: None,
         message_hash: crate::schemes::bip137::signed_message_hash,
+        decimals: 8,
     },
     FamilyInfo {
         family: ChainFamily::Evm,
@@ -91,6 +95,7 @@ pub static FAMILIES: [FamilyInfo; 3] = [
         parse_address: Some(|a| crate::schemes::evm::parse_evm_address(a).map(|_| ())),
         verify_message: Some(crate::schemes::evm::verify_eip191),
         message_hash: crate::schemes::evm::eip191_hash,
+        decimals: 18,
     },
     FamilyInfo {
         family: ChainFamily::Tron,
@@ -108,8 +113,35 @@ pub static FAMILIES: [FamilyInfo; 3] = [
         message_hash: |m| {
             crate::schemes::tron::tron_message_hash(m, crate::schemes::tron::TronVersion::V2)
         },
+        decimals: 6,
     },
 ];
+
+/// Assets other than a family's native one that exchange files list, with their decimals (the
+/// precision a stated amount may have): the base of a coin label such as `USDT-TRC20` or
+/// `ETH-OPTIMISM` is looked up here. Tokens keep the decimals of their main deployment.
+pub static ASSETS: &[(&str, u32)] = &[
+    ("BTC", 8),
+    ("ETH", 18),
+    ("TRX", 6),
+    ("USDT", 6),
+    ("USDC", 6),
+    ("DAI", 18),
+    ("WBTC", 8),
+];
+
+/// The decimals of an asset or exchange coin label (`BTC`, `USDT-ERC20`, `ETH-ARBITRUM`,
+/// case-insensitive): the [`ASSETS`] row of its base, else the native decimals of the family
+/// its whole label names; `None` when neither is known (no precision check then).
+pub fn asset_decimals(label: &str) -> Option<u32> {
+    let up = label.trim().to_ascii_uppercase();
+    let base = up.split(['-', '/']).next().unwrap_or(&up);
+    ASSETS
+        .iter()
+        .find(|(s, _)| *s == base)
+        .map(|(_, d)| *d)
+        .or_else(|| ChainFamily::of(&up).map(|f| f.info().decimals))
+}
 
 impl ChainFamily {
     /// The family of a chain ticker such as `BTC`, `ETH`, `ARB` or `TRX` (case-insensitive).
@@ -316,6 +348,21 @@ mod tests {
             assert_eq!(f.info().parse_address.is_some(), f != ChainFamily::Bitcoin);
             assert_eq!(f.info().verify_message.is_some(), f != ChainFamily::Bitcoin);
         }
+    }
+
+    #[test]
+    fn asset_precision() {
+        assert_eq!(asset_decimals("BTC"), Some(8));
+        assert_eq!(asset_decimals("usdt-erc20"), Some(6));
+        assert_eq!(asset_decimals("ETH-OPTIMISM"), Some(18));
+        assert_eq!(asset_decimals("USDT/ETH"), Some(6));
+        assert_eq!(
+            asset_decimals("ARB"),
+            Some(18),
+            "an EVM chain's native asset"
+        );
+        assert_eq!(asset_decimals("TRON"), Some(6));
+        assert_eq!(asset_decimals("DOGE"), None);
     }
 
     #[test]

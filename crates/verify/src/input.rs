@@ -54,8 +54,11 @@ pub struct FileOptions {
     pub threads: usize,
     /// Show a progress bar on stderr (only drawn on a terminal).
     pub progress: bool,
-    /// Exchange files: rows this build cannot check do not, alone, fail the file.
+    /// An incomplete verdict (unsupported, unsigned or not checked on chain, nothing failed)
+    /// exits 0 rather than 3.
     pub allow_unsupported: bool,
+    /// Collect a claim per address in the report, for a node to check.
+    pub claims: bool,
 }
 
 /// The format of a file from its first bytes, or why it is none of the formats this tool
@@ -118,8 +121,9 @@ pub fn verify_file(path: &Path, opts: &FileOptions) -> Result<Report, InputError
         threads: opts.threads,
         progress: opts.progress,
         allow_unsupported: opts.allow_unsupported,
+        claims: opts.claims,
     };
-    match format {
+    let mut report = match format {
         InputFormat::OkxCsv => verify_okx_file(path, &exchange),
         InputFormat::HtxCsv => verify_htx_file(path, &exchange),
         InputFormat::Snapshot | InputFormat::Auto => verify_snapshot_file(
@@ -127,9 +131,12 @@ pub fn verify_file(path: &Path, opts: &FileOptions) -> Result<Report, InputError
             &VerifyOptions {
                 threads: opts.threads,
                 progress: opts.progress,
+                claims: opts.claims,
             },
         ),
-    }
+    }?;
+    report.allow_incomplete = opts.allow_unsupported;
+    Ok(report)
 }
 
 #[cfg(test)]

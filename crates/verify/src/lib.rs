@@ -6,7 +6,9 @@
 //! async runtime.
 
 pub mod account;
+pub mod balance;
 pub mod chains;
+pub mod claim;
 pub mod error;
 pub mod exchange;
 pub mod htx;

@@ -4,8 +4,11 @@
 //! `verified`, `failed` and `unsupported` count addresses: an entry is one address, an account
 //! entry counts each address it lists (all of them failed when the account itself fails).
 
+use crate::balance::{plain, BalanceTotal};
+use crate::claim::{Claim, OnchainOutcome};
+use bigdecimal::BigDecimal;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write;
 
 /// The outcome of checking one entry (or one row of an exchange file).
@@ -39,6 +42,44 @@ pub struct ChainSummary {
     pub unsupported: u64,
     /// Rows published without a signature (exchange files).
     pub unsigned: u64,
+    /// Addresses a node was asked about but that could not be checked on chain.
+    pub not_checked: u64,
+}
+
+/// The verdict of a verification.
+pub mod verdict {
+    /// Everything checked out: every address verified (and, with nodes, on chain).
+    pub const VERIFIED: &str = "verified";
+    /// Something failed: an entry, an account, a total, an anchor or the file.
+    pub const FAILED: &str = "failed";
+    /// Nothing failed, but some addresses are unsupported, unsigned or not checked on chain.
+    pub const INCOMPLETE: &str = "incomplete";
+}
+
+/// Exit status of a verification that failed.
+pub const EXIT_FAILED: i32 = 1;
+/// Exit status of an input that could not be read or understood, or a node that could not be
+/// used.
+pub const EXIT_INPUT: i32 = 2;
+/// Exit status of an incomplete verification (unless allowed, then 0).
+pub const EXIT_INCOMPLETE: i32 = 3;
+
+/// A chain's anchor block checked against a node.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AnchorCheck {
+    /// The chain.
+    pub chain: String,
+    /// The anchor height.
+    pub height: u64,
+    /// The block hash the file states (absent: the file states none, e.g. OKX).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stated: Option<String>,
+    /// The hash of the node's block at that height.
+    pub node: String,
+    /// The node's endpoint (without credentials).
+    pub endpoint: String,
+    /// `ok`, `mismatch` or `not stated`.
+    pub status: &'static str,
 }
 
 /// One entry, account or account address that did not verify.
@@ -63,7 +104,7 @@ pub struct Problem {
     pub chain: String,
     /// The address; for a whole account's problem, the account's key or descriptor.
     pub address: String,
-    /// `failed`, `unsupported` or `unsigned`.
+    /// `failed`, `unsupported`, `unsigned` or `not checked on chain`.
     pub status: &'static str,
     /// Why it failed or is unsupported.
     pub reason: String,
@@ -170,6 +211,8 @@ pub struct Report {
     pub unsupported: u64,
     /// Rows published without a signature (exchange files).
     pub unsigned: u64,
+    /// Addresses a node was asked about but that could not be checked on chain.
+    pub not_checked: u64,
     /// Per chain, in name order.
     pub chains: BTreeMap<String, ChainSummary>,
     /// Problems with the file as a whole (digest, header), apart from its entries.
@@ -179,8 +222,22 @@ pub struct Report {
     /// The file's stated totals against its rows (exchange files with a summary block).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub totals: Vec<TotalCheck>,
-    /// `verified` or `failed`.
+    /// Stated balances per chain and asset (and what nodes said of them), keyed by
+    /// [`BalanceTotal::key`].
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub balances: BTreeMap<String, BalanceTotal>,
+    /// The anchors checked against nodes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub anchors: Vec<AnchorCheck>,
+    /// The verdict: [`verdict::VERIFIED`], [`verdict::FAILED`] or [`verdict::INCOMPLETE`].
     pub result: &'static str,
+    /// What a node can check, one per address, when the verification was asked to collect
+    /// them (not part of the printed report).
+    #[serde(skip)]
+    pub claims: Vec<Claim>,
+    /// An incomplete verdict exits 0 (`--allow-unsupported`).
+    #[serde(skip)]
+    pub allow_incomplete: bool,
 }
 
 impl Report {
@@ -200,12 +257,123 @@ impl Report {
             failed: 0,
             unsupported: 0,
             unsigned: 0,
+            not_checked: 0,
             chains: BTreeMap::new(),
             file_failures: Vec::new(),
             problems: Vec::new(),
             totals: Vec::new(),
-            result: "failed",
+            balances: BTreeMap::new(),
+            anchors: Vec::new(),
+            result: verdict::FAILED,
+            claims: Vec::new(),
+            allow_incomplete: false,
         }
+    }
+
+    /// Adds a stated balance of `asset` on `chain` to its total; `verified` says whether its
+    /// address verified.
+    pub fn add_balance(&mut self, chain: &str, asset: &str, value: &BigDecimal, verified: bool) {
+        let t = self.balance_total(chain, asset);
+        t.addresses += 1;
+        t.stated += value;
+        if verified {
+            t.on_verified += value;
+        }
+    }
+
+    /// Adds `count` stated balances adding up to `all` (of which `verified` on addresses that
+    /// verified) to the total of `asset` on `chain`.
+    pub fn add_balances(
+        &mut self,
+        chain: &str,
+        asset: &str,
+        count: u64,
+        all: &BigDecimal,
+        verified: &BigDecimal,
+    ) {
+        if count == 0 {
+            return;
+        }
+        let t = self.balance_total(chain, asset);
+        t.addresses += count;
+        t.stated += all;
+        t.on_verified += verified;
+    }
+
+    /// The total of `asset` on `chain`, created on first use.
+    pub fn balance_total(&mut self, chain: &str, asset: &str) -> &mut BalanceTotal {
+        self.balances
+            .entry(BalanceTotal::key(chain, asset))
+            .or_insert_with(|| BalanceTotal {
+                chain: chain.to_string(),
+                asset: asset.to_string(),
+                ..BalanceTotal::default()
+            })
+    }
+
+    fn count(&mut self, chain: &str, status: &str, up: bool) {
+        let c = self.chains.entry(chain.to_string()).or_default();
+        let (a, b) = match status {
+            "verified" => (&mut self.verified, &mut c.verified),
+            "failed" => (&mut self.failed, &mut c.failed),
+            "unsupported" => (&mut self.unsupported, &mut c.unsupported),
+            "unsigned" => (&mut self.unsigned, &mut c.unsigned),
+            _ => (&mut self.not_checked, &mut c.not_checked),
+        };
+        if up {
+            *a += 1;
+            *b += 1;
+        } else {
+            *a = a.saturating_sub(1);
+            *b = b.saturating_sub(1);
+        }
+    }
+
+    /// Applies what nodes said of claims (indices into [`Report::claims`]): each address
+    /// leaves its offline status for the new one (verified, failed with the reason, or not
+    /// checked on chain with the reason), its problem replaced. Problems stay in file order.
+    pub fn apply_onchain(&mut self, updates: Vec<(usize, OnchainOutcome)>) {
+        let mut changed: HashSet<(Option<u64>, Option<u64>, Option<String>)> = HashSet::new();
+        let mut added = Vec::new();
+        for (i, to) in updates {
+            let c = self.claims[i].clone();
+            let (status, reason) = match to {
+                OnchainOutcome::Verified => ("verified", None),
+                OnchainOutcome::Failed(r) => ("failed", Some(r)),
+                OnchainOutcome::NotChecked(r) => ("not checked on chain", Some(r)),
+            };
+            if status == c.status {
+                if reason.is_none() {
+                    continue;
+                }
+            }
+            self.count(&c.chain, c.status, false);
+            self.count(&c.chain, status, true);
+            self.claims[i].status = status;
+            changed.insert((c.entry, c.account, c.path.clone()));
+            if let Some(reason) = reason {
+                added.push(Problem {
+                    entry: c.entry,
+                    account: c.account,
+                    path: c.path.clone(),
+                    addresses: None,
+                    line: c.line,
+                    chain: c.chain.clone(),
+                    address: c.address.clone(),
+                    status,
+                    reason,
+                });
+            }
+        }
+        if changed.is_empty() {
+            return;
+        }
+        self.problems.retain(|p| {
+            p.addresses.is_some() || !changed.contains(&(p.entry, p.account, p.path.clone()))
+        });
+        self.problems.extend(added);
+        self.problems
+            .sort_by_key(|p| (p.account.is_some(), p.account, p.entry));
     }
 
     /// Records one entry's outcome (call in file order).
@@ -315,26 +483,57 @@ impl Report {
         }
     }
 
-    /// Settles `result`: verified only when there is at least one address that is not an
-    /// unsigned row, no failure of the file, of an entry or of an account, and (unless allowed)
-    /// no unsupported entry. Unsigned rows alone fail nothing: they are counted and listed,
-    /// never verified.
-    pub fn finish(&mut self, allow_unsupported: bool) {
-        let ok = self.addresses > self.unsigned
-            && self.failed == 0
-            && self.accounts_failed == 0
-            && self.file_failures.is_empty()
-            && (allow_unsupported || self.unsupported == 0);
-        self.result = if ok { "verified" } else { "failed" };
+    /// Settles `result`: failed when the file, an entry, an account, a total or an anchor
+    /// failed, or when there is no address at all; else incomplete when some addresses are
+    /// unsupported, unsigned or not checked on chain; else verified. `allow_incomplete`
+    /// (`--allow-unsupported`) lets an incomplete verdict exit 0; the verdict still says
+    /// incomplete.
+    pub fn finish(&mut self, allow_incomplete: bool) {
+        self.allow_incomplete = allow_incomplete;
+        let failed = self.addresses == 0
+            || self.failed > 0
+            || self.accounts_failed > 0
+            || !self.file_failures.is_empty();
+        self.result = if failed {
+            verdict::FAILED
+        } else if self.unsupported + self.unsigned + self.not_checked > 0 {
+            verdict::INCOMPLETE
+        } else {
+            verdict::VERIFIED
+        };
     }
 
-    /// The exit status: 0 verified, 1 failed.
+    /// The exit status: 0 verified, 1 failed, 3 incomplete (0 when allowed).
     pub fn exit_code(&self) -> i32 {
-        if self.result == "verified" {
-            0
-        } else {
-            1
+        match self.result {
+            verdict::VERIFIED => 0,
+            verdict::INCOMPLETE if self.allow_incomplete => 0,
+            verdict::INCOMPLETE => EXIT_INCOMPLETE,
+            _ => EXIT_FAILED,
         }
+    }
+
+    /// The counts behind the verdict: `12 verified, 0 failed, 1 unsupported, …`.
+    pub fn verdict_counts(&self) -> String {
+        let mut counts = format!(
+            "{} verified, {} failed, {} unsupported",
+            self.verified, self.failed, self.unsupported
+        );
+        if self.unsigned > 0 {
+            let _ = write!(counts, ", {} unsigned", self.unsigned);
+        }
+        if self.not_checked > 0 || !self.anchors.is_empty() {
+            let _ = write!(counts, ", {} not checked on chain", self.not_checked);
+        }
+        if !self.file_failures.is_empty() {
+            let n = self.file_failures.len();
+            let _ = write!(
+                counts,
+                ", {n} file failure{}",
+                if n == 1 { "" } else { "s" }
+            );
+        }
+        counts
     }
 
     /// The report as stable JSON.
@@ -363,7 +562,8 @@ impl Report {
             let tag = match p.status {
                 "failed" => "FAIL",
                 "unsigned" => "UNSIGNED",
-                _ => "UNSUPPORTED",
+                "unsupported" => "UNSUPPORTED",
+                _ => "NOT-CHECKED",
             };
             let _ = writeln!(out, "{tag} {place} {} {}: {}", p.chain, p.address, p.reason);
         }
@@ -389,6 +589,9 @@ impl Report {
             if self.unsigned > 0 {
                 let _ = write!(out, " {:>10}", c.unsigned);
             }
+            if self.not_checked > 0 {
+                let _ = write!(out, " {:>12}", c.not_checked);
+            }
             out.push('\n');
         };
         let _ = write!(out, "{:<width$} {:>10}", "chain", "entries");
@@ -400,11 +603,13 @@ impl Report {
             " {:>10} {:>10} {:>12}",
             "verified", "failed", "unsupported"
         );
-        out.push_str(if self.unsigned > 0 {
-            "   unsigned\n"
-        } else {
-            "\n"
-        });
+        if self.unsigned > 0 {
+            out.push_str("   unsigned");
+        }
+        if self.not_checked > 0 {
+            out.push_str("  not checked");
+        }
+        out.push('\n');
         for (name, c) in &self.chains {
             row(&mut out, name, c);
         }
@@ -416,8 +621,49 @@ impl Report {
             failed: self.failed,
             unsupported: self.unsupported,
             unsigned: self.unsigned,
+            not_checked: self.not_checked,
         };
         row(&mut out, "total", &total);
+        if !self.balances.is_empty() {
+            let _ = writeln!(out, "stated balances per chain and asset, exact decimals:");
+            for t in self.balances.values() {
+                let _ = write!(
+                    out,
+                    "  {:<24} {:>28} over {} address{} ({} on verified addresses)",
+                    format!("{} {}", t.chain, t.asset),
+                    plain(&t.stated),
+                    t.addresses,
+                    if t.addresses == 1 { "" } else { "es" },
+                    plain(&t.on_verified)
+                );
+                if let Some(on) = &t.onchain {
+                    let _ = write!(
+                        out,
+                        "; on chain {} over {} address{}, {} mismatch{}",
+                        plain(on),
+                        t.onchain_addresses,
+                        if t.onchain_addresses == 1 { "" } else { "es" },
+                        t.mismatches,
+                        if t.mismatches == 1 { "" } else { "es" }
+                    );
+                }
+                out.push('\n');
+            }
+        }
+        for a in &self.anchors {
+            let _ = writeln!(
+                out,
+                "anchor {} {} at height {}: node {} says {}{}",
+                a.chain,
+                a.status.to_ascii_uppercase(),
+                a.height,
+                a.endpoint,
+                a.node,
+                a.stated
+                    .as_ref()
+                    .map_or_else(String::new, |s| format!(", the file states {s}"))
+            );
+        }
         if !self.totals.is_empty() {
             let _ = writeln!(
                 out,
@@ -451,16 +697,9 @@ impl Report {
                 d.computed
             );
         }
-        let _ = writeln!(
-            out,
-            "{}: {}",
-            self.file,
-            if self.result == "verified" {
-                "VERIFIED"
-            } else {
-                "FAILED"
-            }
-        );
+        // The last line is the verdict alone (scripts read it); the counts come just before.
+        let _ = writeln!(out, "addresses: {}", self.verdict_counts());
+        let _ = writeln!(out, "{}: {}", self.file, self.result.to_ascii_uppercase());
         out
     }
 }
@@ -477,21 +716,43 @@ mod tests {
         r.record(0, None, "BTC", "a", Outcome::Verified);
         r.finish(false);
         assert_eq!(r.exit_code(), 0);
+        assert_eq!(r.result, verdict::VERIFIED);
         r.record(1, Some(7), "ETH", "b", Outcome::Unsupported("x".into()));
         r.finish(false);
-        assert_eq!(r.exit_code(), 1);
+        assert_eq!(
+            (r.result, r.exit_code()),
+            (verdict::INCOMPLETE, EXIT_INCOMPLETE)
+        );
+        assert!(r
+            .to_human()
+            .ends_with("addresses: 1 verified, 0 failed, 1 unsupported\nf: INCOMPLETE\n"));
         r.finish(true);
-        assert_eq!(r.exit_code(), 0);
+        assert_eq!((r.result, r.exit_code()), (verdict::INCOMPLETE, 0));
+        r.record(
+            3,
+            None,
+            "ETH",
+            "d",
+            Outcome::Unsigned("no signature".into()),
+        );
+        r.finish(false);
+        assert_eq!(
+            (r.result, r.exit_code()),
+            (verdict::INCOMPLETE, 3),
+            "unsigned"
+        );
         r.record(2, None, "ETH", "c", Outcome::Failed("bad".into()));
         r.finish(true);
-        assert_eq!(r.exit_code(), 1);
-        assert_eq!(r.chains["ETH"].entries, 2);
+        assert_eq!((r.result, r.exit_code()), (verdict::FAILED, 1));
+        let j: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(j["result"], "failed");
+        assert_eq!(r.chains["ETH"].entries, 3);
         let h = r.to_human();
         assert!(h.contains("FAIL entry 2 ETH c: bad"), "{h}");
         assert!(h.contains("UNSUPPORTED line 7 ETH b: x"), "{h}");
         let j: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
         assert_eq!(j["failed"], 1);
-        assert_eq!(j["problems"][1]["reason"], "bad");
+        assert_eq!(j["problems"][2]["reason"], "bad");
     }
 
     #[test]

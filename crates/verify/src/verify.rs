@@ -5,9 +5,11 @@
 
 use crate::account::{self, Account, AccountAddress, AccountKeys, AccountTally};
 use crate::chains::ChainFamily;
+use crate::claim::Claim;
 use crate::error::InputError;
 use crate::report::{DigestCheck, Outcome, Report};
-use crate::snapshot::{self, AccountUnit, Entry, Header};
+use crate::snapshot::{self, AccountUnit, Anchor, Entry, Header};
+use bigdecimal::BigDecimal;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
@@ -17,7 +19,7 @@ use std::sync::{mpsc, Arc};
 mod entry;
 mod progress;
 
-pub use entry::{verify_entry, SnapshotContext};
+pub use entry::{entry_balance, verify_entry, SnapshotContext};
 pub use progress::{open_with_progress, progress_bar, ProgressReader};
 
 /// How to run a verification.
@@ -27,6 +29,8 @@ pub struct VerifyOptions {
     pub threads: usize,
     /// Show a progress bar on stderr (only drawn on a terminal).
     pub progress: bool,
+    /// Collect a [`crate::claim::Claim`] per address in the report, for a node to check.
+    pub claims: bool,
 }
 
 const BATCH: usize = 2048;
@@ -69,6 +73,82 @@ struct Checked {
     outcome: Outcome,
     /// Duplicate-detection key of (chain, address).
     key: u128,
+    /// The stated balance, when well-formed.
+    balance: Option<BigDecimal>,
+}
+
+/// What the collector keeps beside the report while recording in file order: the addresses
+/// seen (duplicates), and when claims are collected, the anchors.
+#[derive(Default)]
+struct Sink {
+    seen: SeenAddresses,
+    /// `Some` when claims are collected.
+    anchors: Option<BTreeMap<String, Anchor>>,
+}
+
+impl Sink {
+    fn new(claims: bool) -> Sink {
+        Sink {
+            seen: SeenAddresses::default(),
+            anchors: claims.then(BTreeMap::new),
+        }
+    }
+
+    fn header(&mut self, h: &Header) {
+        if let Some(a) = &mut self.anchors {
+            *a = h.anchors.clone();
+        }
+    }
+
+    /// Records entry `index`: duplicate detection, its balance in the totals, its claim.
+    fn entry(&mut self, report: &mut Report, index: u64, c: Checked) {
+        let mut outcome = c.outcome;
+        let first = self.seen.insert(c.key, Location::Entry(index));
+        if let Some(first) = first {
+            outcome = Outcome::Failed(format!(
+                "duplicate address: {first} already lists {} on {}",
+                c.address, c.chain
+            ));
+        }
+        let verified = outcome == Outcome::Verified;
+        if let (Some(b), None) = (&c.balance, first) {
+            report.add_balance(&c.chain, &c.chain, b, verified);
+        }
+        if let Some(anchors) = &self.anchors {
+            report.claims.push(Claim {
+                entry: Some(index),
+                line: None,
+                account: None,
+                path: None,
+                chain: c.chain.clone(),
+                node_chain: c.chain.clone(),
+                asset: c.chain.clone(),
+                address: c.address.clone(),
+                balance: c.balance,
+                height: anchors.get(&c.chain).map(|a| a.height),
+                status: status_of(&outcome),
+                owners: Vec::new(),
+            });
+        }
+        report.record(index, None, &c.chain, &c.address, outcome);
+    }
+
+    /// Has an account's tally collect its claims, when asked.
+    fn account(&self, t: &mut AccountTally) {
+        if let Some(anchors) = &self.anchors {
+            t.collect_claims(anchors.get(t.chain()).map(|x| x.height));
+        }
+    }
+}
+
+/// The report status of an outcome.
+pub(crate) fn status_of(o: &Outcome) -> &'static str {
+    match o {
+        Outcome::Verified => "verified",
+        Outcome::Failed(_) => "failed",
+        Outcome::Unsupported(_) => "unsupported",
+        Outcome::Unsigned(_) => "unsigned",
+    }
 }
 
 /// A batch after the workers: its entries' outcomes and canonical JSON (joined by commas).
@@ -124,6 +204,7 @@ fn check_batch(ctx: &SnapshotContext, raw: &snapshot::RawBatch) -> Result<Checke
         .zip(outcomes)
         .map(|(e, outcome)| Checked {
             key: address_key(&e.chain, &e.address),
+            balance: entry_balance(&e),
             chain: e.chain,
             address: e.address,
             outcome,
@@ -274,7 +355,7 @@ pub fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Repor
 
     let mut report = Report::new(&path.display().to_string(), snapshot::FORMAT_TAG);
     let mut hasher: Option<snapshot::CanonicalHasher> = None;
-    let mut seen = SeenAddresses::default();
+    let mut sink = Sink::new(opts.claims);
     let mut reserved = false;
     let mut tally: Option<AccountTally> = None;
     let mut pending: BTreeMap<u64, CheckedUnit> = BTreeMap::new();
@@ -292,6 +373,7 @@ pub fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Repor
                 report.snapshot_id = Some(h.snapshot_id.clone());
                 report.file_failures = SnapshotContext::new(&h).header_failures();
                 hasher = Some(snapshot::CanonicalHasher::new(&h));
+                sink.header(&h);
             }
             Out::Unit(n, Ok(u)) => {
                 if !reserved {
@@ -306,7 +388,7 @@ pub fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Repor
                     };
                     if let Some(per_item) = bytes.checked_div(items) {
                         let per_item = per_item as u64 + 6;
-                        seen.0.reserve((size / per_item).min(1 << 26) as usize);
+                        sink.seen.0.reserve((size / per_item).min(1 << 26) as usize);
                         reserved = true;
                     }
                 }
@@ -317,15 +399,7 @@ pub fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Repor
                         CheckedUnit::Entries(b) => {
                             h.add_serialized_joined(&b.canonical, b.items.len() as u64);
                             for (i, c) in b.items.into_iter().enumerate() {
-                                let index = b.first_index + i as u64;
-                                let mut outcome = c.outcome;
-                                if let Some(first) = seen.insert(c.key, Location::Entry(index)) {
-                                    outcome = Outcome::Failed(format!(
-                                        "duplicate address: {first} already lists {} on {}",
-                                        c.address, c.chain
-                                    ));
-                                }
-                                report.record(index, None, &c.chain, &c.address, outcome);
+                                sink.entry(&mut report, b.first_index + i as u64, c);
                             }
                         }
                         CheckedUnit::AccountHead {
@@ -333,6 +407,8 @@ pub fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Repor
                             canonical_head,
                         } => {
                             h.add_account_head(&canonical_head);
+                            let mut t = t;
+                            sink.account(&mut t);
                             tally = Some(t);
                         }
                         CheckedUnit::Addresses {
@@ -342,7 +418,7 @@ pub fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Repor
                         } => {
                             h.add_account_addresses_joined(&canonical, items.len() as u64);
                             let t = tally.as_mut().expect("a head comes before its addresses");
-                            add_addresses(t, &mut seen, first, items);
+                            add_addresses(t, &mut sink.seen, first, items);
                         }
                         CheckedUnit::AccountEnd => {
                             h.end_account();
@@ -462,7 +538,7 @@ pub fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, Inp
 
     let mut report = Report::new(&path.display().to_string(), snapshot::FORMAT_TAG);
     let mut ctx: Option<SnapshotContext> = None;
-    let mut seen = SeenAddresses::default();
+    let mut sink = Sink::new(opts.claims);
     for msg in rx {
         match msg {
             Msg::Header(h) => {
@@ -471,23 +547,24 @@ pub fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, Inp
                 let c = SnapshotContext::new(&h);
                 report.file_failures = c.header_failures();
                 ctx = Some(c);
+                sink.header(&h);
             }
             Msg::Batch(batch) => {
                 let c = ctx.as_ref().expect("the header comes before entries");
-                let outcomes: Vec<(Outcome, u128)> = pool.install(|| {
+                let checked: Vec<Checked> = pool.install(|| {
                     batch
                         .par_iter()
-                        .map(|(_, e)| (verify_entry(c, e), address_key(&e.chain, &e.address)))
+                        .map(|(_, e)| Checked {
+                            chain: e.chain.clone(),
+                            address: e.address.clone(),
+                            outcome: verify_entry(c, e),
+                            key: address_key(&e.chain, &e.address),
+                            balance: entry_balance(e),
+                        })
                         .collect()
                 });
-                for ((i, e), (mut outcome, key)) in batch.iter().zip(outcomes) {
-                    if let Some(first) = seen.insert(key, Location::Entry(*i)) {
-                        outcome = Outcome::Failed(format!(
-                            "duplicate address: {first} already lists {} on {}",
-                            e.address, e.chain
-                        ));
-                    }
-                    report.record(*i, None, &e.chain, &e.address, outcome);
+                for ((i, _), c) in batch.iter().zip(checked) {
+                    sink.entry(&mut report, *i, c);
                 }
             }
             Msg::Account(index, mut a) => {
@@ -495,6 +572,7 @@ pub fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, Inp
                 let keys = a.keys();
                 let outcome = account::verify_account(c, &a, &keys);
                 let mut t = AccountTally::new(index, &a, outcome);
+                sink.account(&mut t);
                 let addresses = std::mem::take(&mut a.addresses);
                 let keys = keys.ok();
                 let chain = a.chain.as_str();
@@ -507,7 +585,7 @@ pub fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, Inp
                 let mut first = 0u64;
                 for items in checked {
                     let n = items.len() as u64;
-                    add_addresses(&mut t, &mut seen, first, items);
+                    add_addresses(&mut t, &mut sink.seen, first, items);
                     first += n;
                 }
                 t.finish(&mut report);
@@ -650,6 +728,7 @@ mod tests {
         VerifyOptions {
             threads: 2,
             progress: false,
+            claims: true,
         }
     }
 
@@ -725,6 +804,80 @@ mod tests {
         assert_eq!((r.entries, r.failed), (31, 4), "{}", r.to_human());
         assert!(r.problems[3].reason.contains("duplicate address: entry 5"));
         assert!(r.digest.unwrap().ok);
+    }
+
+    /// Stated balances add up per chain, exactly, on both paths; a negative balance or one
+    /// finer than the chain's smallest unit fails its entry and adds to no total; claims carry
+    /// the anchor height and the offline status.
+    #[test]
+    fn balances_add_up_per_chain_and_bad_ones_fail_their_entry() {
+        use std::str::FromStr;
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = sample();
+        s.entries[0].balance = Some("-1.5".into());
+        s.entries[1].balance = Some("0.000000001".into());
+        let chain1 = s.entries[1].chain.clone();
+        paths_agree(dir.path(), &s);
+        let p = dir.path().join("file.json");
+        let r = verify_snapshot_file(&p, &opts()).unwrap();
+        let reason = |i: u64| {
+            r.problems
+                .iter()
+                .find(|p| p.entry == Some(i))
+                .map(|p| p.reason.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(reason(0), "field `balance`: balance `-1.5` is negative");
+        assert!(
+            reason(1).starts_with("field `balance`: balance `0.000000001` has 9 decimals, but "),
+            "{}",
+            reason(1)
+        );
+        assert!(reason(1).ends_with(&format!(
+            "{chain1} has {}",
+            if chain1 == "TRX" {
+                6
+            } else if chain1 == "BTC" {
+                8
+            } else {
+                18
+            }
+        )));
+        // The oracle: every other well-formed, first listing's balance, summed per chain.
+        let mut want: BTreeMap<String, (u64, BigDecimal)> = BTreeMap::new();
+        let mut seen = std::collections::HashSet::new();
+        for (i, e) in s.entries.iter().enumerate() {
+            if i < 2 || !seen.insert((e.chain.clone(), e.address.to_ascii_lowercase())) {
+                continue;
+            }
+            // An unknown chain has no precision: its balance adds to no total.
+            if ChainFamily::of(&e.chain).is_none() {
+                continue;
+            }
+            if let Some(b) = &e.balance {
+                let w = want.entry(e.chain.clone()).or_default();
+                w.0 += 1;
+                w.1 += BigDecimal::from_str(b).unwrap();
+            }
+        }
+        let got: BTreeMap<String, (u64, BigDecimal)> = r
+            .balances
+            .iter()
+            .map(|(k, t)| (k.clone(), (t.addresses, t.stated.clone())))
+            .collect();
+        assert_eq!(got, want);
+        assert!(r.balances.values().all(|t| t.on_verified <= t.stated));
+        assert_eq!(r.claims.len(), s.entries.len());
+        let c = &r.claims[2];
+        assert_eq!(c.height, Some(s.header.anchors[&c.chain].height));
+        assert_eq!(c.status, "verified");
+        assert_eq!(r.claims[0].status, "failed");
+        let j: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        let k = r.balances.keys().next().unwrap();
+        assert_eq!(
+            j["balances"][k]["stated"],
+            crate::balance::plain(&want[k].1)
+        );
     }
 
     /// Entries and accounts of the benchmark mix (several address batches per account), with

@@ -79,6 +79,7 @@ fn verify(s: &Snapshot) -> Report {
         &VerifyOptions {
             threads: 2,
             progress: false,
+            claims: false,
         },
     )
     .unwrap()

@@ -55,11 +55,16 @@ fn a_tampered_entry_fails_with_exit_1_and_bad_input_is_exit_2() {
 fn reads_htx_files_and_names_the_formats_it_knows() {
     let htx = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/data/htx/huobi_por_20240301_c7b3511.csv");
+    // Unsigned rows, nothing failed: INCOMPLETE, exit 3 (0 when allowed).
     let (code, stdout, stderr) = run(&[htx.as_os_str(), "--json".as_ref()]);
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(code, 3, "{stdout}{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["format"], "htx-csv");
     assert_eq!(report["unsigned"], 4, "{report}");
+    assert_eq!(report["result"], "incomplete", "{report}");
+    let (code, stdout, _) = run(&[htx.as_os_str(), "--allow-unsupported".as_ref()]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.ends_with(": INCOMPLETE\n"), "{stdout}");
     let (code, _, stderr) = run(&["--format".as_ref(), "xml".as_ref()]);
     assert_eq!(code, 2);
     assert!(

@@ -6,12 +6,15 @@
 use super::derive::{check_address, AddressCheck, Deriver};
 use super::keys::AccountKeys;
 use super::{Account, AccountAddress, AccountKeyError};
+use crate::balance::parse_balance;
 use crate::chains::ChainFamily;
+use crate::claim::Claim;
 use crate::message::MessageFields;
 use crate::report::{AccountRecord, AddressFailure, Outcome, Report};
 use crate::schemes::{self, SchemeError};
 use crate::snapshot::SignatureRecord;
 use crate::verify::SnapshotContext;
+use bigdecimal::BigDecimal;
 use bitcoin::secp256k1::PublicKey;
 
 fn fail<T>(reason: impl Into<String>) -> Result<T, Outcome> {
@@ -183,6 +186,8 @@ pub struct CheckedAddress {
     pub check: AddressCheck,
     /// The duplicate-detection key of (chain, address).
     pub key: u128,
+    /// The stated balance, when there is one and it is well-formed.
+    pub balance: Option<BigDecimal>,
 }
 
 /// Checks consecutive addresses of one account (on a worker thread). Without usable keys the
@@ -193,18 +198,34 @@ pub fn check_addresses(
     items: Vec<AccountAddress>,
 ) -> Vec<CheckedAddress> {
     let mut deriver = keys.map(Deriver::new);
+    let decimals = ChainFamily::of(chain).map(|f| f.info().decimals);
     items
         .into_iter()
         .map(|a| {
-            let check = match &mut deriver {
+            let mut check = match &mut deriver {
                 Some(d) => check_address(d, &a),
                 None => AddressCheck::Failed("the account's key is not usable".into()),
+            };
+            let balance = match a
+                .balance
+                .as_deref()
+                .map(|b| parse_balance(b, chain, decimals))
+            {
+                Some(Ok(v)) => Some(v),
+                Some(Err(e)) => {
+                    if check == AddressCheck::Verified {
+                        check = AddressCheck::Failed(format!("field `balance`: {e}"));
+                    }
+                    None
+                }
+                None => None,
             };
             CheckedAddress {
                 key: crate::verify::address_key(chain, &a.address),
                 path: a.path,
                 address: a.address,
                 check,
+                balance,
             }
         })
         .collect()
@@ -216,6 +237,10 @@ pub struct AccountTally {
     record: AccountRecord,
     failures: Vec<AddressFailure>,
     fails_account: Option<String>,
+    /// Stated balances: all of them (duplicates left out), those on addresses that verified.
+    balances: (u64, BigDecimal, BigDecimal),
+    /// When collecting claims: the anchor height, and one claim per address.
+    claims: Option<(Option<u64>, Vec<Claim>)>,
 }
 
 impl AccountTally {
@@ -231,7 +256,19 @@ impl AccountTally {
             },
             failures: Vec::new(),
             fails_account: None,
+            balances: (0, BigDecimal::default(), BigDecimal::default()),
+            claims: None,
         }
+    }
+
+    /// Collects a claim per address (for a node), at the chain's anchor `height`.
+    pub fn collect_claims(&mut self, height: Option<u64>) {
+        self.claims = Some((height, Vec::new()));
+    }
+
+    /// The account's chain.
+    pub fn chain(&self) -> &str {
+        &self.record.chain
     }
 
     /// The account's index.
@@ -242,6 +279,30 @@ impl AccountTally {
     /// Adds the next address; `duplicate_of` says where the same address was listed before.
     pub fn add(&mut self, c: CheckedAddress, duplicate_of: Option<String>) {
         self.record.addresses += 1;
+        let ok = duplicate_of.is_none() && c.check == AddressCheck::Verified;
+        if let (Some(b), None) = (&c.balance, &duplicate_of) {
+            self.balances.0 += 1;
+            self.balances.1 += b;
+            if ok {
+                self.balances.2 += b;
+            }
+        }
+        if let Some((height, claims)) = &mut self.claims {
+            claims.push(Claim {
+                entry: None,
+                line: None,
+                account: Some(self.record.index),
+                path: Some(c.path.clone()),
+                chain: self.record.chain.clone(),
+                node_chain: self.record.chain.clone(),
+                asset: self.record.chain.clone(),
+                address: c.address.clone(),
+                balance: c.balance.clone(),
+                height: *height,
+                status: if ok { "verified" } else { "failed" },
+                owners: Vec::new(),
+            });
+        }
         let reason = match (duplicate_of, c.check) {
             (_, AddressCheck::FailsAccount(r)) => {
                 self.fails_account.get_or_insert(r);
@@ -272,6 +333,21 @@ impl AccountTally {
             } else if self.record.addresses == 0 {
                 self.record.outcome = Outcome::Failed("the account lists no addresses".into());
             }
+        }
+        let verified = self.record.outcome == Outcome::Verified;
+        let (n, all, ok) = &self.balances;
+        let none = BigDecimal::default();
+        let chain = self.record.chain.clone();
+        report.add_balances(&chain, &chain, *n, all, if verified { ok } else { &none });
+        if let Some((_, mut claims)) = self.claims.take() {
+            if !verified {
+                let status = match self.record.outcome {
+                    Outcome::Unsupported(_) => "unsupported",
+                    _ => "failed",
+                };
+                claims.iter_mut().for_each(|c| c.status = status);
+            }
+            report.claims.extend(claims);
         }
         report.record_account(&self.record, self.failures);
     }

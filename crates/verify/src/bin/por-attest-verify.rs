@@ -10,7 +10,10 @@ const USAGE: &str = "\
 usage: por-attest-verify FILE [--json] [--threads N] [--format auto|snapshot|okx-csv|htx-csv] [--allow-unsupported]
 
 Verify a published Proof-of-Reserves snapshot or an exchange's address file, offline.
-Exit 0: every entry verified; 1: any entry failed; 2: the file could not be read or understood.";
+Exit 0: VERIFIED (every entry verified); 1: FAILED (an entry, account, total or the file
+failed); 2: the file could not be read or understood; 3: INCOMPLETE (nothing failed, but some
+entries are unsupported or unsigned; 0 with --allow-unsupported).
+Balances against the auditor's own node: `por-attest verify --node CHAIN=URL`.";
 
 struct Args {
     file: PathBuf,
@@ -28,6 +31,7 @@ fn parse_args() -> Result<Option<Args>, lexopt::Error> {
         threads: 0,
         progress: std::io::stderr().is_terminal(),
         allow_unsupported: false,
+        claims: false,
     };
     while let Some(arg) = parser.next()? {
         match arg {

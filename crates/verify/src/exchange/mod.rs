@@ -24,6 +24,8 @@ pub struct ExchangeOptions {
     pub threads: usize,
     /// Show a progress bar on stderr (only for large files on a terminal).
     pub progress: bool,
-    /// Let unsupported rows alone leave the result `verified` (they are still reported).
+    /// Let an incomplete verdict (unsupported or unsigned rows, nothing failed) exit 0.
     pub allow_unsupported: bool,
+    /// Collect a claim per row in the report, for a node to check.
+    pub claims: bool,
 }

@@ -17,9 +17,11 @@ mod check;
 mod reader;
 mod totals;
 
+pub(crate) use reader::summary_line;
 pub use reader::{
     looks_like_htx, sniff_htx, HtxParser, HtxReader, HtxRow, SummaryLine, HTX_HEADER,
 };
+pub(crate) use totals::mismatch_text;
 pub use totals::SUMMARY_ALIASES;
 
 use crate::error::InputError;
@@ -28,7 +30,7 @@ use crate::exchange::lines::RawRow;
 use crate::exchange::{pipeline, Checked, Collect, ExchangeOptions, RowCheck, Seen};
 use crate::report::{Outcome, Report};
 use std::path::Path;
-use totals::{add_row, check_totals, mismatch_text, Tallies};
+use totals::{add_row, check_totals, Tallies};
 
 /// The report's format name for HTX files.
 pub const FORMAT: &str = "htx-csv";

@@ -230,7 +230,12 @@ impl<R: BufRead> HtxReader<R> {
     }
 }
 
-fn summary_line<R>(lines: &Lines<R>, at: u64, fields: &[String]) -> Result<SummaryLine, InputError>
+/// One summary-block line (`coin,snapshot height,amount`), as HTX and OKX write it.
+pub(crate) fn summary_line<R>(
+    lines: &Lines<R>,
+    at: u64,
+    fields: &[String],
+) -> Result<SummaryLine, InputError>
 where
     R: BufRead,
 {

@@ -58,6 +58,25 @@ pub(crate) fn label_of(row: &Row) -> String {
     }
 }
 
+/// The owners of a contract-wallet row (`eoa1`, `eoa2`) when their signatures verified and the
+/// row is left unsupported for want of on-chain state; empty otherwise (EOA rows, staking
+/// addresses, failed rows).
+pub(crate) fn contract_owners(row: &Row, outcome: &Outcome) -> Vec<String> {
+    let wallet = row.kind.is_empty() || row.kind.eq_ignore_ascii_case("Non Staking");
+    if !matches!(outcome, Outcome::Unsupported(_))
+        || !matches!(rule_of(row), Rule::Evm)
+        || !wallet
+        || parse_evm_address(&row.address).is_err()
+    {
+        return Vec::new();
+    }
+    [&row.eoa1, &row.eoa2]
+        .into_iter()
+        .filter(|e| !e.is_empty())
+        .cloned()
+        .collect()
+}
+
 /// Checks one row: exactly one of verified, failed (why) or unsupported (what).
 pub(crate) fn check_row(row: &Row) -> Outcome {
     if row.sig1.is_empty() {

@@ -25,6 +25,13 @@ pub struct Row {
     pub network: String,
     /// The address.
     pub address: String,
+    /// The `amount` column as written (empty when the layout has none).
+    pub amount: String,
+    /// The `Snapshot Height` column as written (empty when the layout has none).
+    pub height: String,
+    /// The layout states amounts in the coin's smallest unit (satoshi, wei): OKX's first,
+    /// 7-column generation, whose rows carry no network or height.
+    pub base_units: bool,
     /// The signed message.
     pub message: String,
     /// The first signature.
@@ -79,6 +86,17 @@ pub struct Layout {
     cols: Vec<Col>,
     /// Rows may leave out trailing columns after this many (OKX omits empty owner columns).
     min_fields: usize,
+}
+
+impl Layout {
+    /// True for the 7-column generation (`coin,address,amount,…`, no network, no height),
+    /// whose amounts are in the coin's smallest unit: its rows add up to its summary block
+    /// (in whole coins) only so.
+    pub fn base_units(&self) -> bool {
+        self.cols.contains(&Col::Amount)
+            && !self.cols.contains(&Col::Network)
+            && !self.cols.contains(&Col::Height)
+    }
 }
 
 impl Layout {
@@ -149,6 +167,7 @@ fn is_summary_header(fields: &[String]) -> bool {
 pub struct OkxReader<R> {
     rows: RawRows<R>,
     layout: Layout,
+    summary: Vec<crate::htx::SummaryLine>,
 }
 
 impl<R: BufRead> OkxReader<R> {
@@ -159,12 +178,16 @@ impl<R: BufRead> OkxReader<R> {
             return Err(InputError::new(file, "empty file: no OKX address header"));
         };
         let first_fields = split_line(&first);
+        let mut summary = Vec::new();
         let layout = match Layout::parse(&first_fields).map_err(|d| lines.err(1, d))? {
             Some(l) => l,
             None if is_summary_header(&first_fields) => {
                 // The summary block runs to the first blank line; the header follows it.
-                let (_, (at, header)) =
+                let (block, (at, header)) =
                     read_summary_block(&mut lines, |f| matches!(Layout::parse(f), Ok(Some(_))))?;
+                for (n, f) in &block {
+                    summary.push(crate::htx::summary_line(&lines, *n, f)?);
+                }
                 Layout::parse(&header)
                     .map_err(|d| lines.err(at, d))?
                     .ok_or_else(|| {
@@ -189,7 +212,13 @@ impl<R: BufRead> OkxReader<R> {
         Ok(OkxReader {
             rows: RawRows::new(lines),
             layout,
+            summary,
         })
+    }
+
+    /// The summary block (coin, snapshot height, amount in whole coins), in file order.
+    pub fn summary(&self) -> &[crate::htx::SummaryLine] {
+        &self.summary
     }
 
     /// The header's layout.
@@ -258,6 +287,7 @@ impl RowParser {
         let mut row = Row {
             index,
             line,
+            base_units: self.layout.base_units(),
             ..Row::default()
         };
         let optional = |v: &str| {
@@ -279,7 +309,8 @@ impl RowParser {
                 Col::Script => row.script = optional(value),
                 Col::Eoa1 => row.eoa1 = optional(value),
                 Col::Eoa2 => row.eoa2 = optional(value),
-                Col::Height | Col::Amount => {}
+                Col::Height => row.height = value.to_string(),
+                Col::Amount => row.amount = value.to_string(),
             }
         }
         for (what, v) in [("coin", &row.coin), ("address", &row.address)] {

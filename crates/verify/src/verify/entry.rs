@@ -1,6 +1,7 @@
 //! The rules one entry must meet, with no I/O: its chain and anchor, the message rendered
 //! from the snapshot's template, the address, and the signatures in the family's schemes.
 
+use crate::balance::parse_balance;
 use crate::chains::{ChainFamily, Scheme, ScriptType};
 use crate::message::{MessageFields, Template};
 use crate::report::Outcome;
@@ -53,6 +54,13 @@ impl SnapshotContext {
     }
 }
 
+/// The well-formed stated balance of an entry, if any (a malformed one fails the entry in
+/// [`verify_entry`] and adds to no total).
+pub fn entry_balance(e: &Entry) -> Option<bigdecimal::BigDecimal> {
+    let decimals = ChainFamily::of(&e.chain)?.info().decimals;
+    parse_balance(e.balance.as_deref()?, &e.chain, Some(decimals)).ok()
+}
+
 /// Checks one entry against the snapshot header: address, network, message, signatures.
 pub fn verify_entry(ctx: &SnapshotContext, e: &Entry) -> Outcome {
     match check_entry(ctx, e) {
@@ -91,6 +99,11 @@ fn check_entry(ctx: &SnapshotContext, e: &Entry) -> Result<(), Problem> {
             e.chain
         ));
     };
+    if let Some(b) = &e.balance {
+        if let Err(err) = parse_balance(b, &e.chain, Some(family.info().decimals)) {
+            return fail(format!("field `balance`: {err}"));
+        }
+    }
     let template = match &ctx.template {
         Ok(t) => t,
         Err(err) => {
