@@ -61,8 +61,11 @@ enum OpenApp {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Verify a published snapshot offline. Exit 0: every entry verified; 1: any entry failed;
-    /// 2: the file could not be read or understood.
+    /// Verify a published snapshot or exchange file, offline, and with --node against the
+    /// auditor's own nodes. Exit 0: VERIFIED; 1: FAILED (an entry, account, total, anchor or the
+    /// file); 2: the file could not be read or understood, or a node could not be used;
+    /// 3: INCOMPLETE (nothing failed, but some addresses are unsupported, unsigned or not
+    /// checked on chain; 0 with --allow-unsupported).
     Verify {
         /// The snapshot file.
         file: PathBuf,
@@ -75,10 +78,23 @@ enum Command {
         /// The input format.
         #[arg(long, value_enum, default_value = "auto")]
         format: InputFormat,
-        /// Exchange files: rows of coins or schemes this build cannot check do not, alone,
-        /// make the exit status 1 (they are still reported).
+        /// An INCOMPLETE verdict (unsupported, unsigned or not checked on chain, nothing
+        /// failed) exits 0 instead of 3 (the verdict and the rows are still reported).
         #[arg(long)]
         allow_unsupported: bool,
+        /// Check balances and anchors on this node: CHAIN=URL (repeatable; EVM JSON-RPC,
+        /// Bitcoin Core RPC). No credentials here: use --nodes.
+        #[arg(long = "node", value_name = "CHAIN=URL")]
+        nodes: Vec<String>,
+        /// A TOML file of nodes (credentials from environment variables it names) and tokens.
+        #[arg(long = "nodes", value_name = "FILE")]
+        nodes_file: Option<PathBuf>,
+        /// HTTP requests in flight at once to the nodes.
+        #[arg(long, default_value_t = 8)]
+        node_concurrency: usize,
+        /// JSON-RPC calls per HTTP request (1: no batching).
+        #[arg(long, default_value_t = 100)]
+        node_batch: usize,
     },
     /// Export a snapshot to another publication format.
     Export {
@@ -220,7 +236,23 @@ fn main() -> ExitCode {
             threads,
             format,
             allow_unsupported,
+            nodes,
+            nodes_file,
+            node_concurrency,
+            node_batch,
         } => {
+            let mut endpoints = por_attest_reserves::Nodes::default();
+            for n in &nodes {
+                if let Err(e) = endpoints.add_arg(n) {
+                    return fail(e);
+                }
+            }
+            if let Some(f) = &nodes_file {
+                if let Err(e) = endpoints.add_file(f) {
+                    return fail(e);
+                }
+            }
+            let on_chain = !endpoints.endpoints.is_empty();
             let format = match format {
                 InputFormat::Auto => por_attest::input::InputFormat::Auto,
                 InputFormat::Snapshot => por_attest::input::InputFormat::Snapshot,
@@ -232,11 +264,26 @@ fn main() -> ExitCode {
                 threads,
                 progress: tty,
                 allow_unsupported,
-                claims: false,
+                claims: on_chain,
             };
             let result = por_attest::input::verify_file(&file, &opts);
             match result {
-                Ok(report) => {
+                Ok(mut report) => {
+                    if on_chain {
+                        let node_opts = por_attest_reserves::NodeOptions {
+                            concurrency: node_concurrency,
+                            batch: node_batch,
+                            progress: tty,
+                            ..por_attest_reserves::NodeOptions::default()
+                        };
+                        if let Err(e) = por_attest_reserves::check_on_chain(
+                            &mut report,
+                            &endpoints,
+                            &node_opts,
+                        ) {
+                            return fail(e);
+                        }
+                    }
                     if json {
                         println!("{}", report.to_json());
                     } else {

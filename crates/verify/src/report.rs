@@ -238,6 +238,9 @@ pub struct Report {
     /// An incomplete verdict exits 0 (`--allow-unsupported`).
     #[serde(skip)]
     pub allow_incomplete: bool,
+    /// The anchors the file states (snapshots), for a node to check.
+    #[serde(skip)]
+    pub stated_anchors: BTreeMap<String, crate::snapshot::Anchor>,
 }
 
 impl Report {
@@ -267,6 +270,7 @@ impl Report {
             result: verdict::FAILED,
             claims: Vec::new(),
             allow_incomplete: false,
+            stated_anchors: BTreeMap::new(),
         }
     }
 

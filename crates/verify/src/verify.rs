@@ -374,6 +374,7 @@ pub fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Repor
                 report.file_failures = SnapshotContext::new(&h).header_failures();
                 hasher = Some(snapshot::CanonicalHasher::new(&h));
                 sink.header(&h);
+                report.stated_anchors = h.anchors.clone();
             }
             Out::Unit(n, Ok(u)) => {
                 if !reserved {
@@ -548,6 +549,7 @@ pub fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, Inp
                 report.file_failures = c.header_failures();
                 ctx = Some(c);
                 sink.header(&h);
+                report.stated_anchors = h.anchors.clone();
             }
             Msg::Batch(batch) => {
                 let c = ctx.as_ref().expect("the header comes before entries");
