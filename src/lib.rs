@@ -7,10 +7,12 @@
 //! the `--device` spellings, the device listing and the demo.
 
 pub use por_attest_ceremony::{ceremony, journal, manifest, package, pkcs11, signer, signers};
+pub use por_attest_reserves as reserves;
 pub use por_attest_simulator as simulator;
 pub use por_attest_simulator::{fixtures, synthetic, synthetic_accounts};
 pub use por_attest_verify::{
-    account, chains, error, exchange, htx, input, message, okx, report, schemes, snapshot, verify,
+    account, balance, chains, claim, error, exchange, htx, input, message, okx, report, schemes,
+    snapshot, verify,
 };
 
 pub mod demo;

@@ -276,11 +276,9 @@ fn main() -> ExitCode {
                             progress: tty,
                             ..por_attest_reserves::NodeOptions::default()
                         };
-                        if let Err(e) = por_attest_reserves::check_on_chain(
-                            &mut report,
-                            &endpoints,
-                            &node_opts,
-                        ) {
+                        if let Err(e) =
+                            por_attest_reserves::check_on_chain(&mut report, &endpoints, &node_opts)
+                        {
                             return fail(e);
                         }
                     }

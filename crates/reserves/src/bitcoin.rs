@@ -45,7 +45,9 @@ pub async fn block_hash(
                 .map_err(|d| garbage(client, d)),
         },
         _ => match client.call("getblockhash", json!([height])).await? {
-            Ok(v) => parse_block_hash(&v).map(Some).map_err(|d| garbage(client, d)),
+            Ok(v) => parse_block_hash(&v)
+                .map(Some)
+                .map_err(|d| garbage(client, d)),
             Err(e) if e.0.contains("out of range") => Ok(None),
             Err(e) => Err(garbage(client, format!("getblockhash {height}: {e}"))),
         },

@@ -232,7 +232,10 @@ async fn check_async(
             call: balance,
         });
         if !c.owners.is_empty() {
-            for (want, sel) in [(Want::Owners, evm::GET_OWNERS), (Want::Threshold, evm::GET_THRESHOLD)] {
+            for (want, sel) in [
+                (Want::Owners, evm::GET_OWNERS),
+                (Want::Threshold, evm::GET_THRESHOLD),
+            ] {
                 p.push(Planned {
                     claim: i,
                     want,
@@ -251,7 +254,10 @@ async fn check_async(
     let mut per_claim: BTreeMap<usize, Vec<(Want, Result<Value, RpcError>)>> = BTreeMap::new();
     for (chain, plan) in &plans {
         for (p, a) in plan.iter().zip(&answers[chain]) {
-            per_claim.entry(p.claim).or_default().push((p.want, a.clone()));
+            per_claim
+                .entry(p.claim)
+                .or_default()
+                .push((p.want, a.clone()));
         }
     }
     let mut onchain: Vec<(String, String, BigDecimal, bool)> = Vec::new();
@@ -286,6 +292,18 @@ async fn check_async(
             };
         }
         let balance = match find(Want::Balance) {
+            // An empty answer to balanceOf: no contract at that address at that block.
+            Some(Ok(v)) if v.as_str() == Some("0x") => {
+                if !matches!(outcome, OnchainOutcome::Failed(_)) {
+                    outcome =
+                        OnchainOutcome::NotChecked(format!(
+                        "no contract answers balanceOf at the {} token address {} at height {h}",
+                        c.asset,
+                        nodes.token(&chain, &c.asset).map_or("?", |t| t.contract.as_str())
+                    ));
+                }
+                None
+            }
             Some(Ok(v)) => {
                 let native = evm::is_native(&chain, &c.asset);
                 let units = if native {
@@ -339,7 +357,9 @@ async fn check_async(
     }
     // Nothing failed to be asked: apply everything.
     for (chain, asset, b, matches) in onchain {
-        report.balance_total(&chain, &asset).add_onchain(&b, matches);
+        report
+            .balance_total(&chain, &asset)
+            .add_onchain(&b, matches);
     }
     report.file_failures.extend(file_failures);
     report.anchors.extend(anchor_checks);

@@ -218,8 +218,9 @@ impl Nodes {
         for t in f.token {
             let chain = t.chain.to_ascii_uppercase();
             let asset = t.asset.to_ascii_uppercase();
-            self.tokens
-                .retain(|x| !(x.chain.eq_ignore_ascii_case(&chain) && x.asset.eq_ignore_ascii_case(&asset)));
+            self.tokens.retain(|x| {
+                !(x.chain.eq_ignore_ascii_case(&chain) && x.asset.eq_ignore_ascii_case(&asset))
+            });
             self.tokens.push(Token { chain, asset, ..t });
         }
         Ok(())
@@ -249,7 +250,10 @@ mod tests {
             .add_arg("ARB=https://me:hunter2@arb.example")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("credentials do not go on the command line"), "{e}");
+        assert!(
+            e.contains("credentials do not go on the command line"),
+            "{e}"
+        );
         assert!(!e.contains("hunter2"), "{e}");
         assert!(n.add_arg("DOGE=http://x").is_err());
         assert!(n.add_arg("no-equals").is_err());
@@ -291,7 +295,10 @@ mod tests {
             "n.toml: the environment variable `POR_TEST_UNSET_VAR` it names is not set"
         );
         let e = Nodes::default()
-            .add_toml("n.toml", "[[node]]\nchain='ETH'\nurl='http://x'\npassword='p'\n")
+            .add_toml(
+                "n.toml",
+                "[[node]]\nchain='ETH'\nurl='http://x'\npassword='p'\n",
+            )
             .unwrap_err()
             .to_string();
         assert!(e.contains("unknown field `password`"), "{e}");

@@ -59,7 +59,11 @@ pub fn call_request(to: &str, data: &str, height: u64) -> (String, Value) {
 }
 
 /// `balanceOf(owner)` on `token` at `height`.
-pub fn token_balance_request(token: &str, owner: &str, height: u64) -> Result<(String, Value), String> {
+pub fn token_balance_request(
+    token: &str,
+    owner: &str,
+    height: u64,
+) -> Result<(String, Value), String> {
     let a = address_word(owner)?;
     Ok(call_request(token, &format!("{BALANCE_OF}{a}"), height))
 }
@@ -75,7 +79,9 @@ fn address_word(address: &str) -> Result<String, String> {
 
 /// A JSON-RPC quantity (`0x…`, no leading zeros required) as an integer.
 pub fn quantity(v: &Value) -> Result<BigInt, String> {
-    let s = v.as_str().ok_or_else(|| format!("expected a hex quantity, got {v}"))?;
+    let s = v
+        .as_str()
+        .ok_or_else(|| format!("expected a hex quantity, got {v}"))?;
     let h = s
         .strip_prefix("0x")
         .ok_or_else(|| format!("quantity `{s}` has no 0x"))?;
@@ -86,8 +92,12 @@ pub fn quantity(v: &Value) -> Result<BigInt, String> {
 }
 
 fn data_bytes(v: &Value) -> Result<Vec<u8>, String> {
-    let s = v.as_str().ok_or_else(|| format!("expected hex data, got {v}"))?;
-    let h = s.strip_prefix("0x").ok_or_else(|| format!("data `{s}` has no 0x"))?;
+    let s = v
+        .as_str()
+        .ok_or_else(|| format!("expected hex data, got {v}"))?;
+    let h = s
+        .strip_prefix("0x")
+        .ok_or_else(|| format!("data `{s}` has no 0x"))?;
     hex::decode(h).map_err(|e| format!("data is not hex: {e}"))
 }
 
@@ -100,7 +110,10 @@ pub fn decode_uint(v: &Value) -> Result<BigInt, String> {
             b.len()
         ));
     }
-    Ok(BigInt::from_bytes_be(bigdecimal::num_bigint::Sign::Plus, &b))
+    Ok(BigInt::from_bytes_be(
+        bigdecimal::num_bigint::Sign::Plus,
+        &b,
+    ))
 }
 
 fn word_usize(w: &[u8]) -> Result<usize, String> {
@@ -169,10 +182,7 @@ mod tests {
     #[test]
     fn requests() {
         assert_eq!(block_tag(255), "0xff");
-        assert_eq!(
-            balance_request("0xAb", 16).1,
-            json!(["0xAb", "0x10"])
-        );
+        assert_eq!(balance_request("0xAb", 16).1, json!(["0xAb", "0x10"]));
         let (m, p) = token_balance_request(
             "0xdAC17F958D2ee523a2206206994597C13D831ec7",
             "0x9858EfFD232B4033E47d90003D41EC34EcaEda94",

@@ -184,7 +184,10 @@ impl Client {
                         Ok(b) => {
                             return Err(self.garbage(format!(
                                 "HTTP {status}: {}",
-                                String::from_utf8_lossy(&b).chars().take(200).collect::<String>()
+                                String::from_utf8_lossy(&b)
+                                    .chars()
+                                    .take(200)
+                                    .collect::<String>()
                             )))
                         }
                         Err(e) => last = format!("reading the answer: {e}"),
@@ -237,7 +240,10 @@ impl Client {
         let answer: Value = serde_json::from_slice(&bytes).map_err(|e| {
             self.garbage(format!(
                 "not JSON ({e}): {}",
-                String::from_utf8_lossy(&bytes).chars().take(120).collect::<String>()
+                String::from_utf8_lossy(&bytes)
+                    .chars()
+                    .take(120)
+                    .collect::<String>()
             ))
         })?;
         let answers = match answer {
@@ -267,7 +273,11 @@ impl Client {
                         .map_or_else(|| e.to_string(), str::to_string),
                 )),
                 (Some(r), _) => Ok(r.clone()),
-                _ => return Err(self.garbage(format!("an answer with neither result nor error: {a}"))),
+                _ => {
+                    return Err(
+                        self.garbage(format!("an answer with neither result nor error: {a}"))
+                    )
+                }
             };
             out[id as usize] = Some(r);
         }
@@ -316,7 +326,10 @@ mod tests {
         );
         assert_eq!(shown_url("http://127.0.0.1:8545"), "http://127.0.0.1:8545");
         assert_eq!(shown_url("not a url"), "<unparsable URL>");
-        assert_eq!(format!("{:?}", Auth::Bearer("t0ken".into())), "Bearer(<redacted>)");
+        assert_eq!(
+            format!("{:?}", Auth::Bearer("t0ken".into())),
+            "Bearer(<redacted>)"
+        );
         assert!(Client::new("ftp://x", Auth::None, Policy::default()).is_err());
     }
 }

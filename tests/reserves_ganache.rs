@@ -1,0 +1,499 @@
+//! Balances, tokens, Safes and anchors checked against a real EVM node (ganache, started here
+//! on a free loopback port with the simulator's test seed, stopped by PID), and endpoints that
+//! are down, slow or answer garbage. Skipped, with the reason printed, when ganache is not
+//! installed (`scripts/setup` installs it into `tools/node_modules`).
+
+#[path = "support/ganache.rs"]
+mod ganache;
+
+use ganache::{deploy_erc20, deploy_safe, transfer_token, Ganache};
+use por_attest::chains::{Network, Scheme};
+use por_attest::fixtures::{master_key, render_for, secret_at, test_header, TEST_MNEMONIC};
+use por_attest::input::{verify_file, FileOptions, InputFormat};
+use por_attest::report::Report;
+use por_attest::reserves::{check_on_chain, NodeError, NodeOptions, Nodes, Policy};
+use por_attest::schemes::evm::{keccak256, sign_eip191};
+use por_attest::snapshot::{Entry, SignatureRecord, Snapshot};
+use serde_json::json;
+use std::path::Path;
+use std::time::Duration;
+
+fn start() -> Option<Ganache> {
+    match Ganache::start() {
+        Ok(g) => Some(g),
+        Err(why) => {
+            eprintln!("SKIPPED: {why}");
+            None
+        }
+    }
+}
+
+fn secret(i: u32) -> bitcoin::secp256k1::SecretKey {
+    secret_at(&master_key(TEST_MNEMONIC), &format!("m/44'/60'/0'/0/{i}"))
+}
+
+/// Wei (decimal text) as ETH.
+fn eth(wei: &str) -> String {
+    por_attest::balance::plain(&por_attest::balance::from_base_units(
+        &wei.parse().unwrap(),
+        18,
+    ))
+}
+
+fn verify_with(path: &Path, nodes: &Nodes, opts: &NodeOptions) -> Result<Report, NodeError> {
+    let mut r = verify_file(
+        path,
+        &FileOptions {
+            format: InputFormat::Auto,
+            threads: 2,
+            progress: false,
+            allow_unsupported: false,
+            claims: true,
+        },
+    )
+    .unwrap();
+    check_on_chain(&mut r, nodes, opts).map(|()| r)
+}
+
+fn nodes(url: &str) -> Nodes {
+    let mut n = Nodes::default();
+    n.add_arg(&format!("ETH={url}")).unwrap();
+    n
+}
+
+/// A snapshot of ETH entries for the funded accounts 0..n, anchored at `height` with
+/// `block_hash`, each stating `balances[i]` (ETH).
+fn snapshot(height: u64, block_hash: &str, addresses: &[String], balances: &[String]) -> Snapshot {
+    let header = test_header(
+        "Ganache Exchange",
+        "2026-12",
+        &[("ETH", height, block_hash)],
+    );
+    let entries = addresses
+        .iter()
+        .zip(balances)
+        .enumerate()
+        .map(|(i, (a, b))| {
+            let message = render_for(&header, "ETH", a);
+            let signature = sign_eip191(&secret(i as u32), message.as_bytes());
+            Entry {
+                chain: "ETH".into(),
+                network: Network::Mainnet,
+                address: a.clone(),
+                script_type: None,
+                wallet: Some("cold".into()),
+                balance: Some(b.clone()),
+                message,
+                signatures: vec![SignatureRecord {
+                    scheme: Scheme::Eip191.into(),
+                    signature,
+                    signer: None,
+                }],
+                threshold: None,
+                script: None,
+            }
+        })
+        .collect();
+    Snapshot {
+        header,
+        entries,
+        accounts: Vec::new(),
+    }
+}
+
+#[test]
+fn balances_at_the_anchor_verify_one_wei_off_fails_and_a_wrong_anchor_fails_the_file() {
+    let Some(g) = start() else { return };
+    let accounts = g.accounts();
+    let who: Vec<String> = accounts[..3].to_vec();
+    // Some history first, then the anchor, then funds move: "now" differs from "at the anchor".
+    g.send(json!({"from": who[0], "to": accounts[5], "value": "0xde0b6b3a7640000"}));
+    let anchor = g.height();
+    let hash = g.block_hash(anchor);
+    let at_anchor: Vec<String> = who.iter().map(|a| g.balance_at(a, anchor)).collect();
+    g.send(json!({"from": who[1], "to": accounts[6], "value": "0x1bc16d674ec80000"}));
+    assert_ne!(
+        g.balance_at(&who[1], g.height()),
+        at_anchor[1],
+        "funds moved after the anchor"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let stated: Vec<String> = at_anchor.iter().map(|w| eth(w)).collect();
+    let path = dir.path().join("snapshot.json");
+    std::fs::write(
+        &path,
+        snapshot(anchor, &hash, &who, &stated).to_file_bytes(),
+    )
+    .unwrap();
+    let n = nodes(&g.url);
+    let r = verify_with(&path, &n, &NodeOptions::default()).unwrap();
+    assert_eq!(r.result, "verified", "{}", r.to_human());
+    assert_eq!((r.verified, r.failed, r.not_checked), (3, 0, 0));
+    assert_eq!(r.anchors.len(), 1);
+    assert_eq!((r.anchors[0].status, r.anchors[0].height), ("ok", anchor));
+    let t = &r.balances["ETH"];
+    assert_eq!(t.onchain.as_ref(), Some(&t.stated), "{}", r.to_human());
+    assert_eq!((t.onchain_addresses, t.mismatches), (3, 0));
+    // Without batching: the same answer.
+    let one = NodeOptions {
+        batch: 1,
+        concurrency: 2,
+        ..NodeOptions::default()
+    };
+    assert_eq!(verify_with(&path, &n, &one).unwrap(), r);
+
+    // One wei more on entry 1: that entry fails, naming both amounts; the others verify.
+    let mut off = stated.clone();
+    off[1] = eth(&(at_anchor[1].parse::<u128>().unwrap() + 1).to_string());
+    std::fs::write(&path, snapshot(anchor, &hash, &who, &off).to_file_bytes()).unwrap();
+    let r = verify_with(&path, &n, &NodeOptions::default()).unwrap();
+    assert_eq!(
+        (r.result, r.verified, r.failed),
+        ("failed", 2, 1),
+        "{}",
+        r.to_human()
+    );
+    let p = &r.problems[0];
+    assert_eq!(p.entry, Some(1));
+    assert_eq!(
+        p.reason,
+        format!(
+            "balance: the file states {} ETH, the node {} has {} at height {anchor}",
+            off[1], g.url, stated[1]
+        )
+    );
+    assert_eq!(r.balances["ETH"].mismatches, 1);
+    assert_eq!(r.exit_code(), 1);
+
+    // The balances of "now" instead of the anchor's: all but the untouched accounts fail.
+    let now = g.height();
+    let current: Vec<String> = who.iter().map(|a| eth(&g.balance_at(a, now))).collect();
+    std::fs::write(
+        &path,
+        snapshot(anchor, &hash, &who, &current).to_file_bytes(),
+    )
+    .unwrap();
+    let r = verify_with(&path, &n, &NodeOptions::default()).unwrap();
+    assert_eq!(
+        r.failed,
+        1,
+        "only account 1 moved funds after the anchor: {}",
+        r.to_human()
+    );
+
+    // A wrong anchor hash (signed as such): the file fails, no balance is taken as checked.
+    let wrong = format!("0x{}", "ab".repeat(32));
+    std::fs::write(
+        &path,
+        snapshot(anchor, &wrong, &who, &stated).to_file_bytes(),
+    )
+    .unwrap();
+    let r = verify_with(&path, &n, &NodeOptions::default()).unwrap();
+    assert_eq!(r.result, "failed");
+    assert_eq!(r.file_failures.len(), 1, "{}", r.to_human());
+    assert_eq!(
+        r.file_failures[0],
+        format!(
+            "anchor ETH at height {anchor}: the file states block {wrong}, the node {} has {hash}",
+            g.url
+        )
+    );
+    assert_eq!((r.verified, r.not_checked), (0, 3), "{}", r.to_human());
+    assert!(r
+        .problems
+        .iter()
+        .all(|p| p.status == "not checked on chain"));
+
+    // The command line: --node, the verdict and the exit status.
+    std::fs::write(
+        &path,
+        snapshot(anchor, &hash, &who, &stated).to_file_bytes(),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_por-attest"))
+        .args([
+            "verify",
+            path.to_str().unwrap(),
+            "--node",
+            &format!("ETH={}", g.url),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(&format!("anchor ETH OK at height {anchor}")),
+        "{text}"
+    );
+    assert!(text.contains("; on chain "), "{text}");
+    assert!(text.ends_with(": VERIFIED\n"), "{text}");
+}
+
+/// An OKX-layout row (11 columns) signed in OKX's form (personal_sign over keccak256 of the
+/// text) by the listed keys.
+fn okx_row(
+    coin: &str,
+    height: u64,
+    address: &str,
+    amount: &str,
+    signers: &[(u32, &str)],
+) -> String {
+    let msg = "I am an OKX address";
+    let sig = |i: u32| sign_eip191(&secret(i), &keccak256(msg.as_bytes()));
+    let (s1, s2, e1, e2) = match signers {
+        [] => (sig(0), String::new(), String::new(), String::new()),
+        [(a, ea)] => (sig(*a), String::new(), ea.to_string(), String::new()),
+        [(a, ea), (b, eb)] => (sig(*a), sig(*b), ea.to_string(), eb.to_string()),
+        _ => unreachable!(),
+    };
+    format!("{coin},ETH,{height},{address},{amount},{msg},{s1},{s2},,{e1},{e2}\n")
+}
+
+#[test]
+fn tokens_and_safes_against_the_node() {
+    let Some(g) = start() else { return };
+    let a = g.accounts();
+    let token = deploy_erc20(&g, &a[0], 1_000_000 * 10u128.pow(18));
+    transfer_token(
+        &g,
+        &token,
+        &a[0],
+        &a[1],
+        1234 * 10u128.pow(18) + 5 * 10u128.pow(17),
+    );
+    // A 2-of-3 Safe (owners 2, 3, 4) and a 3-of-3 one, both funded.
+    let owners: Vec<String> = a[2..5].to_vec();
+    let safe2 = deploy_safe(&g, &a[0], &owners, 2);
+    let safe3 = deploy_safe(&g, &a[0], &owners, 3);
+    for s in [&safe2, &safe3] {
+        g.send(json!({"from": a[0], "to": s, "value": "0x2b5e3af16b1880000"}));
+    }
+    let anchor = g.height();
+    let safe_wei = g.balance_at(&safe2, anchor);
+    // After the anchor: tokens and ether move.
+    transfer_token(&g, &token, &a[1], &a[7], 10u128.pow(18));
+    g.send(json!({"from": a[0], "to": safe2, "value": "0xde0b6b3a7640000"}));
+
+    let file = |rows: &str| {
+        let header = "coin,Network,Snapshot Height,address,amount,message,signature1,signature2,redeem script/ public key,eoa1,eoa2\n";
+        format!("{header}{rows}")
+    };
+    let rows = [
+        okx_row("USDT-ERC20", anchor, &a[1], "1234.5", &[(1, "")][..0]),
+        okx_row(
+            "ETH",
+            anchor,
+            &safe2,
+            &eth(&safe_wei),
+            &[(2, &owners[0]), (3, &owners[1])],
+        ),
+        okx_row(
+            "ETH",
+            anchor,
+            &safe3,
+            &eth(&safe_wei),
+            &[(2, &owners[0]), (4, &owners[2])],
+        ),
+    ];
+    // Row 1 is signed by key 1 (its own address).
+    let rows0 = rows[0].replacen(
+        &sign_eip191(&secret(0), &keccak256(b"I am an OKX address")),
+        &sign_eip191(&secret(1), &keccak256(b"I am an OKX address")),
+        1,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("okx.csv");
+    std::fs::write(&path, file(&format!("{rows0}{}{}", rows[1], rows[2]))).unwrap();
+    // Offline: the token row verifies, the Safes are unsupported (owners signed, control is
+    // on-chain state).
+    let offline = verify_file(
+        &path,
+        &FileOptions {
+            format: InputFormat::Auto,
+            threads: 2,
+            progress: false,
+            allow_unsupported: false,
+            claims: false,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        (offline.verified, offline.unsupported),
+        (1, 2),
+        "{}",
+        offline.to_human()
+    );
+    assert_eq!(offline.result, "incomplete");
+
+    // The token table knows mainnet's USDT, not ours: not checked on chain, with the reason.
+    let n = nodes(&g.url);
+    let r = verify_with(&path, &n, &NodeOptions::default()).unwrap();
+    let p = r.problems.iter().find(|p| p.line == Some(2)).unwrap();
+    assert_eq!(p.status, "not checked on chain", "{}", r.to_human());
+    assert!(
+        p.reason.starts_with(
+            "no contract answers balanceOf at the USDT token address 0xdAC17F958D2ee523a2206206994597C13D831ec7"
+        ),
+        "{}",
+        p.reason
+    );
+    assert_eq!(
+        r.result, "failed",
+        "the 3-of-3 Safe with 2 signatures fails"
+    );
+    // Our token through the file's override.
+    let mut n = nodes(&g.url);
+    n.add_toml(
+        "nodes.toml",
+        &format!(
+            "[[token]]\nchain = \"ETH\"\nasset = \"USDT\"\ncontract = \"{token}\"\ndecimals = 18\n"
+        ),
+    )
+    .unwrap();
+    let r = verify_with(&path, &n, &NodeOptions::default()).unwrap();
+    let human = r.to_human();
+    let status = |line: u64| {
+        r.problems
+            .iter()
+            .find(|p| p.line == Some(line))
+            .map_or(("verified".to_string(), String::new()), |p| {
+                (p.status.to_string(), p.reason.clone())
+            })
+    };
+    assert_eq!(
+        status(2).0,
+        "verified",
+        "the token balance at the anchor: {human}"
+    );
+    assert_eq!(
+        status(3).0,
+        "verified",
+        "2 of the 2-of-3 Safe's owners signed: {human}"
+    );
+    assert_eq!(status(4).0, "failed", "{human}");
+    assert_eq!(
+        status(4).1,
+        format!("2 of the Safe's owners signed, but its threshold at height {anchor} is 3 (of 3 owners)")
+    );
+    assert_eq!(r.balances["ETH USDT"].onchain_addresses, 1);
+    assert_eq!(r.balances["ETH USDT"].mismatches, 0);
+    assert_eq!(r.result, "failed");
+    // A token amount off by one unit of its sixth decimal fails the row.
+    let off = rows0.replacen(",1234.5,", ",1234.500001,", 1);
+    std::fs::write(&path, file(&format!("{off}{}", rows[1]))).unwrap();
+    let r = verify_with(&path, &n, &NodeOptions::default()).unwrap();
+    assert_eq!((r.failed, r.verified), (1, 1), "{}", r.to_human());
+    assert!(r.problems[0]
+        .reason
+        .starts_with("balance: the file states 1234.500001 USDT"));
+    // The verified Safe alone: VERIFIED.
+    std::fs::write(&path, file(&rows[1])).unwrap();
+    let r = verify_with(&path, &n, &NodeOptions::default()).unwrap();
+    assert_eq!(r.result, "verified", "{}", r.to_human());
+}
+
+/// A loopback server answering every connection with `reply` (or never, for `None`).
+fn server(reply: Option<&'static str>) -> (String, std::thread::JoinHandle<()>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let h = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        l.set_nonblocking(false).unwrap();
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            let Ok((mut s, _)) = l.accept() else { return };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            match reply {
+                Some(r) => {
+                    let _ = s.write_all(r.as_bytes());
+                }
+                None => held.push(s),
+            }
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    });
+    (url, h)
+}
+
+#[test]
+fn an_endpoint_that_is_down_slow_or_answers_garbage_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("example.json");
+    std::fs::write(
+        &path,
+        por_attest::fixtures::example_snapshot().to_file_bytes(),
+    )
+    .unwrap();
+    let quick = NodeOptions {
+        policy: Policy {
+            timeout: Duration::from_millis(400),
+            retries: 1,
+            backoff: Duration::from_millis(10),
+        },
+        ..NodeOptions::default()
+    };
+    // Down: nothing listens on the port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = format!("http://127.0.0.1:{port}");
+    let e = verify_with(&path, &nodes(&down), &quick)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with(&format!("node {down} is unreachable: cannot connect")),
+        "{e}"
+    );
+    assert!(e.ends_with("(after 2 tries)"), "{e}");
+    // Slow: accepts, never answers.
+    let (slow, _h) = server(None);
+    let e = verify_with(&path, &nodes(&slow), &quick)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with(&format!("node {slow} is unreachable: no answer within")),
+        "{e}"
+    );
+    // Garbage: HTTP 200 with a body that is not JSON-RPC.
+    let (bad, _h) = server(Some(
+        "HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello world",
+    ));
+    let e = verify_with(&path, &nodes(&bad), &quick)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with(&format!("node {bad} answered garbage: not JSON")),
+        "{e}"
+    );
+    // 503 every time: retried, then unreachable.
+    let (busy, _h) = server(Some(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    ));
+    let e = verify_with(&path, &nodes(&busy), &quick)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("HTTP 503 Service Unavailable (after 2 tries)"),
+        "{e}"
+    );
+    // The command line: exit 2, the endpoint named, nothing reported as verified.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_por-attest"))
+        .args([
+            "verify",
+            path.to_str().unwrap(),
+            "--node",
+            &format!("ETH={down}"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("node {down} is unreachable")),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "nothing reported");
+}
