@@ -91,6 +91,7 @@ fn snapshot(height: u64, block_hash: &str, addresses: &[String], balances: &[Str
                 }],
                 threshold: None,
                 script: None,
+                coins: Vec::new(),
             }
         })
         .collect();

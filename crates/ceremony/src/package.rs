@@ -103,6 +103,7 @@ pub fn package(
             signatures,
             threshold: ms.map(|m| m.threshold),
             script: ms.map(|m| hex::encode(m.script.as_bytes())),
+            coins: Vec::new(),
         };
         if complete {
             if let Outcome::Failed(reason) | Outcome::Unsupported(reason) =

@@ -1,13 +1,27 @@
 //! Bitcoin at the anchor, on a plain Bitcoin Core node (no address index, no txindex) or an
-//! Esplora REST endpoint: the anchor block's hash. Balances need the snapshot to list each
-//! address's coins (see `docs/snapshot-format.md`); without them an address is "not checked
-//! on chain".
+//! Esplora REST endpoint.
+//!
+//! A node without an address index cannot say what an address holds, so the snapshot lists
+//! each Bitcoin address's coins at the anchor (`docs/snapshot-format.md`, field `coins`), and
+//! each coin is proven on its own:
+//! * it exists: Bitcoin Core `getrawtransaction TXID true BLOCKHASH` (no txindex needed when the
+//!   block is given), Esplora `GET /tx/TXID`: the output pays the address the stated amount;
+//! * its block is in the main chain at the stated height, at or below the anchor
+//!   (`getblockheader BLOCKHASH`: `height`, `confirmations` ≥ 1; Esplora's `status`);
+//! * it was unspent at the anchor: still unspent (`gettxout TXID VOUT false` answers), or spent
+//!   by the transaction the snapshot records, found in a main-chain block after the anchor
+//!   (`getrawtransaction` of it in its block, one of its inputs is the coin; Esplora:
+//!   `GET /tx/TXID/outspend/VOUT`).
+//!
+//! The address's balance at the anchor is then the sum of its proven coins. What the node
+//! cannot answer (a pruned block) leaves the address "not checked on chain".
 
 use crate::endpoints::NodeKind;
-use crate::rpc::{Client, NodeError};
+use crate::rpc::{Client, NodeError, RpcError};
 use bigdecimal::BigDecimal;
 use por_attest_verify::claim::OnchainOutcome;
 use por_attest_verify::report::Report;
+use por_attest_verify::snapshot::Coin;
 use serde_json::{json, Value};
 
 fn garbage(client: &Client, detail: impl Into<String>) -> NodeError {
@@ -30,8 +44,8 @@ pub fn parse_block_hash(v: &Value) -> Result<String, String> {
 }
 
 /// The hash of the main-chain block at `height`; `None` when the node has none there.
-/// Bitcoin Core: `getblockhash HEIGHT` (error -8 "Block height out of range" when beyond the
-/// tip). Esplora: `GET /block-height/HEIGHT` (404 beyond the tip).
+/// Bitcoin Core: `getblockhash HEIGHT` (error -8 "Block height out of range" beyond the tip).
+/// Esplora: `GET /block-height/HEIGHT` (404 beyond the tip).
 pub async fn block_hash(
     kind: NodeKind,
     client: &Client,
@@ -54,19 +68,309 @@ pub async fn block_hash(
     }
 }
 
+/// The block a transaction is in, as a node says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockFacts {
+    /// Its hash.
+    pub hash: String,
+    /// Its height.
+    pub height: u64,
+    /// In the node's main chain.
+    pub main_chain: bool,
+}
+
+/// What a node says of one coin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoinFacts {
+    /// The output: the address it pays (when standard) and its amount in satoshis; `None`
+    /// when the transaction has no such output (or is not in the stated block).
+    pub output: Option<(Option<String>, u64)>,
+    /// The block that created it.
+    pub created_in: Option<BlockFacts>,
+    /// Unspent in the node's chain now.
+    pub unspent_now: bool,
+    /// How it was spent, when it was: does the spending transaction spend it, and its block.
+    pub spend: Option<(bool, Option<BlockFacts>)>,
+}
+
+/// Satoshis of a Bitcoin Core `value` (BTC as a JSON number with at most 8 decimals).
+pub fn sat_of_btc(v: &Value) -> Result<u64, String> {
+    let f = v
+        .as_f64()
+        .ok_or_else(|| format!("expected an amount in BTC, got {v}"))?;
+    let sat = (f * 1e8).round();
+    if !(0.0..=21e14).contains(&sat) {
+        return Err(format!("amount {v} is out of range"));
+    }
+    Ok(sat as u64)
+}
+
+/// Output `vout` of a Bitcoin Core verbose transaction: (address, satoshis).
+pub fn core_output(tx: &Value, vout: u32) -> Result<Option<(Option<String>, u64)>, String> {
+    let outs = tx["vout"]
+        .as_array()
+        .ok_or_else(|| format!("a transaction without `vout`: {tx}"))?;
+    let Some(o) = outs
+        .iter()
+        .find(|o| o["n"].as_u64() == Some(u64::from(vout)))
+    else {
+        return Ok(None);
+    };
+    let address = o["scriptPubKey"]["address"].as_str().map(str::to_string);
+    Ok(Some((address, sat_of_btc(&o["value"])?)))
+}
+
+/// A Bitcoin Core `getblockheader` answer.
+pub fn core_header(h: &Value) -> Result<BlockFacts, String> {
+    Ok(BlockFacts {
+        hash: parse_block_hash(&h["hash"])?,
+        height: h["height"]
+            .as_u64()
+            .ok_or_else(|| format!("a header without `height`: {h}"))?,
+        // -1 for a block off the main chain.
+        main_chain: h["confirmations"].as_i64().is_some_and(|c| c >= 1),
+    })
+}
+
+/// True when a verbose transaction (either backend's JSON) has the input `txid:vout`.
+pub fn spends(tx: &Value, txid: &str, vout: u32) -> bool {
+    tx["vin"].as_array().is_some_and(|ins| {
+        ins.iter().any(|i| {
+            i["txid"]
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case(txid))
+                && i["vout"].as_u64() == Some(u64::from(vout))
+        })
+    })
+}
+
+/// Output `vout` of an Esplora transaction: (address, satoshis).
+pub fn esplora_output(tx: &Value, vout: u32) -> Result<Option<(Option<String>, u64)>, String> {
+    let outs = tx["vout"]
+        .as_array()
+        .ok_or_else(|| format!("a transaction without `vout`: {tx}"))?;
+    let Some(o) = outs.get(vout as usize) else {
+        return Ok(None);
+    };
+    let sat = o["value"]
+        .as_u64()
+        .ok_or_else(|| format!("an output without an integer `value`: {o}"))?;
+    Ok(Some((
+        o["scriptpubkey_address"].as_str().map(str::to_string),
+        sat,
+    )))
+}
+
+/// An Esplora `status` object: the block, when confirmed (Esplora follows its main chain).
+pub fn esplora_status(s: &Value) -> Result<Option<BlockFacts>, String> {
+    if s["confirmed"].as_bool() != Some(true) {
+        return Ok(None);
+    }
+    Ok(Some(BlockFacts {
+        hash: parse_block_hash(&s["block_hash"])?,
+        height: s["block_height"]
+            .as_u64()
+            .ok_or_else(|| format!("a status without `block_height`: {s}"))?,
+        main_chain: true,
+    }))
+}
+
+/// Judges one coin from what the node says: its amount in satoshis, or why it is not proven
+/// held at the anchor.
+pub fn judge_coin(coin: &Coin, address: &str, anchor: u64, f: &CoinFacts) -> Result<u64, String> {
+    let id = format!("coin {}:{}", coin.txid, coin.vout);
+    let Some((paid, amount)) = &f.output else {
+        return Err(format!(
+            "{id}: the node has no such output in block {}",
+            coin.block_hash
+        ));
+    };
+    if paid.as_deref() != Some(address) {
+        return Err(format!(
+            "{id} pays {}, not {address}",
+            paid.as_deref().unwrap_or("a non-standard script")
+        ));
+    }
+    if *amount != coin.amount_sat {
+        return Err(format!(
+            "{id} is {amount} sat on chain, the file states {}",
+            coin.amount_sat
+        ));
+    }
+    match &f.created_in {
+        Some(b)
+            if b.main_chain
+                && b.height == coin.height
+                && b.hash.eq_ignore_ascii_case(&coin.block_hash) => {}
+        Some(b) if !b.main_chain => {
+            return Err(format!(
+                "{id}: its block {} is not in the main chain",
+                b.hash
+            ))
+        }
+        Some(b) => {
+            return Err(format!(
+                "{id} was created in block {} at height {}, the file states {} at {}",
+                b.hash, b.height, coin.block_hash, coin.height
+            ))
+        }
+        None => return Err(format!("{id}: its transaction is not confirmed")),
+    }
+    if coin.height > anchor {
+        return Err(format!("{id} was created after the anchor"));
+    }
+    if f.unspent_now {
+        return Ok(*amount);
+    }
+    match &f.spend {
+        None => Err(format!(
+            "{id} is spent, and the file records no spending transaction after the anchor"
+        )),
+        Some((false, _)) => Err(format!(
+            "{id}: the recorded spending transaction does not spend it"
+        )),
+        Some((true, None)) => Err(format!("{id}: its spending transaction is not in a block")),
+        Some((true, Some(b))) if !b.main_chain => Err(format!(
+            "{id}: its spending transaction's block {} is not in the main chain",
+            b.hash
+        )),
+        Some((true, Some(b))) if b.height <= anchor => Err(format!(
+            "{id} was spent at height {}, at or before the anchor {anchor}",
+            b.height
+        )),
+        Some((true, Some(_))) => Ok(*amount),
+    }
+}
+
+/// Bitcoin Core: "no such transaction in that block" is an answer about the coin, not a
+/// failure to answer.
+fn core_absent(e: &RpcError) -> bool {
+    e.0.contains("No such transaction")
+}
+
+async fn core_facts(
+    client: &Client,
+    coin: &Coin,
+) -> Result<Result<CoinFacts, RpcError>, NodeError> {
+    let g = |d: String| garbage(client, d);
+    let tx = match client
+        .call(
+            "getrawtransaction",
+            json!([coin.txid, true, coin.block_hash]),
+        )
+        .await?
+    {
+        Ok(tx) => Some(tx),
+        Err(e) if core_absent(&e) => None,
+        Err(e) => return Ok(Err(e)),
+    };
+    let output = match &tx {
+        Some(tx) => core_output(tx, coin.vout).map_err(g)?,
+        None => None,
+    };
+    let created_in = match client
+        .call("getblockheader", json!([coin.block_hash]))
+        .await?
+    {
+        Ok(h) => Some(core_header(&h).map_err(g)?),
+        Err(e) if e.0.contains("not found") => None,
+        Err(e) => return Ok(Err(e)),
+    };
+    let unspent_now = match client
+        .call("gettxout", json!([coin.txid, coin.vout, false]))
+        .await?
+    {
+        Ok(v) => !v.is_null(),
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut spend = None;
+    if !unspent_now {
+        if let Some(s) = &coin.spent {
+            let tx = match client
+                .call("getrawtransaction", json!([s.txid, true, s.block_hash]))
+                .await?
+            {
+                Ok(tx) => Some(tx),
+                Err(e) if core_absent(&e) => None,
+                Err(e) => return Ok(Err(e)),
+            };
+            let header = match client.call("getblockheader", json!([s.block_hash])).await? {
+                Ok(h) => Some(core_header(&h).map_err(g)?),
+                Err(e) if e.0.contains("not found") => None,
+                Err(e) => return Ok(Err(e)),
+            };
+            spend = Some((
+                tx.as_ref()
+                    .is_some_and(|t| spends(t, &coin.txid, coin.vout)),
+                header,
+            ));
+        }
+    }
+    Ok(Ok(CoinFacts {
+        output,
+        created_in,
+        unspent_now,
+        spend,
+    }))
+}
+
+async fn esplora_facts(
+    client: &Client,
+    coin: &Coin,
+) -> Result<Result<CoinFacts, RpcError>, NodeError> {
+    let g = |d: String| garbage(client, d);
+    let parse =
+        |t: String| serde_json::from_str::<Value>(&t).map_err(|e| g(format!("not JSON: {e}")));
+    let Some(tx) = client.get(&format!("tx/{}", coin.txid)).await? else {
+        return Ok(Ok(CoinFacts {
+            output: None,
+            created_in: None,
+            unspent_now: false,
+            spend: None,
+        }));
+    };
+    let tx = parse(tx)?;
+    let output = esplora_output(&tx, coin.vout).map_err(g)?;
+    let created_in = esplora_status(&tx["status"]).map_err(g)?;
+    let out = match client
+        .get(&format!("tx/{}/outspend/{}", coin.txid, coin.vout))
+        .await?
+    {
+        Some(t) => parse(t)?,
+        None => return Ok(Err(RpcError("no outspend answer".into()))),
+    };
+    let spent_in = esplora_status(&out["status"]).map_err(g)?;
+    // Spent only in the mempool: still unspent in the chain.
+    let unspent_now = out["spent"].as_bool() != Some(true) || spent_in.is_none();
+    let spend = (!unspent_now).then(|| {
+        let recorded_ok = coin.spent.as_ref().is_none_or(|s| {
+            out["txid"]
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case(&s.txid))
+        });
+        (recorded_ok, spent_in)
+    });
+    Ok(Ok(CoinFacts {
+        output,
+        created_in,
+        unspent_now,
+        spend,
+    }))
+}
+
 /// What the node says of each Bitcoin claim (indices into `report.claims`): the outcome, and
-/// the on-chain balance with whether it matches the stated one.
+/// the on-chain balance (the sum of the proven coins) with whether it matches the stated one.
 pub async fn check_claims(
-    _kind: NodeKind,
-    _client: &Client,
+    kind: NodeKind,
+    client: &Client,
     report: &Report,
     claims: &[usize],
 ) -> Result<Vec<(usize, OnchainOutcome, Option<(BigDecimal, bool)>)>, NodeError> {
-    Ok(claims
-        .iter()
-        .map(|&i| {
-            let c = &report.claims[i];
-            (
+    let mut out = Vec::new();
+    'claims: for &i in claims {
+        let c = &report.claims[i];
+        if c.coins.is_empty() {
+            out.push((
                 i,
                 OnchainOutcome::NotChecked(format!(
                     "the file lists no coins of {} at the anchor: a node without an address \
@@ -74,7 +378,245 @@ pub async fn check_claims(
                     c.address
                 )),
                 None,
-            )
+            ));
+            continue;
+        }
+        let anchor = c.height.unwrap_or_default();
+        let mut sat: u128 = 0;
+        for coin in &c.coins {
+            let facts = match kind {
+                NodeKind::Esplora => esplora_facts(client, coin).await?,
+                _ => core_facts(client, coin).await?,
+            };
+            let facts = match facts {
+                Ok(f) => f,
+                Err(e) => {
+                    out.push((
+                        i,
+                        OnchainOutcome::NotChecked(format!(
+                            "the node {} cannot answer about coin {}:{}: {e}",
+                            client.endpoint(),
+                            coin.txid,
+                            coin.vout
+                        )),
+                        None,
+                    ));
+                    continue 'claims;
+                }
+            };
+            match judge_coin(coin, &c.address, anchor, &facts) {
+                Ok(a) => sat += u128::from(a),
+                Err(why) => {
+                    out.push((i, OnchainOutcome::Failed(why), None));
+                    continue 'claims;
+                }
+            }
+        }
+        let onchain = por_attest_verify::balance::from_base_units(&BigDecimal::from(sat), 8);
+        let matches = c.balance.as_ref().is_none_or(|b| *b == onchain);
+        let outcome = if matches {
+            OnchainOutcome::Verified
+        } else {
+            OnchainOutcome::Failed(format!(
+                "balance: the file states {} BTC, its coins proven on the node {} add up to {} at height {anchor}",
+                por_attest_verify::balance::plain(c.balance.as_ref().expect("stated")),
+                client.endpoint(),
+                por_attest_verify::balance::plain(&onchain)
+            ))
+        };
+        out.push((i, outcome, Some((onchain, matches))));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use por_attest_verify::snapshot::Spend;
+
+    const H: &str = "00000000000000000001c5f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f";
+    const TX: &str = "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b";
+    const SPEND: &str = "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16";
+    const ADDR: &str = "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu";
+
+    /// `getrawtransaction TXID true BLOCKHASH` as Bitcoin Core documents it (abridged).
+    fn core_tx() -> Value {
+        json!({
+            "in_active_chain": true,
+            "txid": TX, "hash": TX, "version": 2, "size": 222, "vsize": 141, "weight": 561,
+            "locktime": 0,
+            "vin": [{"txid": SPEND, "vout": 3, "scriptSig": {"asm": "", "hex": ""}, "sequence": 4294967293u64}],
+            "vout": [
+                {"value": 0.01, "n": 0, "scriptPubKey": {"asm": "0 c0cebcd6c3d3ca8c75dc5ec62ebe55330ef910e2", "hex": "0014c0cebcd6c3d3ca8c75dc5ec62ebe55330ef910e2", "address": "bc1qxy", "type": "witness_v0_keyhash"}},
+                {"value": 1.23456789, "n": 1, "scriptPubKey": {"asm": "", "hex": "", "address": ADDR, "type": "witness_v0_keyhash"}}
+            ],
+            "blockhash": H, "confirmations": 120, "time": 1764547200, "blocktime": 1764547200
         })
-        .collect())
+    }
+
+    fn coin(spent: Option<Spend>) -> Coin {
+        Coin {
+            txid: TX.into(),
+            vout: 1,
+            amount_sat: 123_456_789,
+            height: 900,
+            block_hash: H.into(),
+            spent,
+        }
+    }
+
+    #[test]
+    fn bitcoin_core_shapes() {
+        assert_eq!(
+            core_output(&core_tx(), 1).unwrap(),
+            Some((Some(ADDR.to_string()), 123_456_789))
+        );
+        assert_eq!(core_output(&core_tx(), 7).unwrap(), None);
+        assert!(core_output(&json!({"txid": TX}), 0).is_err());
+        assert_eq!(sat_of_btc(&json!(0.00000001)).unwrap(), 1);
+        assert_eq!(
+            sat_of_btc(&json!(20999999.9769)).unwrap(),
+            2_099_999_997_690_000
+        );
+        // getblockheader: a main-chain block, then a stale one (confirmations -1).
+        let main = json!({"hash": H, "confirmations": 120, "height": 900, "version": 1, "merkleroot": TX, "time": 1, "nonce": 1, "bits": "17034219", "difficulty": 1.0, "nTx": 2});
+        assert_eq!(
+            core_header(&main).unwrap(),
+            BlockFacts {
+                hash: H.into(),
+                height: 900,
+                main_chain: true
+            }
+        );
+        let stale = json!({"hash": H, "confirmations": -1, "height": 900});
+        assert!(!core_header(&stale).unwrap().main_chain);
+        assert!(spends(&core_tx(), SPEND, 3));
+        assert!(!spends(&core_tx(), SPEND, 2));
+        assert_eq!(parse_block_hash(&json!(H.to_uppercase())).unwrap(), H);
+        assert!(parse_block_hash(&json!("00ff")).is_err());
+    }
+
+    #[test]
+    fn esplora_shapes() {
+        // GET /tx/:txid as Esplora documents it (abridged).
+        let tx = json!({
+            "txid": TX, "version": 2, "locktime": 0, "size": 222, "weight": 561, "fee": 141,
+            "vin": [{"txid": SPEND, "vout": 3, "prevout": null, "scriptsig": "", "witness": [], "is_coinbase": false, "sequence": 4294967293u64}],
+            "vout": [
+                {"scriptpubkey": "0014…", "scriptpubkey_asm": "OP_0 …", "scriptpubkey_type": "v0_p2wpkh", "scriptpubkey_address": "bc1qxy", "value": 1000000},
+                {"scriptpubkey": "0014…", "scriptpubkey_type": "v0_p2wpkh", "scriptpubkey_address": ADDR, "value": 123456789}
+            ],
+            "status": {"confirmed": true, "block_height": 900, "block_hash": H, "block_time": 1764547200}
+        });
+        assert_eq!(
+            esplora_output(&tx, 1).unwrap(),
+            Some((Some(ADDR.into()), 123_456_789))
+        );
+        assert_eq!(esplora_output(&tx, 2).unwrap(), None);
+        assert_eq!(esplora_status(&tx["status"]).unwrap().unwrap().height, 900);
+        assert_eq!(esplora_status(&json!({"confirmed": false})).unwrap(), None);
+        assert!(esplora_status(&json!({"confirmed": true})).is_err());
+    }
+
+    fn facts() -> CoinFacts {
+        CoinFacts {
+            output: Some((Some(ADDR.into()), 123_456_789)),
+            created_in: Some(BlockFacts {
+                hash: H.into(),
+                height: 900,
+                main_chain: true,
+            }),
+            unspent_now: true,
+            spend: None,
+        }
+    }
+
+    #[test]
+    fn coins_are_judged_at_the_anchor() {
+        let later = |height, main| {
+            Some((
+                true,
+                Some(BlockFacts {
+                    hash: H.into(),
+                    height,
+                    main_chain: main,
+                }),
+            ))
+        };
+        assert_eq!(
+            judge_coin(&coin(None), ADDR, 1000, &facts()),
+            Ok(123_456_789)
+        );
+        let spent = CoinFacts {
+            unspent_now: false,
+            ..facts()
+        };
+        assert!(judge_coin(&coin(None), ADDR, 1000, &spent)
+            .unwrap_err()
+            .contains("records no spending transaction"));
+        let rec = Some(Spend {
+            txid: SPEND.into(),
+            block_hash: H.into(),
+        });
+        let after = CoinFacts {
+            spend: later(1001, true),
+            ..spent.clone()
+        };
+        assert_eq!(
+            judge_coin(&coin(rec.clone()), ADDR, 1000, &after),
+            Ok(123_456_789)
+        );
+        let before = CoinFacts {
+            spend: later(1000, true),
+            ..spent.clone()
+        };
+        assert!(judge_coin(&coin(rec.clone()), ADDR, 1000, &before)
+            .unwrap_err()
+            .contains("at or before the anchor 1000"));
+        let stale = CoinFacts {
+            spend: later(1001, false),
+            ..spent.clone()
+        };
+        assert!(judge_coin(&coin(rec.clone()), ADDR, 1000, &stale)
+            .unwrap_err()
+            .contains("not in the main chain"));
+        let other = CoinFacts {
+            spend: Some((false, None)),
+            ..spent
+        };
+        assert!(judge_coin(&coin(rec), ADDR, 1000, &other)
+            .unwrap_err()
+            .contains("does not spend it"));
+        let wrong_amount = CoinFacts {
+            output: Some((Some(ADDR.into()), 5)),
+            ..facts()
+        };
+        assert!(judge_coin(&coin(None), ADDR, 1000, &wrong_amount)
+            .unwrap_err()
+            .contains("is 5 sat on chain, the file states 123456789"));
+        assert!(judge_coin(&coin(None), "bc1qother", 1000, &facts())
+            .unwrap_err()
+            .contains("pays"));
+        let moved = CoinFacts {
+            created_in: Some(BlockFacts {
+                hash: H.into(),
+                height: 901,
+                main_chain: true,
+            }),
+            ..facts()
+        };
+        assert!(judge_coin(&coin(None), ADDR, 1000, &moved)
+            .unwrap_err()
+            .contains("at height 901"));
+        assert!(judge_coin(&coin(None), ADDR, 899, &facts())
+            .unwrap_err()
+            .contains("after the anchor"));
+        let none = CoinFacts {
+            output: None,
+            ..facts()
+        };
+        assert!(judge_coin(&coin(None), ADDR, 1000, &none)
+            .unwrap_err()
+            .contains("no such output"));
+    }
 }

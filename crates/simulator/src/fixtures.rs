@@ -134,6 +134,7 @@ fn entry(header: &Header, chain: &str, address: String, st: Option<ScriptType>) 
         signatures: vec![],
         threshold: None,
         script: None,
+        coins: Vec::new(),
     }
 }
 

@@ -208,6 +208,7 @@ impl EntryGenerator {
             signatures: Vec::new(),
             threshold: None,
             script: None,
+            coins: Vec::new(),
         };
         match slot {
             0..=3 => {

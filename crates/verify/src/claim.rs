@@ -38,6 +38,8 @@ pub struct Claim {
     /// A contract wallet's owners whose signatures verified (its control is then on-chain
     /// state: the node is asked who owns it).
     pub owners: Vec<String>,
+    /// Bitcoin: the coins the file lists for the address at the anchor.
+    pub coins: Vec<crate::snapshot::Coin>,
 }
 
 /// What a node said of one claim.

@@ -93,6 +93,39 @@ pub struct Entry {
     /// Multisig: the redeem script (P2SH) or witness script (P2WSH, P2SH-P2WSH), hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script: Option<String>,
+    /// Bitcoin: the address's coins at the anchor (what proves its balance on a node without
+    /// an address index); absent when not listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coins: Vec<Coin>,
+}
+
+/// One coin (transaction output) an address held at the anchor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Coin {
+    /// The creating transaction's id (hex, as explorers show it).
+    pub txid: String,
+    /// The output's index in it.
+    pub vout: u32,
+    /// Its amount in satoshis.
+    pub amount_sat: u64,
+    /// The height of the block that created it (at or below the anchor).
+    pub height: u64,
+    /// That block's hash.
+    pub block_hash: String,
+    /// For a coin spent after the anchor: the spending transaction and its block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spent: Option<Spend>,
+}
+
+/// The transaction that spent a coin after the anchor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spend {
+    /// Its id.
+    pub txid: String,
+    /// The hash of the main-chain block that holds it (after the anchor).
+    pub block_hash: String,
 }
 
 /// Everything in a snapshot but its entries and digest.
@@ -472,6 +505,7 @@ mod tests {
                 }],
                 threshold: None,
                 script: None,
+                coins: Vec::new(),
             }],
             accounts: Vec::new(),
         }

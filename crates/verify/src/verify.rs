@@ -75,6 +75,8 @@ struct Checked {
     key: u128,
     /// The stated balance, when well-formed.
     balance: Option<BigDecimal>,
+    /// Bitcoin: the coins listed at the anchor.
+    coins: Vec<snapshot::Coin>,
 }
 
 /// What the collector keeps beside the report while recording in file order: the addresses
@@ -128,6 +130,7 @@ impl Sink {
                 height: anchors.get(&c.chain).map(|a| a.height),
                 status: status_of(&outcome),
                 owners: Vec::new(),
+                coins: c.coins,
             });
         }
         report.record(index, None, &c.chain, &c.address, outcome);
@@ -205,6 +208,7 @@ fn check_batch(ctx: &SnapshotContext, raw: &snapshot::RawBatch) -> Result<Checke
         .map(|(e, outcome)| Checked {
             key: address_key(&e.chain, &e.address),
             balance: entry_balance(&e),
+            coins: e.coins,
             chain: e.chain,
             address: e.address,
             outcome,
@@ -562,6 +566,7 @@ pub fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, Inp
                             outcome: verify_entry(c, e),
                             key: address_key(&e.chain, &e.address),
                             balance: entry_balance(e),
+                            coins: e.coins.clone(),
                         })
                         .collect()
                 });
@@ -880,6 +885,61 @@ mod tests {
             j["balances"][k]["stated"],
             crate::balance::plain(&want[k].1)
         );
+    }
+
+    /// A Bitcoin entry's coins at the anchor: adding up to its balance, created at or below
+    /// the anchor, each once; they reach the claims.
+    #[test]
+    fn bitcoin_coins_add_up_to_the_balance() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = sample();
+        let i = s.entries.iter().position(|e| e.chain == "BTC").unwrap();
+        let anchor = s.header.anchors["BTC"].height;
+        let coin = |sat: u64, height: u64| snapshot::Coin {
+            txid: "4a".repeat(32),
+            vout: sat as u32,
+            amount_sat: sat,
+            height,
+            block_hash: "00".repeat(32),
+            spent: None,
+        };
+        let run = |s: &Snapshot| {
+            let p = dir.path().join("coins.json");
+            std::fs::write(&p, s.to_file_bytes()).unwrap();
+            let (fast, slow) = both(&p);
+            assert_eq!(fast.as_ref(), Some(&slow));
+            slow
+        };
+        s.entries[i].balance = Some("1.5".into());
+        s.entries[i].coins = vec![coin(100_000_000, anchor), coin(50_000_000, anchor - 5)];
+        let r = run(&s);
+        assert!(
+            r.problems.iter().all(|p| p.entry != Some(i as u64)),
+            "{}",
+            r.to_human()
+        );
+        assert_eq!(r.claims[i].coins.len(), 2);
+        let reason = |r: &Report| {
+            r.problems
+                .iter()
+                .find(|p| p.entry == Some(i as u64))
+                .map(|p| p.reason.clone())
+                .unwrap_or_default()
+        };
+        s.entries[i].coins[1].amount_sat += 1;
+        assert_eq!(
+            reason(&run(&s)),
+            "field `coins`: the coins add up to 1.50000001 BTC, the balance states 1.5"
+        );
+        s.entries[i].coins[1] = coin(50_000_000, anchor + 1);
+        assert!(
+            reason(&run(&s)).contains("after the anchor"),
+            "{}",
+            reason(&run(&s))
+        );
+        s.entries[i].coins[1] = coin(100_000_000, anchor);
+        s.entries[i].balance = Some("2".into());
+        assert!(reason(&run(&s)).contains("is listed twice"));
     }
 
     /// Entries and accounts of the benchmark mix (several address batches per account), with

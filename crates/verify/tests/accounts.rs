@@ -420,6 +420,7 @@ fn duplicates_across_entries_and_accounts_are_caught() {
         message,
         threshold: None,
         script: None,
+        coins: Vec::new(),
     });
     // Another account listing an address of the P2WPKH account again... a second copy of it.
     let copy = s.accounts[w].clone();

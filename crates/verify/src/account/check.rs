@@ -301,6 +301,7 @@ impl AccountTally {
                 height: *height,
                 status: if ok { "verified" } else { "failed" },
                 owners: Vec::new(),
+                coins: Vec::new(),
             });
         }
         let reason = match (duplicate_of, c.check) {

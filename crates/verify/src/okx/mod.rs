@@ -157,6 +157,7 @@ impl Collect<RowExtra> for OkxCollect {
                 height,
                 status: crate::verify::status_of(&outcome),
                 owners: c.extra.owners,
+                coins: Vec::new(),
             });
         }
         report.record(c.index, Some(c.line), &c.label, &c.address, outcome);

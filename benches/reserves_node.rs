@@ -1,0 +1,107 @@
+//! `cargo bench --bench reserves_node`: the balances of 100,000 addresses checked against a
+//! local ganache at one block, with JSON-RPC batching and without.
+//!
+//! Starts ganache (as the tests do: `tools/node_modules`, a free loopback port, the simulator's
+//! seed, stopped by PID), makes an anchor block, and builds a report whose claims are
+//! `POR_ATTEST_NODE_ADDRESSES` (default 100000) distinct addresses (one in a hundred a funded
+//! account, the others never used) each stating a zero balance, or its balance at the anchor.
+//! Then times `check_on_chain` with `--node-batch` 100 and 1, both with `--node-concurrency`
+//! `POR_ATTEST_NODE_CONCURRENCY` (default 8), checking that every address verified. Prints
+//! wall time and calls per second for each. No timed asserts. Without ganache it says why and
+//! stops.
+
+mod common;
+#[path = "../tests/support/ganache.rs"]
+mod ganache;
+use common::env_num;
+
+use por_attest::claim::Claim;
+use por_attest::report::{Outcome, Report};
+use por_attest::reserves::{check_on_chain, NodeOptions, Nodes};
+use std::time::Instant;
+
+fn main() {
+    let g = match ganache::Ganache::start() {
+        Ok(g) => g,
+        Err(why) => {
+            eprintln!("reserves_node: skipped: {why}");
+            return;
+        }
+    };
+    let n = env_num("POR_ATTEST_NODE_ADDRESSES").unwrap_or(100_000);
+    let concurrency = env_num("POR_ATTEST_NODE_CONCURRENCY").unwrap_or(8) as usize;
+    let accounts = g.accounts();
+    g.send(serde_json::json!({"from": accounts[0], "to": accounts[1], "value": "0x1"}));
+    let anchor = g.height();
+    let funded: Vec<String> = accounts
+        .iter()
+        .map(|a| {
+            por_attest::balance::plain(&por_attest::balance::from_base_units(
+                &g.balance_at(a, anchor).parse().unwrap(),
+                18,
+            ))
+        })
+        .collect();
+    let base = {
+        let mut r = Report::new("bench", "por-attest-snapshot");
+        for i in 0..n {
+            let (address, balance) = if i % 100 == 0 {
+                let k = (i / 100) as usize % accounts.len();
+                (accounts[k].clone(), funded[k].clone())
+            } else {
+                let h = por_attest::schemes::evm::keccak256(&i.to_le_bytes());
+                (format!("0x{}", hex::encode(&h[..20])), "0".to_string())
+            };
+            r.record(i, None, "ETH", &address, Outcome::Verified);
+            r.claims.push(Claim {
+                entry: Some(i),
+                line: None,
+                account: None,
+                path: None,
+                chain: "ETH".into(),
+                node_chain: "ETH".into(),
+                asset: "ETH".into(),
+                address,
+                balance: Some(balance.parse().unwrap()),
+                height: Some(anchor),
+                status: "verified",
+                owners: Vec::new(),
+                coins: Vec::new(),
+            });
+        }
+        r.finish(false);
+        r
+    };
+    let mut nodes = Nodes::default();
+    nodes.add_arg(&format!("ETH={}", g.url)).unwrap();
+    println!(
+        "reserves_node: {n} addresses against ganache 7.9.2 ({}), concurrency {concurrency}",
+        g.url
+    );
+    for batch in [100usize, 1] {
+        let mut r = base.clone();
+        let t0 = Instant::now();
+        check_on_chain(
+            &mut r,
+            &nodes,
+            &NodeOptions {
+                concurrency,
+                batch,
+                ..NodeOptions::default()
+            },
+        )
+        .unwrap();
+        let wall = t0.elapsed().as_secs_f64();
+        assert_eq!(
+            (r.verified, r.failed, r.not_checked),
+            (n, 0, 0),
+            "every address at its anchor balance"
+        );
+        let calls = n as f64;
+        println!(
+            "reserves_node: batch {batch:>3}: {wall:.2} s wall, {:.0} eth_getBalance calls/s, {:.0} HTTP requests/s",
+            calls / wall,
+            (calls / batch as f64).ceil() / wall
+        );
+    }
+}
