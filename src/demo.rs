@@ -192,6 +192,13 @@ pub fn write_manifest(dir: &Path, n: usize) -> std::io::Result<PathBuf> {
     Ok(manifest)
 }
 
+/// The account template of the demo's account manifests (and the hardware tests'): the
+/// default with `{height}` for `{anchor}`, so that a TRON account's message (its 111-character
+/// xpub) fits the one APDU the Tron app up to 0.7.1 signs correctly (229 bytes at
+/// `m/44'/195'/0'/0`; the default template's message is about 256 bytes there).
+pub const ACCOUNT_TEMPLATE: &str =
+    "{entity} proof of reserves {snapshot}: I control {chain} account {account} at {height}";
+
 /// Writes the demo manifest of `n` addresses in `k` accounts ([`ACCOUNT_KINDS`] in turn, the
 /// addresses shared as evenly as they go) into `dir`.
 pub fn write_account_manifest(dir: &Path, n: usize, k: usize) -> std::io::Result<PathBuf> {
@@ -205,7 +212,9 @@ pub fn write_account_manifest(dir: &Path, n: usize, k: usize) -> std::io::Result
         toml,
         "# Demo manifest written by `por-attest demo --accounts`: simulated devices, test seeds.\n\
          entity = \"Demo Exchange\"\nsnapshot_id = \"demo-2026-11\"\ntest = true\n\
-         created_at = \"2026-11-28T00:00:00Z\"\n"
+         created_at = \"2026-11-28T00:00:00Z\"\n\
+         # The TRON account's message must fit one APDU of the Tron app (see ACCOUNT_TEMPLATE).\n\
+         account_template = \"{ACCOUNT_TEMPLATE}\"\n"
     );
     for (chain, height, hash) in crate::fixtures::EXAMPLE_ANCHORS {
         let _ = writeln!(

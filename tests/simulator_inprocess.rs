@@ -70,7 +70,7 @@ fn dashboard_switches_apps() {
     assert_eq!(r.status, StatusWord::APP_NOT_FOUND);
     open(&mut t, "Bitcoin");
     let v = info(&mut t);
-    assert_eq!((v.name.as_str(), v.version.as_str()), ("Bitcoin", "2.1.3"));
+    assert_eq!((v.name.as_str(), v.version.as_str()), ("Bitcoin", "2.4.1"));
     // Ethereum command while the Bitcoin app runs.
     let r = t.send(&ethereum::AppConfiguration::request()).unwrap();
     assert_eq!(r.status, StatusWord::CLA_NOT_SUPPORTED);
