@@ -9,6 +9,7 @@ pub mod account;
 pub mod chains;
 pub mod error;
 pub mod exchange;
+pub mod failure;
 pub mod htx;
 pub mod input;
 pub mod message;
