@@ -271,9 +271,10 @@ pub enum DemoError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The manifest it wrote does not load.
+    /// A file it wrote does not read back: the manifest does not load, or the snapshot cannot
+    /// be verified (the error names the file).
     #[error(transparent)]
-    Manifest(#[from] crate::error::InputError),
+    Input(#[from] crate::error::InputError),
     /// A simulated signer could not be made.
     #[error("simulator {id}: {source}")]
     Simulator {
