@@ -407,7 +407,14 @@ pub async fn check_claims(
             match judge_coin(coin, &c.address, anchor, &facts) {
                 Ok(a) => sat += u128::from(a),
                 Err(why) => {
-                    out.push((i, OnchainOutcome::Failed(why), None));
+                    out.push((
+                        i,
+                        OnchainOutcome::Failed(por_attest_verify::report::Failure::new(
+                            por_attest_verify::report::FailureCode::BalanceMismatch,
+                            why,
+                        )),
+                        None,
+                    ));
                     continue 'claims;
                 }
             }
@@ -417,12 +424,12 @@ pub async fn check_claims(
         let outcome = if matches {
             OnchainOutcome::Verified
         } else {
-            OnchainOutcome::Failed(format!(
+            OnchainOutcome::Failed(por_attest_verify::report::Failure::new(por_attest_verify::report::FailureCode::BalanceMismatch, format!(
                 "balance: the file states {} BTC, its coins proven on the node {} add up to {} at height {anchor}",
                 por_attest_verify::balance::plain(c.balance.as_ref().expect("stated")),
                 client.endpoint(),
                 por_attest_verify::balance::plain(&onchain)
-            ))
+            )))
         };
         out.push((i, outcome, Some((onchain, matches))));
     }

@@ -221,7 +221,13 @@ async fn check_async(
             match evm::token_balance_request(&t.contract, &c.address, h) {
                 Ok(r) => r,
                 Err(why) => {
-                    updates.push((i, OnchainOutcome::Failed(why)));
+                    updates.push((
+                        i,
+                        OnchainOutcome::Failed(por_attest_verify::report::Failure::new(
+                            por_attest_verify::report::FailureCode::InvalidAddress,
+                            why,
+                        )),
+                    ));
                     continue;
                 }
             }
@@ -333,12 +339,15 @@ async fn check_async(
         if let Some(b) = balance {
             let matches = c.balance.as_ref().is_none_or(|s| *s == b);
             if !matches && !matches!(outcome, OnchainOutcome::Failed(_)) {
-                outcome = OnchainOutcome::Failed(format!(
-                    "balance: the file states {} {}, the node {} has {} at height {h}",
-                    por_attest_verify::balance::plain(c.balance.as_ref().expect("stated")),
-                    c.asset,
-                    client.endpoint(),
-                    por_attest_verify::balance::plain(&b)
+                outcome = OnchainOutcome::Failed(por_attest_verify::report::Failure::new(
+                    por_attest_verify::report::FailureCode::BalanceMismatch,
+                    format!(
+                        "balance: the file states {} {}, the node {} has {} at height {h}",
+                        por_attest_verify::balance::plain(c.balance.as_ref().expect("stated")),
+                        c.asset,
+                        client.endpoint(),
+                        por_attest_verify::balance::plain(&b)
+                    ),
                 ));
             }
             onchain.push((c.node_chain.clone(), c.asset.clone(), b, matches));
@@ -384,20 +393,23 @@ fn safe_outcome(
     let owners_lc: BTreeSet<String> = owners.iter().map(|o| o.to_ascii_lowercase()).collect();
     let signed: BTreeSet<String> = c.owners.iter().map(|o| o.to_ascii_lowercase()).collect();
     if let Some(outsider) = signed.iter().find(|s| !owners_lc.contains(*s)) {
-        return OnchainOutcome::Failed(format!(
+        return OnchainOutcome::Failed(por_attest_verify::report::Failure::new(por_attest_verify::report::FailureCode::NotOwner, format!(
             "{outsider} signed for the Safe {}, but is not one of its owners at height {height} ({})",
             c.address,
             owners.join(", ")
-        ));
+        )));
     }
     let n = signed.len();
     if bigdecimal::num_bigint::BigInt::from(n) >= *threshold && *threshold > 0.into() {
         OnchainOutcome::Verified
     } else {
-        OnchainOutcome::Failed(format!(
+        OnchainOutcome::Failed(por_attest_verify::report::Failure::new(
+            por_attest_verify::report::FailureCode::BelowThreshold,
+            format!(
             "{n} of the Safe's owners signed, but its threshold at height {height} is {threshold} \
              (of {} owners)",
             owners.len()
+        ),
         ))
     }
 }

@@ -47,8 +47,8 @@ pub struct Claim {
 pub enum OnchainOutcome {
     /// Balance (and, for a contract wallet, ownership) confirmed at the anchor.
     Verified,
-    /// The node contradicts the file; the reason says how.
-    Failed(String),
+    /// The node contradicts the file; the failure says how.
+    Failed(crate::failure::Failure),
     /// The node could not answer (pruned history, no archive state, no endpoint).
     NotChecked(String),
 }

@@ -11,6 +11,7 @@ pub mod chains;
 pub mod claim;
 pub mod error;
 pub mod exchange;
+pub mod failure;
 pub mod htx;
 pub mod input;
 pub mod message;

@@ -107,10 +107,13 @@ impl Sink {
         let mut outcome = c.outcome;
         let first = self.seen.insert(c.key, Location::Entry(index));
         if let Some(first) = first {
-            outcome = Outcome::Failed(format!(
-                "duplicate address: {first} already lists {} on {}",
-                c.address, c.chain
-            ));
+            outcome = Outcome::failed(
+                crate::report::FailureCode::DuplicateAddress,
+                format!(
+                    "duplicate address: {first} already lists {} on {}",
+                    c.address, c.chain
+                ),
+            );
         }
         let verified = outcome == Outcome::Verified;
         if let (Some(b), None) = (&c.balance, first) {

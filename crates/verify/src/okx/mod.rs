@@ -117,16 +117,19 @@ impl Collect<RowExtra> for OkxCollect {
         let mut outcome = c.outcome;
         let dup = self.seen.first_line(&[&c.label, &c.address], c.line);
         if let Some(first) = dup {
-            outcome = Outcome::Failed(format!(
-                "duplicate row: line {first} already lists {} for {}",
-                c.address, c.label
-            ));
+            outcome = Outcome::failed(
+                crate::report::FailureCode::DuplicateAddress,
+                format!(
+                    "duplicate row: line {first} already lists {} for {}",
+                    c.address, c.label
+                ),
+            );
         }
         let amount = match c.extra.amount {
             Ok(a) => a,
             Err(why) => {
                 if !matches!(outcome, Outcome::Failed(_)) {
-                    outcome = Outcome::Failed(why);
+                    outcome = Outcome::failed(crate::report::FailureCode::InvalidBalance, why);
                 }
                 None
             }
