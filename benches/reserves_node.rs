@@ -13,7 +13,7 @@
 mod common;
 #[path = "../tests/support/ganache.rs"]
 mod ganache;
-use common::env_num;
+use common::{env_num, label};
 
 use por_attest::claim::Claim;
 use por_attest::report::{Outcome, Report};
@@ -99,7 +99,8 @@ fn main() {
         );
         let calls = n as f64;
         println!(
-            "reserves_node: batch {batch:>3}: {wall:.2} s wall, {:.0} eth_getBalance calls/s, {:.0} HTTP requests/s",
+            "reserves-{}: batch {batch:>3}: {wall:.2} s wall, {:.0} eth_getBalance calls/s, {:.0} HTTP requests/s",
+            label(n),
             calls / wall,
             (calls / batch as f64).ceil() / wall
         );

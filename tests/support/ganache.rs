@@ -226,7 +226,7 @@ pub fn selector(sig: &str) -> String {
 
 fn abi_string(s: &str) -> String {
     let mut hexed = hex::encode(s.as_bytes());
-    while hexed.len() % 64 != 0 || hexed.is_empty() {
+    while !hexed.len().is_multiple_of(64) || hexed.is_empty() {
         hexed.push('0');
     }
     format!("{}{hexed}", word(s.len() as u128))

@@ -358,6 +358,9 @@ async fn esplora_facts(
     }))
 }
 
+/// Per claim: its index, the outcome, and the on-chain balance with whether it matches.
+pub type ClaimResult = (usize, OnchainOutcome, Option<(BigDecimal, bool)>);
+
 /// What the node says of each Bitcoin claim (indices into `report.claims`): the outcome, and
 /// the on-chain balance (the sum of the proven coins) with whether it matches the stated one.
 pub async fn check_claims(
@@ -365,7 +368,7 @@ pub async fn check_claims(
     client: &Client,
     report: &Report,
     claims: &[usize],
-) -> Result<Vec<(usize, OnchainOutcome, Option<(BigDecimal, bool)>)>, NodeError> {
+) -> Result<Vec<ClaimResult>, NodeError> {
     let mut out = Vec::new();
     'claims: for &i in claims {
         let c = &report.claims[i];

@@ -49,6 +49,9 @@ enum Want {
     Threshold,
 }
 
+/// A node's answer to one call: the result, or its own error.
+type Answer = Result<Value, RpcError>;
+
 struct Planned {
     claim: usize,
     want: Want,
@@ -257,7 +260,7 @@ async fn check_async(
     bar.finish_and_clear();
 
     // Evaluate, claim by claim.
-    let mut per_claim: BTreeMap<usize, Vec<(Want, Result<Value, RpcError>)>> = BTreeMap::new();
+    let mut per_claim: BTreeMap<usize, Vec<(Want, Answer)>> = BTreeMap::new();
     for (chain, plan) in &plans {
         for (p, a) in plan.iter().zip(&answers[chain]) {
             per_claim
@@ -438,7 +441,7 @@ async fn run_plans(
     clients: &BTreeMap<String, (Endpoint, Client)>,
     opts: &NodeOptions,
     bar: &indicatif::ProgressBar,
-) -> Result<BTreeMap<String, Vec<Result<Value, RpcError>>>, NodeError> {
+) -> Result<BTreeMap<String, Vec<Answer>>, NodeError> {
     let sem = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
     let mut set = tokio::task::JoinSet::new();
     for (chain, plan) in plans {
@@ -457,8 +460,7 @@ async fn run_plans(
             });
         }
     }
-    let mut parts: BTreeMap<String, BTreeMap<usize, Vec<Result<Value, RpcError>>>> =
-        BTreeMap::new();
+    let mut parts: BTreeMap<String, BTreeMap<usize, Vec<Answer>>> = BTreeMap::new();
     while let Some(joined) = set.join_next().await {
         let (chain, n, r) =
             joined.map_err(|e| NodeError::Config(format!("a node request task failed: {e}")))?;

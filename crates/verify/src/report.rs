@@ -376,10 +376,8 @@ impl Report {
                     ("not checked on chain", "not-checked-on-chain", Some(r))
                 }
             };
-            if status == c.status {
-                if reason.is_none() {
-                    continue;
-                }
+            if status == c.status && reason.is_none() {
+                continue;
             }
             self.count(&c.chain, c.status, false);
             self.count(&c.chain, status, true);

@@ -170,7 +170,7 @@ enum CheckedUnit {
     Entries(CheckedBatch),
     /// An account's own check, and its canonical head.
     AccountHead {
-        tally: AccountTally,
+        tally: Box<AccountTally>,
         canonical_head: Vec<u8>,
     },
     /// Consecutive addresses of the current account, and their canonical JSON (joined).
@@ -339,7 +339,7 @@ pub fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Repor
                             let outcome = account::verify_account(&ctx, &a, &keys);
                             Ok(CheckedUnit::AccountHead {
                                 canonical_head: a.canonical_head(),
-                                tally: AccountTally::new(index, &a, outcome),
+                                tally: Box::new(AccountTally::new(index, &a, outcome)),
                             })
                         }))
                     }
@@ -415,7 +415,7 @@ pub fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Repor
                             canonical_head,
                         } => {
                             h.add_account_head(&canonical_head);
-                            let mut t = t;
+                            let mut t = *t;
                             sink.account(&mut t);
                             tally = Some(t);
                         }
