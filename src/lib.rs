@@ -10,7 +10,8 @@ pub use por_attest_ceremony::{ceremony, journal, manifest, package, pkcs11, sign
 pub use por_attest_simulator as simulator;
 pub use por_attest_simulator::{fixtures, synthetic, synthetic_accounts};
 pub use por_attest_verify::{
-    account, chains, error, exchange, htx, input, message, okx, report, schemes, snapshot, verify,
+    account, bip322_proofs, chains, error, exchange, htx, input, message, okx, report, schemes,
+    snapshot, verify,
 };
 
 pub mod demo;

@@ -39,6 +39,9 @@ enum InputFormat {
 enum ExportFormat {
     /// OKX's 11-column address file.
     OkxCsv,
+    /// The proofs documents PyPI's bip322-audit reads, one per address (into the `--out`
+    /// directory).
+    Bip322Proofs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -87,7 +90,7 @@ enum Command {
         format: ExportFormat,
         /// The snapshot file.
         snapshot: PathBuf,
-        /// Output file (default: stdout).
+        /// Output file (default: stdout); for bip322-proofs a directory (default: `.`).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -281,6 +284,40 @@ fn main() -> ExitCode {
                 }
                 Err(e) => fail(format!("export: {e}")),
             }
+        }
+        Command::Export {
+            format: ExportFormat::Bip322Proofs,
+            snapshot,
+            out,
+        } => {
+            let snap = match por_attest::snapshot::Snapshot::read(&snapshot) {
+                Ok(s) => s,
+                Err(e) => return fail(e),
+            };
+            let export = por_attest::bip322_proofs::export_bip322_proofs(&snap);
+            let dir = out.unwrap_or_else(|| PathBuf::from("."));
+            if let Err(e) = std::fs::create_dir_all(&dir) {
+                return fail(format!("export: {}: {e}", dir.display()));
+            }
+            for s in &export.skipped {
+                eprintln!(
+                    "warning: not exported: entry {} {} {}: {}",
+                    s.entry, s.chain, s.address, s.reason
+                );
+            }
+            for d in &export.documents {
+                let path = dir.join(&d.file_name);
+                let text = serde_json::to_string_pretty(&d.document).expect("JSON values print");
+                if let Err(e) = std::fs::write(&path, text + "\n") {
+                    return fail(format!("export: {}: {e}", path.display()));
+                }
+            }
+            eprintln!(
+                "exported {} proofs document(s) into {}",
+                export.documents.len(),
+                dir.display()
+            );
+            ExitCode::SUCCESS
         }
         Command::Sign {
             manifest,

@@ -6,6 +6,7 @@
 //! async runtime.
 
 pub mod account;
+pub mod bip322_proofs;
 pub mod chains;
 pub mod error;
 pub mod exchange;
