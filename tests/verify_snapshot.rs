@@ -198,6 +198,42 @@ fn same_signature_twice_does_not_reach_the_threshold() {
         "{}",
         r.to_human()
     );
+    assert_eq!(r.problems[0].code, "below-threshold");
+}
+
+#[test]
+fn json_problems_carry_a_stable_code_beside_the_reason() {
+    let mut s = example_snapshot();
+    let evm: Vec<usize> = (0..s.entries.len())
+        .filter(|&i| matches!(s.entries[i].chain.as_str(), "ETH" | "ARB"))
+        .take(2)
+        .collect();
+    assert_eq!(evm.len(), 2, "the example has ETH and ARB entries");
+    let (a, b) = (evm[0], evm[1]);
+    let sig_a = s.entries[a].signatures.clone();
+    s.entries[a].signatures = s.entries[b].signatures.clone();
+    s.entries[b].signatures = sig_a;
+    s.entries[0].message.push('!');
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "codes.json", &s.to_file_bytes());
+    let (code, json, _) = cli(&["verify", "--json", p.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let codes: Vec<(u64, &str)> = v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["entry"].as_u64().unwrap(), p["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            (0, "message-mismatch"),
+            (a as u64, "wrong-key"),
+            (b as u64, "wrong-key")
+        ],
+        "{json}"
+    );
 }
 
 #[test]
@@ -215,12 +251,14 @@ fn duplicates_network_mismatch_and_unknown_chain_fail_with_reasons() {
         "{}",
         r.to_human()
     );
+    assert_eq!(r.problems[0].code, "duplicate-address");
 
     let mut s = base.clone();
     s.entries[0].network = por_attest::chains::Network::Testnet;
     let r = verify(&write(dir.path(), "n.json", &s.to_file_bytes()));
     assert_eq!(r.failed, 1);
     assert!(r.problems[0].reason.contains("network"), "{}", r.to_human());
+    assert_eq!(r.problems[0].code, "network-mismatch");
 
     let mut s = base.clone();
     s.entries[0].chain = "DOGE".into();
@@ -231,6 +269,7 @@ fn duplicates_network_mismatch_and_unknown_chain_fail_with_reasons() {
         "{}",
         r.to_human()
     );
+    assert_eq!(r.problems[0].code, "unknown-chain");
 
     // A signature moved to another address with its message rewritten still fails.
     let mut s = base.clone();
@@ -319,6 +358,7 @@ fn unknown_scheme_fails_that_entry_with_its_reason() {
         "{}",
         r.to_human()
     );
+    assert_eq!(r.problems[0].code, "unknown-scheme");
     let (code, out, _) = cli(&["verify", p.to_str().unwrap()]);
     assert_eq!(code, 1, "{out}");
 }

@@ -110,13 +110,14 @@ pub fn package(
             script: ms.map(|m| hex::encode(m.script.as_bytes())),
         };
         if complete {
-            if let Outcome::Failed(reason) | Outcome::Unsupported(reason) =
-                verify_entry(&ctx, &entry)
+            let outcome = verify_entry(&ctx, &entry);
+            if let (Outcome::Failed(_) | Outcome::Unsupported(_), Some(reason)) =
+                (&outcome, outcome.reason())
             {
                 return Err(PackageError::Invalid {
                     entry: spec.index,
                     address: spec.address.clone(),
-                    reason,
+                    reason: reason.to_string(),
                 });
             }
         }
@@ -141,14 +142,10 @@ pub fn package(
                         .into_iter()
                         .find(|c| c.check != por_attest_verify::account::AddressCheck::Verified)
                 });
-                let reason = match (outcome, bad_address) {
-                    (Outcome::Failed(r) | Outcome::Unsupported(r) | Outcome::Unsigned(r), _) => {
-                        Some(r)
-                    }
-                    (Outcome::Verified, Some(c)) => {
-                        Some(format!("address at {}: {:?}", c.path, c.check))
-                    }
-                    (Outcome::Verified, None) => None,
+                let reason = match (outcome.reason(), bad_address) {
+                    (Some(r), _) => Some(r.to_string()),
+                    (None, Some(c)) => Some(format!("address at {}: {:?}", c.path, c.check)),
+                    (None, None) => None,
                 };
                 if let Some(reason) = reason {
                     return Err(PackageError::Invalid {

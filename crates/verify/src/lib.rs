@@ -10,6 +10,7 @@ pub mod bip322_proofs;
 pub mod chains;
 pub mod error;
 pub mod exchange;
+pub mod failure;
 pub mod htx;
 pub mod input;
 pub mod message;

@@ -4,6 +4,7 @@
 //! `verified`, `failed` and `unsupported` count addresses: an entry is one address, an account
 //! entry counts each address it lists (all of them failed when the account itself fails).
 
+pub use crate::failure::{Failure, FailureCode};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -13,13 +14,38 @@ use std::fmt::Write;
 pub enum Outcome {
     /// Every signature checked out for the stated address and message.
     Verified,
-    /// Something did not check out; the reason says what.
-    Failed(String),
+    /// Something did not check out; the failure says what (its code and reason).
+    Failed(Failure),
     /// The coin or scheme is one this build cannot check; never counted as verified.
     Unsupported(String),
     /// The file publishes the row without a signature (exchange files); never counted as
     /// verified, and not a failure on its own.
     Unsigned(String),
+}
+
+impl Outcome {
+    /// A failure of this kind with this reason.
+    pub fn failed(code: FailureCode, reason: impl Into<String>) -> Outcome {
+        Outcome::Failed(Failure::new(code, reason))
+    }
+
+    /// Why it is not verified (a failure's reason, or what is unsupported or unsigned);
+    /// `None` when verified.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Outcome::Verified => None,
+            Outcome::Failed(f) => Some(&f.reason),
+            Outcome::Unsupported(r) | Outcome::Unsigned(r) => Some(r),
+        }
+    }
+
+    /// The failure, when it is one.
+    pub fn failure(&self) -> Option<&Failure> {
+        match self {
+            Outcome::Failed(f) => Some(f),
+            _ => None,
+        }
+    }
 }
 
 /// Counts for one chain (or coin).
@@ -65,6 +91,8 @@ pub struct Problem {
     pub address: String,
     /// `failed`, `unsupported` or `unsigned`.
     pub status: &'static str,
+    /// A failure's [`FailureCode`]; for the other statuses the status again.
+    pub code: &'static str,
     /// Why it failed or is unsupported.
     pub reason: String,
 }
@@ -92,7 +120,7 @@ pub struct AddressFailure {
     /// The address as listed.
     pub address: String,
     /// Why it failed.
-    pub reason: String,
+    pub failure: Failure,
 }
 
 /// The digest check of a snapshot.
@@ -222,26 +250,26 @@ impl Report {
         let c = self.chains.entry(chain.to_string()).or_default();
         c.entries += 1;
         c.addresses += 1;
-        let (status, reason) = match outcome {
+        let (status, code, reason) = match outcome {
             Outcome::Verified => {
                 c.verified += 1;
                 self.verified += 1;
                 return;
             }
-            Outcome::Failed(r) => {
+            Outcome::Failed(f) => {
                 c.failed += 1;
                 self.failed += 1;
-                ("failed", r)
+                ("failed", f.code.as_str(), f.reason)
             }
             Outcome::Unsupported(r) => {
                 c.unsupported += 1;
                 self.unsupported += 1;
-                ("unsupported", r)
+                ("unsupported", "unsupported", r)
             }
             Outcome::Unsigned(r) => {
                 c.unsigned += 1;
                 self.unsigned += 1;
-                ("unsigned", r)
+                ("unsigned", "unsigned", r)
             }
         };
         self.problems.push(Problem {
@@ -253,6 +281,7 @@ impl Report {
             chain: chain.to_string(),
             address: address.to_string(),
             status,
+            code,
             reason,
         });
     }
@@ -267,7 +296,7 @@ impl Report {
         let c = self.chains.entry(account.chain.clone()).or_default();
         c.accounts += 1;
         c.addresses += account.addresses;
-        let whole = |status, reason: &String| Problem {
+        let whole = |status, code, reason: &String| Problem {
             entry: None,
             account: Some(account.index),
             path: None,
@@ -276,21 +305,30 @@ impl Report {
             chain: account.chain.clone(),
             address: account.key.clone(),
             status,
+            code,
             reason: reason.clone(),
         };
         match &account.outcome {
-            // An account is signed or it fails: never an unsigned row.
-            Outcome::Failed(r) | Outcome::Unsigned(r) => {
+            Outcome::Failed(f) => {
                 self.accounts_failed += 1;
                 c.failed += account.addresses;
                 self.failed += account.addresses;
-                self.problems.push(whole("failed", r));
+                self.problems
+                    .push(whole("failed", f.code.as_str(), &f.reason));
+            }
+            // An account is signed or it fails: never an unsigned row.
+            Outcome::Unsigned(r) => {
+                self.accounts_failed += 1;
+                c.failed += account.addresses;
+                self.failed += account.addresses;
+                self.problems
+                    .push(whole("failed", FailureCode::NoSignature.as_str(), r));
             }
             Outcome::Unsupported(r) => {
                 self.accounts_failed += 1;
                 c.unsupported += account.addresses;
                 self.unsupported += account.addresses;
-                self.problems.push(whole("unsupported", r));
+                self.problems.push(whole("unsupported", "unsupported", r));
             }
             Outcome::Verified => {
                 let failed = failures.len() as u64;
@@ -308,7 +346,8 @@ impl Report {
                         chain: account.chain.clone(),
                         address: f.address,
                         status: "failed",
-                        reason: f.reason,
+                        code: f.failure.code.as_str(),
+                        reason: f.failure.reason,
                     });
                 }
             }
@@ -482,7 +521,13 @@ mod tests {
         assert_eq!(r.exit_code(), 1);
         r.finish(true);
         assert_eq!(r.exit_code(), 0);
-        r.record(2, None, "ETH", "c", Outcome::Failed("bad".into()));
+        r.record(
+            2,
+            None,
+            "ETH",
+            "c",
+            Outcome::Failed(Failure::new(FailureCode::InvalidSignature, "bad")),
+        );
         r.finish(true);
         assert_eq!(r.exit_code(), 1);
         assert_eq!(r.chains["ETH"].entries, 2);
@@ -492,6 +537,8 @@ mod tests {
         let j: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
         assert_eq!(j["failed"], 1);
         assert_eq!(j["problems"][1]["reason"], "bad");
+        assert_eq!(j["problems"][1]["code"], "invalid-signature");
+        assert_eq!(j["problems"][0]["code"], "unsupported");
     }
 
     #[test]
@@ -510,7 +557,7 @@ mod tests {
             vec![AddressFailure {
                 path: "0/3".into(),
                 address: "bc1qx".into(),
-                reason: "wrong".into(),
+                failure: Failure::new(FailureCode::DerivedAddressMismatch, "wrong"),
             }],
         );
         r.finish(false);
@@ -519,7 +566,13 @@ mod tests {
             (1, 1, 11, 10, 1)
         );
         assert_eq!(r.exit_code(), 1);
-        r.record_account(&acct(1, Outcome::Failed("bad signature".into())), vec![]);
+        r.record_account(
+            &acct(
+                1,
+                Outcome::Failed(Failure::new(FailureCode::WrongKey, "bad signature")),
+            ),
+            vec![],
+        );
         r.finish(false);
         assert_eq!((r.addresses, r.failed, r.accounts_failed), (21, 11, 1));
         let c = &r.chains["BTC"];
@@ -542,13 +595,18 @@ mod tests {
         assert_eq!(j["problems"][0]["path"], "0/3");
         assert!(j["problems"][0].get("entry").is_none());
         assert_eq!(j["problems"][1]["addresses"], 10);
+        assert_eq!(j["problems"][0]["code"], "derived-address-mismatch");
+        assert_eq!(j["problems"][1]["code"], "wrong-key");
         // An account that fails with no addresses still fails the report.
         let mut r = Report::new("f", "x");
         r.record(0, None, "BTC", "a", Outcome::Verified);
         r.record_account(
             &AccountRecord {
                 addresses: 0,
-                ..acct(0, Outcome::Failed("lists no addresses".into()))
+                ..acct(
+                    0,
+                    Outcome::Failed(Failure::new(FailureCode::NoAddresses, "lists no addresses")),
+                )
             },
             vec![],
         );

@@ -320,10 +320,13 @@ pub fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Repor
                                 let index = b.first_index + i as u64;
                                 let mut outcome = c.outcome;
                                 if let Some(first) = seen.insert(c.key, Location::Entry(index)) {
-                                    outcome = Outcome::Failed(format!(
-                                        "duplicate address: {first} already lists {} on {}",
-                                        c.address, c.chain
-                                    ));
+                                    outcome = Outcome::failed(
+                                        crate::report::FailureCode::DuplicateAddress,
+                                        format!(
+                                            "duplicate address: {first} already lists {} on {}",
+                                            c.address, c.chain
+                                        ),
+                                    );
                                 }
                                 report.record(index, None, &c.chain, &c.address, outcome);
                             }
@@ -482,10 +485,13 @@ pub fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, Inp
                 });
                 for ((i, e), (mut outcome, key)) in batch.iter().zip(outcomes) {
                     if let Some(first) = seen.insert(key, Location::Entry(*i)) {
-                        outcome = Outcome::Failed(format!(
-                            "duplicate address: {first} already lists {} on {}",
-                            e.address, e.chain
-                        ));
+                        outcome = Outcome::failed(
+                            crate::report::FailureCode::DuplicateAddress,
+                            format!(
+                                "duplicate address: {first} already lists {} on {}",
+                                e.address, e.chain
+                            ),
+                        );
                     }
                     report.record(*i, None, &e.chain, &e.address, outcome);
                 }

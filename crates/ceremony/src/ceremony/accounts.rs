@@ -136,12 +136,7 @@ pub(super) fn sign_account(
             }))
         }
         Err(e) => {
-            let reason = match e {
-                por_attest_verify::report::Outcome::Failed(r)
-                | por_attest_verify::report::Outcome::Unsupported(r)
-                | por_attest_verify::report::Outcome::Unsigned(r) => r,
-                por_attest_verify::report::Outcome::Verified => String::new(),
-            };
+            let reason = e.reason().unwrap_or_default().to_string();
             return Err(stop(CeremonyError::AccountBadSignature {
                 account: label,
                 reason,

@@ -8,14 +8,14 @@ use super::keys::AccountKeys;
 use super::{Account, AccountAddress, AccountKeyError};
 use crate::chains::ChainFamily;
 use crate::message::MessageFields;
-use crate::report::{AccountRecord, AddressFailure, Outcome, Report};
+use crate::report::{AccountRecord, AddressFailure, Failure, FailureCode as C, Outcome, Report};
 use crate::schemes::{self, SchemeError};
 use crate::snapshot::SignatureRecord;
 use crate::verify::SnapshotContext;
 use bitcoin::secp256k1::PublicKey;
 
-fn fail<T>(reason: impl Into<String>) -> Result<T, Outcome> {
-    Err(Outcome::Failed(reason.into()))
+fn fail<T>(code: C, reason: impl Into<String>) -> Result<T, Outcome> {
+    Err(Outcome::Failed(Failure::new(code, reason)))
 }
 
 fn scheme_problem(i: usize, err: SchemeError) -> Outcome {
@@ -23,7 +23,7 @@ fn scheme_problem(i: usize, err: SchemeError) -> Outcome {
         SchemeError::Unsupported(r) => {
             Outcome::Unsupported(format!("signature {i}: unsupported: {r}"))
         }
-        other => Outcome::Failed(format!("signature {i}: {other}")),
+        other => Outcome::Failed(Failure::from(other).context(format_args!("signature {i}"))),
     }
 }
 
@@ -47,27 +47,28 @@ fn check_account(
     keys: &Result<AccountKeys, AccountKeyError>,
 ) -> Result<(), Outcome> {
     let Some(family) = ChainFamily::of(&a.chain) else {
-        return fail(format!("unknown chain `{}`", a.chain));
+        return fail(C::UnknownChain, format!("unknown chain `{}`", a.chain));
     };
     let Some(anchor) = ctx.anchors.get(&a.chain) else {
-        return fail(format!(
-            "no anchor for chain `{}` in the snapshot header",
-            a.chain
-        ));
+        return fail(
+            C::NoAnchor,
+            format!("no anchor for chain `{}` in the snapshot header", a.chain),
+        );
     };
     let template = match &ctx.account_template {
         Some(Ok(t)) => t,
         Some(Err(err)) => {
-            return fail(format!(
-                "the snapshot's account template is rejected: {err}"
-            ))
+            return fail(
+                C::InvalidTemplate,
+                format!("the snapshot's account template is rejected: {err}"),
+            )
         }
-        None => return fail("the snapshot has no `account_template`"),
+        None => return fail(C::InvalidTemplate, "the snapshot has no `account_template`"),
     };
     let keys = match keys {
         Ok(k) => k,
         Err(e) if e.is_unsupported() => return Err(Outcome::Unsupported(e.to_string())),
-        Err(e) => return fail(e.to_string()),
+        Err(e) => return fail(C::InvalidField, e.to_string()),
     };
     let account_text = keys.account_text();
     let fields = MessageFields::new(
@@ -78,13 +79,15 @@ fn check_account(
         anchor,
     );
     if !template.matches(&fields, &a.message) {
-        return fail(format!(
+        return fail(
+            C::MessageMismatch,
+            format!(
             "message is not the snapshot's account template rendered for this account; expected {:?}",
             template.render(&fields)
         ));
     }
     if a.signatures.is_empty() {
-        return fail("no signatures");
+        return fail(C::NoSignature, "no signatures");
     }
     let mut signed = vec![false; keys.signing_keys().len()];
     let msg = a.message.as_bytes();
@@ -94,10 +97,13 @@ fn check_account(
     let distinct = signed.iter().filter(|s| **s).count();
     let threshold = keys.threshold();
     if distinct < threshold {
-        return fail(format!(
-            "only {distinct} distinct cosigner signature{}, threshold {threshold}",
-            if distinct == 1 { "" } else { "s" }
-        ));
+        return fail(
+            C::BelowThreshold,
+            format!(
+                "only {distinct} distinct cosigner signature{}, threshold {threshold}",
+                if distinct == 1 { "" } else { "s" }
+            ),
+        );
     }
     Ok(())
 }
@@ -115,10 +121,15 @@ pub fn signer_of(
     let expected = family.info().message_scheme;
     let signing_keys = keys.signing_keys();
     if s.scheme.known().is_none() {
-        return fail(format!("signature {i}: unknown scheme `{}`", s.scheme));
+        return fail(
+            C::UnknownScheme,
+            format!("signature {i}: unknown scheme `{}`", s.scheme),
+        );
     }
     if s.scheme != expected {
-        return fail(format!(
+        return fail(
+            C::SchemeNotApplicable,
+            format!(
             "signature {i}: scheme {} does not apply to a {chain} account (expected {expected}: the account key signs the account message)",
             s.scheme
         ));
@@ -146,13 +157,16 @@ pub fn signer_of(
                 .iter()
                 .position(|k| schemes::evm::evm_address_of(k) == account)
                 .ok_or_else(|| {
-                    Outcome::Failed(format!(
-                        "signature {i} is from the address {}, not the account key's",
-                        if family == ChainFamily::Evm {
-                            schemes::evm::to_checksum_address(&account)
-                        } else {
-                            schemes::tron::format_tron_address(&account)
-                        }
+                    Outcome::Failed(Failure::new(
+                        C::WrongKey,
+                        format!(
+                            "signature {i} is from the address {}, not the account key's",
+                            if family == ChainFamily::Evm {
+                                schemes::evm::to_checksum_address(&account)
+                            } else {
+                                schemes::tron::format_tron_address(&account)
+                            }
+                        ),
                     ))
                 })
         }
@@ -161,7 +175,7 @@ pub fn signer_of(
 
 fn not_the_key(i: usize, got: &[u8], keys: &AccountKeys, signing: &[PublicKey]) -> Outcome {
     let got = hex::encode(got);
-    Outcome::Failed(match keys {
+    Outcome::Failed(Failure::new(C::WrongKey, match keys {
         AccountKeys::Single { .. } => format!(
             "signature {i} recovers to the key {got}, not the account key {}",
             signing[0]
@@ -169,7 +183,7 @@ fn not_the_key(i: usize, got: &[u8], keys: &AccountKeys, signing: &[PublicKey]) 
         AccountKeys::Multisig { .. } => format!(
             "signature {i} recovers to the key {got}, which is not one of the descriptor's cosigner keys"
         ),
-    })
+    }))
 }
 
 /// One listed address checked, with what duplicate detection needs.
@@ -242,25 +256,29 @@ impl AccountTally {
     /// Adds the next address; `duplicate_of` says where the same address was listed before.
     pub fn add(&mut self, c: CheckedAddress, duplicate_of: Option<String>) {
         self.record.addresses += 1;
-        let reason = match (duplicate_of, c.check) {
+        let failure = match (duplicate_of, c.check) {
             (_, AddressCheck::FailsAccount(r)) => {
                 self.fails_account.get_or_insert(r);
                 return;
             }
             (None, AddressCheck::Verified) => return,
-            (None, AddressCheck::Failed(r)) => r,
-            (Some(first), AddressCheck::Verified) => format!(
-                "duplicate address: {first} already lists {} on {}",
-                c.address, self.record.chain
+            (None, AddressCheck::Failed(r)) => Failure::new(C::DerivedAddressMismatch, r),
+            (Some(first), AddressCheck::Verified) => Failure::new(
+                C::DuplicateAddress,
+                format!(
+                    "duplicate address: {first} already lists {} on {}",
+                    c.address, self.record.chain
+                ),
             ),
-            (Some(first), AddressCheck::Failed(r)) => {
-                format!("{r}; and a duplicate address: {first} already lists it")
-            }
+            (Some(first), AddressCheck::Failed(r)) => Failure::new(
+                C::DerivedAddressMismatch,
+                format!("{r}; and a duplicate address: {first} already lists it"),
+            ),
         };
         self.failures.push(AddressFailure {
             path: c.path,
             address: c.address,
-            reason,
+            failure,
         });
     }
 
@@ -268,9 +286,12 @@ impl AccountTally {
     pub fn finish(mut self, report: &mut Report) {
         if self.record.outcome == Outcome::Verified {
             if let Some(r) = self.fails_account.take() {
-                self.record.outcome = Outcome::Failed(r);
+                self.record.outcome = Outcome::Failed(Failure::new(C::InvalidPath, r));
             } else if self.record.addresses == 0 {
-                self.record.outcome = Outcome::Failed("the account lists no addresses".into());
+                self.record.outcome = Outcome::Failed(Failure::new(
+                    C::NoAddresses,
+                    "the account lists no addresses",
+                ));
             }
         }
         report.record_account(&self.record, self.failures);

@@ -12,7 +12,7 @@
 //! permissions, so even a valid signature leaves the row unsupported ("address not bound"),
 //! as for contract wallets.
 
-use crate::report::Outcome;
+use crate::report::{FailureCode as C, Outcome};
 use crate::schemes::bip137::recover_key;
 use crate::schemes::ed25519::okx_ed25519_message;
 use bitcoin::hashes::{ripemd160, sha256, Hash};
@@ -72,11 +72,19 @@ pub(crate) fn recover_eos(msg: &[u8], sig: &str) -> Result<PublicKey, String> {
 /// still not bound (on-chain permissions).
 pub(crate) fn check_eos(account: &str, public_key: &str, msg: &[u8], sig: &str) -> Outcome {
     if public_key.is_empty() || public_key == "null" {
-        return Outcome::Failed("no public key in the public-key column".into());
+        return Outcome::failed(
+            C::InvalidPublicKey,
+            "no public key in the public-key column",
+        );
     }
     let stated = match parse_eos_public_key(public_key) {
         Ok(k) => k,
-        Err(e) => return Outcome::Failed(format!("public key `{public_key}`: {e}")),
+        Err(e) => {
+            return Outcome::failed(
+                C::InvalidPublicKey,
+                format!("public key `{public_key}`: {e}"),
+            )
+        }
     };
     match recover_eos(msg, sig) {
         Ok(k) if k == stated => Outcome::Unsupported(format!(
@@ -84,11 +92,14 @@ pub(crate) fn check_eos(account: &str, public_key: &str, msg: &[u8], sig: &str) 
              account {account} is on-chain state (the account's permissions), not checked \
              offline (address not bound)"
         )),
-        Ok(k) => Outcome::Failed(format!(
-            "signature1 comes from the key {}, not the stated public key {public_key}",
-            hex::encode(k.serialize())
-        )),
-        Err(e) => Outcome::Failed(format!("signature1: {e}")),
+        Ok(k) => Outcome::failed(
+            C::WrongKey,
+            format!(
+                "signature1 comes from the key {}, not the stated public key {public_key}",
+                hex::encode(k.serialize())
+            ),
+        ),
+        Err(e) => Outcome::failed(C::MalformedSignature, format!("signature1: {e}")),
     }
 }
 
@@ -141,7 +152,7 @@ pub(crate) mod tests {
         ));
         assert!(matches!(
             check_eos("acct", &key, b"texT", &sig),
-            Outcome::Failed(m) if m.contains("not the stated public key")
+            Outcome::Failed(f) if f.reason.contains("not the stated public key") && f.code == C::WrongKey
         ));
         let (other_key, _) = sign_eos(&SecretKey::from_slice(&[0x22; 32]).unwrap(), b"x");
         assert!(matches!(
@@ -163,7 +174,7 @@ pub(crate) mod tests {
         ] {
             let out = check_eos("acct", k, b"text", s);
             assert!(
-                matches!(&out, Outcome::Failed(m) if m.contains(why)),
+                matches!(&out, Outcome::Failed(f) if f.reason.contains(why)),
                 "{k} {s}: {out:?}"
             );
         }

@@ -96,7 +96,7 @@ pub fn failed(e: SchemeError) -> Outcome {
     if e.is_unsupported() {
         Outcome::Unsupported(e.to_string())
     } else {
-        Outcome::Failed(e.to_string())
+        Outcome::Failed(e.into())
     }
 }
 

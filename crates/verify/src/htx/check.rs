@@ -124,7 +124,10 @@ pub(crate) fn check_row(row: &HtxRow) -> Outcome {
         Some(s) => s,
     };
     let Some(message) = row.message.as_deref() else {
-        return Outcome::Failed("a signature but no message (`-` in the message column)".into());
+        return Outcome::failed(
+            crate::report::FailureCode::InvalidField,
+            "a signature but no message (`-` in the message column)",
+        );
     };
     let msg = message.as_bytes();
     let address = row.address.as_str();
@@ -249,7 +252,7 @@ mod tests {
             panic!("OKX's form is not HTX's")
         };
         assert!(
-            why.contains("ECDSA over keccak256(text)") && why.contains("EIP-191"),
+            why.reason.contains("ECDSA over keccak256(text)") && why.reason.contains("EIP-191"),
             "{why}"
         );
     }
@@ -262,7 +265,9 @@ mod tests {
         assert!(matches!(check_row(&r), Outcome::Unsigned(_)));
         r.signature = Some("0x00".into());
         r.message = None;
-        assert!(matches!(check_row(&r), Outcome::Failed(m) if m.contains("no message")));
+        assert!(
+            matches!(check_row(&r), Outcome::Failed(f) if f.reason.contains("no message") && f.code == crate::report::FailureCode::InvalidField)
+        );
         let x = row("XRP", "rKUDvXFJMFu65LqPTH3Yfpii4rbKT9bSQT", "htx", "abc");
         assert!(matches!(check_row(&x), Outcome::Unsupported(m) if m.contains("XRP")));
     }

@@ -80,10 +80,13 @@ impl Collect<Option<Amount>> for HtxCollect {
                 self.flush(report);
                 if let Some(first) = self.seen.first_line(&["row", &c.label, &c.address], c.line) {
                     // Counted once: a repeated balance would be added twice.
-                    c.outcome = Outcome::Failed(format!(
-                        "duplicate row: line {first} already lists {} for {}",
-                        c.address, c.label
-                    ));
+                    c.outcome = Outcome::failed(
+                        crate::report::FailureCode::DuplicateAddress,
+                        format!(
+                            "duplicate row: line {first} already lists {} for {}",
+                            c.address, c.label
+                        ),
+                    );
                 } else {
                     add_row(
                         &mut self.tallies,
@@ -114,10 +117,13 @@ impl Collect<Option<Amount>> for HtxCollect {
                     .seen
                     .first_line(&["owner", &scope, &c.label, &c.address], c.line)
                 {
-                    c.outcome = Outcome::Failed(format!(
+                    c.outcome = Outcome::failed(
+                        crate::report::FailureCode::DuplicateAddress,
+                        format!(
                         "duplicate row: line {first} already lists {} for {} under the same row",
                         c.address, c.label
-                    ));
+                    ),
+                    );
                 }
                 report.record(c.index, Some(c.line), &c.label, &c.address, c.outcome);
             }

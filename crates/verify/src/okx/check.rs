@@ -7,7 +7,7 @@ use crate::exchange::rules::{
     TronForm,
 };
 use crate::exchange::utxo::{verify_multisig_row, verify_single, UtxoCoin};
-use crate::report::Outcome;
+use crate::report::{Failure, FailureCode as C, Outcome};
 use crate::schemes::ed25519::{
     aptos_auth_key, cardano_key_hash, cardano_payment_key_hash, parse_ed25519_key,
     parse_hex_account, parse_ss58, solana_address, sui_address, verify_okx_ed25519,
@@ -61,7 +61,7 @@ pub(crate) fn label_of(row: &Row) -> String {
 /// Checks one row: exactly one of verified, failed (why) or unsupported (what).
 pub(crate) fn check_row(row: &Row) -> Outcome {
     if row.sig1.is_empty() {
-        return Outcome::Failed("no signature in the first signature column".into());
+        return Outcome::failed(C::NoSignature, "no signature in the first signature column");
     }
     let msg = row.message.as_bytes();
     match rule_of(row) {
@@ -72,7 +72,7 @@ pub(crate) fn check_row(row: &Row) -> Outcome {
             Ok(()) if row.sig2.is_empty() => Outcome::Verified,
             Ok(()) => match tron(&row.address, msg, &row.sig2) {
                 Ok(()) => Outcome::Verified,
-                Err(e) => Outcome::Failed(format!("signature2: {e}")),
+                Err(e) => Outcome::Failed(Failure::from(e).context("signature2")),
             },
             Err(e) => failed(e),
         },
@@ -128,7 +128,7 @@ fn check_evm(row: &Row, msg: &[u8]) -> Outcome {
         }
         if !row.sig2.is_empty() {
             if let Err(e) = evm(&row.address, msg, &row.sig2) {
-                return Outcome::Failed(format!("signature2: {e}"));
+                return Outcome::Failed(Failure::from(e).context("signature2"));
             }
         }
         return Outcome::Verified;
@@ -143,19 +143,27 @@ fn check_evm(row: &Row, msg: &[u8]) -> Outcome {
     {
         if eoa.is_empty() {
             if !sig.is_empty() && i > 0 {
-                return Outcome::Failed(format!(
-                    "signature{} has no owner address (eoa{}) to check it against",
-                    i + 1,
-                    i + 1
-                ));
+                return Outcome::failed(
+                    C::InvalidField,
+                    format!(
+                        "signature{} has no owner address (eoa{}) to check it against",
+                        i + 1,
+                        i + 1
+                    ),
+                );
             }
             continue;
         }
         if sig.is_empty() {
-            return Outcome::Failed(format!("owner eoa{} {eoa} has no signature", i + 1));
+            return Outcome::failed(
+                C::NoSignature,
+                format!("owner eoa{} {eoa} has no signature", i + 1),
+            );
         }
         if let Err(e) = evm(eoa, msg, sig) {
-            return Outcome::Failed(format!("owner eoa{} {eoa}: {e}", i + 1));
+            return Outcome::Failed(
+                Failure::from(e).context(format_args!("owner eoa{} {eoa}", i + 1)),
+            );
         }
         owners.push(eoa.as_str());
     }
@@ -170,10 +178,13 @@ fn check_evm(row: &Row, msg: &[u8]) -> Outcome {
             || (h.len() == 96 && h.bytes().all(|c| c.is_ascii_hexdigit()))
     };
     if !address_ok {
-        return Outcome::Failed(format!(
-            "{what}: `{}` is neither an EVM address nor a validator key",
-            row.address
-        ));
+        return Outcome::failed(
+            C::InvalidAddress,
+            format!(
+                "{what}: `{}` is neither an EVM address nor a validator key",
+                row.address
+            ),
+        );
     }
     Outcome::Unsupported(format!(
         "{what}: owner signature{} valid for {}, but that {} control{} {} is on-chain state, \
@@ -188,18 +199,23 @@ fn check_evm(row: &Row, msg: &[u8]) -> Outcome {
 
 fn check_ed25519(chain: EdChain, row: &Row, msg: &[u8]) -> Outcome {
     if row.script.is_empty() {
-        return Outcome::Failed("no public key in the public-key column".into());
+        return Outcome::failed(
+            C::InvalidPublicKey,
+            "no public key in the public-key column",
+        );
     }
     let key = match parse_ed25519_key(&row.script) {
         Ok(k) => k,
-        Err(e) => return Outcome::Failed(format!("public key: {e}")),
+        Err(e) => return Outcome::failed(C::InvalidPublicKey, format!("public key: {e}")),
     };
     if let Err(e) = verify_okx_ed25519(&key, msg, &row.sig1) {
         return failed(e);
     }
     let key_hex = hex::encode(key.as_bytes());
     let mismatch = |derived: String| {
-        Outcome::Failed(format!(
+        Outcome::failed(
+            C::WrongKey,
+            format!(
             "signature valid for key {key_hex}, but that key gives {derived}, not the stated address {}",
             row.address
         ))
@@ -221,10 +237,13 @@ fn check_ed25519(chain: EdChain, row: &Row, msg: &[u8]) -> Outcome {
         EdChain::Dot => match parse_ss58(&row.address) {
             Ok((0, k)) if k == *key.as_bytes() => Outcome::Verified,
             Ok((0, k)) => mismatch(format!("the key {} in the address", hex::encode(k))),
-            Ok((p, _)) => Outcome::Failed(format!(
-                "{} is an SS58 address for network {p}, not Polkadot (0)",
-                row.address
-            )),
+            Ok((p, _)) => Outcome::failed(
+                C::NetworkMismatch,
+                format!(
+                    "{} is an SS58 address for network {p}, not Polkadot (0)",
+                    row.address
+                ),
+            ),
             Err(e) => failed(e),
         },
         EdChain::Ada => match cardano_payment_key_hash(&row.address) {
@@ -248,10 +267,13 @@ fn check_ton(row: &Row, key: &[u8; 32], key_hex: &str) -> Outcome {
         Err(e) => return failed(e),
     };
     if address.testnet {
-        return Outcome::Failed(format!(
-            "{} is flagged testnet-only; a reserve address is on mainnet",
-            row.address
-        ));
+        return Outcome::failed(
+            C::NetworkMismatch,
+            format!(
+                "{} is flagged testnet-only; a reserve address is on mainnet",
+                row.address
+            ),
+        );
     }
     if ton_wallet_of(key, &address).is_some() {
         return Outcome::Verified;
@@ -266,12 +288,15 @@ fn check_ton(row: &Row, key: &[u8; 32], key_hex: &str) -> Outcome {
             )
         })
         .collect();
-    Outcome::Failed(format!(
-        "signature valid for key {key_hex}, but that key's wallets are {}, not the stated \
+    Outcome::failed(
+        C::WrongKey,
+        format!(
+            "signature valid for key {key_hex}, but that key's wallets are {}, not the stated \
          address {}",
-        derived.join(" and "),
-        row.address
-    ))
+            derived.join(" and "),
+            row.address
+        ),
+    )
 }
 
 /// APTOS: the address must be the key's authentication key, unless the row is in OKX's
@@ -287,11 +312,14 @@ fn check_aptos(row: &Row, key_hex: &str, auth: [u8; 32]) -> Outcome {
         return Outcome::Verified;
     }
     if row.eoa1.is_empty() {
-        return Outcome::Failed(format!(
+        return Outcome::failed(
+            C::WrongKey,
+            format!(
             "signature valid for key {key_hex}, whose authentication key is {auth_hex}, not the \
              stated address {}",
             row.address
-        ));
+        ),
+        );
     }
     match parse_hex_account(&row.eoa1, "Aptos") {
         Ok(owner) if owner == auth => {
@@ -311,11 +339,14 @@ fn check_aptos(row: &Row, key_hex: &str, auth: [u8; 32]) -> Outcome {
                 row.address
             ))
         }
-        Ok(_) => Outcome::Failed(format!(
-            "APTOS owner-key mode: eoa1 {} is not the key's authentication key {auth_hex}",
-            row.eoa1
-        )),
-        Err(e) => Outcome::Failed(format!("eoa1: {e}")),
+        Ok(_) => Outcome::failed(
+            C::WrongKey,
+            format!(
+                "APTOS owner-key mode: eoa1 {} is not the key's authentication key {auth_hex}",
+                row.eoa1
+            ),
+        ),
+        Err(e) => Outcome::Failed(Failure::from(e).context("eoa1")),
     }
 }
 
@@ -446,7 +477,9 @@ mod tests {
         let crc = crate::schemes::ton::crc16_xmodem(&raw[..34]);
         raw[34..].copy_from_slice(&crc.to_be_bytes());
         r.address = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE, &raw);
-        assert!(matches!(check_row(&r), Outcome::Failed(m) if m.contains("testnet")));
+        assert!(
+            matches!(check_row(&r), Outcome::Failed(f) if f.reason.contains("testnet") && f.code == C::NetworkMismatch)
+        );
         // Another key's wallet: failed, naming this key's wallets.
         let (other, _) = sign_okx_ed25519(&[6; 32], b"x");
         let other = parse_ed25519_key(&other).unwrap().to_bytes();
@@ -455,7 +488,11 @@ mod tests {
             panic!("another key's wallet must fail")
         };
         let mine = format_ton_address(&TonWallet::HighloadV3.account_hash(&k), false);
-        assert!(m.contains(&mine) && m.contains("highload wallet v3"), "{m}");
+        assert!(
+            m.reason.contains(&mine) && m.reason.contains("highload wallet v3"),
+            "{m}"
+        );
+        assert_eq!(m.code, C::WrongKey);
     }
 
     #[test]

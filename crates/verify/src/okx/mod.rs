@@ -63,10 +63,13 @@ impl Collect<()> for OkxCollect {
     fn collect(&mut self, c: Checked<()>, report: &mut Report) {
         let mut outcome = c.outcome;
         if let Some(first) = self.seen.first_line(&[&c.label, &c.address], c.line) {
-            outcome = Outcome::Failed(format!(
-                "duplicate row: line {first} already lists {} for {}",
-                c.address, c.label
-            ));
+            outcome = Outcome::failed(
+                crate::report::FailureCode::DuplicateAddress,
+                format!(
+                    "duplicate row: line {first} already lists {} for {}",
+                    c.address, c.label
+                ),
+            );
         }
         report.record(c.index, Some(c.line), &c.label, &c.address, outcome);
     }

@@ -3,7 +3,7 @@
 
 use crate::chains::{ChainFamily, Scheme, ScriptType};
 use crate::message::{MessageFields, Template};
-use crate::report::Outcome;
+use crate::report::{Failure, FailureCode as C, Outcome};
 use crate::schemes;
 use crate::snapshot::{Anchor, Entry, Header};
 use bitcoin::address::NetworkUnchecked;
@@ -63,7 +63,7 @@ pub fn verify_entry(ctx: &SnapshotContext, e: &Entry) -> Outcome {
 }
 
 enum Problem {
-    Failed(String),
+    Failed(Failure),
     Unsupported(String),
 }
 
@@ -73,41 +73,45 @@ fn scheme_problem(i: usize, err: schemes::SchemeError) -> Problem {
         schemes::SchemeError::Unsupported(r) => {
             Problem::Unsupported(format!("signature {i}: unsupported: {r}"))
         }
-        other => Problem::Failed(format!("signature {i}: {other}")),
+        other => Problem::Failed(Failure::from(other).context(format_args!("signature {i}"))),
     }
 }
 
-fn fail<T>(reason: impl Into<String>) -> Result<T, Problem> {
-    Err(Problem::Failed(reason.into()))
+fn fail<T>(code: C, reason: impl Into<String>) -> Result<T, Problem> {
+    Err(Problem::Failed(Failure::new(code, reason)))
 }
 
 fn check_entry(ctx: &SnapshotContext, e: &Entry) -> Result<(), Problem> {
     let Some(family) = ChainFamily::of(&e.chain) else {
-        return fail(format!("unknown chain `{}`", e.chain));
+        return fail(C::UnknownChain, format!("unknown chain `{}`", e.chain));
     };
     let Some(anchor) = ctx.anchors.get(&e.chain) else {
-        return fail(format!(
-            "no anchor for chain `{}` in the snapshot header",
-            e.chain
-        ));
+        return fail(
+            C::NoAnchor,
+            format!("no anchor for chain `{}` in the snapshot header", e.chain),
+        );
     };
     let template = match &ctx.template {
         Ok(t) => t,
         Err(err) => {
-            return fail(format!(
-                "the snapshot's message template is rejected: {err}"
-            ))
+            return fail(
+                C::InvalidTemplate,
+                format!("the snapshot's message template is rejected: {err}"),
+            )
         }
     };
     let fields = MessageFields::new(&ctx.entity, &ctx.snapshot_id, &e.chain, &e.address, anchor);
     if !template.matches(&fields, &e.message) {
-        return fail(format!(
-            "message is not the snapshot's template rendered for this entry; expected {:?}",
-            template.render(&fields)
-        ));
+        return fail(
+            C::MessageMismatch,
+            format!(
+                "message is not the snapshot's template rendered for this entry; expected {:?}",
+                template.render(&fields)
+            ),
+        );
     }
     if e.signatures.is_empty() {
-        return fail("no signatures");
+        return fail(C::NoSignature, "no signatures");
     }
     if let Some((i, s)) = e
         .signatures
@@ -115,7 +119,10 @@ fn check_entry(ctx: &SnapshotContext, e: &Entry) -> Result<(), Problem> {
         .enumerate()
         .find(|(_, s)| s.scheme.known().is_none())
     {
-        return fail(format!("signature {i}: unknown scheme `{}`", s.scheme));
+        return fail(
+            C::UnknownScheme,
+            format!("signature {i}: unknown scheme `{}`", s.scheme),
+        );
     }
     let msg = e.message.as_bytes();
     let info = family.info();
@@ -124,18 +131,24 @@ fn check_entry(ctx: &SnapshotContext, e: &Entry) -> Result<(), Problem> {
     };
     // An account-model family: one key per address, the family's message scheme.
     if e.script_type.is_some() || e.script.is_some() || e.threshold.is_some() {
-        return fail(format!(
-            "field `script_type`/`script`/`threshold` applies only to Bitcoin, not {}",
-            e.chain
-        ));
+        return fail(
+            C::InvalidField,
+            format!(
+                "field `script_type`/`script`/`threshold` applies only to Bitcoin, not {}",
+                e.chain
+            ),
+        );
     }
     let expected = info.message_scheme;
     for (i, s) in e.signatures.iter().enumerate() {
         if s.scheme != expected {
-            return fail(format!(
-                "signature {i}: scheme {} does not apply to {} (expected {expected})",
-                s.scheme, e.chain
-            ));
+            return fail(
+                C::SchemeNotApplicable,
+                format!(
+                    "signature {i}: scheme {} does not apply to {} (expected {expected})",
+                    s.scheme, e.chain
+                ),
+            );
         }
         verify_message(&e.address, msg, &s.signature).map_err(|err| scheme_problem(i, err))?;
     }
@@ -160,28 +173,34 @@ fn script_type_fits(kind: Option<AddressType>, st: ScriptType) -> bool {
 fn check_bitcoin(e: &Entry, msg: &[u8]) -> Result<(), Problem> {
     let unchecked: Address<NetworkUnchecked> = match e.address.parse() {
         Ok(a) => a,
-        Err(err) => return fail(format!("address does not parse: {err}")),
+        Err(err) => return fail(C::InvalidAddress, format!("address does not parse: {err}")),
     };
     let net = e.network;
     let address = match unchecked.require_network(net.bitcoin()) {
         Ok(a) => a,
         Err(_) => {
-            return fail(format!(
-                "network mismatch: {} is not a {net} address",
-                e.address
-            ))
+            return fail(
+                C::NetworkMismatch,
+                format!("network mismatch: {} is not a {net} address", e.address),
+            )
         }
     };
     let Some(st) = e.script_type else {
-        return fail("field `script_type` is missing for a Bitcoin address");
+        return fail(
+            C::InvalidField,
+            "field `script_type` is missing for a Bitcoin address",
+        );
     };
     let kind = address.address_type();
     if !script_type_fits(kind, st) {
-        return fail(format!(
-            "field `script_type` says {st} but the address is {}",
-            kind.map(|k| k.to_string())
-                .unwrap_or_else(|| "of another kind".into())
-        ));
+        return fail(
+            C::ScriptTypeMismatch,
+            format!(
+                "field `script_type` says {st} but the address is {}",
+                kind.map(|k| k.to_string())
+                    .unwrap_or_else(|| "of another kind".into())
+            ),
+        );
     }
     let bip322 = e
         .signatures
@@ -204,10 +223,13 @@ fn check_bitcoin(e: &Entry, msg: &[u8]) -> Result<(), Problem> {
             s.scheme.known(),
             Some(Scheme::Bip137 | Scheme::Bip322Simple | Scheme::Bip322Full)
         ) {
-            return fail(format!(
-                "signature {i}: scheme {} does not apply to a Bitcoin address",
-                s.scheme
-            ));
+            return fail(
+                C::SchemeNotApplicable,
+                format!(
+                    "signature {i}: scheme {} does not apply to a Bitcoin address",
+                    s.scheme
+                ),
+            );
         }
     }
     if st.is_multisig() {
@@ -215,26 +237,30 @@ fn check_bitcoin(e: &Entry, msg: &[u8]) -> Result<(), Problem> {
         if bip322 > 0 {
             script_in_full(&script)?;
             if bip322 != e.signatures.len() {
-                return fail("a multisig entry must not mix BIP-322 and legacy signatures");
+                return fail(
+                    C::SchemeNotApplicable,
+                    "a multisig entry must not mix BIP-322 and legacy signatures",
+                );
             }
             // The entry's script must still be the address's script.
             schemes::multisig::check_script_hash(&address, st, &script)
-                .map_err(|err| Problem::Failed(format!("field `script`: {err}")))?;
+                .map_err(|err| Problem::Failed(Failure::from(err).context("field `script`")))?;
             return check_bip322_all(e, &address, msg);
         }
         let sigs: Vec<&str> = e.signatures.iter().map(|s| s.signature.as_str()).collect();
         schemes::multisig::verify_multisig(&address, st, &script, msg, &sigs).map_err(|err| {
             match script_in_full(&script) {
                 Err(p) => p,
-                Ok(_) => Problem::Failed(err.to_string()),
+                Ok(_) => Problem::Failed(Failure::from(err)),
             }
         })?;
         return Ok(());
     }
     if e.script.is_some() || e.threshold.is_some() {
-        return fail(format!(
-            "field `script`/`threshold` applies only to multisig, not {st}"
-        ));
+        return fail(
+            C::InvalidField,
+            format!("field `script`/`threshold` applies only to multisig, not {st}"),
+        );
     }
     if bip322 > 0 {
         if bip322 != e.signatures.len() {
@@ -261,9 +287,12 @@ fn check_bip137(
     sig: &str,
 ) -> Result<(), Problem> {
     if st == ScriptType::P2tr {
-        return fail(format!(
-            "signature {i}: a legacy signed message cannot prove a P2TR address (use BIP-322)"
-        ));
+        return fail(
+            C::SchemeNotApplicable,
+            format!(
+                "signature {i}: a legacy signed message cannot prove a P2TR address (use BIP-322)"
+            ),
+        );
     }
     schemes::bip137::verify_bip137(address, msg, sig)
         .map(|_| ())
@@ -282,10 +311,13 @@ fn check_bip322_all(e: &Entry, address: &Address, msg: &[u8]) -> Result<(), Prob
         let is_full = matches!(kind, schemes::bip322::Bip322Kind::Full { .. });
         let is_simple = matches!(kind, schemes::bip322::Bip322Kind::Simple);
         if (full && !is_full) || (!full && !is_simple) {
-            return fail(format!(
-                "signature {i}: scheme says {} but the signature is {kind:?}",
-                s.scheme
-            ));
+            return fail(
+                C::SchemeNotApplicable,
+                format!(
+                    "signature {i}: scheme says {} but the signature is {kind:?}",
+                    s.scheme
+                ),
+            );
         }
     }
     Ok(())
@@ -293,12 +325,22 @@ fn check_bip322_all(e: &Entry, address: &Address, msg: &[u8]) -> Result<(), Prob
 
 fn multisig_script(e: &Entry) -> Result<Vec<u8>, Problem> {
     let Some(hex_script) = &e.script else {
-        return fail("field `script` is missing for a multisig address");
+        return fail(
+            C::InvalidField,
+            "field `script` is missing for a multisig address",
+        );
     };
-    let script = hex::decode(hex_script)
-        .map_err(|err| Problem::Failed(format!("field `script` is not hex: {err}")))?;
+    let script = hex::decode(hex_script).map_err(|err| {
+        Problem::Failed(Failure::new(
+            C::InvalidScript,
+            format!("field `script` is not hex: {err}"),
+        ))
+    })?;
     let Some(threshold) = e.threshold else {
-        return fail("field `threshold` is missing for a multisig address");
+        return fail(
+            C::InvalidField,
+            "field `threshold` is missing for a multisig address",
+        );
     };
     // The shape gives the threshold without decompressing the keys (verify_multisig checks
     // them); on any doubt the full parse says what is wrong, as it always did.
@@ -308,9 +350,10 @@ fn multisig_script(e: &Entry) -> Result<Vec<u8>, Problem> {
     };
     if m != threshold as usize {
         script_in_full(&script)?;
-        return fail(format!(
-            "field `threshold` says {threshold} but the script requires {m}"
-        ));
+        return fail(
+            C::InvalidField,
+            format!("field `threshold` says {threshold} but the script requires {m}"),
+        );
     }
     Ok(script)
 }
@@ -318,5 +361,5 @@ fn multisig_script(e: &Entry) -> Result<Vec<u8>, Problem> {
 /// The threshold of a multisig script, every key checked; the error as a `script` problem.
 fn script_in_full(script: &[u8]) -> Result<usize, Problem> {
     schemes::multisig::threshold_of(script)
-        .map_err(|err| Problem::Failed(format!("field `script`: {err}")))
+        .map_err(|err| Problem::Failed(Failure::from(err).context("field `script`")))
 }
