@@ -1,6 +1,7 @@
 //! The BIP-322 `to_sign` PSBT a hardware signer is given for a manifest address, with what
-//! such signers expect (BIP-174 version 0): `to_spend` as both `NON_WITNESS_UTXO` and
-//! `WITNESS_UTXO`, the message in `PSBT_GLOBAL_GENERIC_SIGNED_MESSAGE`, `SIGHASH_TYPE` ALL for
+//! such signers expect (BIP-174 version 0): `to_spend` as `NON_WITNESS_UTXO` and, for segwit
+//! inputs, its output as `WITNESS_UTXO` (never for a legacy P2SH input: the Bitcoin app
+//! refuses that), the message in `PSBT_GLOBAL_GENERIC_SIGNED_MESSAGE`, `SIGHASH_TYPE` ALL for
 //! ECDSA inputs, the redeem / witness script, the BIP-32 derivation of every key the manifest
 //! can place, and the cosigners' xpubs (`PSBT_GLOBAL_XPUB`). A device adds what only it knows
 //! (the single key's derivation, read from its own account key) in
@@ -25,7 +26,12 @@ pub fn bip322_psbt(manifest: &Manifest, spec: &AddressSpec, spk: &ScriptBuf, msg
     };
     let script = ms.script.clone();
     match st {
-        Some(ScriptType::P2sh) => input.redeem_script = Some(script),
+        Some(ScriptType::P2sh) => {
+            // A legacy input: the Bitcoin app refuses one that has a witness UTXO (0x6A80,
+            // "legacy inputs must have the non-witness utxo, but no witness utxo").
+            input.witness_utxo = None;
+            input.redeem_script = Some(script);
+        }
         Some(ScriptType::P2wsh) => input.witness_script = Some(script),
         Some(ScriptType::P2shP2wsh) => {
             input.redeem_script = Some(ScriptBuf::new_p2wsh(&script.wscript_hash()));

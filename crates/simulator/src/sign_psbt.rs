@@ -327,9 +327,10 @@ fn read_input(
     let legacy = kind == WalletKind::Multisig(MultisigWrapping::Sh);
     let utxo = match (witness_utxo, from_tx) {
         (Some(w), Some(t)) if w != t => return incorrect(),
-        // A legacy input is signed over the previous transaction, which must be given.
-        (_, Some(t)) if legacy => t,
-        (_, None) if legacy => return incorrect(),
+        // A legacy input is signed over the previous transaction, which must be given, and
+        // must have no witness UTXO (as the app requires since 2.1: 0x6A80 otherwise).
+        (None, Some(t)) if legacy => t,
+        _ if legacy => return incorrect(),
         (Some(w), _) => w,
         // Segwit and taproot inputs need the witness UTXO.
         (None, _) => return incorrect(),

@@ -214,10 +214,13 @@ fn check_bitcoin(e: &Entry, msg: &[u8]) -> Result<(), Problem> {
         .count();
     for (i, s) in e.signatures.iter().enumerate() {
         if s.scheme == Scheme::Bip322Partial {
-            return fail(format!(
-                "signature {i}: a bip322-partial signature is one cosigner's share of a BIP-322 \
-                 proof, not a proof: `package` finalizes the shares into one signature"
-            ));
+            return fail(
+                C::SchemeNotApplicable,
+                format!(
+                    "signature {i}: a bip322-partial signature is one cosigner's share of a \
+                     BIP-322 proof, not a proof: `package` finalizes the shares into one signature"
+                ),
+            );
         }
         if !matches!(
             s.scheme.known(),
