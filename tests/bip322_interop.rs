@@ -273,3 +273,19 @@ fn bip322_audit_reads_the_exported_proofs_and_finds_every_signature_valid() {
     let report = bip322_audit_offline(&py, &bad);
     assert_eq!(report["summary"]["proofs_valid"], false, "{report}");
 }
+
+#[test]
+fn bip322_core_accepts_the_synthetic_bip322_mix() {
+    // The benchmark's BIP-322 mix: ours verifies it, and so does bip322-core.
+    let py = python_or_skip!();
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("mix.json");
+    por_attest::synthetic::write_synthetic_bip322_snapshot(&path, 60).unwrap();
+    let r = por_attest::verify::verify_snapshot_file(&path, &Default::default()).unwrap();
+    assert_eq!(r.exit_code(), 0, "{}", r.to_human());
+    let snap = Snapshot::read(&path).unwrap();
+    let proofs = bitcoin_proofs(&snap);
+    assert_eq!(proofs.len(), 30);
+    let bad = rejected(&py, &proofs);
+    assert!(bad.is_empty(), "bip322-core rejects:\n{}", bad.join("\n"));
+}
