@@ -71,7 +71,10 @@ fn python() -> Result<PathBuf, String> {
     if py.exists() {
         Ok(py)
     } else {
-        Err(format!("{} does not exist (run scripts/setup)", py.display()))
+        Err(format!(
+            "{} does not exist (run scripts/setup)",
+            py.display()
+        ))
     }
 }
 
@@ -127,7 +130,11 @@ fn main() {
         .expect("run bip322-core");
     let secs = t.elapsed().as_secs_f64();
     let cpu = children_cpu() - cpu0;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("its summary");
     assert_eq!(v["proofs"], n, "{v}");
     assert_eq!(v["valid"], n, "bip322-core finds every proof valid: {v}");

@@ -104,6 +104,19 @@ fn legacy_signatures_on_segwit_and_multisig_addresses_still_verify() {
     let r = verify(&p);
     assert_eq!(r.exit_code(), 0, "{}", r.to_human());
     assert_eq!(r.verified, r.entries);
+    // Reported as legacy: the 5 single-key segwit entries and the 4 multisig ones.
+    assert_eq!(r.legacy, 9, "{}", r.to_human());
+    assert!(
+        r.to_human().contains("LEGACY 9 Bitcoin entries"),
+        "{}",
+        r.to_human()
+    );
+    let (_, json, _) = cli(&["verify", "--json", p.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["legacy"], 9);
+    assert_eq!(v["legacy_entries"].as_array().unwrap().len(), 9);
+    // The example (BIP-322 everywhere but P2PKH) has none.
+    assert_eq!(verify(&example_path()).legacy, 0);
 }
 
 /// Changes one character in the middle of `s` to another character of the same alphabet.

@@ -747,6 +747,37 @@ fn sign_bitcoin(
     ))
 }
 
+/// The task's BIP-322 `to_sign` PSBT, signed by the device.
+fn device_signed_psbt(
+    manifest: &Manifest,
+    task: &SigningTask<'_>,
+    address: &Address,
+    message: &str,
+    device: &mut dyn Signer,
+) -> Result<bitcoin::Psbt, Step> {
+    let spk = address.script_pubkey();
+    let mut psbt = bip322_psbt(manifest, task.spec, &spk, message.as_bytes());
+    device.sign_psbt(manifest, task, &mut psbt)?;
+    Ok(psbt)
+}
+
+/// Checks a finished BIP-322 signature with the verifier: it must verify for the address and
+/// message, in the form (`full` or simple) it was made in.
+fn read_back(
+    task: &SigningTask<'_>,
+    address: &Address,
+    message: &str,
+    sig: &str,
+    full: bool,
+) -> Result<(), Step> {
+    match schemes::verify_bip322(address, message.as_bytes(), sig) {
+        Ok(schemes::Bip322Kind::Full { .. }) if full => Ok(()),
+        Ok(schemes::Bip322Kind::Simple) if !full => Ok(()),
+        Ok(other) => Err(bad_signature(task, format!("read back as {other:?}"))),
+        Err(e) => Err(bad_signature(task, e)),
+    }
+}
+
 /// A BIP-322 simple signature for a single-key P2TR (BIP-86) address: the device signs the
 /// `to_sign` PSBT, the host puts the Schnorr signature in the witness and checks the result
 /// with the BIP-322 verifier.
@@ -757,9 +788,7 @@ fn sign_bip322_p2tr(
     message: &str,
     device: &mut dyn Signer,
 ) -> Result<SignedRecord, Step> {
-    let spk = address.script_pubkey();
-    let mut psbt = bip322_psbt(manifest, task.spec, &spk, message.as_bytes());
-    device.sign_psbt(manifest, task, &mut psbt)?;
+    let psbt = device_signed_psbt(manifest, task, address, message, device)?;
     let signature = psbt.inputs[0].tap_key_sig.ok_or_else(|| {
         bad_signature(
             task,
@@ -769,11 +798,7 @@ fn sign_bip322_p2tr(
     let mut to_sign = psbt.unsigned_tx;
     to_sign.input[0].witness = bitcoin::Witness::from_slice(&[signature.to_vec()]);
     let sig = schemes::encode_bip322_signature(&to_sign, schemes::Bip322Format::Simple);
-    match schemes::verify_bip322(address, message.as_bytes(), &sig) {
-        Ok(schemes::Bip322Kind::Simple) => {}
-        Ok(other) => return Err(bad_signature(task, format!("read back as {other:?}"))),
-        Err(e) => return Err(bad_signature(task, e)),
-    }
+    read_back(task, address, message, &sig, false)?;
     Ok(SignedRecord::new(
         &task.key(),
         Scheme::Bip322Simple,
@@ -808,9 +833,7 @@ fn sign_bip322_single(
     message: &str,
     device: &mut dyn Signer,
 ) -> Result<SignedRecord, Step> {
-    let spk = address.script_pubkey();
-    let mut psbt = bip322_psbt(manifest, task.spec, &spk, message.as_bytes());
-    device.sign_psbt(manifest, task, &mut psbt)?;
+    let psbt = device_signed_psbt(manifest, task, address, message, device)?;
     let (key, sig) = only_partial_signature(task, &psbt)?;
     let st = task.spec.script_type.unwrap_or(ScriptType::P2wpkh);
     let spend = schemes::Bip322Spend::SingleKey {
@@ -823,12 +846,7 @@ fn sign_bip322_single(
         schemes::Bip322Format::Simple => (Scheme::Bip322Simple, false),
         schemes::Bip322Format::Full { .. } => (Scheme::Bip322Full, true),
     };
-    match schemes::verify_bip322(address, message.as_bytes(), &proof) {
-        Ok(schemes::Bip322Kind::Full { .. }) if want_full => {}
-        Ok(schemes::Bip322Kind::Simple) if !want_full => {}
-        Ok(other) => return Err(bad_signature(task, format!("read back as {other:?}"))),
-        Err(e) => return Err(bad_signature(task, e)),
-    }
+    read_back(task, address, message, &proof, want_full)?;
     Ok(SignedRecord::new(&task.key(), scheme, proof, None, message))
 }
 
@@ -847,9 +865,7 @@ fn sign_bip322_share(
     let (Some(ms), Some(st)) = (&task.spec.multisig, task.spec.script_type) else {
         return Err(bad_signature(task, "not a multisig address"));
     };
-    let spk = address.script_pubkey();
-    let mut psbt = bip322_psbt(manifest, task.spec, &spk, message.as_bytes());
-    device.sign_psbt(manifest, task, &mut psbt)?;
+    let psbt = device_signed_psbt(manifest, task, address, message, device)?;
     let sigs = &psbt.inputs[0].partial_sigs;
     let sig = sigs.get(expected).ok_or_else(|| {
         let keys: Vec<String> = sigs.keys().map(ToString::to_string).collect();

@@ -166,6 +166,13 @@ pub struct TotalCheck {
     pub status: &'static str,
 }
 
+/// How many legacy entries the report lists by index.
+pub const LEGACY_LISTED: usize = 20;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// The whole report.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Report {
@@ -207,6 +214,14 @@ pub struct Report {
     /// The file's stated totals against its rows (exchange files with a summary block).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub totals: Vec<TotalCheck>,
+    /// Verified Bitcoin entries whose only proof is a legacy signed message on an address
+    /// that is not P2PKH: valid by our rules (as wallets and older snapshots sign), but no
+    /// BIP-322 proof, which other verifiers would reject.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub legacy: u64,
+    /// The first [`LEGACY_LISTED`] of those entries' indices.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub legacy_entries: Vec<u64>,
     /// `verified` or `failed`.
     pub result: &'static str,
 }
@@ -232,7 +247,18 @@ impl Report {
             file_failures: Vec::new(),
             problems: Vec::new(),
             totals: Vec::new(),
+            legacy: 0,
+            legacy_entries: Vec::new(),
             result: "failed",
+        }
+    }
+
+    /// Notes that verified entry `entry` is proven by legacy signed messages only (see
+    /// [`Report::legacy`]).
+    pub fn note_legacy(&mut self, entry: u64) {
+        self.legacy += 1;
+        if self.legacy_entries.len() < LEGACY_LISTED {
+            self.legacy_entries.push(entry);
         }
     }
 
@@ -387,6 +413,23 @@ impl Report {
         let _ = writeln!(out, "{}: {} format", self.file, self.format);
         for f in &self.file_failures {
             let _ = writeln!(out, "FAIL file {}: {f}", self.file);
+        }
+        if self.legacy > 0 {
+            let listed: Vec<String> = self.legacy_entries.iter().map(u64::to_string).collect();
+            let _ = writeln!(
+                out,
+                "LEGACY {} Bitcoin entr{} proven by legacy signed messages on addresses that \
+                 are not P2PKH (valid here; BIP-322 verifiers reject them: re-sign through the \
+                 Bitcoin app's SIGN_PSBT, app 2.1.3 or later): entries {}{}",
+                self.legacy,
+                if self.legacy == 1 { "y" } else { "ies" },
+                listed.join(", "),
+                if self.legacy > listed.len() as u64 {
+                    ", ..."
+                } else {
+                    ""
+                }
+            );
         }
         for p in &self.problems {
             let place = match (p.line, p.entry, p.account, &p.path) {

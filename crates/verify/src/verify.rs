@@ -17,7 +17,7 @@ use std::sync::{mpsc, Arc};
 mod entry;
 mod progress;
 
-pub use entry::{verify_entry, SnapshotContext};
+pub use entry::{is_legacy_proof, verify_entry, SnapshotContext};
 pub use progress::{open_with_progress, progress_bar, ProgressReader};
 
 /// How to run a verification.
@@ -67,6 +67,8 @@ struct Checked {
     chain: String,
     address: String,
     outcome: Outcome,
+    /// Proven by legacy signed messages only on an address that is not P2PKH.
+    legacy: bool,
     /// Duplicate-detection key of (chain, address).
     key: u128,
 }
@@ -124,6 +126,7 @@ fn check_batch(ctx: &SnapshotContext, raw: &snapshot::RawBatch) -> Result<Checke
         .zip(outcomes)
         .map(|(e, outcome)| Checked {
             key: address_key(&e.chain, &e.address),
+            legacy: is_legacy_proof(&e),
             chain: e.chain,
             address: e.address,
             outcome,
@@ -328,6 +331,9 @@ pub fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Repor
                                         ),
                                     );
                                 }
+                                if c.legacy && outcome == Outcome::Verified {
+                                    report.note_legacy(index);
+                                }
                                 report.record(index, None, &c.chain, &c.address, outcome);
                             }
                         }
@@ -492,6 +498,9 @@ pub fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, Inp
                                 e.address, e.chain
                             ),
                         );
+                    }
+                    if outcome == Outcome::Verified && is_legacy_proof(e) {
+                        report.note_legacy(*i);
                     }
                     report.record(*i, None, &e.chain, &e.address, outcome);
                 }

@@ -6,6 +6,7 @@
 //! | [`multisig`] | one legacy signed message per cosigner key of a P2SH / P2WSH / P2SH-P2WSH multisig |
 //! | [`bip322`] | BIP-322 generic signed messages (legacy, simple `smp`, full `ful`) |
 //! | [`bip322_finalize`] | BIP-322 proofs finalized from the partial signatures of hardware signers |
+//! | `bip322_interpreter` | other BIP-322 scripts, through Bitcoin Core's interpreter (feature `interpreter`) |
 //! | [`evm`] | EIP-191 `personal_sign` (Ethereum and EVM chains), OKX's keccak variant |
 //! | [`tron`] | TRON signed messages (TIP-191 v2, legacy v1) |
 //! | [`ed25519`] | OKX's ed25519 ownership signatures; SOL / APTOS / SUI / SS58 / Cardano address rules |

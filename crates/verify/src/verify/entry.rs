@@ -53,6 +53,14 @@ impl SnapshotContext {
     }
 }
 
+/// Whether a (Bitcoin) entry's only proof is legacy signed messages on an address that is not
+/// P2PKH: what the report lists as legacy (BIP-322 allows the legacy format for P2PKH only).
+pub fn is_legacy_proof(e: &Entry) -> bool {
+    e.script_type.is_some_and(|st| st != ScriptType::P2pkh)
+        && !e.signatures.is_empty()
+        && e.signatures.iter().all(|s| s.scheme == Scheme::Bip137)
+}
+
 /// Checks one entry against the snapshot header: address, network, message, signatures.
 pub fn verify_entry(ctx: &SnapshotContext, e: &Entry) -> Outcome {
     match check_entry(ctx, e) {
