@@ -192,6 +192,13 @@ pub fn write_manifest(dir: &Path, n: usize) -> std::io::Result<PathBuf> {
     Ok(manifest)
 }
 
+/// The account template of the demo's account manifests (and the hardware tests'): the
+/// default with `{height}` for `{anchor}`, so that a TRON account's message (its 111-character
+/// xpub) fits the one APDU the Tron app up to 0.7.1 signs correctly (229 bytes at
+/// `m/44'/195'/0'/0`; the default template's message is about 256 bytes there).
+pub const ACCOUNT_TEMPLATE: &str =
+    "{entity} proof of reserves {snapshot}: I control {chain} account {account} at {height}";
+
 /// Writes the demo manifest of `n` addresses in `k` accounts ([`ACCOUNT_KINDS`] in turn, the
 /// addresses shared as evenly as they go) into `dir`.
 pub fn write_account_manifest(dir: &Path, n: usize, k: usize) -> std::io::Result<PathBuf> {
@@ -205,7 +212,9 @@ pub fn write_account_manifest(dir: &Path, n: usize, k: usize) -> std::io::Result
         toml,
         "# Demo manifest written by `por-attest demo --accounts`: simulated devices, test seeds.\n\
          entity = \"Demo Exchange\"\nsnapshot_id = \"demo-2026-11\"\ntest = true\n\
-         created_at = \"2026-11-28T00:00:00Z\"\n"
+         created_at = \"2026-11-28T00:00:00Z\"\n\
+         # The TRON account's message must fit one APDU of the Tron app (see ACCOUNT_TEMPLATE).\n\
+         account_template = \"{ACCOUNT_TEMPLATE}\"\n"
     );
     for (chain, height, hash) in crate::fixtures::EXAMPLE_ANCHORS {
         let _ = writeln!(
@@ -260,8 +269,44 @@ pub fn write_account_manifest(dir: &Path, n: usize, k: usize) -> std::io::Result
     Ok(manifest)
 }
 
+/// Why the demo stopped: each step's error, with the file or simulated signer it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// A file of the demo (its manifest, CSV or snapshot) could not be written.
+    #[error("{}: {source}", path.display())]
+    Write {
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A file it wrote does not read back: the manifest does not load, or the snapshot cannot
+    /// be verified (the error names the file).
+    #[error(transparent)]
+    Input(#[from] crate::error::InputError),
+    /// A simulated signer could not be made.
+    #[error("simulator {id}: {source}")]
+    Simulator {
+        /// The signer id.
+        id: &'static str,
+        /// Why.
+        source: crate::simulator::SimulatorError,
+    },
+    /// The ceremony stopped on a simulated signer.
+    #[error("signing on {id}: {source}")]
+    Sign {
+        /// The signer id.
+        id: &'static str,
+        /// Why.
+        source: Box<crate::ceremony::CeremonyError>,
+    },
+    /// Packaging the journals failed.
+    #[error("packaging: {0}")]
+    Package(#[from] crate::package::PackageError),
+}
+
 /// Runs the whole demo in `dir`.
-pub fn run_demo(dir: &Path, n: usize, progress: bool) -> Result<DemoOutcome, String> {
+pub fn run_demo(dir: &Path, n: usize, progress: bool) -> Result<DemoOutcome, DemoError> {
     run_demo_with(dir, n, None, progress)
 }
 
@@ -271,20 +316,23 @@ pub fn run_demo_with(
     n: usize,
     accounts: Option<usize>,
     progress: bool,
-) -> Result<DemoOutcome, String> {
+) -> Result<DemoOutcome, DemoError> {
     let written = match accounts.filter(|k| *k > 0) {
         Some(k) => write_account_manifest(dir, n, k),
         None => write_manifest(dir, n),
     };
-    let manifest_path = written.map_err(|e| format!("{}: {e}", dir.display()))?;
-    let manifest = Manifest::load(&manifest_path).map_err(|e| e.to_string())?;
+    let manifest_path = written.map_err(|source| DemoError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let manifest = Manifest::load(&manifest_path)?;
     let mut summaries = Vec::new();
     let mut journals = Vec::new();
     let started = Instant::now();
     for (id, mnemonic) in DEMO_SIGNERS {
         let journal = dir.join(format!("journal-{id}.jsonl"));
         let sim = SimulatedLedger::new(SimulatorConfig::with_mnemonic(mnemonic))
-            .map_err(|e| format!("simulator {id}: {e}"))?;
+            .map_err(|source| DemoError::Simulator { id, source })?;
         let mut transport = sim.transport();
         let opts = SignOptions {
             signer: Some(id.to_string()),
@@ -292,20 +340,25 @@ pub fn run_demo_with(
             device_is_simulator: true,
             ..SignOptions::default()
         };
-        let s = sign(&manifest, &journal, &mut transport, &opts)
-            .map_err(|e| format!("signing on {id}: {e}"))?;
+        let s =
+            sign(&manifest, &journal, &mut transport, &opts).map_err(|source| DemoError::Sign {
+                id,
+                source: Box::new(source),
+            })?;
         summaries.push(s);
         journals.push(journal);
     }
     let sign_time = started.elapsed();
-    let packaged = package(&manifest, &journals, &PackageOptions::default())
-        .map_err(|e| format!("packaging: {e}"))?;
+    let packaged = package(&manifest, &journals, &PackageOptions::default())?;
     let snapshot = dir.join("snapshot.json");
-    std::fs::write(&snapshot, packaged.snapshot.to_file_bytes())
-        .map_err(|e| format!("{}: {e}", snapshot.display()))?;
+    std::fs::write(&snapshot, packaged.snapshot.to_file_bytes()).map_err(|source| {
+        DemoError::Write {
+            path: snapshot.clone(),
+            source,
+        }
+    })?;
     let digest = crate::snapshot::format_digest(&packaged.snapshot.digest());
-    let report =
-        verify_snapshot_file(&snapshot, &VerifyOptions::default()).map_err(|e| e.to_string())?;
+    let report = verify_snapshot_file(&snapshot, &VerifyOptions::default())?;
     Ok(DemoOutcome {
         manifest: manifest_path,
         snapshot,
@@ -316,4 +369,25 @@ pub fn run_demo_with(
         sign_time,
         report,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_that_cannot_be_written_is_named_in_the_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("not-a-folder");
+        std::fs::write(&file, b"x").unwrap();
+        let err = run_demo(&file, 2, false).unwrap_err();
+        assert!(
+            matches!(&err, DemoError::Write { path, .. } if *path == file),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().starts_with(&file.display().to_string()),
+            "{err}"
+        );
+    }
 }

@@ -327,6 +327,50 @@ fn a_manifest_key_the_device_does_not_hold_is_refused_before_any_prompt() {
     assert!(s.prompts().is_empty());
 }
 
+#[test]
+fn a_tron_account_message_past_one_apdu_is_refused_before_any_prompt() {
+    // The real Tron app 0.7.1 signs such a message over a wrong hash (seen under Speculos): with
+    // the default template (`{anchor}`: height and block hash) a TRON account's message is 256
+    // bytes, past the 229 that fit the first APDU at m/44'/195'/0'/0.
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_account_manifest(dir.path(), 12, 4).unwrap();
+    let text = std::fs::read_to_string(&p).unwrap();
+    let default = text
+        .lines()
+        .filter(|l| !l.starts_with("account_template = "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_ne!(default, text);
+    std::fs::write(&p, default).unwrap();
+    let m = Manifest::load(&p).unwrap();
+    let (id, words) = DEMO_SIGNERS[0];
+    let s = sim(words);
+    let mut t = s.transport();
+    let e = sign(&m, &journal(dir.path(), id), &mut t, &opts(id)).unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, CeremonyError::Refused(_)), "{text}");
+    assert!(
+        text.contains("account 3 (TRX")
+            && text.contains(
+                "the Tron app 0.7.1 signs a personal message correctly only when it fits one APDU"
+            )
+            && text.contains("at most 229 bytes")
+            && text.contains("this message is 256 bytes")
+            && text.contains("`account_template`"),
+        "{text}"
+    );
+    // The accounts before it were signed; the TRON account asked the device nothing.
+    assert!(
+        s.prompts().iter().all(|p| !matches!(
+            p.kind,
+            PromptKind::TronAddress | PromptKind::TronSignMessage
+        )),
+        "{:?}",
+        s.prompts()
+    );
+    assert_eq!(signed_records(&journal(dir.path(), id)).len(), 3);
+}
+
 /// The `xpub = "…"` line right after `path = "PATH"` in a demo manifest.
 fn m_xpub(toml: &str, path: &str) -> String {
     let at = toml.find(&format!("path = \"{path}\"\nxpub = \"")).unwrap();

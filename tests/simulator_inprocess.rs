@@ -70,7 +70,7 @@ fn dashboard_switches_apps() {
     assert_eq!(r.status, StatusWord::APP_NOT_FOUND);
     open(&mut t, "Bitcoin");
     let v = info(&mut t);
-    assert_eq!((v.name.as_str(), v.version.as_str()), ("Bitcoin", "2.1.3"));
+    assert_eq!((v.name.as_str(), v.version.as_str()), ("Bitcoin", "2.4.1"));
     // Ethereum command while the Bitcoin app runs.
     let r = t.send(&ethereum::AppConfiguration::request()).unwrap();
     assert_eq!(r.status, StatusWord::CLA_NOT_SUPPORTED);
@@ -535,29 +535,28 @@ fn tron_address_and_personal_sign_like_app_tron() {
     assert_eq!(shown.kind, PromptKind::TronAddress);
     assert_eq!(shown.address.as_deref(), Some(want.as_str()));
 
-    // A message long enough for two APDUs; the app hashes TIP-191 with the decimal length.
-    let msg = "Acme proof of reserves: I control TRX address ".repeat(6);
-    let cmds = tron::sign_personal_message_commands(&path, msg.as_bytes());
-    assert_eq!(cmds.len(), 2);
-    assert_eq!(
-        t.send(&cmds[0]).unwrap().into_ok().unwrap(),
-        Vec::<u8>::new()
-    );
-    let s = tron::Signature::decode(&t.send(&cmds[1]).unwrap().into_ok().unwrap()).unwrap();
-    let mut preimage = b"\x19TRON Signed Message:\n".to_vec();
-    preimage.extend_from_slice(msg.len().to_string().as_bytes());
-    preimage.extend_from_slice(msg.as_bytes());
-    let digest = ethers_core::utils::keccak256(&preimage);
-    let sig = ethers_core::types::Signature {
-        r: ethers_core::types::U256::from_big_endian(&s.r),
-        s: ethers_core::types::U256::from_big_endian(&s.s),
-        v: 27 + s.v as u64,
+    // A message in one APDU: the app hashes TIP-191 with the decimal length.
+    let msg = "Acme proof of reserves: I control TRX address ".repeat(4);
+    let one = tron::sign_personal_message_commands(&path, msg.as_bytes());
+    assert_eq!(one.len(), 1);
+    let s = tron::Signature::decode(&t.send(&one[0]).unwrap().into_ok().unwrap()).unwrap();
+    let recover = |s: &tron::Signature, msg: &str| {
+        let mut preimage = b"\x19TRON Signed Message:\n".to_vec();
+        preimage.extend_from_slice(msg.len().to_string().as_bytes());
+        preimage.extend_from_slice(msg.as_bytes());
+        let digest = ethers_core::utils::keccak256(&preimage);
+        let sig = ethers_core::types::Signature {
+            r: ethers_core::types::U256::from_big_endian(&s.r),
+            s: ethers_core::types::U256::from_big_endian(&s.s),
+            v: 27 + s.v as u64,
+        };
+        let key = sig
+            .recover(ethers_core::types::RecoveryMessage::Hash(digest.into()))
+            .unwrap();
+        (key, digest)
     };
-    assert_eq!(
-        sig.recover(ethers_core::types::RecoveryMessage::Hash(digest.into()))
-            .unwrap(),
-        account
-    );
+    let (key, digest) = recover(&s, &msg);
+    assert_eq!(key, account);
     // What the screen showed: the hash (never the text) and the signing address.
     let shown = &sim.prompts()[1];
     assert_eq!(shown.kind, PromptKind::TronSignMessage);
@@ -566,6 +565,18 @@ fn tron_address_and_personal_sign_like_app_tron() {
         Some(hex::encode_upper(digest).as_str())
     );
     assert_eq!(shown.address.as_deref(), Some(want.as_str()));
+
+    // A message in two APDUs: like the real app 0.7.1 (its hash state lost between APDUs,
+    // seen under Speculos), the signature is over another hash and recovers to another key.
+    let msg = "Acme proof of reserves: I control TRX address ".repeat(6);
+    let cmds = tron::sign_personal_message_commands(&path, msg.as_bytes());
+    assert_eq!(cmds.len(), 2);
+    assert_eq!(
+        t.send(&cmds[0]).unwrap().into_ok().unwrap(),
+        Vec::<u8>::new()
+    );
+    let s = tron::Signature::decode(&t.send(&cmds[1]).unwrap().into_ok().unwrap()).unwrap();
+    assert_ne!(recover(&s, &msg).0, account);
 
     // The app's status words: a continuation with nothing started, a bad path, too many
     // bytes, a rejected prompt.

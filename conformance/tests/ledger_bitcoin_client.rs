@@ -89,7 +89,7 @@ fn exercise<E: Exchange>(client: &BitcoinClient<Adapter<E>>) {
     let master = master();
 
     let (name, version, _) = client.get_version().unwrap();
-    assert_eq!((name.as_str(), version.as_str()), ("Bitcoin", "2.1.3"));
+    assert_eq!((name.as_str(), version.as_str()), ("Bitcoin", "2.4.1"));
 
     let fpr = client.get_master_fingerprint().unwrap();
     assert_eq!(fpr, master.fingerprint(&secp));

@@ -172,6 +172,11 @@ pub fn utf8(bytes: &[u8], field: &'static str) -> Result<String, DecodeError> {
     String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError::invalid(field, "not UTF-8 text"))
 }
 
+/// Bytes as uppercase hex, as the apps' screens write them (the SDK's `format_hex`).
+pub fn upper_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -103,6 +103,13 @@ impl AppAndVersion {
     }
 }
 
+/// Parses `major.minor.patch` (ignoring any suffix).
+pub fn parse_version(v: &str) -> Option<(u32, u32, u32)> {
+    let core = v.split(['-', '+']).next()?;
+    let mut it = core.split('.').map(|p| p.parse::<u32>().ok());
+    Some((it.next()??, it.next()??, it.next().flatten().unwrap_or(0)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,18 @@ pub const P1_MORE_CHUNK: u8 = 0x80;
 /// Deepest path the app accepts.
 pub const MAX_PATH_DEPTH: usize = 10;
 
+/// The first app version that shows a personal message's text ("Message"); earlier ones
+/// show "Message hash", the SHA-256 of the message (app-ethereum 1.9.18's
+/// `ui_flow_signMessage.c`; seen on 1.9.18 under Speculos, 2026-12-01).
+pub const MESSAGE_TEXT_SINCE: (u32, u32, u32) = (1, 9, 19);
+
+/// The "Message hash" the app at `version` shows for `message` (64 uppercase hex digits), or
+/// `None` when it shows the text.
+pub fn message_hash_screen(version: (u32, u32, u32), message: &[u8]) -> Option<String> {
+    (version < MESSAGE_TEXT_SINCE)
+        .then(|| crate::codec::upper_hex(&crate::bitcoin::sha256(message)))
+}
+
 /// A command to the Ethereum app, as the device sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EthCommand {
@@ -206,6 +218,16 @@ impl Signature {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn apps_before_1_9_19_show_the_messages_sha256() {
+        assert_eq!(
+            message_hash_screen((1, 9, 18), b"abc").as_deref(),
+            Some("BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD")
+        );
+        assert_eq!(message_hash_screen((1, 9, 19), b"abc"), None);
+        assert_eq!(message_hash_screen((1, 10, 4), b"abc"), None);
+    }
 
     #[test]
     fn golden_get_address() {

@@ -32,9 +32,12 @@
 //!   hash). Builds before 0.4.6 could send a malformed r or s when one began with a zero
 //!   byte (app-tron commit 6da2b94, "Fix signature encoding").
 //! * Builds before 0.8 kept the Keccak state of a multi-chunk message on the stack between
-//!   APDUs (fixed in `sign_personal_message.c` for 0.8), so messages that fit one APDU are
-//!   the safe ones; 0.8 also refuses personal messages (0x6A8C) unless the "Sign by hash"
-//!   setting is on.
+//!   APDUs (`cx_sha3_t sha3;` local to `handleSignPersonalMessage`; fixed in
+//!   `sign_personal_message.c` for 0.8): a message longer than the first APDU is signed over
+//!   a hash of garbage, whose signature recovers to an unrelated key. Seen on 0.7.1 under
+//!   Speculos (2026-12-01: a 259-byte account message, shown hash `2A95...07D5` where TIP-191
+//!   gives `0004...A1B8`). [`multi_chunk_problem`] says when a message is affected; 0.8 also
+//!   refuses personal messages (0x6A8C) unless the "Sign by hash" setting is on.
 //! * Any other class: 0x6E00; unknown instruction: 0x6D00; rejected on screen: 0x6985.
 
 use crate::apdu::Command;
@@ -252,6 +255,34 @@ impl AppConfiguration {
     }
 }
 
+/// The first app version that keeps a multi-chunk personal message's hash between APDUs.
+pub const KEEPS_MULTI_CHUNK_HASH_SINCE: (u32, u32, u32) = (0, 8, 0);
+
+/// How many message bytes the first APDU of a personal message carries at `path` (what is
+/// left of [`CHUNK_SIZE`] after the path and the 4-byte length): 229 at a 4-step path.
+pub fn first_chunk_room(path: &Bip32Path) -> usize {
+    CHUNK_SIZE.saturating_sub(path.encode().len() + 4)
+}
+
+/// Why the app at `version` would sign a `len`-byte personal message at `path` over a wrong
+/// hash (apps before [`KEEPS_MULTI_CHUNK_HASH_SINCE`] lose the hash of a message that takes
+/// more than one APDU), or `None` when it signs it correctly.
+pub fn multi_chunk_problem(
+    version: (u32, u32, u32),
+    path: &Bip32Path,
+    len: usize,
+) -> Option<String> {
+    let room = first_chunk_room(path);
+    (version < KEEPS_MULTI_CHUNK_HASH_SINCE && len > room).then(|| {
+        format!(
+            "the Tron app {}.{}.{} signs a personal message correctly only when it fits one APDU \
+             (at most {room} bytes at this path; before 0.8 the app loses the message hash \
+             between APDUs); this message is {len} bytes",
+            version.0, version.1, version.2
+        )
+    })
+}
+
 /// Splits a personal message into the APDUs hw-app-trx sends (P1 0x00 then 0x80, at most
 /// 250 data bytes each).
 pub fn sign_personal_message_commands(path: &Bip32Path, message: &[u8]) -> Vec<Command> {
@@ -272,7 +303,7 @@ pub fn signed_preimage(message: &[u8]) -> Vec<u8> {
 /// The "Message hash" screen text: on Nano the first and last two bytes around `...`
 /// (`short`), on Stax/Flex all of it; uppercase hex as the SDK's `format_hex` writes.
 pub fn hash_screen_text(hash: &[u8; 32], short: bool) -> String {
-    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02X}")).collect::<String>();
+    let hex = crate::codec::upper_hex;
     if short {
         format!("{}...{}", hex(&hash[..2]), hex(&hash[30..]))
     } else {
@@ -324,6 +355,26 @@ mod tests {
     use proptest::prelude::*;
 
     const PATH: &str = "m/44'/195'/0'/0/0";
+
+    #[test]
+    fn apps_before_0_8_sign_only_one_apdu_messages_correctly() {
+        let account: Bip32Path = "m/44'/195'/0'/0".parse().unwrap();
+        // 250 - (1 + 4 * 4) - 4, as the first APDU seen under Speculos carried.
+        assert_eq!(first_chunk_room(&account), 229);
+        assert_eq!(first_chunk_room(&PATH.parse().unwrap()), 225);
+        let commands = sign_personal_message_commands(&account, &[b'a'; 229]);
+        assert_eq!(commands.len(), 1);
+        assert_eq!(
+            sign_personal_message_commands(&account, &[b'a'; 230]).len(),
+            2
+        );
+        assert_eq!(multi_chunk_problem((0, 7, 1), &account, 229), None);
+        let why = multi_chunk_problem((0, 7, 1), &account, 259).unwrap();
+        assert!(why.contains("Tron app 0.7.1"), "{why}");
+        assert!(why.contains("at most 229 bytes"), "{why}");
+        assert!(why.contains("this message is 259 bytes"), "{why}");
+        assert_eq!(multi_chunk_problem((0, 8, 0), &account, 2000), None);
+    }
 
     #[test]
     fn golden_get_address() {

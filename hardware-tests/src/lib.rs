@@ -12,6 +12,7 @@
 use bitcoin::bip32::{DerivationPath, Fingerprint};
 use por_attest::ceremony::{sign, CeremonyError, SignOptions, SignSummary};
 use por_attest::chains::ScriptType;
+use por_attest::demo::ACCOUNT_TEMPLATE;
 use por_attest::device::{connect_with, DeviceSpec};
 use por_attest::manifest::Manifest;
 use por_attest::package::{package, PackageOptions};
@@ -156,14 +157,16 @@ fn script_name(st: ScriptType) -> &'static str {
 }
 
 /// The manifest's header: entity, snapshot, `test` (true only for the in-process simulator),
-/// anchors, and the device as a `ledger` signer.
+/// the account template (one whose TRON message fits the Tron app's one APDU), anchors, and
+/// the device as a `ledger` signer.
 fn header(spec: &DeviceSpec, fingerprint: Option<Fingerprint>) -> String {
     let mut toml = String::new();
     let _ = write!(
         toml,
         "# Written by por-attest's hardware-tests from the device {spec}.\n\
          entity = \"Hardware Test\"\nsnapshot_id = \"hw-test-2026-11\"\ntest = {}\n\
-         created_at = \"2026-11-28T00:00:00Z\"\n\n\
+         created_at = \"2026-11-28T00:00:00Z\"\n\
+         account_template = \"{ACCOUNT_TEMPLATE}\"\n\n\
          [anchors.BTC]\nheight = 925000\nblock_hash = \"00000000000000000001c5f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f\"\n\n\
          [anchors.ETH]\nheight = 23800000\nblock_hash = \"0x9a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9\"\n\n\
          [anchors.TRX]\nheight = 77500000\nblock_hash = \"00000000049e8e60c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0\"\n\n\

@@ -442,7 +442,7 @@ fn sign_task(
                 a.account.label(),
                 a.account.addresses.len()
             ));
-            return accounts::sign_account(manifest, a, device, show).map(Done::Signed);
+            return accounts::sign_account(manifest, a, device, show, bar).map(Done::Signed);
         }
     };
     if let Some(why) = device.cannot_sign(task)? {
@@ -450,6 +450,9 @@ fn sign_task(
     }
     let spec = task.spec;
     let message = manifest.render_message(spec);
+    if let Some(why) = device.cannot_sign_message(spec.family, task.path, message.as_bytes())? {
+        return Ok(Done::Unsupported(why));
+    }
     let hint = device
         .message_display_hint(spec.family, message.as_bytes())
         .map(|h| format!(" ({h})"))

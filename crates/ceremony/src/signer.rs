@@ -71,6 +71,19 @@ pub trait Signer {
     /// asked before any prompt for it; `None` when it can.
     fn cannot_sign(&mut self, task: &SigningTask<'_>) -> Result<Option<String>, DeviceError>;
 
+    /// Why this signer would not sign `message` at `path` for `family` correctly (the Tron app
+    /// before 0.8 loses the hash of a message longer than one APDU), asked before any prompt
+    /// for it; `None` when it can.
+    fn cannot_sign_message(
+        &mut self,
+        family: ChainFamily,
+        path: &DerivationPath,
+        message: &[u8],
+    ) -> Result<Option<String>, DeviceError> {
+        let _ = (family, path, message);
+        Ok(None)
+    }
+
     /// The extended public key at `path` for `family`'s app or key store, shown on the device
     /// for the user to confirm when `display` is set.
     fn extended_pubkey(
@@ -148,7 +161,8 @@ pub trait Signer {
     }
 
     /// What the operator should compare with the device's screen when the device shows
-    /// something other than the message's text for `family` (the TRON app shows a hash).
+    /// something other than the message's text for `family` (the TRON app shows a hash; the
+    /// Bitcoin app before 2.2.2 and the Ethereum app before 1.9.19 show its SHA-256).
     fn message_display_hint(&self, family: ChainFamily, message: &[u8]) -> Option<String> {
         let _ = (family, message);
         None

@@ -1,10 +1,12 @@
 //! The Tron app driver against the simulated Tron app and against scripted raw replies.
 
 use bitcoin::bip32::DerivationPath;
-use por_attest_ceremony::signers::{DeviceError, TronApp};
+use por_attest_ceremony::signer::Signer;
+use por_attest_ceremony::signers::{DeviceError, LedgerSigner, TronApp};
 use por_attest_ceremony::transport::Exchange;
 use por_attest_ceremony::transport::TransportError;
 use por_attest_simulator::{RunningApp, SimulatedLedger, SimulatorConfig};
+use por_attest_verify::chains::ChainFamily;
 use por_attest_verify::schemes::tron::{verify_tron, TronVersion};
 
 /// A device that answers every APDU with the same raw reply (data then status word).
@@ -36,6 +38,49 @@ fn signs_what_the_verifier_accepts() {
     verify_tron(&address, msg, &sig, TronVersion::V2).unwrap();
     assert!(verify_tron(&address, msg, &sig, TronVersion::V1).is_err());
     assert_eq!(app.configuration().unwrap().version(), "0.7.1");
+}
+
+#[test]
+fn like_app_0_7_1_a_message_longer_than_one_apdu_is_signed_over_a_wrong_hash() {
+    // Seen on the real Tron app 0.7.1 under Speculos: its Keccak state lives on the stack
+    // between APDUs, so a message past the first APDU (229 bytes at m/44'/195'/0'/0) gets a
+    // signature that recovers to an unrelated key. The simulator does the same, and the
+    // Ledger signer refuses such a message before any prompt.
+    let sim = SimulatedLedger::new(SimulatorConfig {
+        start_app: RunningApp::Tron,
+        ..Default::default()
+    })
+    .unwrap();
+    let account: DerivationPath = "m/44'/195'/0'/0".parse().unwrap();
+    let mut app = TronApp::new(sim.transport());
+    let address = app.address(&account, false).unwrap();
+    let fits = [b'a'; 229];
+    let sig = app.sign_personal_message(&account, &fits).unwrap();
+    verify_tron(&address, &fits, &sig, TronVersion::V2).unwrap();
+    let longer = [b'a'; 230];
+    let sig = app.sign_personal_message(&account, &longer).unwrap();
+    assert!(verify_tron(&address, &longer, &sig, TronVersion::V2).is_err());
+    // The Ledger signer says so before the device is asked anything.
+    let before = sim.prompts().len();
+    let mut signer = LedgerSigner::new(sim.transport());
+    assert_eq!(
+        signer
+            .cannot_sign_message(ChainFamily::Tron, &account, &fits)
+            .unwrap(),
+        None
+    );
+    let why = signer
+        .cannot_sign_message(ChainFamily::Tron, &account, &longer)
+        .unwrap()
+        .expect("refused");
+    assert!(
+        why.contains(
+            "Tron app 0.7.1 signs a personal message correctly only when it fits one APDU"
+        ) && why.contains("at most 229 bytes")
+            && why.contains("this message is 230 bytes"),
+        "{why}"
+    );
+    assert_eq!(sim.prompts().len(), before, "nothing prompted");
 }
 
 #[test]

@@ -10,6 +10,7 @@ use bitcoin::secp256k1::{Message, PublicKey};
 use bitcoin::{Address, Network, ScriptBuf};
 use firmware_messages::bitcoin::commands::{BitcoinCommand, MessageSignature, RegisteredWallet};
 use firmware_messages::bitcoin::device::{DeviceFlow, DeviceSession, FlowError};
+use firmware_messages::bitcoin::display::{message_screen, MessageScreen};
 use firmware_messages::bitcoin::export::exports_silently;
 use firmware_messages::bitcoin::merkle::Hash as H32;
 use firmware_messages::bitcoin::policy::{
@@ -67,6 +68,8 @@ pub(crate) struct AppFeatures {
     /// `<input> <signature>`, and a taproot input without a sighash type is signed with
     /// SIGHASH_DEFAULT rather than SIGHASH_ALL (2.0.x appends the 0x01 byte).
     pub psbt_protocol_1: bool,
+    /// The version, for what the message review shows (the text from 2.2.2, else the hash).
+    pub version: (u32, u32, u32),
 }
 
 impl AppFeatures {
@@ -77,6 +80,11 @@ impl AppFeatures {
             policy_v2: !super::device::version_before(version, (2, 1, 0)),
             naked_op_return: !super::device::version_before(version, (2, 1, 3)),
             psbt_protocol_1: !super::device::version_before(version, (2, 1, 0)),
+            version: firmware_messages::dashboard::parse_version(version).unwrap_or((
+                u32::MAX,
+                0,
+                0,
+            )),
         }
     }
 }
@@ -177,11 +185,12 @@ pub(super) struct LoadedPolicy {
     pub(super) keys: Vec<KeyInfo>,
 }
 
-pub(super) fn show_message(msg: &[u8]) -> String {
-    if msg.len() <= 640 && msg.iter().all(|b| (0x20..=0x7E).contains(b) || *b == 0x0A) {
-        String::from_utf8_lossy(msg).into_owned()
-    } else {
-        format!("SHA256: {}", sha256::Hash::hash(msg))
+/// The message review's text: the message, or `SHA256: <HEX>` where the app at `version`
+/// shows "Message hash" (see [`firmware_messages::bitcoin::display`]).
+pub(super) fn show_message(version: (u32, u32, u32), msg: &[u8]) -> String {
+    match message_screen(version, msg) {
+        MessageScreen::Text(t) => t,
+        MessageScreen::Hash(h) => format!("SHA256: {h}"),
     }
 }
 
@@ -236,7 +245,7 @@ impl Ctx<'_, '_> {
                 }
                 let mut p = Prompt::new(PromptKind::BitcoinSignMessage);
                 p.path = Some(path.to_string());
-                p.message = Some(show_message(&message));
+                p.message = Some(show_message(self.features.version, &message));
                 self.confirm(p)?;
                 let digest = signed_message_hash(&message);
                 let sk = self.keys.derive(path).private_key;

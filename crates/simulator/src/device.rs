@@ -20,7 +20,7 @@ use thiserror::Error;
 /// Speculos's default test mnemonic (the seed Speculos uses when none is given).
 pub const SPECULOS_MNEMONIC: &str = "glory promote mansion idle axis finger extra february uncover one trip resource lawn turtle enact monster seven myth punch hobby comfort wild raise skin";
 /// Version the simulated Bitcoin app reports.
-pub const BITCOIN_APP_VERSION: &str = "2.1.3";
+pub const BITCOIN_APP_VERSION: &str = "2.4.1";
 /// Version the simulated Ethereum app reports.
 pub const ETHEREUM_APP_VERSION: &str = "1.10.4";
 /// Version the simulated TRON app reports (app-tron's latest release).
@@ -183,6 +183,9 @@ pub struct SimulatorConfig {
     /// policies (`wpkh(@0)` with `/**` on the key) and answers 0x6A80 to version 2, like the
     /// real app 2.0.x (the builds public Speculos images run).
     pub bitcoin_app_version: String,
+    /// Version the Ethereum app reports. Before 1.9.19 its message review shows the
+    /// message's SHA-256 ("Message hash") rather than its text, like the real app 1.9.18.
+    pub ethereum_app_version: String,
 }
 
 impl Default for SimulatorConfig {
@@ -196,6 +199,7 @@ impl Default for SimulatorConfig {
             locked: false,
             start_app: RunningApp::Dashboard,
             bitcoin_app_version: BITCOIN_APP_VERSION.into(),
+            ethereum_app_version: ETHEREUM_APP_VERSION.into(),
         }
     }
 }
@@ -311,6 +315,7 @@ struct State {
     locked: bool,
     app: RunningApp,
     bitcoin_version: String,
+    ethereum_version: String,
     bitcoin: BitcoinApp,
     ethereum: EthereumApp,
     tron: TronApp,
@@ -355,6 +360,7 @@ impl SimulatedLedger {
             locked: config.locked,
             app: config.start_app,
             bitcoin_version: config.bitcoin_app_version,
+            ethereum_version: config.ethereum_app_version,
             bitcoin: BitcoinApp::default(),
             ethereum: EthereumApp::default(),
             tron: TronApp::default(),
@@ -487,20 +493,7 @@ impl SimulatedLedger {
 
 /// True when `version` (`major.minor.patch`) is before `than`; unparsable counts as current.
 pub(super) fn version_before(version: &str, than: (u32, u32, u32)) -> bool {
-    let mut it = version
-        .split(['-', '+'])
-        .next()
-        .unwrap_or("")
-        .split('.')
-        .map(|p| p.parse::<u32>().ok());
-    match (
-        it.next().flatten(),
-        it.next().flatten(),
-        it.next().flatten(),
-    ) {
-        (Some(a), Some(b), c) => (a, b, c.unwrap_or(0)) < than,
-        _ => false,
-    }
+    firmware_messages::dashboard::parse_version(version).is_some_and(|v| v < than)
 }
 
 pub(crate) fn bitcoin_app_name(network: Network) -> &'static str {
@@ -533,7 +526,9 @@ impl State {
                         self.bitcoin_version.as_str(),
                         vec![0x02],
                     ),
-                    RunningApp::Ethereum => ("Ethereum", ETHEREUM_APP_VERSION, vec![0x02]),
+                    RunningApp::Ethereum => {
+                        ("Ethereum", self.ethereum_version.as_str(), vec![0x02])
+                    }
                     RunningApp::Tron => (TRON_APP_NAME, TRON_APP_VERSION, vec![0x02]),
                 };
                 Response::ok(
@@ -582,7 +577,8 @@ impl State {
                     approval: &self.approval,
                     prompts: &mut self.prompts,
                 };
-                self.ethereum.handle(&self.keys, &mut ui, c)
+                self.ethereum
+                    .handle(&self.keys, &self.ethereum_version, &mut ui, c)
             }
             (RunningApp::Tron, _) => {
                 let mut ui = Ui {

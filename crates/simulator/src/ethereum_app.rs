@@ -1,6 +1,6 @@
 //! The simulated Ethereum app: get address, get app configuration, sign personal message.
 
-use super::device::{Keys, Prompt, PromptKind, Ui, ETHEREUM_APP_VERSION};
+use super::device::{Keys, Prompt, PromptKind, Ui};
 use ethers_core::types::Address as EthAddress;
 use ethers_core::utils::{hash_message, keccak256, to_checksum};
 use firmware_messages::ethereum::{
@@ -24,8 +24,13 @@ fn address_of(keys: &Keys, path: &Bip32Path) -> (Vec<u8>, String) {
     (pk.to_vec(), to_checksum(&addr, None)[2..].to_string())
 }
 
-fn show(msg: &[u8]) -> String {
-    if msg.iter().all(|b| (0x20..=0x7E).contains(b) || *b == b'\n') {
+/// The message review's text: `SHA256: <HEX>` on apps before 1.9.19 (their "Message
+/// hash"), else the message, or `0x<hex>` when it is not printable.
+fn show(version: &str, msg: &[u8]) -> String {
+    let v = firmware_messages::dashboard::parse_version(version).unwrap_or((u32::MAX, 0, 0));
+    if let Some(h) = firmware_messages::ethereum::message_hash_screen(v, msg) {
+        format!("SHA256: {h}")
+    } else if msg.iter().all(|b| (0x20..=0x7E).contains(b) || *b == b'\n') {
         String::from_utf8_lossy(msg).into_owned()
     } else {
         format!("0x{}", hex::encode(msg))
@@ -37,7 +42,7 @@ impl EthereumApp {
         self.message = PersonalMessageAssembler::default();
     }
 
-    pub fn handle(&mut self, keys: &Keys, ui: &mut Ui<'_>, c: &Command) -> Response {
+    pub fn handle(&mut self, keys: &Keys, version: &str, ui: &mut Ui<'_>, c: &Command) -> Response {
         if c.cla != CLA {
             return Response::error(StatusWord::CLA_NOT_SUPPORTED);
         }
@@ -53,9 +58,7 @@ impl EthereumApp {
         };
         match cmd {
             EthCommand::GetAppConfiguration => {
-                let mut v = ETHEREUM_APP_VERSION
-                    .split('.')
-                    .map(|x| x.parse::<u8>().unwrap_or(0));
+                let mut v = version.split('.').map(|x| x.parse::<u8>().unwrap_or(0));
                 let (major, minor, patch) = (
                     v.next().unwrap_or(0),
                     v.next().unwrap_or(0),
@@ -102,7 +105,7 @@ impl EthereumApp {
                         let mut p = Prompt::new(PromptKind::EthereumSignMessage);
                         p.path = Some(path.to_string());
                         p.address = Some(format!("0x{address}"));
-                        p.message = Some(show(&message));
+                        p.message = Some(show(version, &message));
                         if !ui.confirm(p) {
                             return Response::error(StatusWord::DENY);
                         }

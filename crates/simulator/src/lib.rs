@@ -1,5 +1,5 @@
 #![warn(missing_docs)]
-//! A simulated Ledger (dashboard + Bitcoin app 2.1.3 + Ethereum app 1.10.4 + TRON app 0.7.1)
+//! A simulated Ledger (dashboard + Bitcoin app 2.4.1 + Ethereum app 1.10.4 + TRON app 0.7.1)
 //! that speaks the real apps' APDU protocol, for tests, CI and demos. Never used in a release
 //! ceremony.
 //!

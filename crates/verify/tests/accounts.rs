@@ -17,7 +17,6 @@ use por_attest_verify::schemes::secp;
 use por_attest_verify::snapshot::{Entry, SignatureRecord, Snapshot, ACCOUNTS_FORMAT_VERSION};
 use por_attest_verify::verify::{verify_snapshot_file, VerifyOptions};
 use sha2::{Digest, Sha256};
-use std::str::FromStr;
 
 const SEED: &[u8] = b"account tests";
 
@@ -170,55 +169,100 @@ fn a_wrong_address_fails_only_itself_reported_by_account_and_path() {
     );
 }
 
+/// What the verifier says of a signature by a key that is not the account's: the key it
+/// recovers to (Bitcoin), or the address (EVM, TRON).
+fn wrong_key_reason(kind: AccountKind) -> &'static str {
+    match kind {
+        AccountKind::Evm | AccountKind::Tron => "is from the address",
+        _ => "recovers to the key",
+    }
+}
+
+/// The kind's key path with the account step (`…/0'` in third place) made `1'`: the key of
+/// the sibling account of the same seed.
+fn sibling_path(kind: AccountKind) -> DerivationPath {
+    let mut steps: Vec<ChildNumber> = kind.key_path().into();
+    steps[2] = ChildNumber::Hardened { index: 1 };
+    steps.into()
+}
+
 #[test]
 fn the_xpub_of_a_sibling_account_fails_the_account() {
-    let mut s = snapshot();
-    let w = of(AccountKind::Bitcoin(ScriptType::P2wpkh));
-    let master = account_master(SEED, w as u64, 0);
-    let sibling = Xpub::from_priv(
-        secp(),
-        &master
-            .derive_priv(secp(), &DerivationPath::from_str("m/84'/0'/1'").unwrap())
-            .unwrap(),
-    );
-    s.accounts[w].key = Some(format!(
-        "[{}/84'/0'/1']{sibling}",
-        master.fingerprint(secp())
-    ));
-    s.accounts[w].message = message_for("BTC", &sibling.to_string());
-    let r = verify(&s);
-    assert_eq!((r.accounts_failed, r.failed), (1, 6), "{}", r.to_human());
-    let p = &r.problems[0];
-    assert_eq!((p.account, p.addresses), (Some(w as u64), Some(6)));
-    assert!(p.reason.contains("recovers to the key"), "{}", p.reason);
-    assert!(p.reason.contains("not the account key"), "{}", p.reason);
+    for kind in [
+        AccountKind::Bitcoin(ScriptType::P2wpkh),
+        AccountKind::Evm,
+        AccountKind::Tron,
+    ] {
+        let mut s = snapshot();
+        let w = of(kind);
+        let master = account_master(SEED, w as u64, 0);
+        let path = sibling_path(kind);
+        let sibling = Xpub::from_priv(secp(), &master.derive_priv(secp(), &path).unwrap());
+        assert_ne!(Some(sibling.to_string()), s.accounts[w].key);
+        let origin = path.to_string();
+        let origin = origin.trim_start_matches("m/");
+        s.accounts[w].key = Some(format!(
+            "[{}/{origin}]{sibling}",
+            master.fingerprint(secp())
+        ));
+        s.accounts[w].message = message_for(kind.chain(), &sibling.to_string());
+        let r = verify(&s);
+        assert_eq!(
+            (r.accounts_failed, r.failed),
+            (1, 6),
+            "{kind:?}: {}",
+            r.to_human()
+        );
+        let p = &r.problems[0];
+        assert_eq!(
+            (p.account, p.addresses),
+            (Some(w as u64), Some(6)),
+            "{kind:?}"
+        );
+        assert!(
+            p.reason.contains(wrong_key_reason(kind)),
+            "{kind:?}: {}",
+            p.reason
+        );
+    }
 }
 
 #[test]
 fn a_changed_chain_code_fails_the_account() {
-    let w = of(AccountKind::Bitcoin(ScriptType::P2tr));
-    for rerender in [false, true] {
-        let mut s = snapshot();
-        let mut x = account_key(SEED, w as u64, 0, KINDS[w]).xpub;
-        let mut cc = x.chain_code.to_bytes();
-        cc[0] ^= 1;
-        x.chain_code = cc.into();
-        let text = s.accounts[w].key.clone().unwrap();
-        let origin = &text[..text.find(']').unwrap() + 1];
-        s.accounts[w].key = Some(format!("{origin}{x}"));
-        if rerender {
-            s.accounts[w].message = message_for("BTC", &x.to_string());
-        }
-        let r = verify(&s);
-        assert_eq!(r.accounts_failed, 1, "{}", r.to_human());
-        let reason = &r.problems[0].reason;
-        if rerender {
-            assert!(reason.contains("recovers to the key"), "{reason}");
-        } else {
-            assert!(
-                reason.contains("message is not the snapshot's account template"),
-                "{reason}"
-            );
+    for kind in [
+        AccountKind::Bitcoin(ScriptType::P2tr),
+        AccountKind::Evm,
+        AccountKind::Tron,
+    ] {
+        let w = of(kind);
+        for rerender in [false, true] {
+            let mut s = snapshot();
+            let mut x = account_key(SEED, w as u64, 0, kind).xpub;
+            let mut cc = x.chain_code.to_bytes();
+            cc[0] ^= 1;
+            x.chain_code = cc.into();
+            let text = s.accounts[w].key.clone().unwrap();
+            let origin = &text[..text.find(']').unwrap() + 1];
+            s.accounts[w].key = Some(format!("{origin}{x}"));
+            if rerender {
+                s.accounts[w].message = message_for(kind.chain(), &x.to_string());
+            }
+            let r = verify(&s);
+            assert_eq!(r.accounts_failed, 1, "{kind:?}: {}", r.to_human());
+            let reason = &r.problems[0].reason;
+            if rerender {
+                // The key signed it, but the message names another extended key: the
+                // signature is over other text, so it recovers to an unrelated key.
+                assert!(
+                    reason.contains(wrong_key_reason(kind)),
+                    "{kind:?}: {reason}"
+                );
+            } else {
+                assert!(
+                    reason.contains("message is not the snapshot's account template"),
+                    "{kind:?}: {reason}"
+                );
+            }
         }
     }
 }
@@ -243,9 +287,10 @@ fn a_signature_by_another_account_key_fails_the_account() {
         assert_eq!(r.accounts_failed, 1, "{kind:?}: {}", r.to_human());
         let reason = &r.problems[0].reason;
         assert!(
-            reason.contains("recovers to the key") || reason.contains("not the account key's"),
+            reason.contains(wrong_key_reason(kind)),
             "{kind:?}: {reason}"
         );
+        assert!(reason.contains("not the account key"), "{kind:?}: {reason}");
     }
 }
 
@@ -258,6 +303,17 @@ fn a_hardened_relative_path_fails_the_account_with_its_path() {
     assert_eq!((r.accounts_failed, r.failed), (1, 6), "{}", r.to_human());
     let reason = &r.problems[0].reason;
     assert!(reason.contains("`0/2'` has a hardened step"), "{reason}");
+    // An EVM account's addresses are one step below the key, unhardened too.
+    let mut s = snapshot();
+    let e = of(AccountKind::Evm);
+    s.accounts[e].addresses[4].path = "4'".into();
+    let r = verify(&s);
+    assert_eq!((r.accounts_failed, r.failed), (1, 6), "{}", r.to_human());
+    assert!(
+        r.problems[0].reason.contains("`4'` has a hardened step"),
+        "{}",
+        r.problems[0].reason
+    );
     // A multisig path the descriptor does not have (`<0;1>` takes 0/i and 1/i).
     let mut s = snapshot();
     let m = of(AccountKind::Multisig(ScriptType::P2wsh));
@@ -271,87 +327,107 @@ fn a_hardened_relative_path_fails_the_account_with_its_path() {
     );
 }
 
+const MULTISIG: [ScriptType; 3] = [ScriptType::P2wsh, ScriptType::P2sh, ScriptType::P2shP2wsh];
+
 #[test]
 fn a_descriptor_with_a_swapped_cosigner_fails() {
-    let m = of(AccountKind::Multisig(ScriptType::P2wsh));
-    let kind = KINDS[m];
-    let mut keys: Vec<_> = (0..3)
-        .map(|k| account_key(SEED, m as u64, k, kind))
-        .collect();
-    keys[1] = account_key(SEED, 77, 1, kind);
-    let swapped = multisig_descriptor(ScriptType::P2wsh, 2, true, &keys).unwrap();
-    let hash = format!("sha256:{}", hex::encode(Sha256::digest(swapped.as_bytes())));
-    // The message re-rendered for the new descriptor: the old signatures do not cover it.
-    let mut s = snapshot();
-    s.accounts[m].descriptor = Some(swapped.clone());
-    s.accounts[m].message = message_for("BTC", &hash);
-    let r = verify(&s);
-    assert_eq!(r.accounts_failed, 1, "{}", r.to_human());
-    assert!(
-        r.problems[0]
-            .reason
-            .contains("not one of the descriptor's cosigner keys"),
-        "{}",
-        r.problems[0].reason
-    );
-    // The message left alone: it names the original descriptor.
-    let mut s = snapshot();
-    s.accounts[m].descriptor = Some(swapped.clone());
-    let r = verify(&s);
-    assert!(
-        r.problems[0]
-            .reason
-            .contains("message is not the snapshot's account template"),
-        "{}",
-        r.problems[0].reason
-    );
-    // The text changed under its checksum.
-    let mut s = snapshot();
-    let d = s.accounts[m].descriptor.clone().unwrap();
-    let sum = d.rsplit_once('#').unwrap().1;
-    let body = swapped.rsplit_once('#').unwrap().0;
-    s.accounts[m].descriptor = Some(format!("{body}#{sum}"));
-    let r = verify(&s);
-    assert!(
-        r.problems[0].reason.contains("field `descriptor`"),
-        "{}",
-        r.problems[0].reason
-    );
+    for st in MULTISIG {
+        let kind = AccountKind::Multisig(st);
+        let m = of(kind);
+        let mut keys: Vec<_> = (0..3)
+            .map(|k| account_key(SEED, m as u64, k, kind))
+            .collect();
+        keys[1] = account_key(SEED, 77, 1, kind);
+        let swapped = multisig_descriptor(st, 2, true, &keys).unwrap();
+        let hash = format!("sha256:{}", hex::encode(Sha256::digest(swapped.as_bytes())));
+        // The message re-rendered for the new descriptor: the old signatures do not cover it.
+        let mut s = snapshot();
+        assert_ne!(s.accounts[m].descriptor.as_deref(), Some(swapped.as_str()));
+        s.accounts[m].descriptor = Some(swapped.clone());
+        s.accounts[m].message = message_for("BTC", &hash);
+        let r = verify(&s);
+        assert_eq!(
+            (r.accounts_failed, r.failed),
+            (1, 7),
+            "{st}: {}",
+            r.to_human()
+        );
+        assert!(
+            r.problems[0]
+                .reason
+                .contains("not one of the descriptor's cosigner keys"),
+            "{st}: {}",
+            r.problems[0].reason
+        );
+        // The message left alone: it names the original descriptor.
+        let mut s = snapshot();
+        s.accounts[m].descriptor = Some(swapped.clone());
+        let r = verify(&s);
+        assert_eq!(r.accounts_failed, 1, "{st}: {}", r.to_human());
+        assert!(
+            r.problems[0]
+                .reason
+                .contains("message is not the snapshot's account template"),
+            "{st}: {}",
+            r.problems[0].reason
+        );
+        // The text changed under its checksum.
+        let mut s = snapshot();
+        let d = s.accounts[m].descriptor.clone().unwrap();
+        let sum = d.rsplit_once('#').unwrap().1;
+        let body = swapped.rsplit_once('#').unwrap().0;
+        s.accounts[m].descriptor = Some(format!("{body}#{sum}"));
+        let r = verify(&s);
+        assert_eq!(r.accounts_failed, 1, "{st}: {}", r.to_human());
+        assert!(
+            r.problems[0].reason.contains("field `descriptor`"),
+            "{st}: {}",
+            r.problems[0].reason
+        );
+    }
 }
 
 #[test]
 fn below_the_threshold_fails() {
-    let mut s = snapshot();
-    let m = of(AccountKind::Multisig(ScriptType::P2shP2wsh));
-    s.accounts[m].signatures.pop();
-    let r = verify(&s);
-    assert_eq!(r.accounts_failed, 1, "{}", r.to_human());
-    assert!(
-        r.problems[0]
-            .reason
-            .contains("only 1 distinct cosigner signature, threshold 2"),
-        "{}",
-        r.problems[0].reason
-    );
-    // The same cosigner twice is still one.
-    let mut s = snapshot();
-    let first = s.accounts[m].signatures[0].clone();
-    s.accounts[m].signatures[1] = first;
-    let r = verify(&s);
-    assert!(
-        r.problems[0].reason.contains("only 1 distinct"),
-        "{}",
-        r.problems[0].reason
-    );
-    // A third signature by the third cosigner is welcome.
-    let mut s = snapshot();
-    let kind = KINDS[m];
-    let sk = account_xpriv(SEED, m as u64, 2, kind).private_key;
-    let msg = s.accounts[m].message.clone();
-    s.accounts[m]
-        .signatures
-        .push(sign_account_message(kind, &sk, &msg, None));
-    assert_eq!(verify(&s).result, "verified");
+    for st in MULTISIG {
+        let kind = AccountKind::Multisig(st);
+        let m = of(kind);
+        let mut s = snapshot();
+        s.accounts[m].signatures.pop();
+        let r = verify(&s);
+        assert_eq!(
+            (r.accounts_failed, r.failed),
+            (1, 7),
+            "{st}: {}",
+            r.to_human()
+        );
+        assert!(
+            r.problems[0]
+                .reason
+                .contains("only 1 distinct cosigner signature, threshold 2"),
+            "{st}: {}",
+            r.problems[0].reason
+        );
+        // The same cosigner twice is still one.
+        let mut s = snapshot();
+        let first = s.accounts[m].signatures[0].clone();
+        s.accounts[m].signatures[1] = first;
+        let r = verify(&s);
+        assert_eq!(r.accounts_failed, 1, "{st}: {}", r.to_human());
+        assert!(
+            r.problems[0].reason.contains("only 1 distinct"),
+            "{st}: {}",
+            r.problems[0].reason
+        );
+        // A third signature by the third cosigner is welcome.
+        let mut s = snapshot();
+        let sk = account_xpriv(SEED, m as u64, 2, kind).private_key;
+        let msg = s.accounts[m].message.clone();
+        s.accounts[m]
+            .signatures
+            .push(sign_account_message(kind, &sk, &msg, None));
+        assert_eq!(verify(&s).result, "verified", "{st}");
+    }
 }
 
 #[test]
@@ -359,23 +435,35 @@ fn the_message_of_another_snapshot_fails() {
     let mut other = synthetic_account_header();
     other.snapshot_id = "bench-2026-10".into();
     let g = AccountGenerator::new(other, SEED);
-    let mut s = snapshot();
-    let i = of(AccountKind::Evm);
-    s.accounts[i] = g.account(i as u64, AccountKind::Evm, 6);
-    let r = verify(&s);
-    assert_eq!(r.accounts_failed, 1, "{}", r.to_human());
-    assert!(
-        r.problems[0]
-            .reason
-            .contains("message is not the snapshot's account template"),
-        "{}",
-        r.problems[0].reason
-    );
-    assert!(
-        r.problems[0].reason.contains("bench-2026-11"),
-        "{}",
-        r.problems[0].reason
-    );
+    for kind in [
+        AccountKind::Bitcoin(ScriptType::P2wpkh),
+        AccountKind::Multisig(ScriptType::P2wsh),
+        AccountKind::Evm,
+        AccountKind::Tron,
+    ] {
+        let mut s = snapshot();
+        let i = of(kind);
+        // The same account, signed for the other snapshot: only the message differs.
+        let theirs = g.account(i as u64, kind, 6);
+        assert_eq!(theirs.addresses, s.accounts[i].addresses[..6]);
+        assert_ne!(theirs.message, s.accounts[i].message);
+        s.accounts[i].message = theirs.message;
+        s.accounts[i].signatures = theirs.signatures;
+        let r = verify(&s);
+        assert_eq!(r.accounts_failed, 1, "{kind:?}: {}", r.to_human());
+        assert!(
+            r.problems[0]
+                .reason
+                .contains("message is not the snapshot's account template"),
+            "{kind:?}: {}",
+            r.problems[0].reason
+        );
+        assert!(
+            r.problems[0].reason.contains("bench-2026-11"),
+            "{kind:?}: {}",
+            r.problems[0].reason
+        );
+    }
 }
 
 #[test]

@@ -7,11 +7,13 @@
 //! - [`psbt`]: PSBTv2 maps for SIGN_PSBT and the partial signatures it yields;
 //! - [`host`]: the host-side interpreter and interrupt-loop driver;
 //! - [`device`]: the device-side flow that asks the host for preimages and leaves;
-//! - [`export`]: which extended keys the app exports without a prompt.
+//! - [`export`]: which extended keys the app exports without a prompt;
+//! - [`display`]: what the app shows of a message it signs.
 
 pub mod client_commands;
 pub mod commands;
 pub mod device;
+pub mod display;
 pub mod export;
 pub mod host;
 pub mod merkle;

@@ -50,6 +50,7 @@ pub(super) fn sign_account(
     task: &AccountTask<'_>,
     device: &mut dyn Signer,
     show: usize,
+    bar: &indicatif::ProgressBar,
 ) -> Result<SignedRecord, Step> {
     let a = task.account;
     let label = a.label();
@@ -83,6 +84,23 @@ pub(super) fn sign_account(
                 derived,
             })
         })?;
+    // The message is known now: refuse before any prompt what the device would sign wrongly.
+    let message = manifest.render_account_message(a, &keys.account_text());
+    if a.family == ChainFamily::Bitcoin && message.len() > MAX_DISPLAYED_MESSAGE {
+        return Err(stop(CeremonyError::Refused(format!(
+            "{label}: the account message is {} bytes; the Bitcoin app shows at most {MAX_DISPLAYED_MESSAGE} as text (shorten the entity, the snapshot id or the account template)",
+            message.len()
+        ))));
+    }
+    if let Some(why) = device.cannot_sign_message(a.family, task.path, message.as_bytes())? {
+        return Err(stop(CeremonyError::Refused(format!(
+            "{label}: {why} (shorten the entity, the snapshot id or the manifest's \
+             `account_template`, e.g. leave out {{anchor}} or use {{height}}, or update the app)"
+        ))));
+    }
+    if let Some(hint) = device.message_display_hint(a.family, message.as_bytes()) {
+        bar.set_message(format!("{label} ({hint})"));
+    }
     let same = |x: &str, y: &str| match a.family.info().case_insensitive_addresses {
         true => x.eq_ignore_ascii_case(y),
         false => x == y,
@@ -105,13 +123,6 @@ pub(super) fn sign_account(
                 }));
             }
         }
-    }
-    let message = manifest.render_account_message(a, &keys.account_text());
-    if a.family == ChainFamily::Bitcoin && message.len() > MAX_DISPLAYED_MESSAGE {
-        return Err(stop(CeremonyError::Refused(format!(
-            "{label}: the account message is {} bytes; the Bitcoin app shows at most {MAX_DISPLAYED_MESSAGE} as text (shorten the entity, the snapshot id or the account template)",
-            message.len()
-        ))));
     }
     let key = SigningKey {
         family: a.family,

@@ -1,4 +1,13 @@
+use super::load::{multisig_script, script_keys};
 use super::*;
+use bitcoin::bip32::{Fingerprint, Xpub};
+use bitcoin::secp256k1::Secp256k1;
+use bitcoin::{Address, PublicKey};
+use por_attest_verify::chains::{ChainFamily, Network, ScriptType};
+use por_attest_verify::error::InputError;
+use por_attest_verify::message::DEFAULT_TEMPLATE;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 
 fn evm_address_of_pubkey(pk: &bitcoin::secp256k1::PublicKey) -> String {
     por_attest_verify::schemes::evm::to_checksum_address(

@@ -6,7 +6,7 @@ use firmware_messages::dashboard::{AppAndVersion, DashboardCommand, DASHBOARD_NA
 use firmware_messages::StatusWord;
 
 /// The apps the ceremony uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AppKind {
     /// The Bitcoin app (`Bitcoin`, or `Bitcoin Test` on test networks).
     Bitcoin,
@@ -52,12 +52,7 @@ pub fn app_and_version(t: &mut (impl Exchange + ?Sized)) -> Result<AppAndVersion
     AppAndVersion::decode(&r.data).map_err(|e| DeviceError::bad_reply(what, e))
 }
 
-/// Parses `major.minor.patch` (ignoring any suffix).
-pub fn parse_version(v: &str) -> Option<(u32, u32, u32)> {
-    let core = v.split(['-', '+']).next()?;
-    let mut it = core.split('.').map(|p| p.parse::<u32>().ok());
-    Some((it.next()??, it.next()??, it.next().flatten().unwrap_or(0)))
-}
+pub use firmware_messages::dashboard::parse_version;
 
 /// Makes sure `app` is open: if the dashboard is showing, asks it to open the app (the user
 /// confirms on the device); if another app is open, quits it first. Returns the app's version.

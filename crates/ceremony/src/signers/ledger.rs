@@ -11,6 +11,7 @@ use crate::signer::{AccountAddressRef, Signer, SigningKey};
 use crate::transport::Exchange;
 use bitcoin::bip32::{ChildNumber, DerivationPath, Fingerprint, Xpub};
 use bitcoin::Psbt;
+use firmware_messages::bitcoin::display::MessageScreen;
 use firmware_messages::bitcoin::export::exports_silently;
 use firmware_messages::bitcoin::policy::{KeyInfo, PolicyVersion, WalletPolicy};
 use firmware_messages::bitcoin::psbt::PartialSignature;
@@ -24,8 +25,8 @@ pub struct LedgerSigner<T: Exchange> {
     transport: T,
     /// The app this run last opened (apps are switched only when the family changes).
     open: Option<AppKind>,
-    /// The Bitcoin app's version, once it has been opened.
-    bitcoin_version: String,
+    /// The version of each app this run has opened, as it reports it.
+    versions: HashMap<AppKind, String>,
     /// The master fingerprint, once read.
     fingerprint: Option<Fingerprint>,
     /// Multisig wallet policies registered during this run, by wallet id, with their HMACs
@@ -44,7 +45,7 @@ impl<T: Exchange> LedgerSigner<T> {
         LedgerSigner {
             transport,
             open: None,
-            bitcoin_version: String::new(),
+            versions: HashMap::new(),
             fingerprint: None,
             registered: HashMap::new(),
             last_wallet: None,
@@ -72,6 +73,13 @@ impl<T: Exchange> LedgerSigner<T> {
         Ok(h)
     }
 
+    /// The version of `app` this run opened, when it parses.
+    fn version_of(&self, app: AppKind) -> Option<(u32, u32, u32)> {
+        self.versions
+            .get(&app)
+            .and_then(|v| dashboard::parse_version(v))
+    }
+
     /// The transport back.
     pub fn into_inner(self) -> T {
         self.transport
@@ -81,9 +89,7 @@ impl<T: Exchange> LedgerSigner<T> {
     fn open(&mut self, app: AppKind) -> Result<(), DeviceError> {
         if self.open != Some(app) {
             let version = ensure_app(&mut self.transport, app)?;
-            if app == AppKind::Bitcoin {
-                self.bitcoin_version = version;
-            }
+            self.versions.insert(app, version);
             self.open = Some(app);
         }
         Ok(())
@@ -93,7 +99,9 @@ impl<T: Exchange> LedgerSigner<T> {
         self.open(AppKind::Bitcoin)?;
         Ok(BitcoinApp::for_app_version(
             &mut self.transport,
-            &self.bitcoin_version,
+            self.versions
+                .get(&AppKind::Bitcoin)
+                .map_or("", String::as_str),
         ))
     }
 
@@ -313,7 +321,10 @@ impl<T: Exchange> Signer for LedgerSigner<T> {
         if app_for(task.spec.family) == AppKind::Bitcoin
             && task.spec.script_type == Some(ScriptType::P2tr)
         {
-            return Ok(p2tr_unsupported_by(&self.bitcoin_version));
+            return Ok(self
+                .versions
+                .get(&AppKind::Bitcoin)
+                .and_then(|v| p2tr_unsupported_by(v)));
         }
         Ok(None)
     }
@@ -594,14 +605,41 @@ impl<T: Exchange> Signer for LedgerSigner<T> {
         self.confirmations
     }
 
+    fn cannot_sign_message(
+        &mut self,
+        family: ChainFamily,
+        path: &DerivationPath,
+        message: &[u8],
+    ) -> Result<Option<String>, DeviceError> {
+        if app_for(family) != AppKind::Tron {
+            return Ok(None);
+        }
+        self.open(AppKind::Tron)?;
+        Ok(self.version_of(AppKind::Tron).and_then(|v| {
+            firmware_messages::tron::multi_chunk_problem(v, &wire_path(path), message.len())
+        }))
+    }
+
     fn message_display_hint(&self, family: ChainFamily, message: &[u8]) -> Option<String> {
-        // The Tron app shows the TIP-191 hash (first and last two bytes on a Nano).
-        (app_for(family) == AppKind::Tron).then(|| {
-            let hash = schemes::tron::tron_message_hash(message, schemes::tron::TronVersion::V2);
-            format!(
-                "device shows message hash {}",
-                firmware_messages::tron::hash_screen_text(&hash, true)
-            )
-        })
+        let app = app_for(family);
+        let shown = match app {
+            // The Tron app shows the TIP-191 hash (first and last two bytes on a Nano).
+            AppKind::Tron => {
+                let hash =
+                    schemes::tron::tron_message_hash(message, schemes::tron::TronVersion::V2);
+                Some(firmware_messages::tron::hash_screen_text(&hash, true))
+            }
+            AppKind::Bitcoin => match firmware_messages::bitcoin::display::message_screen(
+                self.version_of(app)?,
+                message,
+            ) {
+                MessageScreen::Hash(h) => Some(h),
+                MessageScreen::Text(_) => None,
+            },
+            AppKind::Ethereum => {
+                firmware_messages::ethereum::message_hash_screen(self.version_of(app)?, message)
+            }
+        };
+        shown.map(|h| format!("device shows message hash {h}"))
     }
 }
