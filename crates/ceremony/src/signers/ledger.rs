@@ -449,7 +449,8 @@ impl<T: Exchange> Signer for LedgerSigner<T> {
         }
         self.open(AppKind::Bitcoin)?;
         // The same version as P2TR: older apps refuse the bare OP_RETURN output.
-        if p2tr_unsupported_by(&self.bitcoin_version).is_some() {
+        let version = self.versions.get(&AppKind::Bitcoin);
+        if version.is_some_and(|v| p2tr_unsupported_by(v).is_some()) {
             return Ok(false);
         }
         Ok(match task.spec.script_type {
