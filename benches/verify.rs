@@ -20,7 +20,12 @@
 //!    per-address snapshot's entries per second of the same size, measured in the same run,
 //!    each counted in raw recoveries' time around it (the account run is also interleaved with
 //!    raw recover) so that the machine's drift between the two runs cancels out;
-//! 5. prints as its last lines
+//! 5. the BIP-322 mix (what the ceremony writes now: the same addresses, BIP-322 for every
+//!    Bitcoin entry but P2PKH, simple and full) at the largest size, interleaved with raw
+//!    recover and raw ECDSA verification (`verify_ecdsa`, the operation a BIP-322 check does)
+//!    on the same threads: `bip322-<size>: <entries/s> entries/s, <ratio> of raw recover,
+//!    <ratio> of raw ECDSA verify, <x>x the legacy mix's entries/s, peak <MB> MB`;
+//! 6. prints as its last lines
 //!    `verify-1m: <entries/s> entries/s, <ratio> of raw recover, peak <MB> MB`
 //!    where ratio = signatures checked per second / raw recoveries per second, and
 //!    `accounts-1m: <addresses/s> addresses/s, <ratio> of raw BIP-32 derivation, <x>x the
@@ -186,6 +191,40 @@ impl Yardstick for RawRecover {
     }
     fn name(&self) -> &'static str {
         "raw recover"
+    }
+}
+
+/// Raw libsecp256k1 ECDSA verification (what a BIP-322 check does per signature).
+struct RawVerify {
+    items: Vec<(
+        Message,
+        bitcoin::secp256k1::ecdsa::Signature,
+        bitcoin::secp256k1::PublicKey,
+    )>,
+}
+
+impl RawVerify {
+    fn new() -> RawVerify {
+        let items = (0..256u64)
+            .map(|i| {
+                let sk = synthetic::synthetic_secret(b"raw verify bench", i, 0);
+                let msg = Message::from_digest([i as u8; 32]);
+                (msg, secp().sign_ecdsa(&msg, &sk), sk.public_key(secp()))
+            })
+            .collect();
+        RawVerify { items }
+    }
+}
+
+impl Yardstick for RawVerify {
+    fn run(&self, threads: usize, duration: Duration) -> RawTally {
+        run_raw(threads, duration, |t, n| {
+            let (m, s, k) = &self.items[(t * 31 + n as usize) % self.items.len()];
+            assert!(secp().verify_ecdsa(m, s, k).is_ok());
+        })
+    }
+    fn name(&self) -> &'static str {
+        "raw ECDSA verify"
     }
 }
 
@@ -435,6 +474,38 @@ fn main() {
         let (run, peak) = measure(&bin, &p, threads, runs, n, sigs, &raw, None, slice);
         results.push((n, sigs, run, peak));
     }
+    // The BIP-322 mix at the largest size, against raw recover and raw ECDSA verify.
+    let bip322_line = (!accounts_only).then(|| {
+        let n = *sizes.last().expect("a size");
+        let t = Instant::now();
+        let (p, made) = synthetic::cached_bip322_snapshot(&dir, n).expect("generate");
+        if made {
+            println!(
+                "generated {} in {:.1} s",
+                p.display(),
+                t.elapsed().as_secs_f64()
+            );
+        }
+        let sigs = synthetic::synthetic_signatures(n);
+        let verify = RawVerify::new();
+        let (run, peak) = measure(&bin, &p, threads, runs, n, sigs, &raw, Some(&verify), slice);
+        let secs = run.time.as_secs_f64();
+        let eps = n as f64 / secs;
+        let legacy = results
+            .last()
+            .map(|(m, _, r, _)| *m as f64 / r.time.as_secs_f64() / r.raw.per_sec())
+            .unwrap_or(f64::NAN);
+        let verify_around = run.raw2.map_or(f64::NAN, |t| t.per_sec());
+        format!(
+            "bip322-{}: {eps:.0} entries/s, {:.2} of raw recover, {:.2} of raw ECDSA verify \
+             ({verify_around:.0}/s in the slices between), {:.2}x the legacy mix's entries/s, \
+             peak {peak:.0} MB",
+            label(n),
+            run.ratio(sigs),
+            sigs as f64 / secs / verify_around,
+            eps / run.raw.per_sec() / legacy,
+        )
+    });
     let derive = RawDerive::new();
     let derivations =
         synthetic_accounts::synthetic_account_derivations(account_addresses, account_count);
@@ -485,6 +556,9 @@ fn main() {
             label(*n),
             r.ratio(*sigs),
         );
+    }
+    if let Some(line) = &bip322_line {
+        println!("{line}");
     }
     println!("{last}");
     let secs = accounts.time.as_secs_f64();

@@ -39,6 +39,9 @@ enum InputFormat {
 enum ExportFormat {
     /// OKX's 11-column address file.
     OkxCsv,
+    /// The proofs documents PyPI's bip322-audit reads, one per address (into the `--out`
+    /// directory).
+    Bip322Proofs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -103,7 +106,7 @@ enum Command {
         format: ExportFormat,
         /// The snapshot file.
         snapshot: PathBuf,
-        /// Output file (default: stdout).
+        /// Output file (default: stdout); for bip322-proofs a directory (default: `.`).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -293,7 +296,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Export {
-            format: ExportFormat::OkxCsv,
+            format,
             snapshot,
             out,
         } => {
@@ -301,6 +304,9 @@ fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(e) => return fail(e),
             };
+            if let ExportFormat::Bip322Proofs = format {
+                return export_bip322_proofs(&snap, out);
+            }
             let result = match &out {
                 Some(p) => std::fs::File::create(p).and_then(|f| {
                     por_attest::okx::export_okx_csv(&snap, std::io::BufWriter::new(f))
@@ -617,4 +623,32 @@ fn shell_quote(s: &str) -> String {
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
     }
+}
+
+/// `export --format bip322-proofs`: one bip322-audit proofs document per address into `out`.
+fn export_bip322_proofs(snap: &por_attest::snapshot::Snapshot, out: Option<PathBuf>) -> ExitCode {
+    let export = por_attest::bip322_proofs::export_bip322_proofs(snap);
+    let dir = out.unwrap_or_else(|| PathBuf::from("."));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return fail(format!("export: {}: {e}", dir.display()));
+    }
+    for s in &export.skipped {
+        eprintln!(
+            "warning: not exported: entry {} {} {}: {}",
+            s.entry, s.chain, s.address, s.reason
+        );
+    }
+    for d in &export.documents {
+        let path = dir.join(&d.file_name);
+        let text = serde_json::to_string_pretty(&d.document).expect("JSON values print");
+        if let Err(e) = std::fs::write(&path, text + "\n") {
+            return fail(format!("export: {}: {e}", path.display()));
+        }
+    }
+    eprintln!(
+        "exported {} proofs document(s) into {}",
+        export.documents.len(),
+        dir.display()
+    );
+    ExitCode::SUCCESS
 }

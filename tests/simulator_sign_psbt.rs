@@ -292,10 +292,11 @@ fn rejection_and_refusals() {
         sign(&mut t, &psbt.serialize(), &wpkh, None).unwrap_err(),
         StatusWord::INCORRECT_DATA
     );
-    // Registered wallets and pkh are not simulated for SIGN_PSBT.
+    // A registered wallet's HMAC must be the device's (this is a default policy's id with
+    // a made-up HMAC); pkh is not simulated for SIGN_PSBT.
     assert_eq!(
         sign(&mut t, &psbt.serialize(), &policy, Some([1; 32])).unwrap_err(),
-        StatusWord::NOT_SUPPORTED
+        StatusWord::SIGNATURE_FAIL
     );
     let (pkh, _, _) = wallet(
         DefaultPolicy::Pkh,

@@ -1,7 +1,7 @@
 //! `por-attest verify` on snapshots: the shipped example, one-character tampering of every
 //! entry kind, and unreadable input.
 
-use por_attest::fixtures::example_snapshot;
+use por_attest::fixtures::{example_snapshot, legacy_snapshot};
 use por_attest::report::Report;
 use por_attest::snapshot::Snapshot;
 use por_attest::verify::{verify_snapshot_file, VerifyOptions};
@@ -70,23 +70,53 @@ fn example_verifies_with_exit_0_and_covers_every_scheme() {
             ));
         }
     }
+    // BIP-322 for everything but P2PKH (the BIP allows the legacy format there only).
     for needed in [
         "BTC/p2pkh/bip137",
-        "BTC/p2sh-p2wpkh/bip137",
-        "BTC/p2wpkh/bip137",
-        "BTC/p2sh/bip137",
-        "BTC/p2wsh/bip137",
-        "BTC/p2sh-p2wsh/bip137",
         "BTC/p2wpkh/bip322-simple",
         "BTC/p2sh-p2wpkh/bip322-full",
         "BTC/p2tr/bip322-simple",
+        "BTC/p2sh/bip322-full",
         "BTC/p2wsh/bip322-simple",
+        "BTC/p2sh-p2wsh/bip322-full",
         "ETH//eip191",
         "ARB//eip191",
         "TRX//tron-tip191",
     ] {
         assert!(kinds.contains(needed), "example lacks {needed}: {kinds:?}");
     }
+    assert!(
+        !kinds
+            .iter()
+            .any(|k| k.ends_with("bip137") && k != "BTC/p2pkh/bip137"),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn legacy_signatures_on_segwit_and_multisig_addresses_still_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "legacy.json",
+        &legacy_snapshot().to_file_bytes(),
+    );
+    let r = verify(&p);
+    assert_eq!(r.exit_code(), 0, "{}", r.to_human());
+    assert_eq!(r.verified, r.entries);
+    // Reported as legacy: the 5 single-key segwit entries and the 4 multisig ones.
+    assert_eq!(r.legacy, 9, "{}", r.to_human());
+    assert!(
+        r.to_human().contains("LEGACY 9 Bitcoin entries"),
+        "{}",
+        r.to_human()
+    );
+    let (_, json, _) = cli(&["verify", "--json", p.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["legacy"], 9);
+    assert_eq!(v["legacy_entries"].as_array().unwrap().len(), 9);
+    // The example (BIP-322 everywhere but P2PKH) has none.
+    assert_eq!(verify(&example_path()).legacy, 0);
 }
 
 /// Changes one character in the middle of `s` to another character of the same alphabet.
@@ -147,7 +177,7 @@ fn one_character_changes_fail_exactly_that_entry() {
 
 #[test]
 fn second_signature_of_multisig_is_checked_too() {
-    let mut s = example_snapshot();
+    let mut s = legacy_snapshot();
     let i = s
         .entries
         .iter()
@@ -164,7 +194,7 @@ fn second_signature_of_multisig_is_checked_too() {
 
 #[test]
 fn same_signature_twice_does_not_reach_the_threshold() {
-    let mut s = example_snapshot();
+    let mut s = legacy_snapshot();
     let i = s
         .entries
         .iter()

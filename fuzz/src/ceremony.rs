@@ -108,6 +108,15 @@ pub fn check_record(m: &Manifest, r: &SignedRecord) -> Result<(), String> {
         (Scheme::Bip137, None) => {
             schemes::verify_bip137(&btc()?, msg, &r.signature).map_err(e)?;
         }
+        (Scheme::Bip322Partial, Some(key)) => {
+            let ms = spec.multisig.as_ref().ok_or("a partial signature for a single key")?;
+            let spend = schemes::Bip322Spend::Multisig {
+                script_type: spec.script_type.ok_or("no script type")?,
+                script: ms.script.as_bytes(),
+            };
+            let sig = hex::decode(&r.signature).map_err(|e| e.to_string())?;
+            schemes::check_partial_signature(&spend, msg, &key, &sig).map_err(|e| e.to_string())?;
+        }
         (Scheme::Bip322Simple | Scheme::Bip322Full, None) => {
             schemes::verify_bip322(&btc()?, msg, &r.signature).map_err(e)?;
         }

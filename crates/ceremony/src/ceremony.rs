@@ -11,6 +11,7 @@
 
 pub mod accounts;
 
+use crate::bip322_psbt::bip322_psbt;
 use crate::journal::{Journal, JournalError, Record, RejectedRecord, RunRecord, SignedRecord};
 use crate::manifest::{AccountTask, Manifest, SignerKind, SigningTask, TaskKey};
 use crate::signer::{Signer, SigningKey};
@@ -700,6 +701,9 @@ fn sign_bitcoin(
                 return Err(mismatch(task, derived));
             }
         }
+        if device.signs_bip322(manifest, task)? {
+            return sign_bip322_share(manifest, task, &address, message, device, &expected);
+        }
         pubkey_hex = Some(expected.to_string());
     } else {
         match device.derive_address(manifest, task, true)? {
@@ -715,6 +719,11 @@ fn sign_bitcoin(
         if st == ScriptType::P2tr {
             // No BIP-322 message signing on the devices: they sign the `to_sign` PSBT.
             return sign_bip322_p2tr(manifest, task, &address, message, device);
+        }
+        if matches!(st, ScriptType::P2wpkh | ScriptType::P2shP2wpkh)
+            && device.signs_bip322(manifest, task)?
+        {
+            return sign_bip322_single(manifest, task, &address, message, device);
         }
         pubkey_hex = None;
     }
@@ -741,6 +750,37 @@ fn sign_bitcoin(
     ))
 }
 
+/// The task's BIP-322 `to_sign` PSBT, signed by the device.
+fn device_signed_psbt(
+    manifest: &Manifest,
+    task: &SigningTask<'_>,
+    address: &Address,
+    message: &str,
+    device: &mut dyn Signer,
+) -> Result<bitcoin::Psbt, Step> {
+    let spk = address.script_pubkey();
+    let mut psbt = bip322_psbt(manifest, task.spec, &spk, message.as_bytes());
+    device.sign_psbt(manifest, task, &mut psbt)?;
+    Ok(psbt)
+}
+
+/// Checks a finished BIP-322 signature with the verifier: it must verify for the address and
+/// message, in the form (`full` or simple) it was made in.
+fn read_back(
+    task: &SigningTask<'_>,
+    address: &Address,
+    message: &str,
+    sig: &str,
+    full: bool,
+) -> Result<(), Step> {
+    match schemes::verify_bip322(address, message.as_bytes(), sig) {
+        Ok(schemes::Bip322Kind::Full { .. }) if full => Ok(()),
+        Ok(schemes::Bip322Kind::Simple) if !full => Ok(()),
+        Ok(other) => Err(bad_signature(task, format!("read back as {other:?}"))),
+        Err(e) => Err(bad_signature(task, e)),
+    }
+}
+
 /// A BIP-322 simple signature for a single-key P2TR (BIP-86) address: the device signs the
 /// `to_sign` PSBT, the host puts the Schnorr signature in the witness and checks the result
 /// with the BIP-322 verifier.
@@ -751,8 +791,7 @@ fn sign_bip322_p2tr(
     message: &str,
     device: &mut dyn Signer,
 ) -> Result<SignedRecord, Step> {
-    let mut psbt = schemes::to_sign_psbt(&address.script_pubkey(), message.as_bytes());
-    device.sign_psbt(manifest, task, &mut psbt)?;
+    let psbt = device_signed_psbt(manifest, task, address, message, device)?;
     let signature = psbt.inputs[0].tap_key_sig.ok_or_else(|| {
         bad_signature(
             task,
@@ -762,16 +801,101 @@ fn sign_bip322_p2tr(
     let mut to_sign = psbt.unsigned_tx;
     to_sign.input[0].witness = bitcoin::Witness::from_slice(&[signature.to_vec()]);
     let sig = schemes::encode_bip322_signature(&to_sign, schemes::Bip322Format::Simple);
-    match schemes::verify_bip322(address, message.as_bytes(), &sig) {
-        Ok(schemes::Bip322Kind::Simple) => {}
-        Ok(other) => return Err(bad_signature(task, format!("read back as {other:?}"))),
-        Err(e) => return Err(bad_signature(task, e)),
-    }
+    read_back(task, address, message, &sig, false)?;
     Ok(SignedRecord::new(
         &task.key(),
         Scheme::Bip322Simple,
         sig,
         None,
+        message,
+    ))
+}
+
+/// The one ECDSA signature a device put in input 0 of a signed `to_sign` PSBT.
+fn only_partial_signature(
+    task: &SigningTask<'_>,
+    psbt: &bitcoin::Psbt,
+) -> Result<(bitcoin::PublicKey, Vec<u8>), Step> {
+    let sigs = &psbt.inputs[0].partial_sigs;
+    match (sigs.iter().next(), sigs.len()) {
+        (Some((k, s)), 1) => Ok((*k, s.to_vec())),
+        (_, n) => Err(bad_signature(
+            task,
+            format!("the device yielded {n} ECDSA signatures for the to_sign input, not one"),
+        )),
+    }
+}
+
+/// A BIP-322 signature for a single-key P2WPKH (simple) or P2SH-P2WPKH (full) address: the
+/// device signs the `to_sign` PSBT, the host finalizes the witness (and scriptSig) and checks
+/// the result with the BIP-322 verifier.
+fn sign_bip322_single(
+    manifest: &Manifest,
+    task: &SigningTask<'_>,
+    address: &Address,
+    message: &str,
+    device: &mut dyn Signer,
+) -> Result<SignedRecord, Step> {
+    let psbt = device_signed_psbt(manifest, task, address, message, device)?;
+    let (key, sig) = only_partial_signature(task, &psbt)?;
+    let st = task.spec.script_type.unwrap_or(ScriptType::P2wpkh);
+    let spend = schemes::Bip322Spend::SingleKey {
+        script_type: st,
+        pubkey: &key,
+    };
+    let proof = schemes::finalize_bip322(&spend, message.as_bytes(), &[(key, sig)])
+        .map_err(|e| bad_signature(task, e))?;
+    let (scheme, want_full) = match spend.format() {
+        schemes::Bip322Format::Simple => (Scheme::Bip322Simple, false),
+        schemes::Bip322Format::Full { .. } => (Scheme::Bip322Full, true),
+    };
+    read_back(task, address, message, &proof, want_full)?;
+    Ok(SignedRecord::new(&task.key(), scheme, proof, None, message))
+}
+
+/// A multisig cosigner's share of a BIP-322 signature: the device signs the `to_sign` PSBT
+/// through the registered wallet policy, and its partial signature is checked (the
+/// cosigner's key, strict DER, low-S, SIGHASH_ALL, valid for this message and address)
+/// before it is journaled; `package` finalizes the witness once the threshold is reached.
+fn sign_bip322_share(
+    manifest: &Manifest,
+    task: &SigningTask<'_>,
+    address: &Address,
+    message: &str,
+    device: &mut dyn Signer,
+    expected: &bitcoin::PublicKey,
+) -> Result<SignedRecord, Step> {
+    let (Some(ms), Some(st)) = (&task.spec.multisig, task.spec.script_type) else {
+        return Err(bad_signature(task, "not a multisig address"));
+    };
+    let psbt = device_signed_psbt(manifest, task, address, message, device)?;
+    let sigs = &psbt.inputs[0].partial_sigs;
+    let sig = sigs.get(expected).ok_or_else(|| {
+        let keys: Vec<String> = sigs.keys().map(ToString::to_string).collect();
+        bad_signature(
+            task,
+            format!(
+                "the device yielded no signature by the cosigner's key {expected} (keys: {})",
+                if keys.is_empty() {
+                    "none".into()
+                } else {
+                    keys.join(", ")
+                }
+            ),
+        )
+    })?;
+    let spend = schemes::Bip322Spend::Multisig {
+        script_type: st,
+        script: ms.script.as_bytes(),
+    };
+    let bytes = sig.to_vec();
+    schemes::check_partial_signature(&spend, message.as_bytes(), expected, &bytes)
+        .map_err(|e| bad_signature(task, format!("its BIP-322 partial signature {e}")))?;
+    Ok(SignedRecord::new(
+        &task.key(),
+        Scheme::Bip322Partial,
+        hex::encode(bytes),
+        Some(expected.to_string()),
         message,
     ))
 }

@@ -83,7 +83,12 @@ pub fn package(
     let mut missing = Vec::new();
     for spec in &manifest.addresses {
         let message = manifest.render_message(spec);
-        let (signatures, lacking) = signatures_for(spec, &merged, &message);
+        let (signatures, lacking) =
+            signatures_for(spec, &merged, &message).map_err(|reason| PackageError::Invalid {
+                entry: spec.index,
+                address: spec.address.clone(),
+                reason,
+            })?;
         let complete = lacking.is_none();
         if let Some(l) = lacking {
             missing.push(format!(
@@ -303,12 +308,13 @@ fn account_for(
 }
 
 /// The signatures the journals hold for one address, in the manifest's order, and what is
-/// lacking, if anything.
+/// lacking, if anything; `Err` when the journaled shares of a BIP-322 multisig proof cannot
+/// be finalized (a bad partial signature).
 fn signatures_for(
     spec: &AddressSpec,
     merged: &MergedRecords,
     message: &str,
-) -> (Vec<SignatureRecord>, Option<String>) {
+) -> Result<(Vec<SignatureRecord>, Option<String>), String> {
     let mut out = Vec::new();
     let record = |signer: &str, key_name: String| {
         let key = TaskKey {
@@ -321,11 +327,18 @@ fn signatures_for(
     };
     if let Some(ms) = &spec.multisig {
         let mut lacking = Vec::new();
+        let mut shares = Vec::new();
         for c in &ms.cosigners {
             let (Some(sid), Some(path)) = (&c.signer, &c.full_path) else {
                 continue;
             };
             match record(sid, crate::manifest::path_string(path)) {
+                Some(r) if r.scheme == Scheme::Bip322Partial => {
+                    let sig = hex::decode(&r.signature).map_err(|e| {
+                        format!("the BIP-322 partial signature journaled by {sid} is not hex: {e}")
+                    })?;
+                    shares.push((sid.clone(), c.pubkey, sig));
+                }
                 Some(r) => out.push(SignatureRecord {
                     scheme: r.scheme.into(),
                     signature: r.signature,
@@ -333,6 +346,46 @@ fn signatures_for(
                 }),
                 None => lacking.push(sid.clone()),
             }
+        }
+        let threshold = ms.threshold as usize;
+        if !shares.is_empty() && (shares.len() >= threshold || out.len() < threshold) {
+            // BIP-322: the cosigners' shares of one `to_sign`, finalized into one signature.
+            let st = spec.script_type.unwrap_or(ScriptType::P2wsh);
+            let spend = schemes::Bip322Spend::Multisig {
+                script_type: st,
+                script: ms.script.as_bytes(),
+            };
+            let partials: Vec<_> = shares.iter().map(|(_, k, s)| (*k, s.clone())).collect();
+            return match schemes::finalize_bip322(&spend, message.as_bytes(), &partials) {
+                Ok(proof) => {
+                    let scheme = match spend.format() {
+                        schemes::Bip322Format::Simple => Scheme::Bip322Simple,
+                        schemes::Bip322Format::Full { .. } => Scheme::Bip322Full,
+                    };
+                    let record = SignatureRecord {
+                        scheme: scheme.into(),
+                        signature: proof,
+                        signer: None,
+                    };
+                    Ok((vec![record], None))
+                }
+                Err(schemes::PartialSigError::BelowThreshold { have, need }) => {
+                    let legacy: Vec<_> = out.iter().filter_map(|r| r.signer.clone()).collect();
+                    let mut why = format!(
+                        "{have} of {need} BIP-322 partial signatures; not yet signed by: {}",
+                        lacking.join(", ")
+                    );
+                    if !legacy.is_empty() {
+                        why.push_str(&format!(
+                            " (legacy signed messages, which cannot complete a BIP-322 proof, \
+                             from: {})",
+                            legacy.join(", ")
+                        ));
+                    }
+                    Ok((Vec::new(), Some(why)))
+                }
+                Err(e) => Err(format!("finalizing the BIP-322 signature: {e}")),
+            };
         }
         let have = out.len() as u32;
         let lacking = (have < ms.threshold).then(|| {
@@ -342,10 +395,10 @@ fn signatures_for(
                 lacking.join(", ")
             )
         });
-        return (out, lacking);
+        return Ok((out, lacking));
     }
     let (Some(sid), Some(key_name)) = (&spec.signer, spec.key_name()) else {
-        return (out, Some("no signer in the manifest".into()));
+        return Ok((out, Some("no signer in the manifest".into())));
     };
     match record(sid, key_name.clone()) {
         Some(r) => {
@@ -363,14 +416,14 @@ fn signatures_for(
                 signature,
                 signer: None,
             });
-            (out, None)
+            Ok((out, None))
         }
-        None => (
+        None => Ok((
             out,
             Some(format!(
                 "not yet signed by {sid} {} {key_name}",
                 if spec.key.is_some() { "with" } else { "at" }
             )),
-        ),
+        )),
     }
 }

@@ -109,6 +109,19 @@ pub trait Signer {
     fn sign_message(&mut self, key: &SigningKey<'_>, message: &[u8])
         -> Result<String, DeviceError>;
 
+    /// Whether this signer signs `task`'s BIP-322 `to_sign` PSBT (a P2WPKH or P2SH-P2WPKH
+    /// address, or a multisig cosigner's share): then the ceremony proves the address with a
+    /// BIP-322 signature; otherwise it signs the legacy message and the snapshot records the
+    /// entry as legacy (`bip137`). P2TR is always a PSBT (see [`Signer::cannot_sign`]).
+    fn signs_bip322(
+        &mut self,
+        manifest: &Manifest,
+        task: &SigningTask<'_>,
+    ) -> Result<bool, DeviceError> {
+        let _ = (manifest, task);
+        Ok(false)
+    }
+
     /// Sign input 0 of a BIP-322 `to_sign` PSBT for `task`'s address: the signer adds what it
     /// needs to find its key (derivations) and puts its signature in the PSBT (`tap_key_sig` for
     /// a taproot key path, `partial_sigs` for ECDSA).

@@ -404,8 +404,13 @@ impl Ctx<'_, '_> {
         }
     }
 
+    /// Whether `hmac` is this device's registration HMAC of the wallet `wallet_id`.
+    pub(super) fn registered_hmac_is(&self, wallet_id: &H32, hmac: &H32) -> bool {
+        wallet_hmac(&self.keys.seed, wallet_id) == *hmac
+    }
+
     /// A key is internal if its origin is our fingerprint and its xpub is ours at that path.
-    fn is_internal(&self, k: &KeyInfo) -> bool {
+    pub(super) fn is_internal(&self, k: &KeyInfo) -> bool {
         let Some((fpr, path)) = &k.origin else {
             return false;
         };
@@ -466,6 +471,37 @@ impl Ctx<'_, '_> {
             .public_key)
     }
 
+    /// The multisig script of a multisig wallet policy at (`change`, `index`).
+    pub(super) fn multisig_script(
+        &self,
+        p: &LoadedPolicy,
+        change: bool,
+        index: u32,
+    ) -> Result<ScriptBuf, AppError> {
+        let DescriptorTemplate::Multisig {
+            sorted,
+            threshold,
+            keys,
+            ..
+        } = &p.template
+        else {
+            return incorrect();
+        };
+        let mut pks = keys
+            .iter()
+            .map(|k| {
+                self.derive_key(p, k.index, (k.receive, k.change), change, index)
+                    .map(bitcoin::PublicKey::new)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if *sorted {
+            pks.sort_by_key(|k| k.to_bytes());
+        }
+        por_attest_verify::schemes::multisig_script(*threshold, &pks)
+            .map(ScriptBuf::from_bytes)
+            .or_else(|_| incorrect())
+    }
+
     pub(super) fn address(
         &self,
         p: &LoadedPolicy,
@@ -485,25 +521,8 @@ impl Ctx<'_, '_> {
                 let internal = single(k)?.0.x_only_public_key().0;
                 Address::p2tr(&self.keys.secp, internal, None, net)
             }
-            DescriptorTemplate::Multisig {
-                wrapping,
-                sorted,
-                threshold,
-                keys,
-            } => {
-                let mut pks = keys
-                    .iter()
-                    .map(|k| {
-                        self.derive_key(p, k.index, (k.receive, k.change), change, index)
-                            .map(bitcoin::PublicKey::new)
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                if *sorted {
-                    pks.sort_by_key(|k| k.to_bytes());
-                }
-                let script = por_attest_verify::schemes::multisig_script(*threshold, &pks)
-                    .map(ScriptBuf::from_bytes)
-                    .or_else(|_| incorrect())?;
+            DescriptorTemplate::Multisig { wrapping, .. } => {
+                let script = self.multisig_script(p, change, index)?;
                 match wrapping {
                     MultisigWrapping::Wsh => Address::p2wsh(&script, net),
                     MultisigWrapping::ShWsh => Address::p2shwsh(&script, net),

@@ -147,72 +147,56 @@ pub fn example_snapshot() -> Snapshot {
     let mut entries = Vec::new();
     let ckey = |sk: &SecretKey| CompressedPublicKey(sk.public_key(secp()));
 
-    // Legacy signed messages, the way the Ledger Bitcoin app signs them (compressed-P2PKH
-    // header whatever the address type), and one with the strict BIP-137 header.
-    for (path, st, kind) in [
-        (
-            "m/44'/0'/0'/0/0",
-            ScriptType::P2pkh,
-            Bip137Kind::P2pkhCompressed,
-        ),
-        (
-            "m/49'/0'/0'/0/0",
-            ScriptType::P2shP2wpkh,
-            Bip137Kind::P2pkhCompressed,
-        ),
-        (
-            "m/84'/0'/0'/0/0",
-            ScriptType::P2wpkh,
-            Bip137Kind::P2pkhCompressed,
-        ),
-        ("m/84'/0'/0'/0/1", ScriptType::P2wpkh, Bip137Kind::P2wpkh),
+    // P2PKH: the legacy signed message, the way the Ledger Bitcoin app signs it (BIP-322
+    // allows the legacy format for P2PKH only).
+    let sk = secret_at(&master, "m/44'/0'/0'/0/0");
+    let mut e = entry(
+        &header,
+        "BTC",
+        Address::p2pkh(ckey(&sk), net).to_string(),
+        Some(ScriptType::P2pkh),
+    );
+    e.signatures.push(sig(
+        Scheme::Bip137,
+        sign_bip137(&sk, e.message.as_bytes(), Bip137Kind::P2pkhCompressed),
+    ));
+    entries.push(e);
+
+    // Every other single-key type: BIP-322, simple for native segwit, full for P2SH-P2WPKH
+    // (what the ceremony gets from the Bitcoin app's SIGN_PSBT).
+    for path in [
+        "m/49'/0'/0'/0/0",
+        "m/84'/0'/0'/0/0",
+        "m/84'/0'/0'/0/1",
+        "m/84'/0'/0'/0/2",
+        "m/49'/0'/0'/0/1",
     ] {
         let sk = secret_at(&master, path);
-        let address = match st {
-            ScriptType::P2pkh => Address::p2pkh(ckey(&sk), net),
-            ScriptType::P2shP2wpkh => Address::p2shwpkh(&ckey(&sk), net),
-            _ => Address::p2wpkh(&ckey(&sk), net),
+        let (address, signer, format, scheme) = if path.starts_with("m/49") {
+            (
+                Address::p2shwpkh(&ckey(&sk), net),
+                Bip322Signer::P2shP2wpkh(&sk),
+                Bip322Format::FULL,
+                Scheme::Bip322Full,
+            )
+        } else {
+            (
+                Address::p2wpkh(&ckey(&sk), net),
+                Bip322Signer::P2wpkh(&sk),
+                Bip322Format::Simple,
+                Scheme::Bip322Simple,
+            )
+        };
+        let st = if path.starts_with("m/49") {
+            ScriptType::P2shP2wpkh
+        } else {
+            ScriptType::P2wpkh
         };
         let mut e = entry(&header, "BTC", address.to_string(), Some(st));
-        e.signatures.push(sig(
-            Scheme::Bip137,
-            sign_bip137(&sk, e.message.as_bytes(), kind),
-        ));
+        let s = sign_bip322(&signer, e.message.as_bytes(), format).expect("sign");
+        e.signatures.push(sig(scheme, s));
         entries.push(e);
     }
-
-    // BIP-322: simple P2WPKH, full P2SH-P2WPKH, simple P2TR (key path).
-    let sk = secret_at(&master, "m/84'/0'/0'/0/2");
-    let mut e = entry(
-        &header,
-        "BTC",
-        Address::p2wpkh(&ckey(&sk), net).to_string(),
-        Some(ScriptType::P2wpkh),
-    );
-    let s = sign_bip322(
-        &Bip322Signer::P2wpkh(&sk),
-        e.message.as_bytes(),
-        Bip322Format::Simple,
-    )
-    .expect("sign");
-    e.signatures.push(sig(Scheme::Bip322Simple, s));
-    entries.push(e);
-
-    let sk = secret_at(&master, "m/49'/0'/0'/0/1");
-    let mut e = entry(
-        &header,
-        "BTC",
-        Address::p2shwpkh(&ckey(&sk), net).to_string(),
-        Some(ScriptType::P2shP2wpkh),
-    );
-    let s = sign_bip322(
-        &Bip322Signer::P2shP2wpkh(&sk),
-        e.message.as_bytes(),
-        Bip322Format::FULL,
-    )
-    .expect("sign");
-    e.signatures.push(sig(Scheme::Bip322Full, s));
-    entries.push(e);
 
     let sk = secret_at(&master, "m/86'/0'/0'/0/0");
     let kp = Keypair::from_secret_key(secp(), &sk);
@@ -232,8 +216,8 @@ pub fn example_snapshot() -> Snapshot {
     e.signatures.push(sig(Scheme::Bip322Simple, s));
     entries.push(e);
 
-    // 2-of-3 multisig under P2SH, P2WSH and P2SH-P2WSH: legacy signatures from two cosigners;
-    // and a P2WSH 2-of-3 proven with one BIP-322 simple signature.
+    // 2-of-3 multisig under P2SH, P2WSH and P2SH-P2WSH, each one BIP-322 signature of two
+    // cosigners (simple for P2WSH, full otherwise); the last P2WSH by another pair.
     for (i, st) in [
         ScriptType::P2sh,
         ScriptType::P2wsh,
@@ -255,20 +239,23 @@ pub fn example_snapshot() -> Snapshot {
         let mut e = entry(&header, "BTC", address.to_string(), Some(st));
         e.threshold = Some(2);
         e.script = Some(hex::encode(&script));
-        if i < 3 {
-            for k in [&keys[0], &keys[2]] {
-                let s = sign_bip137(k, e.message.as_bytes(), Bip137Kind::P2pkhCompressed);
-                e.signatures.push(sig(Scheme::Bip137, s));
-            }
+        let pair = if i < 3 {
+            vec![keys[0], keys[2]]
         } else {
-            let signer = Bip322Signer::Multisig {
-                script_type: st,
-                script: &script,
-                keys: &keys[1..],
-            };
-            let s = sign_bip322(&signer, e.message.as_bytes(), Bip322Format::Simple).expect("sign");
-            e.signatures.push(sig(Scheme::Bip322Simple, s));
-        }
+            keys[1..].to_vec()
+        };
+        let signer = Bip322Signer::Multisig {
+            script_type: st,
+            script: &script,
+            keys: &pair,
+        };
+        let (format, scheme) = if st == ScriptType::P2wsh {
+            (Bip322Format::Simple, Scheme::Bip322Simple)
+        } else {
+            (Bip322Format::FULL, Scheme::Bip322Full)
+        };
+        let s = sign_bip322(&signer, e.message.as_bytes(), format).expect("sign");
+        e.signatures.push(sig(scheme, s));
         entries.push(e);
     }
 
@@ -301,6 +288,68 @@ pub fn example_snapshot() -> Snapshot {
         entries,
         accounts: Vec::new(),
     }
+}
+
+/// The example snapshot's Bitcoin entries proven the legacy way, as snapshots before BIP-322
+/// through SIGN_PSBT (and Bitcoin apps before 2.1.3) were: a legacy signed message on every
+/// single-key address but P2TR (the Ledger app's compressed-P2PKH header, and one strict
+/// BIP-137 header), and one legacy signed message per cosigner (the first and third) on the
+/// multisig addresses. Our verifier accepts them, reported as legacy; BIP-322 verifiers do not.
+pub fn legacy_snapshot() -> Snapshot {
+    let mut snap = example_snapshot();
+    let master = master_key(TEST_MNEMONIC);
+    let single = [
+        "m/44'/0'/0'/0/0",
+        "m/49'/0'/0'/0/0",
+        "m/84'/0'/0'/0/0",
+        "m/84'/0'/0'/0/1",
+        "m/84'/0'/0'/0/2",
+        "m/49'/0'/0'/0/1",
+    ];
+    let mut multisig = 0;
+    for e in snap.entries.iter_mut().filter(|e| e.chain == "BTC") {
+        let msg = e.message.clone().into_bytes();
+        let st = e.script_type.expect("Bitcoin entries have a script type");
+        if st.is_multisig() {
+            e.signatures = [0, 2]
+                .iter()
+                .map(|c| {
+                    let k = secret_at(&master, &format!("m/48'/0'/{c}'/2'/0/{multisig}"));
+                    sig(
+                        Scheme::Bip137,
+                        sign_bip137(&k, &msg, Bip137Kind::P2pkhCompressed),
+                    )
+                })
+                .collect();
+            multisig += 1;
+        } else if st != ScriptType::P2tr {
+            let path = single
+                .iter()
+                .find(|p| {
+                    let sk = secret_at(&master, p);
+                    let ck = CompressedPublicKey(sk.public_key(secp()));
+                    let net = bitcoin::Network::Bitcoin;
+                    [
+                        Address::p2pkh(ck, net),
+                        Address::p2shwpkh(&ck, net),
+                        Address::p2wpkh(&ck, net),
+                    ]
+                    .iter()
+                    .any(|a| a.to_string() == e.address)
+                })
+                .expect("an example key");
+            let kind = if *path == "m/84'/0'/0'/0/1" {
+                Bip137Kind::P2wpkh
+            } else {
+                Bip137Kind::P2pkhCompressed
+            };
+            e.signatures = vec![sig(
+                Scheme::Bip137,
+                sign_bip137(&secret_at(&master, path), &msg, kind),
+            )];
+        }
+    }
+    snap
 }
 
 /// A plain P2TR key-path spend (BIP-86) of 10,000 sat from the address of `key` to the

@@ -1,5 +1,6 @@
 //! SIGN_PSBT in the simulated Bitcoin app, for the default single-signature wallets
-//! `wpkh(@0/**)`, `sh(wpkh(@0/**))` and `tr(@0/**)` (BIP-86 key path).
+//! `wpkh(@0/**)`, `sh(wpkh(@0/**))` and `tr(@0/**)` (BIP-86 key path), and for registered
+//! multisig wallets (`wsh(…)`, `sh(wsh(…))`, `sh(…)` of `multi` / `sortedmulti`).
 //!
 //! Like the real app it reads the PSBTv2 maps through client commands, takes as its own the
 //! inputs whose BIP-32 (or, for taproot, TAP_BIP32) derivation carries its fingerprint and a
@@ -7,8 +8,11 @@
 //! outputs and the fee: like the released apps, it shows a BIP-322 `to_sign` as a zero-value
 //! transaction to `OP_RETURN`, not its message), then signs each
 //! own input (BIP-341 SIGHASH_DEFAULT with the BIP-86 tweak, or BIP-143 SIGHASH_ALL) and
-//! yields `<input index> <key> <signature>`. Registered wallets and other policies answer
-//! 0x6A82; inconsistent PSBT data answers 0x6A80.
+//! yields `<input index> <key> <signature>`. A registered multisig wallet (its HMAC checked)
+//! signs each input whose BIP-32 derivations name one of its own keys at the wallet's
+//! `change/index` and whose spent script is the wallet's there: BIP-143 SIGHASH_ALL under
+//! P2WSH / P2SH-P2WSH, the legacy sighash under P2SH (the previous transaction required).
+//! Other policies answer 0x6A82; inconsistent PSBT data answers 0x6A80.
 
 use super::bitcoin_app::{incorrect, AppError, Ctx, LoadedPolicy};
 use super::device::{Prompt, PromptKind};
@@ -25,7 +29,7 @@ use bitcoin::{
 use firmware_messages::bitcoin::commands::BitcoinCommand;
 use firmware_messages::bitcoin::device::DeviceFlow;
 use firmware_messages::bitcoin::merkle::MapCommitment;
-use firmware_messages::bitcoin::policy::DefaultPolicy;
+use firmware_messages::bitcoin::policy::{DefaultPolicy, DescriptorTemplate, MultisigWrapping};
 use firmware_messages::bitcoin::psbt::{decode_witness_utxo, key, KeyOrigin, PartialSignature};
 use firmware_messages::codec::Reader;
 use firmware_messages::path::HARDENED;
@@ -42,9 +46,19 @@ fn not_supported<T>() -> Result<T, AppError> {
     Err(AppError::Status(StatusWord::NOT_SUPPORTED))
 }
 
-/// An input key of the wallet: its full path.
+/// An input key of the wallet: its full path, and for a multisig wallet the script it signs.
 struct OwnKey {
     path: Bip32Path,
+    script: Option<ScriptBuf>,
+}
+
+/// The kind of wallet a SIGN_PSBT signs for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum WalletKind {
+    /// A default single-signature wallet.
+    Default(DefaultPolicy),
+    /// A registered multisig wallet.
+    Multisig(MultisigWrapping),
 }
 
 struct Input {
@@ -52,7 +66,7 @@ struct Input {
     sequence: u32,
     utxo: TxOut,
     sighash: Option<u32>,
-    own: Option<OwnKey>,
+    own: Vec<OwnKey>,
 }
 
 /// A merkleized map with its keys read. Like the real app, values are asked only for keys
@@ -127,16 +141,24 @@ pub(super) fn sign_psbt(
     else {
         return incorrect();
     };
-    if *wallet_hmac != [0; 32] {
-        return not_supported();
-    }
     let serialized = flow.get_preimage(wallet_id)?;
     let policy = ctx.load_policy(&serialized, flow)?;
-    let kind = match policy.template.as_default() {
-        Some(k @ (DefaultPolicy::Wpkh | DefaultPolicy::ShWpkh | DefaultPolicy::Tr)) => k,
-        _ => return not_supported(),
+    let kind = if *wallet_hmac == [0; 32] {
+        let kind = match policy.template.as_default() {
+            Some(k @ (DefaultPolicy::Wpkh | DefaultPolicy::ShWpkh | DefaultPolicy::Tr)) => k,
+            _ => return not_supported(),
+        };
+        ctx.check_default(&policy, 0)?;
+        WalletKind::Default(kind)
+    } else {
+        if !ctx.registered_hmac_is(wallet_id, wallet_hmac) {
+            return Err(AppError::Status(StatusWord::SIGNATURE_FAIL));
+        }
+        match &policy.template {
+            DescriptorTemplate::Multisig { wrapping, .. } => WalletKind::Multisig(*wrapping),
+            _ => return not_supported(),
+        }
     };
-    ctx.check_default(&policy, 0)?;
     if !(1..=MAX_IO).contains(n_inputs) || !(1..=MAX_IO).contains(n_outputs) {
         return incorrect();
     }
@@ -189,7 +211,7 @@ pub(super) fn sign_psbt(
     else {
         return incorrect();
     };
-    if total_out > total_in || inputs.iter().all(|i| i.own.is_none()) {
+    if total_out > total_in || inputs.iter().all(|i| i.own.is_empty()) {
         return incorrect();
     }
     let tx = Transaction {
@@ -211,6 +233,10 @@ pub(super) fn sign_psbt(
     // transaction, "Amount 0 BTC", "To OP_RETURN", "Fees 0 BTC" (seen on 2.4.1 under
     // Speculos); the message is not shown.
     let mut p = Prompt::new(PromptKind::BitcoinSignPsbt);
+    if let WalletKind::Multisig(_) = kind {
+        p.details
+            .push(("Wallet name".into(), policy.header.name.clone()));
+    }
     for (i, o) in tx.output.iter().enumerate() {
         p.details.push((
             format!("Output {}", i + 1),
@@ -223,19 +249,20 @@ pub(super) fn sign_psbt(
 
     let prevouts: Vec<TxOut> = inputs.iter().map(|i| i.utxo.clone()).collect();
     for (i, input) in inputs.iter().enumerate() {
-        let Some(own) = &input.own else { continue };
         // App 2.0.x signs a taproot input without a sighash type with SIGHASH_ALL.
         let sighash = match (input.sighash, ctx.features.psbt_protocol_1) {
             (None, false) => Some(1),
             (given, _) => given,
         };
-        let sig = sign_input(ctx, kind, &tx, &prevouts, i, sighash, own)?;
-        let item = if ctx.features.psbt_protocol_1 {
-            sig.to_yielded(i as u64).encode()
-        } else {
-            sig.to_bare_yielded(i as u64).encode()
-        };
-        flow.yield_data(item)?;
+        for own in &input.own {
+            let sig = sign_input(ctx, kind, &tx, &prevouts, i, sighash, own)?;
+            let item = if ctx.features.psbt_protocol_1 {
+                sig.to_yielded(i as u64).encode()
+            } else {
+                sig.to_bare_yielded(i as u64).encode()
+            };
+            flow.yield_data(item)?;
+        }
     }
     Ok(Vec::new())
 }
@@ -268,7 +295,7 @@ fn script_address(ctx: &Ctx<'_, '_>, script: &ScriptBuf) -> String {
 fn read_input(
     ctx: &Ctx<'_, '_>,
     policy: &LoadedPolicy,
-    kind: DefaultPolicy,
+    kind: WalletKind,
     flow: &mut DeviceFlow<'_>,
     map: &Map,
 ) -> Result<Input, AppError> {
@@ -297,26 +324,41 @@ fn read_input(
             Some(required(prev.output.get(vout as usize).cloned())?)
         }
     };
+    let legacy = kind == WalletKind::Multisig(MultisigWrapping::Sh);
     let utxo = match (witness_utxo, from_tx) {
         (Some(w), Some(t)) if w != t => return incorrect(),
+        // A legacy input is signed over the previous transaction, which must be given, and
+        // must have no witness UTXO (as the app requires since 2.1: 0x6A80 otherwise).
+        (None, Some(t)) if legacy => t,
+        _ if legacy => return incorrect(),
         (Some(w), _) => w,
         // Segwit and taproot inputs need the witness UTXO.
         (None, _) => return incorrect(),
     };
     let sighash = fixed(flow, map, key::IN_SIGHASH_TYPE)?.map(u32::from_le_bytes);
 
-    let taproot = kind == DefaultPolicy::Tr;
+    let taproot = kind == WalletKind::Default(DefaultPolicy::Tr);
     let (want_type, key_len) = if taproot {
         (key::IN_TAP_BIP32_DERIVATION, 33)
     } else {
         (key::IN_BIP32_DERIVATION, 34)
     };
-    let account = policy.keys[0]
-        .origin
-        .as_ref()
-        .map(|(_, p)| p.indices().to_vec())
-        .unwrap_or_default();
-    let mut own = None;
+    // The wallet's own keys: their origin paths (one for a default wallet).
+    let accounts: Vec<Vec<u32>> = policy
+        .keys
+        .iter()
+        .filter(|k| ctx.is_internal(k))
+        .filter_map(|k| k.origin.as_ref().map(|(_, p)| p.indices().to_vec()))
+        .collect();
+    let accounts = match kind {
+        WalletKind::Default(_) => vec![policy.keys[0]
+            .origin
+            .as_ref()
+            .map(|(_, p)| p.indices().to_vec())
+            .unwrap_or_default()],
+        WalletKind::Multisig(_) => accounts,
+    };
+    let mut own: Vec<OwnKey> = Vec::new();
     for (j, k) in map.keys.iter().enumerate() {
         if k.first() != Some(&want_type) {
             continue;
@@ -328,10 +370,12 @@ fn read_input(
         let steps = &origin.path;
         let ours = origin.fingerprint == ctx.keys.fingerprint()
             && origin.leaf_hashes.is_empty()
-            && steps.len() == account.len() + 2
-            && steps[..account.len()] == account[..]
-            && steps[account.len()] <= 1
-            && steps[account.len() + 1] < HARDENED;
+            && accounts.iter().any(|account| {
+                steps.len() == account.len() + 2
+                    && steps[..account.len()] == account[..]
+                    && steps[account.len()] <= 1
+                    && steps[account.len() + 1] < HARDENED
+            });
         if !ours {
             continue;
         }
@@ -346,18 +390,29 @@ fn read_input(
         } else {
             k[1..] == pk.serialize()
         };
-        let (change, index) = (steps[account.len()] == 1, steps[account.len() + 1]);
+        let n = steps.len();
+        let (change, index) = (steps[n - 2] == 1, steps[n - 1]);
         // The spent script must be the wallet's at that path, as the app checks.
         let address = ctx.address(policy, change, index)?;
-        if key_matches && script_address(ctx, &utxo.script_pubkey) == address {
-            if taproot {
-                if let Some(internal) = fixed::<32>(flow, map, key::IN_TAP_INTERNAL_KEY)? {
-                    if internal != pk.x_only_public_key().0.serialize() {
-                        return incorrect();
-                    }
+        if !key_matches || script_address(ctx, &utxo.script_pubkey) != address {
+            continue;
+        }
+        if taproot {
+            if let Some(internal) = fixed::<32>(flow, map, key::IN_TAP_INTERNAL_KEY)? {
+                if internal != pk.x_only_public_key().0.serialize() {
+                    return incorrect();
                 }
             }
-            own = Some(OwnKey { path });
+        }
+        let script = match kind {
+            WalletKind::Multisig(_) => Some(ctx.multisig_script(policy, change, index)?),
+            WalletKind::Default(_) => None,
+        };
+        if own.iter().any(|o| o.path == path) {
+            continue;
+        }
+        own.push(OwnKey { path, script });
+        if let WalletKind::Default(_) = kind {
             break;
         }
     }
@@ -372,7 +427,7 @@ fn read_input(
 
 fn sign_input(
     ctx: &Ctx<'_, '_>,
-    kind: DefaultPolicy,
+    kind: WalletKind,
     tx: &Transaction,
     prevouts: &[TxOut],
     index: usize,
@@ -382,7 +437,7 @@ fn sign_input(
     let secp = &ctx.keys.secp;
     let xpriv = ctx.keys.derive(&own.path);
     let mut cache = SighashCache::new(tx);
-    if kind == DefaultPolicy::Tr {
+    if kind == WalletKind::Default(DefaultPolicy::Tr) {
         let ty = match sighash {
             None | Some(0) => TapSighashType::Default,
             Some(1) => TapSighashType::All,
@@ -399,32 +454,41 @@ fn sign_input(
         if ty != TapSighashType::Default {
             signature.push(ty as u8);
         }
-        Ok(PartialSignature::TaprootKeyPath {
+        return Ok(PartialSignature::TaprootKeyPath {
             key: keypair.x_only_public_key().0.serialize(),
             signature,
-        })
-    } else {
-        if !matches!(sighash, None | Some(1)) {
-            return not_supported();
-        }
-        let pk = CompressedPublicKey(xpriv.private_key.public_key(secp));
-        let digest = cache
+        });
+    }
+    if !matches!(sighash, None | Some(1)) {
+        return not_supported();
+    }
+    let pk = CompressedPublicKey(xpriv.private_key.public_key(secp));
+    let amount = prevouts[index].value;
+    let all = EcdsaSighashType::All;
+    let digest = match (kind, &own.script) {
+        (WalletKind::Multisig(MultisigWrapping::Sh), Some(script)) => cache
+            .legacy_signature_hash(index, script, all as u32)
+            .or_else(|_| incorrect())?
+            .to_byte_array(),
+        (WalletKind::Multisig(_), Some(script)) => cache
+            .p2wsh_signature_hash(index, script, amount, all)
+            .or_else(|_| incorrect())?
+            .to_byte_array(),
+        _ => cache
             .p2wpkh_signature_hash(
                 index,
                 &ScriptBuf::new_p2wpkh(&pk.wpubkey_hash()),
-                prevouts[index].value,
-                EcdsaSighashType::All,
+                amount,
+                all,
             )
-            .or_else(|_| incorrect())?;
-        let sig = secp.sign_ecdsa(
-            &Message::from_digest(digest.to_byte_array()),
-            &xpriv.private_key,
-        );
-        let mut signature = sig.serialize_der().to_vec();
-        signature.push(EcdsaSighashType::All as u8);
-        Ok(PartialSignature::Ecdsa {
-            pubkey: pk.to_bytes(),
-            signature,
-        })
-    }
+            .or_else(|_| incorrect())?
+            .to_byte_array(),
+    };
+    let sig = secp.sign_ecdsa(&Message::from_digest(digest), &xpriv.private_key);
+    let mut signature = sig.serialize_der().to_vec();
+    signature.push(EcdsaSighashType::All as u8);
+    Ok(PartialSignature::Ecdsa {
+        pubkey: pk.to_bytes(),
+        signature,
+    })
 }

@@ -9,6 +9,9 @@
 //! Snapshot mix, by `index % 10`: 0–3 BTC single key (P2PKH, P2SH-P2WPKH and P2WPKH in turn;
 //! Ledger-style and strict BIP-137 headers alternately), 4 BTC P2WSH 2-of-3 (two signatures),
 //! 5–8 EVM (ETH, ETH, ARB, BASE; EIP-191), 9 TRON (TIP-191 v2): 40 / 10 / 40 / 10 %.
+//! The BIP-322 mix ([`EntryGenerator::new_bip322`], [`cached_bip322_snapshot`]) is what the
+//! ceremony now writes: the same addresses, P2SH-P2WPKH proven by a BIP-322 full signature,
+//! P2WPKH and the P2WSH 2-of-3 by BIP-322 simple ones (P2PKH keeps its legacy message).
 //!
 //! Files are generated in parallel and streamed to disk: entries are made in chunks, hashed
 //! into the digest and spooled to a temporary file as compact JSON, then the snapshot file is
@@ -21,6 +24,7 @@ use bitcoin::Address;
 use por_attest_verify::chains::{Network, Scheme, ScriptType};
 use por_attest_verify::message::{MessageFields, Template};
 use por_attest_verify::schemes::bip137::{sign_bip137, Bip137Kind};
+use por_attest_verify::schemes::bip322::{sign_bip322, Bip322Format, Bip322Signer};
 use por_attest_verify::schemes::ed25519;
 use por_attest_verify::schemes::evm::{
     evm_address_of, keccak256, sign_digest, sign_eip191, to_checksum_address,
@@ -144,6 +148,7 @@ pub struct EntryGenerator {
     header: Header,
     template: Template,
     seed: Vec<u8>,
+    bip322: bool,
 }
 
 const EVM_CHAINS: [&str; 4] = ["ETH", "ETH", "ARB", "BASE"];
@@ -156,6 +161,15 @@ impl EntryGenerator {
             header,
             template,
             seed: seed.to_vec(),
+            bip322: false,
+        }
+    }
+
+    /// A generator of the BIP-322 mix (see the module documentation).
+    pub fn new_bip322(header: Header, seed: &[u8]) -> EntryGenerator {
+        EntryGenerator {
+            bip322: true,
+            ..EntryGenerator::new(header, seed)
         }
     }
 
@@ -224,10 +238,20 @@ impl EntryGenerator {
                 e.address = address.to_string();
                 e.script_type = Some(st);
                 e.message = self.message("BTC", &e.address);
-                e.signatures.push(sig(
-                    Scheme::Bip137,
-                    sign_bip137(&key, e.message.as_bytes(), kind),
-                ));
+                let msg = e.message.as_bytes();
+                e.signatures.push(match (self.bip322, st) {
+                    (true, ScriptType::P2wpkh) => sig(
+                        Scheme::Bip322Simple,
+                        sign_bip322(&Bip322Signer::P2wpkh(&key), msg, Bip322Format::Simple)
+                            .expect("sign"),
+                    ),
+                    (true, ScriptType::P2shP2wpkh) => sig(
+                        Scheme::Bip322Full,
+                        sign_bip322(&Bip322Signer::P2shP2wpkh(&key), msg, Bip322Format::FULL)
+                            .expect("sign"),
+                    ),
+                    _ => sig(Scheme::Bip137, sign_bip137(&key, msg, kind)),
+                });
             }
             4 => {
                 let keys: Vec<SecretKey> = (0..3).map(sk).collect();
@@ -246,6 +270,23 @@ impl EntryGenerator {
                 e.script = Some(hex::encode(&script));
                 // Two of the three cosigners, a different pair in turn.
                 let skip = (index / 10 % 3) as usize;
+                if self.bip322 {
+                    let pair: Vec<SecretKey> = keys
+                        .iter()
+                        .enumerate()
+                        .filter(|(c, _)| *c != skip)
+                        .map(|(_, k)| *k)
+                        .collect();
+                    let signer = Bip322Signer::Multisig {
+                        script_type: ScriptType::P2wsh,
+                        script: &script,
+                        keys: &pair,
+                    };
+                    let proof = sign_bip322(&signer, e.message.as_bytes(), Bip322Format::Simple)
+                        .expect("sign");
+                    e.signatures.push(sig(Scheme::Bip322Simple, proof));
+                    return e;
+                }
                 for (c, k) in keys.iter().enumerate().filter(|(c, _)| *c != skip) {
                     e.signatures.push(SignatureRecord {
                         scheme: Scheme::Bip137.into(),
@@ -309,7 +350,33 @@ pub struct Generated {
 /// global pool) and streaming: memory stays bounded by one chunk of entries whatever `n`.
 /// The file is written next to `path` and renamed into place when complete.
 pub fn write_synthetic_snapshot(path: &Path, n: u64) -> std::io::Result<Generated> {
-    let g = EntryGenerator::new(synthetic_header(), DEFAULT_SEED);
+    write_snapshot_of(
+        path,
+        n,
+        &EntryGenerator::new(synthetic_header(), DEFAULT_SEED),
+    )
+}
+
+/// [`write_synthetic_snapshot`] of the BIP-322 mix.
+pub fn write_synthetic_bip322_snapshot(path: &Path, n: u64) -> std::io::Result<Generated> {
+    write_snapshot_of(
+        path,
+        n,
+        &EntryGenerator::new_bip322(synthetic_header(), DEFAULT_SEED),
+    )
+}
+
+/// The cached synthetic snapshot of the BIP-322 mix (see [`cached_snapshot`]).
+pub fn cached_bip322_snapshot(dir: &Path, n: u64) -> std::io::Result<(PathBuf, bool)> {
+    cached(
+        dir,
+        format!("snapshot-bip322-v{GENERATOR_VERSION}-{n}.json"),
+        n,
+        write_synthetic_bip322_snapshot,
+    )
+}
+
+fn write_snapshot_of(path: &Path, n: u64, g: &EntryGenerator) -> std::io::Result<Generated> {
     let spool_path = with_suffix(path, ".entries.tmp");
     let tmp_path = with_suffix(path, ".tmp");
     // Pass 1: entries in parallel chunks, hashed in order and spooled one per line.

@@ -298,6 +298,10 @@ pub enum Scheme {
     /// BIP-322 full signature (the whole to_sign transaction), base64, optionally tagged `ful`.
     #[serde(rename = "bip322-full")]
     Bip322Full,
+    /// One cosigner's partial signature of a BIP-322 `to_sign` (DER + sighash byte, hex), as
+    /// a journal holds it until `package` finalizes the witness; never a proof on its own.
+    #[serde(rename = "bip322-partial")]
+    Bip322Partial,
     /// EIP-191 personal_sign over the message bytes, 65 bytes r||s||v, 0x-hex.
     #[serde(rename = "eip191")]
     Eip191,
@@ -313,6 +317,7 @@ impl Scheme {
             Scheme::Bip137 => "bip137",
             Scheme::Bip322Simple => "bip322-simple",
             Scheme::Bip322Full => "bip322-full",
+            Scheme::Bip322Partial => "bip322-partial",
             Scheme::Eip191 => "eip191",
             Scheme::TronTip191 => "tron-tip191",
         }
@@ -434,6 +439,7 @@ impl<'de> Deserialize<'de> for SchemeName {
             Scheme::Bip137,
             Scheme::Bip322Simple,
             Scheme::Bip322Full,
+            Scheme::Bip322Partial,
             Scheme::Eip191,
             Scheme::TronTip191,
         ]

@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod balance;
+pub mod bip322_proofs;
 pub mod chains;
 pub mod claim;
 pub mod error;

@@ -207,6 +207,13 @@ pub struct TotalCheck {
     pub status: &'static str,
 }
 
+/// How many legacy entries the report lists by index.
+pub const LEGACY_LISTED: usize = 20;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// The whole report.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Report {
@@ -257,6 +264,14 @@ pub struct Report {
     /// The anchors checked against nodes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub anchors: Vec<AnchorCheck>,
+    /// Verified Bitcoin entries whose only proof is a legacy signed message on an address
+    /// that is not P2PKH: valid by our rules (as wallets and older snapshots sign), but no
+    /// BIP-322 proof, which other verifiers would reject.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub legacy: u64,
+    /// The first [`LEGACY_LISTED`] of those entries' indices.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub legacy_entries: Vec<u64>,
     /// The verdict: [`verdict::VERIFIED`], [`verdict::FAILED`] or [`verdict::INCOMPLETE`].
     pub result: &'static str,
     /// What a node can check, one per address, when the verification was asked to collect
@@ -295,6 +310,8 @@ impl Report {
             totals: Vec::new(),
             balances: BTreeMap::new(),
             anchors: Vec::new(),
+            legacy: 0,
+            legacy_entries: Vec::new(),
             result: verdict::FAILED,
             claims: Vec::new(),
             allow_incomplete: false,
@@ -407,6 +424,15 @@ impl Report {
         self.problems.extend(added);
         self.problems
             .sort_by_key(|p| (p.account.is_some(), p.account, p.entry));
+    }
+
+    /// Notes that verified entry `entry` is proven by legacy signed messages only (see
+    /// [`Report::legacy`]).
+    pub fn note_legacy(&mut self, entry: u64) {
+        self.legacy += 1;
+        if self.legacy_entries.len() < LEGACY_LISTED {
+            self.legacy_entries.push(entry);
+        }
     }
 
     /// Records one entry's outcome (call in file order).
@@ -591,6 +617,23 @@ impl Report {
         let _ = writeln!(out, "{}: {} format", self.file, self.format);
         for f in &self.file_failures {
             let _ = writeln!(out, "FAIL file {}: {f}", self.file);
+        }
+        if self.legacy > 0 {
+            let listed: Vec<String> = self.legacy_entries.iter().map(u64::to_string).collect();
+            let _ = writeln!(
+                out,
+                "LEGACY {} Bitcoin entr{} proven by legacy signed messages on addresses that \
+                 are not P2PKH (valid here; BIP-322 verifiers reject them: re-sign through the \
+                 Bitcoin app's SIGN_PSBT, app 2.1.3 or later): entries {}{}",
+                self.legacy,
+                if self.legacy == 1 { "y" } else { "ies" },
+                listed.join(", "),
+                if self.legacy > listed.len() as u64 {
+                    ", ..."
+                } else {
+                    ""
+                }
+            );
         }
         for p in &self.problems {
             let place = match (p.line, p.entry, p.account, &p.path) {

@@ -19,7 +19,7 @@ use std::sync::{mpsc, Arc};
 mod entry;
 mod progress;
 
-pub use entry::{entry_balance, verify_entry, SnapshotContext};
+pub use entry::{entry_balance, is_legacy_proof, verify_entry, SnapshotContext};
 pub use progress::{open_with_progress, progress_bar, ProgressReader};
 
 /// How to run a verification.
@@ -71,6 +71,8 @@ struct Checked {
     chain: String,
     address: String,
     outcome: Outcome,
+    /// Proven by legacy signed messages only on an address that is not P2PKH.
+    legacy: bool,
     /// Duplicate-detection key of (chain, address).
     key: u128,
     /// The stated balance, when well-formed.
@@ -116,6 +118,9 @@ impl Sink {
             );
         }
         let verified = outcome == Outcome::Verified;
+        if verified && c.legacy {
+            report.note_legacy(index);
+        }
         if let (Some(b), None) = (&c.balance, first) {
             report.add_balance(&c.chain, &c.chain, b, verified);
         }
@@ -211,6 +216,7 @@ fn check_batch(ctx: &SnapshotContext, raw: &snapshot::RawBatch) -> Result<Checke
         .map(|(e, outcome)| Checked {
             key: address_key(&e.chain, &e.address),
             balance: entry_balance(&e),
+            legacy: is_legacy_proof(&e),
             coins: e.coins,
             chain: e.chain,
             address: e.address,
@@ -570,6 +576,7 @@ pub fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, Inp
                             key: address_key(&e.chain, &e.address),
                             balance: entry_balance(e),
                             coins: e.coins.clone(),
+                            legacy: is_legacy_proof(e),
                         })
                         .collect()
                 });

@@ -439,41 +439,91 @@ impl<T: Exchange> Signer for LedgerSigner<T> {
         self.prompted(r)
     }
 
+    fn signs_bip322(
+        &mut self,
+        manifest: &Manifest,
+        task: &SigningTask<'_>,
+    ) -> Result<bool, DeviceError> {
+        if app_for(task.spec.family) != AppKind::Bitcoin {
+            return Ok(false);
+        }
+        self.open(AppKind::Bitcoin)?;
+        // The same version as P2TR: older apps refuse the bare OP_RETURN output.
+        let version = self.versions.get(&AppKind::Bitcoin);
+        if version.is_some_and(|v| p2tr_unsupported_by(v).is_some()) {
+            return Ok(false);
+        }
+        Ok(match task.spec.script_type {
+            Some(ScriptType::P2wpkh | ScriptType::P2shP2wpkh | ScriptType::P2tr) => true,
+            Some(st) if st.is_multisig() => {
+                let version = self.bitcoin()?.policy_version();
+                multisig_policy(manifest, task.spec, version).is_some()
+            }
+            _ => false,
+        })
+    }
+
     fn sign_psbt(
         &mut self,
-        _manifest: &Manifest,
+        manifest: &Manifest,
         task: &SigningTask<'_>,
         psbt: &mut Psbt,
     ) -> Result<(), DeviceError> {
         let what = "signing the BIP-322 transaction";
         let st = task.spec.script_type;
-        if app_for(task.spec.family) != AppKind::Bitcoin || st != Some(ScriptType::P2tr) {
-            return Err(DeviceError::Unsupported(format!(
+        let unsupported = || {
+            DeviceError::Unsupported(format!(
                 "a BIP-322 transaction for a {} {} address on a Ledger",
                 task.spec.chain,
                 st.map(|s| s.as_str()).unwrap_or("-")
-            )));
+            ))
+        };
+        if app_for(task.spec.family) != AppKind::Bitcoin {
+            return Err(unsupported());
         }
-        let f = self.fingerprint()?;
-        let wallet = self.default_wallet(ScriptType::P2tr, task.path)?;
-        // The app finds its key by the input's taproot internal key and its origin.
-        let secp = bitcoin::secp256k1::Secp256k1::verification_only();
-        let child = [wallet.change as u32, wallet.index].map(ChildNumber::from);
-        let key = wallet
-            .account_xpub
-            .derive_pub(&secp, &child)
-            .map_err(|e| DeviceError::bad_reply(what, e))?
-            .public_key;
-        let (internal, _) = key.x_only_public_key();
-        let input = psbt
-            .inputs
-            .first_mut()
-            .ok_or_else(|| DeviceError::bad_reply(what, "our own PSBT has no input"))?;
-        input.tap_internal_key = Some(internal);
-        input
-            .tap_key_origins
-            .insert(internal, (vec![], (f, task.path.clone())));
-        let r = self.bitcoin()?.sign_psbt(psbt, &wallet.policy, None);
+        let (policy, hmac) = match st {
+            Some(ScriptType::P2tr | ScriptType::P2wpkh | ScriptType::P2shP2wpkh) => {
+                let st = st.expect("matched");
+                let f = self.fingerprint()?;
+                let wallet = self.default_wallet(st, task.path)?;
+                // The app finds its key by the input's BIP-32 (taproot: TAP_BIP32) derivation.
+                let secp = bitcoin::secp256k1::Secp256k1::verification_only();
+                let child = [wallet.change as u32, wallet.index].map(ChildNumber::from);
+                let key = wallet
+                    .account_xpub
+                    .derive_pub(&secp, &child)
+                    .map_err(|e| DeviceError::bad_reply(what, e))?
+                    .public_key;
+                let input = psbt
+                    .inputs
+                    .first_mut()
+                    .ok_or_else(|| DeviceError::bad_reply(what, "our own PSBT has no input"))?;
+                let origin = (f, task.path.clone());
+                if st == ScriptType::P2tr {
+                    let (internal, _) = key.x_only_public_key();
+                    input.tap_internal_key = Some(internal);
+                    input.tap_key_origins.insert(internal, (vec![], origin));
+                } else {
+                    input.bip32_derivation.insert(key, origin);
+                    if st == ScriptType::P2shP2wpkh {
+                        let ck = bitcoin::CompressedPublicKey(key);
+                        input.redeem_script =
+                            Some(bitcoin::ScriptBuf::new_p2wpkh(&ck.wpubkey_hash()));
+                    }
+                }
+                (wallet.policy, None)
+            }
+            Some(m) if m.is_multisig() => {
+                let version = self.bitcoin()?.policy_version();
+                let Some((policy, _, _)) = multisig_policy(manifest, task.spec, version) else {
+                    return Err(unsupported());
+                };
+                let hmac = self.registered(&policy)?;
+                (policy, Some(hmac))
+            }
+            _ => return Err(unsupported()),
+        };
+        let r = self.bitcoin()?.sign_psbt(psbt, &policy, hmac);
         let sigs = self.prompted(r)?;
         for (i, sig) in sigs {
             let Some(input) = usize::try_from(i).ok().and_then(|i| psbt.inputs.get_mut(i)) else {

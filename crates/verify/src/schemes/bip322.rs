@@ -13,11 +13,12 @@
 //!   *legacy* format (BIP-137); otherwise a witness stack is read as simple and a transaction
 //!   as full.
 //!
-//! bitcoin 0.32 has no script interpreter, so the scripts this verifier understands are
-//! checked explicitly, applying the BIP's required rules (SIGHASH_ALL, or SIGHASH_DEFAULT on
-//! P2TR; strict DER; low-s; minimal pushes; NULLDUMMY; clean stack):
-//! P2PKH, P2WPKH, P2SH-P2WPKH, P2TR key path, and `OP_m … OP_n OP_CHECKMULTISIG` under P2SH,
-//! P2WSH and P2SH-P2WSH. Anything else (time locks, other scripts, P2TR script paths) is an
+//! The common scripts are checked by hand-written rules, fast, applying the BIP's required
+//! rules (SIGHASH_ALL, or SIGHASH_DEFAULT on P2TR; strict DER; low-s; minimal pushes;
+//! NULLDUMMY; clean stack): P2PKH, P2WPKH, P2SH-P2WPKH, P2TR key path, and
+//! `OP_m … OP_n OP_CHECKMULTISIG` under P2SH, P2WSH and P2SH-P2WSH. Other P2WSH / P2SH-P2WSH
+//! witness scripts and P2TR script paths go to Bitcoin Core's script interpreter
+//! ([`super::bip322_interpreter`], feature `interpreter`); what neither covers is an
 //! "unsupported" error — the BIP's *inconclusive* — never a pass.
 //!
 //! A bare-witness "simple" signature for a P2SH-P2WPKH address (accepted by bip322-js and the
@@ -25,6 +26,9 @@
 //! scriptSig the P2SH input does not validate.
 
 use super::bip137::verify_bip137;
+use super::bip322_finalize::parse_bip322_ecdsa;
+#[cfg(any(test, feature = "signing"))]
+use super::bip322_finalize::push_script;
 use super::multisig::{parse_multisig, MultisigScript};
 use super::{decode_base64, encode_base64, secp, short_hex, SchemeError};
 use bitcoin::absolute::LockTime;
@@ -45,7 +49,6 @@ use bitcoin::{
 use {
     crate::chains::ScriptType,
     bitcoin::key::{Keypair, TapTweak},
-    bitcoin::script::PushBytesBuf,
     bitcoin::secp256k1::SecretKey,
 };
 
@@ -382,7 +385,7 @@ fn verify_input(tx: &Transaction, spk: &Script) -> Result<(), SchemeError> {
     }
     if spk.is_p2wsh() {
         require_empty_script_sig(tx)?;
-        return verify_p2wsh(tx, &b[2..34]);
+        return verify_p2wsh(tx, spk, &b[2..34]);
     }
     if spk.is_p2tr() {
         require_empty_script_sig(tx)?;
@@ -393,7 +396,7 @@ fn verify_input(tx: &Transaction, spk: &Script) -> Result<(), SchemeError> {
         return verify_p2pkh(tx, spk, &b[3..23]);
     }
     if spk.is_p2sh() {
-        return verify_p2sh(tx, &b[2..22]);
+        return verify_p2sh(tx, spk, &b[2..22]);
     }
     if spk
         .witness_version()
@@ -409,22 +412,7 @@ fn verify_input(tx: &Transaction, spk: &Script) -> Result<(), SchemeError> {
 
 /// Parse `<strict DER> <sighash byte>`: SIGHASH_ALL only, low-s.
 fn parse_ecdsa(bytes: &[u8], what: &str) -> Result<ecdsa::Signature, SchemeError> {
-    let (&hash_type, der) = bytes
-        .split_last()
-        .ok_or_else(|| invalid(format!("{what} is empty")))?;
-    if hash_type != EcdsaSighashType::All as u8 {
-        return Err(invalid(format!(
-            "{what} uses sighash type 0x{hash_type:02x}; BIP-322 requires SIGHASH_ALL"
-        )));
-    }
-    let sig = ecdsa::Signature::from_der(der)
-        .map_err(|_| invalid(format!("{what} is not a strict DER ECDSA signature")))?;
-    let mut low = sig;
-    low.normalize_s();
-    if low != sig {
-        return Err(invalid(format!("{what} has a high s value (LOW_S)")));
-    }
-    Ok(sig)
+    parse_bip322_ecdsa(bytes).map_err(|e| invalid(format!("{what} {e}")))
 }
 
 fn parse_pubkey(bytes: &[u8], compressed_only: bool) -> Result<PublicKey, SchemeError> {
@@ -498,7 +486,7 @@ fn verify_p2wpkh(tx: &Transaction, program: &[u8]) -> Result<(), SchemeError> {
     require_ecdsa(digest.to_byte_array(), &sig, &key)
 }
 
-fn verify_p2wsh(tx: &Transaction, program: &[u8]) -> Result<(), SchemeError> {
+fn verify_p2wsh(tx: &Transaction, spk: &Script, program: &[u8]) -> Result<(), SchemeError> {
     let w = &tx.input[0].witness;
     let Some(ws) = w.last() else {
         return Err(invalid("empty witness"));
@@ -508,12 +496,22 @@ fn verify_p2wsh(tx: &Transaction, program: &[u8]) -> Result<(), SchemeError> {
             "BIP-322 witness does not match address: the witness script does not hash to it",
         ));
     }
-    let ms = parse_multisig(ws).map_err(|e| {
-        unsupported(format!(
-            "the witness script is not a standard multisig (time locks and other scripts are \
-             not interpreted): {e}"
-        ))
-    })?;
+    let ms = match parse_multisig(ws) {
+        Ok(ms) => ms,
+        #[cfg(feature = "interpreter")]
+        Err(_) => {
+            use super::bip322_interpreter::{verify_with_interpreter, ScriptPath};
+            return verify_with_interpreter(tx, spk, ScriptPath::WitnessV0(Script::from_bytes(ws)));
+        }
+        #[cfg(not(feature = "interpreter"))]
+        Err(e) => {
+            let _ = spk;
+            return Err(unsupported(format!(
+                "the witness script is not a standard multisig (time locks and other scripts \
+                 need the script interpreter, feature `interpreter`): {e}"
+            )));
+        }
+    };
     let stack: Vec<&[u8]> = w.iter().take(w.len() - 1).collect();
     let digest = SighashCache::new(tx)
         .p2wsh_signature_hash(
@@ -594,8 +592,17 @@ fn verify_p2tr(tx: &Transaction, spk: &Script) -> Result<(), SchemeError> {
                      committed to by its output key",
                 ));
             }
+            if control.leaf_version != bitcoin::taproot::LeafVersion::TapScript {
+                return Err(unsupported("P2TR script path with an unknown leaf version"));
+            }
+            #[cfg(feature = "interpreter")]
+            {
+                use super::bip322_interpreter::{verify_with_interpreter, ScriptPath};
+                return verify_with_interpreter(tx, spk, ScriptPath::Tapscript(script));
+            }
+            #[cfg(not(feature = "interpreter"))]
             return Err(unsupported(
-                "P2TR script-path spend (only key-path spends are checked)",
+                "P2TR script-path spend (needs the script interpreter, feature `interpreter`)",
             ));
         }
     }
@@ -655,7 +662,7 @@ fn verify_p2pkh(tx: &Transaction, spk: &Script, hash: &[u8]) -> Result<(), Schem
     require_ecdsa(digest.to_byte_array(), &sig, &key)
 }
 
-fn verify_p2sh(tx: &Transaction, hash: &[u8]) -> Result<(), SchemeError> {
+fn verify_p2sh(tx: &Transaction, spk: &Script, hash: &[u8]) -> Result<(), SchemeError> {
     let p = pushes(&tx.input[0].script_sig)?;
     let Some((redeem, rest)) = p.split_last() else {
         return Err(invalid(
@@ -678,7 +685,7 @@ fn verify_p2sh(tx: &Transaction, hash: &[u8]) -> Result<(), SchemeError> {
         return if rs.is_p2wpkh() {
             verify_p2wpkh(tx, &redeem[2..22])
         } else {
-            verify_p2wsh(tx, &redeem[2..34])
+            verify_p2wsh(tx, spk, &redeem[2..34])
         };
     }
     let ms = parse_multisig(redeem).map_err(|e| {
@@ -748,16 +755,6 @@ fn ecdsa_sig_bytes(digest: [u8; 32], key: &SecretKey) -> Vec<u8> {
     let mut v = sig.serialize_der().to_vec();
     v.push(EcdsaSighashType::All as u8);
     v
-}
-
-#[cfg(any(test, feature = "signing"))]
-fn push_script(items: &[&[u8]]) -> ScriptBuf {
-    let mut b = bitcoin::script::Builder::new();
-    for item in items {
-        let p = PushBytesBuf::try_from(item.to_vec()).expect("pushes are below 4 GiB");
-        b = b.push_slice(p);
-    }
-    b.into_script()
 }
 
 #[cfg(any(test, feature = "signing"))]

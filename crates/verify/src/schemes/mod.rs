@@ -5,6 +5,8 @@
 //! | [`bip137`] | legacy "Bitcoin Signed Message" (BIP-137 headers, compact recoverable ECDSA) |
 //! | [`multisig`] | one legacy signed message per cosigner key of a P2SH / P2WSH / P2SH-P2WSH multisig |
 //! | [`bip322`] | BIP-322 generic signed messages (legacy, simple `smp`, full `ful`) |
+//! | [`bip322_finalize`] | BIP-322 proofs finalized from the partial signatures of hardware signers |
+//! | `bip322_interpreter` | other BIP-322 scripts, through Bitcoin Core's interpreter (feature `interpreter`) |
 //! | [`evm`] | EIP-191 `personal_sign` (Ethereum and EVM chains), OKX's keccak variant |
 //! | [`tron`] | TRON signed messages (TIP-191 v2, legacy v1) |
 //! | [`ed25519`] | OKX's ed25519 ownership signatures; SOL / APTOS / SUI / SS58 / Cardano address rules |
@@ -18,6 +20,9 @@ use std::sync::LazyLock;
 
 pub mod bip137;
 pub mod bip322;
+pub mod bip322_finalize;
+#[cfg(feature = "interpreter")]
+pub mod bip322_interpreter;
 pub mod ed25519;
 pub mod evm;
 pub mod multisig;
@@ -32,6 +37,7 @@ pub use bip322::{
     bip322_message_hash, encode_bip322_signature, to_sign, to_sign_psbt, to_spend, verify_bip322,
     Bip322Format, Bip322Kind,
 };
+pub use bip322_finalize::{check_partial_signature, finalize_bip322, Bip322Spend, PartialSigError};
 pub use evm::{
     eip191_hash, evm_address_of, keccak256, okx_ecdsa_hash, parse_evm_address, recover_eip191,
     recover_evm_prehash, to_checksum_address, verify_eip191, verify_eip191_hashed,

@@ -107,6 +107,14 @@ fn check_coins(e: &Entry, family: ChainFamily, anchor: &Anchor) -> Result<(), St
     Ok(())
 }
 
+/// Whether a (Bitcoin) entry's only proof is legacy signed messages on an address that is not
+/// P2PKH: what the report lists as legacy (BIP-322 allows the legacy format for P2PKH only).
+pub fn is_legacy_proof(e: &Entry) -> bool {
+    e.script_type.is_some_and(|st| st != ScriptType::P2pkh)
+        && !e.signatures.is_empty()
+        && e.signatures.iter().all(|s| s.scheme == Scheme::Bip137)
+}
+
 /// Checks one entry against the snapshot header: address, network, message, signatures.
 pub fn verify_entry(ctx: &SnapshotContext, e: &Entry) -> Outcome {
     match check_entry(ctx, e) {
@@ -276,6 +284,15 @@ fn check_bitcoin(e: &Entry, msg: &[u8]) -> Result<(), Problem> {
         })
         .count();
     for (i, s) in e.signatures.iter().enumerate() {
+        if s.scheme == Scheme::Bip322Partial {
+            return fail(
+                C::SchemeNotApplicable,
+                format!(
+                    "signature {i}: a bip322-partial signature is one cosigner's share of a \
+                     BIP-322 proof, not a proof: `package` finalizes the shares into one signature"
+                ),
+            );
+        }
         if !matches!(
             s.scheme.known(),
             Some(Scheme::Bip137 | Scheme::Bip322Simple | Scheme::Bip322Full)
