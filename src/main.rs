@@ -154,6 +154,10 @@ enum Command {
         /// `created_at` when the manifest has none (RFC 3339; default: now).
         #[arg(long)]
         created_at: Option<String>,
+        /// Bitcoin addresses' coins at the anchor: a JSON object from address to its coins
+        /// (docs/snapshot-format.md, "Coins"), written into their entries.
+        #[arg(long)]
+        coins: Option<PathBuf>,
     },
     /// Run a whole ceremony on simulated Ledgers, package and verify the snapshot.
     Demo {
@@ -431,14 +435,27 @@ fn main() -> ExitCode {
             out,
             allow_unsigned,
             created_at,
+            coins,
         } => {
             let m = match Manifest::load(&manifest) {
                 Ok(m) => m,
                 Err(e) => return fail(e),
             };
+            let coins = match coins.map(|p| por_attest::package::read_coins_file(&p)) {
+                None => Default::default(),
+                Some(Ok(c)) => c,
+                Some(Err(e)) => return fail(e),
+            };
+            if let Some(a) = coins
+                .keys()
+                .find(|a| !m.addresses.iter().any(|s| &s.address == *a))
+            {
+                return fail(format!("--coins: address {a} is not in the manifest"));
+            }
             let opts = PackageOptions {
                 allow_unsigned,
                 created_at,
+                coins,
             };
             match package(&m, &journals, &opts) {
                 Ok(p) => {

@@ -807,3 +807,86 @@ fn p2tr_on_a_bitcoin_app_before_2_1_3_is_listed_not_prompted() {
         .unwrap()
         .contains(&p2tr_address(2)));
 }
+
+/// `package` writes the custody team's coins file into the Bitcoin entries: the snapshot
+/// carries them, verifies, and a coins file that does not add up to an entry's balance is
+/// refused before anything is written.
+#[test]
+fn package_fills_bitcoin_coins_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = setup(dir.path());
+    let mut js = Vec::new();
+    for (id, words) in &DEMO_SIGNERS[..2] {
+        let s = sim(words);
+        let mut t = s.transport();
+        sign(&m, &journal(dir.path(), id), &mut t, &opts(id)).unwrap();
+        js.push(journal(dir.path(), id));
+    }
+    let spec = m
+        .addresses
+        .iter()
+        .find(|a| a.chain == "BTC")
+        .expect("a BTC address");
+    let anchor = m.anchors["BTC"].height;
+    let sat = spec.balance.as_deref().map_or(150_000_000u64, |b| {
+        let d = por_attest::balance::parse_balance(b, "BTC", Some(8)).unwrap();
+        u64::try_from(por_attest::balance::to_base_units(&d, 8).unwrap()).unwrap()
+    });
+    let coins_json = serde_json::json!({
+        spec.address.clone(): [{
+            "txid": "4a".repeat(32), "vout": 1, "amount_sat": sat, "height": anchor - 3,
+            "block_hash": "00".repeat(32)
+        }]
+    });
+    let file = dir.path().join("coins.json");
+    std::fs::write(&file, coins_json.to_string()).unwrap();
+    let coins = por_attest::package::read_coins_file(&file).unwrap();
+    let p = package(
+        &m,
+        &js,
+        &PackageOptions {
+            coins: coins.clone(),
+            ..PackageOptions::default()
+        },
+    )
+    .unwrap();
+    let e = p
+        .snapshot
+        .entries
+        .iter()
+        .find(|e| e.address == spec.address)
+        .unwrap();
+    assert_eq!(e.coins.len(), 1);
+    assert_eq!(e.coins[0].amount_sat, sat);
+    let out = dir.path().join("snapshot.json");
+    std::fs::write(&out, p.snapshot.to_file_bytes()).unwrap();
+    let r = verify_snapshot_file(
+        &out,
+        &VerifyOptions {
+            threads: 2,
+            progress: false,
+            claims: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(r.failed, 0, "{}", r.to_human());
+    assert!(r
+        .claims
+        .iter()
+        .any(|c| c.address == spec.address && c.coins.len() == 1));
+    if spec.balance.is_some() {
+        let mut off = coins;
+        off.get_mut(&spec.address).unwrap()[0].amount_sat += 1;
+        let err = package(
+            &m,
+            &js,
+            &PackageOptions {
+                coins: off,
+                ..PackageOptions::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("the coins add up to"), "{err}");
+    }
+}

@@ -40,18 +40,18 @@ fn eth(wei: &str) -> String {
     ))
 }
 
+fn file_options(claims: bool) -> FileOptions {
+    FileOptions {
+        format: InputFormat::Auto,
+        threads: 2,
+        progress: false,
+        allow_unsupported: false,
+        claims,
+    }
+}
+
 fn verify_with(path: &Path, nodes: &Nodes, opts: &NodeOptions) -> Result<Report, NodeError> {
-    let mut r = verify_file(
-        path,
-        &FileOptions {
-            format: InputFormat::Auto,
-            threads: 2,
-            progress: false,
-            allow_unsupported: false,
-            claims: true,
-        },
-    )
-    .unwrap();
+    let mut r = verify_file(path, &file_options(true)).unwrap();
     check_on_chain(&mut r, nodes, opts).map(|()| r)
 }
 
@@ -307,17 +307,7 @@ fn tokens_and_safes_against_the_node() {
     std::fs::write(&path, file(&format!("{rows0}{}{}", rows[1], rows[2]))).unwrap();
     // Offline: the token row verifies, the Safes are unsupported (owners signed, control is
     // on-chain state).
-    let offline = verify_file(
-        &path,
-        &FileOptions {
-            format: InputFormat::Auto,
-            threads: 2,
-            progress: false,
-            allow_unsupported: false,
-            claims: false,
-        },
-    )
-    .unwrap();
+    let offline = verify_file(&path, &file_options(false)).unwrap();
     assert_eq!(
         (offline.verified, offline.unsupported),
         (1, 2),

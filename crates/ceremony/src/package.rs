@@ -43,6 +43,20 @@ pub struct PackageOptions {
     pub allow_unsigned: bool,
     /// The snapshot's `created_at` when the manifest has none (default: now).
     pub created_at: Option<String>,
+    /// Bitcoin addresses' coins at the anchor (from the custody team's node or a file, see
+    /// [`read_coins_file`]), by address.
+    pub coins: std::collections::BTreeMap<String, Vec<por_attest_verify::snapshot::Coin>>,
+}
+
+/// Reads a coins file: a JSON object from Bitcoin address to its coins at the anchor, each
+/// `{ "txid", "vout", "amount_sat", "height", "block_hash", "spent"? }` as the snapshot writes
+/// them (`docs/snapshot-format.md`).
+pub fn read_coins_file(
+    path: &Path,
+) -> Result<std::collections::BTreeMap<String, Vec<por_attest_verify::snapshot::Coin>>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The result of packaging.
@@ -108,7 +122,7 @@ pub fn package(
             signatures,
             threshold: ms.map(|m| m.threshold),
             script: ms.map(|m| hex::encode(m.script.as_bytes())),
-            coins: Vec::new(),
+            coins: opts.coins.get(&spec.address).cloned().unwrap_or_default(),
         };
         if complete {
             let outcome = verify_entry(&ctx, &entry);

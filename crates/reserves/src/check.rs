@@ -418,20 +418,11 @@ fn safe_outcome(
 }
 
 fn progress(show: bool, total: u64) -> indicatif::ProgressBar {
-    if !show || total == 0 {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::with_draw_target(
-        Some(total),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "asking nodes {bar:40} {pos}/{len} calls {per_sec} ETA {eta}",
-        )
-        .expect("valid template"),
-    );
-    bar
+    por_attest_verify::verify::styled_bar(
+        show && total > 0,
+        total,
+        "asking nodes {bar:40} {pos}/{len} calls {per_sec} ETA {eta}",
+    )
 }
 
 /// Sends every chain's planned calls in batches, `opts.concurrency` HTTP requests at a time:

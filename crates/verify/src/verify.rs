@@ -20,7 +20,7 @@ mod entry;
 mod progress;
 
 pub use entry::{entry_balance, is_legacy_proof, verify_entry, SnapshotContext};
-pub use progress::{open_with_progress, progress_bar, ProgressReader};
+pub use progress::{open_with_progress, progress_bar, styled_bar, ProgressReader};
 
 /// How to run a verification.
 #[derive(Debug, Clone, Default)]
@@ -1039,6 +1039,36 @@ mod tests {
         let mut slow = verify_streaming(&p2, &opts()).unwrap();
         slow.file = r.file.clone();
         assert_eq!(slow, r);
+    }
+
+    /// An account address's malformed balance fails that address (`invalid-balance`) and adds
+    /// to no total; the account's other balances do.
+    #[test]
+    fn an_account_address_with_a_bad_balance_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = account_sample();
+        s.accounts.truncate(1);
+        s.accounts[0].addresses.truncate(20);
+        s.accounts[0].addresses[4].balance = Some("-2".into());
+        s.accounts[0].addresses[5].balance = Some("0.25".into());
+        paths_agree(dir.path(), &s);
+        let p = dir.path().join("file.json");
+        let r = verify_snapshot_file(&p, &opts()).unwrap();
+        let bad: Vec<_> = r
+            .problems
+            .iter()
+            .filter(|p| p.code == "invalid-balance")
+            .map(|p| (p.path.clone(), p.reason.clone()))
+            .collect();
+        assert_eq!(
+            bad,
+            [(
+                Some(s.accounts[0].addresses[4].path.clone()),
+                "field `balance`: balance `-2` is negative".to_string()
+            )]
+        );
+        let t = &r.balances[&s.accounts[0].chain];
+        assert!(t.stated >= "0.25".parse::<BigDecimal>().unwrap(), "{t:?}");
     }
 
     #[test]

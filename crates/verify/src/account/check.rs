@@ -202,6 +202,8 @@ pub struct CheckedAddress {
     pub key: u128,
     /// The stated balance, when there is one and it is well-formed.
     pub balance: Option<BigDecimal>,
+    /// Why the stated balance is refused (the address then fails, `invalid-balance`).
+    pub balance_error: Option<String>,
 }
 
 /// Checks consecutive addresses of one account (on a worker thread). Without usable keys the
@@ -216,7 +218,8 @@ pub fn check_addresses(
     items
         .into_iter()
         .map(|a| {
-            let mut check = match &mut deriver {
+            let mut balance_error = None;
+            let check = match &mut deriver {
                 Some(d) => check_address(d, &a),
                 None => AddressCheck::Failed("the account's key is not usable".into()),
             };
@@ -228,7 +231,7 @@ pub fn check_addresses(
                 Some(Ok(v)) => Some(v),
                 Some(Err(e)) => {
                     if check == AddressCheck::Verified {
-                        check = AddressCheck::Failed(format!("field `balance`: {e}"));
+                        balance_error = Some(format!("field `balance`: {e}"));
                     }
                     None
                 }
@@ -240,6 +243,7 @@ pub fn check_addresses(
                 address: a.address,
                 check,
                 balance,
+                balance_error,
             }
         })
         .collect()
@@ -293,7 +297,9 @@ impl AccountTally {
     /// Adds the next address; `duplicate_of` says where the same address was listed before.
     pub fn add(&mut self, c: CheckedAddress, duplicate_of: Option<String>) {
         self.record.addresses += 1;
-        let ok = duplicate_of.is_none() && c.check == AddressCheck::Verified;
+        let ok = duplicate_of.is_none()
+            && c.check == AddressCheck::Verified
+            && c.balance_error.is_none();
         if let (Some(b), None) = (&c.balance, &duplicate_of) {
             self.balances.0 += 1;
             self.balances.1 += b;
@@ -323,7 +329,10 @@ impl AccountTally {
                 self.fails_account.get_or_insert(r);
                 return;
             }
-            (None, AddressCheck::Verified) => return,
+            (None, AddressCheck::Verified) => match c.balance_error {
+                Some(r) => Failure::new(C::InvalidBalance, r),
+                None => return,
+            },
             (None, AddressCheck::Failed(r)) => Failure::new(C::DerivedAddressMismatch, r),
             (Some(first), AddressCheck::Verified) => Failure::new(
                 C::DuplicateAddress,

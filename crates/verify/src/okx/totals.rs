@@ -204,7 +204,7 @@ mod tests {
         );
         assert_eq!(c[0].covers, ["ETH", "ETH-ARBITRUM", "ETH-OPTIMISM"]);
         assert_eq!(c[0].summed, "6.901975408214122968");
-        assert_eq!(c[0].on_verified, "5.504848258302172760");
+        assert_eq!(c[0].on_verified, "5.50484825830217276");
         assert_eq!(
             (c[3].stated.as_deref(), c[3].summed.as_str()),
             (Some("1.4"), "1.5")

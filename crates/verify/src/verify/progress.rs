@@ -6,19 +6,24 @@ use std::path::Path;
 
 /// A progress bar over the bytes of the input (hidden when not asked or not a terminal).
 pub fn progress_bar(show: bool, total_bytes: u64) -> indicatif::ProgressBar {
-    if !show || total_bytes < (4 << 20) {
+    styled_bar(
+        show && total_bytes >= (4 << 20),
+        total_bytes,
+        "verifying {bar:40} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta}",
+    )
+}
+
+/// A progress bar on stderr over `total` units drawn with `template` (an indicatif template),
+/// hidden when `show` is false.
+pub fn styled_bar(show: bool, total: u64, template: &str) -> indicatif::ProgressBar {
+    if !show {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::with_draw_target(
-        Some(total_bytes),
+        Some(total),
         indicatif::ProgressDrawTarget::stderr(),
     );
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "verifying {bar:40} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta}",
-        )
-        .expect("valid template"),
-    );
+    bar.set_style(indicatif::ProgressStyle::with_template(template).expect("valid template"));
     bar
 }
 
