@@ -320,6 +320,30 @@ fn mixed_ceremony_ledgers_and_hsm_give_one_snapshot_that_verifies() {
             assert!(text.contains(&address(pk, chain, st)), "key {id} {chain}");
         }
     }
+    // The HSM's segwit addresses are BIP-322 proofs (CKM_ECDSA over the BIP-143 digest of
+    // `to_sign`), P2PKH a legacy message: no entry of the snapshot is legacy.
+    let snap = por_attest::snapshot::Snapshot::read(&dir.path().join("snapshot.json")).unwrap();
+    let hsm_addresses: Vec<String> = hot
+        .keys
+        .iter()
+        .flat_map(|(_, pk)| ROWS.iter().map(|(c, st)| address(pk, c, *st)))
+        .collect();
+    for e in snap
+        .entries
+        .iter()
+        .filter(|e| hsm_addresses.contains(&e.address))
+    {
+        let want = match e.script_type {
+            Some(ScriptType::P2wpkh) => "bip322-simple",
+            Some(ScriptType::P2shP2wpkh) => "bip322-full",
+            Some(_) => "bip137",
+            None => continue,
+        };
+        assert_eq!(e.signatures[0].scheme.as_str(), want, "{}", e.address);
+    }
+    let r =
+        verify_snapshot_file(&dir.path().join("snapshot.json"), &VerifyOptions::default()).unwrap();
+    assert_eq!(r.legacy, 0, "{}", r.to_human());
 }
 
 /// A manifest of two good HSM addresses (key 01's BTC) and `bad` (an ETH row) last, signed

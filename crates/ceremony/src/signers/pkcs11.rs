@@ -3,8 +3,10 @@
 //! once from `CKA_EC_POINT`; the address is derived from it on the host and compared with the
 //! manifest's before anything is signed; messages are signed as the digest of their family's
 //! scheme (legacy Bitcoin signed-message hash, EIP-191, TIP-191) with `CKM_ECDSA`, normalised to
-//! low-s, with the recovery id that recovers the key. No person confirms anything, and several
-//! PKCS#11 sessions can sign at once ([`Signer::parallel_sessions`]).
+//! low-s, with the recovery id that recovers the key; P2WPKH and P2SH-P2WPKH addresses are
+//! proven by BIP-322 instead: `CKM_ECDSA` over the `to_sign` input's BIP-143 digest. No person
+//! confirms anything, and several PKCS#11 sessions can sign at once
+//! ([`Signer::parallel_sessions`]).
 
 use crate::manifest::{Manifest, Pkcs11Config, SigningTask};
 use crate::pkcs11::{address_of, HsmError, HsmKey, KeyIndex, KeyRef, Token, TokenSession};
@@ -15,6 +17,7 @@ use bitcoin::Psbt;
 use por_attest_verify::chains::{ChainFamily, ScriptType};
 use por_attest_verify::schemes::bip137::{encode_bip137, Bip137Kind};
 use por_attest_verify::schemes::evm::encode_rsv;
+use por_attest_verify::schemes::Bip322Spend;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -148,13 +151,54 @@ impl Signer for Pkcs11Signer {
         })
     }
 
+    fn signs_bip322(
+        &mut self,
+        _manifest: &Manifest,
+        task: &SigningTask<'_>,
+    ) -> Result<bool, DeviceError> {
+        Ok(task.spec.key.is_some()
+            && matches!(
+                task.spec.script_type,
+                Some(ScriptType::P2wpkh | ScriptType::P2shP2wpkh)
+            ))
+    }
+
     fn sign_psbt(
         &mut self,
         _manifest: &Manifest,
-        _task: &SigningTask<'_>,
-        _psbt: &mut Psbt,
+        task: &SigningTask<'_>,
+        psbt: &mut Psbt,
     ) -> Result<(), DeviceError> {
-        Err(DeviceError::Unsupported(P2TR_ON_HSM.into()))
+        // P2WPKH / P2SH-P2WPKH: `CKM_ECDSA` over the input's BIP-143 SIGHASH_ALL digest.
+        let st = match task.spec.script_type {
+            Some(st @ (ScriptType::P2wpkh | ScriptType::P2shP2wpkh)) => st,
+            _ => return Err(DeviceError::Unsupported(P2TR_ON_HSM.into())),
+        };
+        let name = task
+            .spec
+            .key
+            .as_ref()
+            .ok_or_else(|| no_key("a signature"))?;
+        let found = self.key(name)?;
+        let pubkey = bitcoin::PublicKey::new(found.public);
+        let spend = Bip322Spend::SingleKey {
+            script_type: st,
+            pubkey: &pubkey,
+        };
+        let what = "signing the BIP-322 transaction";
+        let digest = spend
+            .sighash(&psbt.unsigned_tx)
+            .map_err(|e| DeviceError::bad_reply(what, e))?;
+        let sig = self.session().sign_digest(&found, &digest)?;
+        let input = psbt
+            .inputs
+            .first_mut()
+            .ok_or_else(|| DeviceError::bad_reply(what, "our own PSBT has no input"))?;
+        input.partial_sigs.insert(
+            pubkey,
+            bitcoin::ecdsa::Signature::sighash_all(sig.to_standard()),
+        );
+        Ok(())
     }
 
     fn parallel_sessions(
