@@ -363,80 +363,90 @@ pub type ClaimResult = (usize, OnchainOutcome, Option<(BigDecimal, bool)>);
 
 /// What the node says of each Bitcoin claim (indices into `report.claims`): the outcome, and
 /// the on-chain balance (the sum of the proven coins) with whether it matches the stated one.
+/// Up to `concurrency` claims are asked at a time (each claim's coins one after the other);
+/// the results come back in the order of `claims`.
 pub async fn check_claims(
     kind: NodeKind,
     client: &Client,
     report: &Report,
     claims: &[usize],
+    concurrency: usize,
 ) -> Result<Vec<ClaimResult>, NodeError> {
-    let mut out = Vec::new();
-    'claims: for &i in claims {
-        let c = &report.claims[i];
-        if c.coins.is_empty() {
-            out.push((
-                i,
-                OnchainOutcome::NotChecked(format!(
-                    "the file lists no coins of {} at the anchor: a node without an address \
-                     index cannot give an address's balance",
-                    c.address
-                )),
-                None,
-            ));
-            continue;
-        }
-        let anchor = c.height.unwrap_or_default();
-        let mut sat: u128 = 0;
-        for coin in &c.coins {
-            let facts = match kind {
-                NodeKind::Esplora => esplora_facts(client, coin).await?,
-                _ => core_facts(client, coin).await?,
-            };
-            let facts = match facts {
-                Ok(f) => f,
-                Err(e) => {
-                    out.push((
-                        i,
-                        OnchainOutcome::NotChecked(format!(
-                            "the node {} cannot answer about coin {}:{}: {e}",
-                            client.endpoint(),
-                            coin.txid,
-                            coin.vout
-                        )),
-                        None,
-                    ));
-                    continue 'claims;
-                }
-            };
-            match judge_coin(coin, &c.address, anchor, &facts) {
-                Ok(a) => sat += u128::from(a),
-                Err(why) => {
-                    out.push((
-                        i,
-                        OnchainOutcome::Failed(por_attest_verify::report::Failure::new(
-                            por_attest_verify::report::FailureCode::BalanceMismatch,
-                            why,
-                        )),
-                        None,
-                    ));
-                    continue 'claims;
-                }
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
+    stream::iter(claims.iter().map(|&i| check_claim(kind, client, report, i)))
+        .buffered(concurrency.max(1))
+        .try_collect()
+        .await
+}
+
+/// One Bitcoin claim: every coin proven held at the anchor, their sum against the balance.
+async fn check_claim(
+    kind: NodeKind,
+    client: &Client,
+    report: &Report,
+    i: usize,
+) -> Result<ClaimResult, NodeError> {
+    let c = &report.claims[i];
+    if c.coins.is_empty() {
+        return Ok((
+            i,
+            OnchainOutcome::NotChecked(format!(
+                "the file lists no coins of {} at the anchor: a node without an address \
+                 index cannot give an address's balance",
+                c.address
+            )),
+            None,
+        ));
+    }
+    let anchor = c.height.unwrap_or_default();
+    let mut sat: u128 = 0;
+    for coin in &c.coins {
+        let facts = match kind {
+            NodeKind::Esplora => esplora_facts(client, coin).await?,
+            _ => core_facts(client, coin).await?,
+        };
+        let facts = match facts {
+            Ok(f) => f,
+            Err(e) => {
+                return Ok((
+                    i,
+                    OnchainOutcome::NotChecked(format!(
+                        "the node {} cannot answer about coin {}:{}: {e}",
+                        client.endpoint(),
+                        coin.txid,
+                        coin.vout
+                    )),
+                    None,
+                ));
+            }
+        };
+        match judge_coin(coin, &c.address, anchor, &facts) {
+            Ok(a) => sat += u128::from(a),
+            Err(why) => {
+                return Ok((
+                    i,
+                    OnchainOutcome::Failed(por_attest_verify::report::Failure::new(
+                        por_attest_verify::report::FailureCode::BalanceMismatch,
+                        why,
+                    )),
+                    None,
+                ));
             }
         }
-        let onchain = por_attest_verify::balance::from_base_units(&BigDecimal::from(sat), 8);
-        let matches = c.balance.as_ref().is_none_or(|b| *b == onchain);
-        let outcome = if matches {
-            OnchainOutcome::Verified
-        } else {
-            OnchainOutcome::Failed(por_attest_verify::report::Failure::new(por_attest_verify::report::FailureCode::BalanceMismatch, format!(
-                "balance: the file states {} BTC, its coins proven on the node {} add up to {} at height {anchor}",
-                por_attest_verify::balance::plain(c.balance.as_ref().expect("stated")),
-                client.endpoint(),
-                por_attest_verify::balance::plain(&onchain)
-            )))
-        };
-        out.push((i, outcome, Some((onchain, matches))));
     }
-    Ok(out)
+    let onchain = por_attest_verify::balance::from_base_units(&BigDecimal::from(sat), 8);
+    let matches = c.balance.as_ref().is_none_or(|b| *b == onchain);
+    let outcome = if matches {
+        OnchainOutcome::Verified
+    } else {
+        OnchainOutcome::Failed(por_attest_verify::report::Failure::new(por_attest_verify::report::FailureCode::BalanceMismatch, format!(
+            "balance: the file states {} BTC, its coins proven on the node {} add up to {} at height {anchor}",
+            por_attest_verify::balance::plain(c.balance.as_ref().expect("stated")),
+            client.endpoint(),
+            por_attest_verify::balance::plain(&onchain)
+        )))
+    };
+    Ok((i, outcome, Some((onchain, matches))))
 }
 
 #[cfg(test)]

@@ -359,7 +359,9 @@ async fn check_async(
     }
     for (chain, claims) in &bitcoin_claims {
         let (e, client) = &clients[chain];
-        for (i, outcome, value) in bitcoin::check_claims(e.kind, client, report, claims).await? {
+        for (i, outcome, value) in
+            bitcoin::check_claims(e.kind, client, report, claims, opts.concurrency).await?
+        {
             if let Some((b, matches)) = value {
                 let c = &report.claims[i];
                 onchain.push((c.node_chain.clone(), c.asset.clone(), b, matches));

@@ -192,3 +192,58 @@ fn coins_are_proven_on_a_bitcoin_core_node() {
         r.file_failures
     );
 }
+
+#[test]
+fn many_claims_asked_concurrently_keep_each_its_own_outcome() {
+    let url = serve();
+    let mut nodes = Nodes::default();
+    nodes.add_arg(&format!("BTC={url}")).unwrap();
+    let mut r = Report::new("f", "por-attest-snapshot");
+    r.stated_anchors.insert(
+        "BTC".into(),
+        Anchor {
+            height: 925_000,
+            block_hash: ANCHOR.into(),
+        },
+    );
+    // Even entries hold the unspent output 0 (verified), odd ones output 1, spent since with no
+    // recorded spend (failed): a result given to the wrong claim shows at once.
+    for i in 0..24u64 {
+        r.record(i, None, "BTC", ADDR, Outcome::Verified);
+        let (vout, sat, balance) = if i % 2 == 0 {
+            (0, 50_000_000, "0.5")
+        } else {
+            (1, 125_000_000, "1.25")
+        };
+        r.claims.push(Claim {
+            entry: Some(i),
+            line: None,
+            account: None,
+            path: None,
+            chain: "BTC".into(),
+            node_chain: "BTC".into(),
+            asset: "BTC".into(),
+            address: ADDR.into(),
+            balance: Some(balance.parse().unwrap()),
+            height: Some(925_000),
+            status: "verified",
+            owners: Vec::new(),
+            coins: vec![coin(vout, sat)],
+        });
+    }
+    r.finish(false);
+    let opts = NodeOptions {
+        concurrency: 8,
+        ..NodeOptions::default()
+    };
+    check_on_chain(&mut r, &nodes, &opts).unwrap();
+    let failed: Vec<u64> = r.problems.iter().filter_map(|p| p.entry).collect();
+    assert_eq!(
+        failed,
+        (0..24).filter(|i| i % 2 == 1).collect::<Vec<u64>>(),
+        "{}",
+        r.to_human()
+    );
+    assert!(r.problems.iter().all(|p| p.code == "balance-mismatch"));
+    assert_eq!((r.verified, r.failed), (12, 12), "{}", r.to_human());
+}
