@@ -127,8 +127,15 @@ fn report(coins: Vec<Coin>, balance: &str) -> Report {
             block_hash: ANCHOR.into(),
         },
     );
-    r.claims.push(Claim {
-        entry: Some(0),
+    r.claims.push(claim(0, coins, balance));
+    r.finish(false);
+    r
+}
+
+/// The claim of entry `entry` (at ADDR, verified offline) to hold `coins`, stating `balance`.
+fn claim(entry: u64, coins: Vec<Coin>, balance: &str) -> Claim {
+    Claim {
+        entry: Some(entry),
         line: None,
         account: None,
         path: None,
@@ -141,9 +148,7 @@ fn report(coins: Vec<Coin>, balance: &str) -> Report {
         status: "verified",
         owners: Vec::new(),
         coins,
-    });
-    r.finish(false);
-    r
+    }
 }
 
 #[test]
@@ -215,21 +220,7 @@ fn many_claims_asked_concurrently_keep_each_its_own_outcome() {
         } else {
             (1, 125_000_000, "1.25")
         };
-        r.claims.push(Claim {
-            entry: Some(i),
-            line: None,
-            account: None,
-            path: None,
-            chain: "BTC".into(),
-            node_chain: "BTC".into(),
-            asset: "BTC".into(),
-            address: ADDR.into(),
-            balance: Some(balance.parse().unwrap()),
-            height: Some(925_000),
-            status: "verified",
-            owners: Vec::new(),
-            coins: vec![coin(vout, sat)],
-        });
+        r.claims.push(claim(i, vec![coin(vout, sat)], balance));
     }
     r.finish(false);
     let opts = NodeOptions {
