@@ -19,7 +19,7 @@
 use crate::endpoints::NodeKind;
 use crate::rpc::{Client, NodeError, RpcError};
 use bigdecimal::BigDecimal;
-use por_attest_verify::claim::OnchainOutcome;
+use por_attest_verify::claim::{Claim, OnchainOutcome};
 use por_attest_verify::report::Report;
 use por_attest_verify::snapshot::Coin;
 use serde_json::{json, Value};
@@ -181,7 +181,7 @@ pub fn judge_coin(coin: &Coin, address: &str, anchor: u64, f: &CoinFacts) -> Res
     let id = format!("coin {}:{}", coin.txid, coin.vout);
     let Some((paid, amount)) = &f.output else {
         return Err(format!(
-            "{id}: the node has no such output in block {}",
+            "{id}: the node has no such transaction output (in block {})",
             coin.block_hash
         ));
     };
@@ -206,6 +206,13 @@ pub fn judge_coin(coin: &Coin, address: &str, anchor: u64, f: &CoinFacts) -> Res
             return Err(format!(
                 "{id}: its block {} is not in the main chain",
                 b.hash
+            ))
+        }
+        Some(b) if b.height > anchor => {
+            return Err(format!(
+                "{id} was created at height {}, after the anchor {anchor} (the file states \
+                 height {})",
+                b.height, coin.height
             ))
         }
         Some(b) => {
@@ -242,83 +249,159 @@ pub fn judge_coin(coin: &Coin, address: &str, anchor: u64, f: &CoinFacts) -> Res
     }
 }
 
-/// Bitcoin Core: "no such transaction in that block" is an answer about the coin, not a
-/// failure to answer.
+/// Bitcoin Core: "no such transaction in that block", or no such block at all (a synced
+/// node knows every block up to its tip, and the anchor check found the anchor there), is an
+/// answer about the coin, not a failure to answer.
 fn core_absent(e: &RpcError) -> bool {
-    e.0.contains("No such transaction")
+    e.0.contains("No such transaction") || e.0.contains("Block hash not found")
 }
 
-async fn core_facts(
-    client: &Client,
+/// A node's answer to one call: the result, or its own error.
+type Answer = Result<Value, RpcError>;
+
+/// What a node says of one coin, or its own reason for not saying (the coin's claim is then
+/// "not checked on chain").
+type Facts = Result<CoinFacts, RpcError>;
+
+/// Why a coin's facts could not be read from the answers.
+enum Unanswered {
+    /// The node's own error for one of the calls.
+    Node(RpcError),
+    /// An answer that is not the protocol's.
+    Garbage(String),
+}
+
+impl From<String> for Unanswered {
+    fn from(d: String) -> Self {
+        Unanswered::Garbage(d)
+    }
+}
+
+/// A verbose transaction from `getrawtransaction TXID true BLOCKHASH`: `None` when the block
+/// does not hold it.
+fn core_tx(a: &Answer) -> Result<Option<&Value>, Unanswered> {
+    match a {
+        Ok(tx) => Ok(Some(tx)),
+        Err(e) if core_absent(e) => Ok(None),
+        Err(e) => Err(Unanswered::Node(e.clone())),
+    }
+}
+
+/// A block from `getblockheader BLOCKHASH`: `None` when the node does not know it.
+fn core_block(a: &Answer) -> Result<Option<BlockFacts>, Unanswered> {
+    match a {
+        Ok(h) => Ok(Some(core_header(h)?)),
+        Err(e) if e.0.contains("not found") => Ok(None),
+        Err(e) => Err(Unanswered::Node(e.clone())),
+    }
+}
+
+/// One coin's facts from Bitcoin Core's answers: its transaction in its block, that block's
+/// header, `gettxout`, and (when it is spent now and the file records the spend) the spending
+/// transaction in its block and that block's header.
+fn core_coin_facts(
     coin: &Coin,
-) -> Result<Result<CoinFacts, RpcError>, NodeError> {
-    let g = |d: String| garbage(client, d);
-    let tx = match client
-        .call(
-            "getrawtransaction",
-            json!([coin.txid, true, coin.block_hash]),
-        )
-        .await?
-    {
-        Ok(tx) => Some(tx),
-        Err(e) if core_absent(&e) => None,
-        Err(e) => return Ok(Err(e)),
-    };
-    let output = match &tx {
-        Some(tx) => core_output(tx, coin.vout).map_err(g)?,
+    tx: &Answer,
+    header: &Answer,
+    txout: &Answer,
+    spend: Option<(&Answer, &Answer)>,
+) -> Result<CoinFacts, Unanswered> {
+    let output = match core_tx(tx)? {
+        Some(tx) => core_output(tx, coin.vout)?,
         None => None,
     };
-    let created_in = match client
-        .call("getblockheader", json!([coin.block_hash]))
-        .await?
-    {
-        Ok(h) => Some(core_header(&h).map_err(g)?),
-        Err(e) if e.0.contains("not found") => None,
-        Err(e) => return Ok(Err(e)),
-    };
-    let unspent_now = match client
-        .call("gettxout", json!([coin.txid, coin.vout, false]))
-        .await?
-    {
+    let created_in = core_block(header)?;
+    let unspent_now = match txout {
         Ok(v) => !v.is_null(),
-        Err(e) => return Ok(Err(e)),
+        Err(e) => return Err(Unanswered::Node(e.clone())),
     };
-    let mut spend = None;
-    if !unspent_now {
-        if let Some(s) = &coin.spent {
-            let tx = match client
-                .call("getrawtransaction", json!([s.txid, true, s.block_hash]))
-                .await?
-            {
-                Ok(tx) => Some(tx),
-                Err(e) if core_absent(&e) => None,
-                Err(e) => return Ok(Err(e)),
-            };
-            let header = match client.call("getblockheader", json!([s.block_hash])).await? {
-                Ok(h) => Some(core_header(&h).map_err(g)?),
-                Err(e) if e.0.contains("not found") => None,
-                Err(e) => return Ok(Err(e)),
-            };
-            spend = Some((
-                tx.as_ref()
-                    .is_some_and(|t| spends(t, &coin.txid, coin.vout)),
-                header,
-            ));
-        }
-    }
-    Ok(Ok(CoinFacts {
+    let spend = match spend {
+        Some((tx, header)) if !unspent_now => Some((
+            core_tx(tx)?.is_some_and(|t| spends(t, &coin.txid, coin.vout)),
+            core_block(header)?,
+        )),
+        _ => None,
+    };
+    Ok(CoinFacts {
         output,
         created_in,
         unspent_now,
         spend,
-    }))
+    })
 }
 
-async fn esplora_facts(
+/// Calls to one node, each asked once however often it is needed (the coins of one block
+/// share its header).
+#[derive(Default)]
+struct Calls {
+    calls: Vec<(String, Value)>,
+    index: std::collections::HashMap<String, usize>,
+}
+
+impl Calls {
+    /// The position of the answer to `method(params)`.
+    fn add(&mut self, method: &str, params: Value) -> usize {
+        let key = format!("{method}{params}");
+        let next = self.calls.len();
+        *self.index.entry(key).or_insert_with(|| {
+            self.calls.push((method.to_string(), params));
+            next
+        })
+    }
+}
+
+/// Every coin's facts from Bitcoin Core, in JSON-RPC batches of `batch` calls, `concurrency`
+/// requests at a time: first each coin's transaction, block header and `gettxout`, then the
+/// recorded spends of the coins spent now.
+async fn core_facts(
     client: &Client,
-    coin: &Coin,
-) -> Result<Result<CoinFacts, RpcError>, NodeError> {
-    let g = |d: String| garbage(client, d);
+    coins: &[&Coin],
+    batch: usize,
+    concurrency: usize,
+) -> Result<Vec<Facts>, NodeError> {
+    let mut first = Calls::default();
+    let ids: Vec<[usize; 3]> = coins
+        .iter()
+        .map(|c| {
+            [
+                first.add("getrawtransaction", json!([c.txid, true, c.block_hash])),
+                first.add("getblockheader", json!([c.block_hash])),
+                first.add("gettxout", json!([c.txid, c.vout, false])),
+            ]
+        })
+        .collect();
+    let a = client.batches(&first.calls, batch, concurrency).await?;
+    let mut second = Calls::default();
+    let spend_ids: Vec<Option<[usize; 2]>> = coins
+        .iter()
+        .zip(&ids)
+        .map(|(c, [_, _, txout])| match (&c.spent, &a[*txout]) {
+            (Some(s), Ok(Value::Null)) => Some([
+                second.add("getrawtransaction", json!([s.txid, true, s.block_hash])),
+                second.add("getblockheader", json!([s.block_hash])),
+            ]),
+            _ => None,
+        })
+        .collect();
+    let b = client.batches(&second.calls, batch, concurrency).await?;
+    coins
+        .iter()
+        .zip(ids.iter().zip(&spend_ids))
+        .map(|(c, ([tx, header, txout], spend))| {
+            let spend = spend.map(|[t, h]| (&b[t], &b[h]));
+            match core_coin_facts(c, &a[*tx], &a[*header], &a[*txout], spend) {
+                Ok(f) => Ok(Ok(f)),
+                Err(Unanswered::Node(e)) => Ok(Err(e)),
+                Err(Unanswered::Garbage(d)) => {
+                    Err(garbage(client, format!("coin {}:{}: {d}", c.txid, c.vout)))
+                }
+            }
+        })
+        .collect()
+}
+
+async fn esplora_facts(client: &Client, coin: &Coin) -> Result<Facts, NodeError> {
+    let g = |d: String| garbage(client, format!("coin {}:{}: {d}", coin.txid, coin.vout));
     let parse =
         |t: String| serde_json::from_str::<Value>(&t).map_err(|e| g(format!("not JSON: {e}")));
     let Some(tx) = client.get(&format!("tx/{}", coin.txid)).await? else {
@@ -339,10 +422,14 @@ async fn esplora_facts(
         Some(t) => parse(t)?,
         None => return Ok(Err(RpcError("no outspend answer".into()))),
     };
+    if out["spent"].as_bool().is_none() {
+        return Err(g(format!("an outspend without `spent`: {out}")));
+    }
     let spent_in = esplora_status(&out["status"]).map_err(g)?;
     // Spent only in the mempool: still unspent in the chain.
     let unspent_now = out["spent"].as_bool() != Some(true) || spent_in.is_none();
     let spend = (!unspent_now).then(|| {
+        // Esplora names the spending transaction itself: a recorded one must be it.
         let recorded_ok = coin.spent.as_ref().is_none_or(|s| {
             out["txid"]
                 .as_str()
@@ -361,34 +448,58 @@ async fn esplora_facts(
 /// Per claim: its index, the outcome, and the on-chain balance with whether it matches.
 pub type ClaimResult = (usize, OnchainOutcome, Option<(BigDecimal, bool)>);
 
+/// How to ask a node about the coins.
+#[derive(Debug, Clone, Copy)]
+pub struct Asking {
+    /// JSON-RPC calls per HTTP request (Bitcoin Core; 1: no batching).
+    pub batch: usize,
+    /// HTTP requests in flight at once.
+    pub concurrency: usize,
+}
+
 /// What the node says of each Bitcoin claim (indices into `report.claims`): the outcome, and
 /// the on-chain balance (the sum of the proven coins) with whether it matches the stated one.
-/// Up to `concurrency` claims are asked at a time (each claim's coins one after the other);
-/// the results come back in the order of `claims`.
+/// Bitcoin Core is asked in JSON-RPC batches (`asking.batch` calls a request), Esplora one GET
+/// at a time; `asking.concurrency` requests in flight. The results come back in the order of
+/// `claims`.
 pub async fn check_claims(
     kind: NodeKind,
     client: &Client,
     report: &Report,
     claims: &[usize],
-    concurrency: usize,
+    asking: Asking,
 ) -> Result<Vec<ClaimResult>, NodeError> {
     use futures_util::stream::{self, StreamExt, TryStreamExt};
-    stream::iter(claims.iter().map(|&i| check_claim(kind, client, report, i)))
-        .buffered(concurrency.max(1))
-        .try_collect()
-        .await
+    let coins: Vec<&Coin> = claims
+        .iter()
+        .flat_map(|&i| &report.claims[i].coins)
+        .collect();
+    let facts = match kind {
+        NodeKind::Esplora => {
+            stream::iter(coins.iter().map(|c| esplora_facts(client, c)))
+                .buffered(asking.concurrency.max(1))
+                .try_collect()
+                .await?
+        }
+        _ => core_facts(client, &coins, asking.batch, asking.concurrency).await?,
+    };
+    let mut facts = facts.into_iter();
+    Ok(claims
+        .iter()
+        .map(|&i| {
+            let c = &report.claims[i];
+            let mine: Vec<Facts> = facts.by_ref().take(c.coins.len()).collect();
+            judge_claim(client, c, i, mine)
+        })
+        .collect())
 }
 
-/// One Bitcoin claim: every coin proven held at the anchor, their sum against the balance.
-async fn check_claim(
-    kind: NodeKind,
-    client: &Client,
-    report: &Report,
-    i: usize,
-) -> Result<ClaimResult, NodeError> {
-    let c = &report.claims[i];
+/// One Bitcoin claim from its coins' facts: every coin proven held at the anchor, their sum
+/// against the balance.
+fn judge_claim(client: &Client, c: &Claim, i: usize, facts: Vec<Facts>) -> ClaimResult {
+    use por_attest_verify::report::{Failure, FailureCode};
     if c.coins.is_empty() {
-        return Ok((
+        return (
             i,
             OnchainOutcome::NotChecked(format!(
                 "the file lists no coins of {} at the anchor: a node without an address \
@@ -396,57 +507,47 @@ async fn check_claim(
                 c.address
             )),
             None,
-        ));
+        );
     }
     let anchor = c.height.unwrap_or_default();
     let mut sat: u128 = 0;
-    for coin in &c.coins {
-        let facts = match kind {
-            NodeKind::Esplora => esplora_facts(client, coin).await?,
-            _ => core_facts(client, coin).await?,
-        };
-        let facts = match facts {
+    for (coin, f) in c.coins.iter().zip(facts) {
+        let f = match f {
             Ok(f) => f,
             Err(e) => {
-                return Ok((
-                    i,
-                    OnchainOutcome::NotChecked(format!(
-                        "the node {} cannot answer about coin {}:{}: {e}",
-                        client.endpoint(),
-                        coin.txid,
-                        coin.vout
-                    )),
-                    None,
-                ));
+                let why = format!(
+                    "the node {} cannot answer about coin {}:{}: {e}",
+                    client.endpoint(),
+                    coin.txid,
+                    coin.vout
+                );
+                return (i, OnchainOutcome::NotChecked(why), None);
             }
         };
-        match judge_coin(coin, &c.address, anchor, &facts) {
+        match judge_coin(coin, &c.address, anchor, &f) {
             Ok(a) => sat += u128::from(a),
             Err(why) => {
-                return Ok((
-                    i,
-                    OnchainOutcome::Failed(por_attest_verify::report::Failure::new(
-                        por_attest_verify::report::FailureCode::BalanceMismatch,
-                        why,
-                    )),
-                    None,
-                ));
+                let failure = Failure::new(FailureCode::BalanceMismatch, why);
+                return (i, OnchainOutcome::Failed(failure), None);
             }
         }
     }
     let onchain = por_attest_verify::balance::from_base_units(&BigDecimal::from(sat), 8);
     let matches = c.balance.as_ref().is_none_or(|b| *b == onchain);
-    let outcome = if matches {
-        OnchainOutcome::Verified
-    } else {
-        OnchainOutcome::Failed(por_attest_verify::report::Failure::new(por_attest_verify::report::FailureCode::BalanceMismatch, format!(
-            "balance: the file states {} BTC, its coins proven on the node {} add up to {} at height {anchor}",
-            por_attest_verify::balance::plain(c.balance.as_ref().expect("stated")),
-            client.endpoint(),
-            por_attest_verify::balance::plain(&onchain)
-        )))
+    let outcome = match &c.balance {
+        Some(stated) if !matches => OnchainOutcome::Failed(Failure::new(
+            FailureCode::BalanceMismatch,
+            format!(
+                "balance: the file states {} BTC, its coins proven on the node {} add up to {} \
+                 at height {anchor}",
+                por_attest_verify::balance::plain(stated),
+                client.endpoint(),
+                por_attest_verify::balance::plain(&onchain)
+            ),
+        )),
+        _ => OnchainOutcome::Verified,
     };
-    Ok((i, outcome, Some((onchain, matches))))
+    (i, outcome, Some((onchain, matches)))
 }
 
 #[cfg(test)]
@@ -637,6 +738,6 @@ mod tests {
         };
         assert!(judge_coin(&coin(None), ADDR, 1000, &none)
             .unwrap_err()
-            .contains("no such output"));
+            .contains("no such transaction output"));
     }
 }

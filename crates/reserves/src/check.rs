@@ -41,6 +41,16 @@ impl Default for NodeOptions {
     }
 }
 
+impl NodeOptions {
+    /// How the Bitcoin claims are asked.
+    fn bitcoin(&self) -> bitcoin::Asking {
+        bitcoin::Asking {
+            batch: self.batch,
+            concurrency: self.concurrency,
+        }
+    }
+}
+
 /// What one request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Want {
@@ -360,7 +370,7 @@ async fn check_async(
     for (chain, claims) in &bitcoin_claims {
         let (e, client) = &clients[chain];
         for (i, outcome, value) in
-            bitcoin::check_claims(e.kind, client, report, claims, opts.concurrency).await?
+            bitcoin::check_claims(e.kind, client, report, claims, opts.bitcoin()).await?
         {
             if let Some((b, matches)) = value {
                 let c = &report.claims[i];

@@ -177,6 +177,15 @@ impl Client {
                     let status = resp.status();
                     if status.as_u16() == 429 || status.is_server_error() {
                         last = format!("HTTP {status}");
+                        // Bitcoin Core before 28 (and for JSON-RPC 1.x requests) answers a
+                        // single call's error with HTTP 500 and the error object: an answer.
+                        if status.as_u16() == 500 {
+                            if let Ok(b) = resp.bytes().await {
+                                if is_rpc_error(&b) {
+                                    return Ok((500, b.to_vec()));
+                                }
+                            }
+                        }
                         continue;
                     }
                     match resp.bytes().await {
@@ -289,6 +298,23 @@ impl Client {
             .collect()
     }
 
+    /// Many JSON-RPC calls, `batch` to an HTTP request (1: each call alone), up to
+    /// `concurrency` requests in flight: one answer per call, in order. Any request the
+    /// endpoint cannot serve stops the rest.
+    pub async fn batches(
+        &self,
+        calls: &[(String, Value)],
+        batch: usize,
+        concurrency: usize,
+    ) -> Result<Vec<Result<Value, RpcError>>, NodeError> {
+        use futures_util::stream::{self, StreamExt, TryStreamExt};
+        let parts: Vec<Vec<_>> = stream::iter(calls.chunks(batch.max(1)).map(|c| self.batch(c)))
+            .buffered(concurrency.max(1))
+            .try_collect()
+            .await?;
+        Ok(parts.into_iter().flatten().collect())
+    }
+
     /// A REST GET of `path` below the endpoint: the body as text (`Ok(None)` for 404).
     pub async fn get(&self, path: &str) -> Result<Option<String>, NodeError> {
         let base = self.url.as_str().trim_end_matches('/');
@@ -302,6 +328,13 @@ impl Client {
             Err(e) => Err(e),
         }
     }
+}
+
+/// True for a JSON-RPC answer carrying an error object (what an HTTP 500 from Bitcoin Core
+/// holds), as opposed to a proxy's or server's own error page.
+fn is_rpc_error(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .is_ok_and(|v| v.get("error").is_some_and(|e| e.is_object()) && v.get("id").is_some())
 }
 
 fn root_cause(e: &dyn std::error::Error) -> String {

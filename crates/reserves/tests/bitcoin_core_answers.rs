@@ -1,133 +1,78 @@
-//! The Bitcoin Core client end to end against a loopback server that answers with Bitcoin
-//! Core's documented response shapes (`getblockhash`, `getblockheader`, `getrawtransaction TXID
-//! true BLOCKHASH`, `gettxout`): the anchor is checked, each listed coin proven, the balance is
-//! the sum of the proven coins; a coin spent with no recorded spend fails. (No real Bitcoin
-//! node can run here; `tests/reserves_bitcoin.rs` of the root package runs against one when
-//! named.)
+//! The Bitcoin Core client end to end against a loopback server that answers a small
+//! consistent chain with Bitcoin Core's documented response shapes (`getblockhash`,
+//! `getblockheader`, `getrawtransaction TXID true BLOCKHASH`, `gettxout`; one call or a batch
+//! array): the anchor is checked, each listed coin proven, the balance is the sum of the proven
+//! coins; a coin spent with no recorded spend fails; the calls go in JSON-RPC batches of
+//! `--node-batch`. (No real Bitcoin node can run here; `tests/reserves_bitcoin.rs` of the root
+//! package runs against one when named.)
 
-use por_attest_reserves::{check_on_chain, NodeOptions, Nodes};
+#[path = "../../../tests/support/loopback.rs"]
+mod loopback;
+
+use loopback::{txid, FakeChain, FakeTx, Server};
+use por_attest_reserves::{check_on_chain, NodeError, NodeOptions, Nodes};
 use por_attest_verify::claim::Claim;
 use por_attest_verify::report::{Outcome, Report};
-use por_attest_verify::snapshot::{Anchor, Coin};
-use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use por_attest_verify::snapshot::{Anchor, Coin, Spend};
+use std::sync::Arc;
 
 const ANCHOR: &str = "00000000000000000001c5f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f";
-const CREATED: &str = "0000000000000000000111111111111111111111111111111111111111111111";
-const TX: &str = "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b";
-const TX2: &str = "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16";
+const ANCHOR_HEIGHT: u64 = 925_000;
+const CREATED: u64 = 924_990;
 const ADDR: &str = "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu";
+const OTHER: &str = "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh";
+/// Coins of the batching test: one transaction each, all in block CREATED.
+const MANY: u64 = 40;
 
-/// What the fake node answers to one call.
-fn answer(method: &str, params: &Value) -> Value {
-    let result = match method {
-        "getblockhash" if params[0] == 925_000 => json!(ANCHOR),
-        "getblockhash" => {
-            return json!({"code": -8, "message": "Block height out of range"});
-        }
-        "getblockheader" => json!({
-            "hash": params[0], "confirmations": 25, "height": 924_990, "version": 1,
-            "merkleroot": TX, "time": 1, "mediantime": 1, "nonce": 1, "bits": "17034219",
-            "difficulty": 1.0, "chainwork": "00", "nTx": 2
-        }),
-        "getrawtransaction" => json!({
-            "in_active_chain": true, "txid": params[0], "hash": params[0], "version": 2,
-            "size": 222, "vsize": 141, "weight": 561, "locktime": 0,
-            "vin": [{"txid": TX2, "vout": 0, "scriptSig": {"asm": "", "hex": ""}, "sequence": 4294967293u64}],
-            "vout": [
-                {"value": 0.5, "n": 0, "scriptPubKey": {"asm": "", "hex": "", "address": ADDR, "type": "witness_v0_keyhash"}},
-                {"value": 1.25, "n": 1, "scriptPubKey": {"asm": "", "hex": "", "address": ADDR, "type": "witness_v0_keyhash"}}
-            ],
-            "blockhash": params[2], "confirmations": 25, "time": 1, "blocktime": 1
-        }),
-        // Output 0 of TX is unspent, output 1 spent since.
-        "gettxout" if params[1] == 0 => json!({
-            "bestblock": ANCHOR, "confirmations": 25, "value": 0.5,
-            "scriptPubKey": {"asm": "", "hex": "", "address": ADDR, "type": "witness_v0_keyhash"},
-            "coinbase": false
-        }),
-        "gettxout" => Value::Null,
-        _ => return json!({"code": -32601, "message": "Method not found"}),
-    };
-    json!({"result": result, "error": null})
-}
-
-/// A loopback Bitcoin Core lookalike (JSON-RPC over HTTP/1.1, one call or a batch).
-fn serve() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(s) = s else { return };
-            std::thread::spawn(move || {
-                let mut r = BufReader::new(s.try_clone().unwrap());
-                let mut w = s;
-                loop {
-                    let mut len = 0usize;
-                    let mut line = String::new();
-                    loop {
-                        line.clear();
-                        if r.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let l = line.trim_end();
-                        if l.is_empty() {
-                            break;
-                        }
-                        if let Some(v) = l.to_ascii_lowercase().strip_prefix("content-length:") {
-                            len = v.trim().parse().unwrap();
-                        }
-                    }
-                    let mut body = vec![0u8; len];
-                    r.read_exact(&mut body).unwrap();
-                    let req: Value = serde_json::from_slice(&body).unwrap();
-                    let one = |c: &Value| {
-                        let mut a = answer(c["method"].as_str().unwrap(), &c["params"]);
-                        if a.get("code").is_some() {
-                            a = json!({"result": null, "error": a});
-                        }
-                        a["id"] = c["id"].clone();
-                        a
-                    };
-                    let out = match &req {
-                        Value::Array(calls) => Value::Array(calls.iter().map(one).collect()),
-                        c => one(c),
-                    };
-                    let text = out.to_string();
-                    let _ = write!(
-                        w,
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
-                        text.len()
-                    );
-                }
-            });
-        }
-    });
-    url
-}
-
-fn coin(vout: u32, sat: u64) -> Coin {
-    Coin {
-        txid: TX.into(),
-        vout,
-        amount_sat: sat,
-        height: 924_990,
-        block_hash: CREATED.into(),
-        spent: None,
+/// The chain: TX 1 at CREATED pays ADDR 0.5 and 1.25 BTC, its output 1 spent by TX 2 after
+/// the anchor; TX 3 pays ADDR 0.1 BTC and is spent by TX 4 before the anchor; TX 5 sits in a
+/// block the node has pruned; TXs 100.. pay ADDR 0.01 BTC each.
+fn chain() -> FakeChain {
+    let tx = FakeTx::new;
+    let mut txs = vec![
+        tx(1, CREATED, &[(ADDR, 50_000_000), (ADDR, 125_000_000)], &[]),
+        tx(2, ANCHOR_HEIGHT + 10, &[(OTHER, 124_000_000)], &[(1, 1)]),
+        tx(3, 924_000, &[(ADDR, 10_000_000)], &[]),
+        tx(4, 924_500, &[(OTHER, 9_000_000)], &[(3, 0)]),
+        tx(5, 100, &[(ADDR, 1_000)], &[]),
+    ];
+    txs.extend((0..MANY).map(|k| tx(100 + k, CREATED, &[(ADDR, 1_000_000)], &[])));
+    FakeChain {
+        tip: ANCHOR_HEIGHT + 25,
+        anchor: (ANCHOR_HEIGHT, ANCHOR.into()),
+        txs,
+        garbage: None,
+        pruned_below: 1_000,
     }
 }
 
-fn report(coins: Vec<Coin>, balance: &str) -> Report {
+fn coin(c: &FakeChain, n: u64, vout: u32, sat: u64) -> Coin {
+    c.coin(n, vout, sat, c.tx(&txid(n)).unwrap().height)
+}
+
+fn spent_by(mut coin: Coin, c: &FakeChain, n: u64) -> Coin {
+    coin.spent = Some(Spend {
+        txid: txid(n),
+        block_hash: c.block_hash(c.tx(&txid(n)).unwrap().height),
+    });
+    coin
+}
+
+/// A report of one claim per item (entry i, at ADDR, verified offline): its coins and
+/// stated balance.
+fn report(claims: Vec<(Vec<Coin>, &str)>) -> Report {
     let mut r = Report::new("f", "por-attest-snapshot");
-    r.record(0, None, "BTC", ADDR, Outcome::Verified);
     r.stated_anchors.insert(
         "BTC".into(),
         Anchor {
-            height: 925_000,
+            height: ANCHOR_HEIGHT,
             block_hash: ANCHOR.into(),
         },
     );
-    r.claims.push(claim(0, coins, balance));
+    for (i, (coins, balance)) in claims.into_iter().enumerate() {
+        r.record(i as u64, None, "BTC", ADDR, Outcome::Verified);
+        r.claims.push(claim(i as u64, coins, balance));
+    }
     r.finish(false);
     r
 }
@@ -144,51 +89,105 @@ fn claim(entry: u64, coins: Vec<Coin>, balance: &str) -> Claim {
         asset: "BTC".into(),
         address: ADDR.into(),
         balance: Some(balance.parse().unwrap()),
-        height: Some(925_000),
+        height: Some(ANCHOR_HEIGHT),
         status: "verified",
         owners: Vec::new(),
         coins,
     }
 }
 
-#[test]
-fn coins_are_proven_on_a_bitcoin_core_node() {
-    let url = serve();
+fn nodes(url: &str) -> Nodes {
     let mut nodes = Nodes::default();
     nodes.add_arg(&format!("BTC={url}")).unwrap();
+    nodes
+}
+
+/// The one problem of a checked report of one claim.
+fn reason(r: &Report) -> String {
+    assert_eq!(r.problems.len(), 1, "{}", r.to_human());
+    assert_eq!(r.problems[0].code, "balance-mismatch");
+    r.problems[0].reason.clone()
+}
+
+#[test]
+fn coins_are_proven_on_a_bitcoin_core_node() {
+    let c = chain();
+    let server = Server::bitcoin_core(Arc::new(c.clone()));
+    let nodes = nodes(&server.url);
+    let check = |claims| {
+        let mut r = report(claims);
+        check_on_chain(&mut r, &nodes, &NodeOptions::default()).unwrap();
+        r
+    };
     // The unspent coin alone: verified, the on-chain total is its amount.
-    let mut r = report(vec![coin(0, 50_000_000)], "0.5");
-    check_on_chain(&mut r, &nodes, &NodeOptions::default()).unwrap();
+    let r = check(vec![(vec![coin(&c, 1, 0, 50_000_000)], "0.5")]);
     assert_eq!(r.result, "verified", "{}", r.to_human());
     assert_eq!(r.anchors[0].status, "ok");
     assert_eq!(
         r.balances["BTC"].onchain.as_ref().map(|d| d.to_string()),
         Some("0.50000000".into())
     );
-    // Output 1 is spent since, and the file records no spending transaction: it fails.
-    let mut r = report(vec![coin(0, 50_000_000), coin(1, 125_000_000)], "1.75");
-    check_on_chain(&mut r, &nodes, &NodeOptions::default()).unwrap();
-    assert_eq!(r.result, "failed");
+    // Output 1 is spent since: with its spend recorded (after the anchor) it counts...
+    let held = spent_by(coin(&c, 1, 1, 125_000_000), &c, 2);
+    let r = check(vec![(vec![coin(&c, 1, 0, 50_000_000), held], "1.75")]);
+    assert_eq!(r.result, "verified", "{}", r.to_human());
+    // ... without it, it fails.
+    let r = check(vec![(
+        vec![coin(&c, 1, 0, 50_000_000), coin(&c, 1, 1, 125_000_000)],
+        "1.75",
+    )]);
     assert!(
-        r.problems[0]
-            .reason
-            .contains("is spent, and the file records no spending transaction"),
+        reason(&r).contains("is spent, and the file records no spending transaction"),
         "{}",
         r.to_human()
     );
-    assert_eq!(r.problems[0].code, "balance-mismatch");
-    // A stated amount the node contradicts.
-    let mut r = report(vec![coin(0, 50_000_001)], "0.50000001");
-    check_on_chain(&mut r, &nodes, &NodeOptions::default()).unwrap();
+    // A coin spent before the anchor.
+    let early = spent_by(coin(&c, 3, 0, 10_000_000), &c, 4);
+    let r = check(vec![(vec![early], "0.1")]);
     assert!(
-        r.problems[0]
-            .reason
-            .contains("is 50000000 sat on chain, the file states 50000001"),
+        reason(&r).contains("was spent at height 924500, at or before the anchor 925000"),
+        "{}",
+        r.to_human()
+    );
+    // A recorded spend that spends something else.
+    let wrong = spent_by(coin(&c, 1, 1, 125_000_000), &c, 4);
+    let r = check(vec![(vec![wrong], "1.25")]);
+    assert!(reason(&r).contains("does not spend it"), "{}", r.to_human());
+    // A stated amount the node contradicts.
+    let r = check(vec![(vec![coin(&c, 1, 0, 50_000_001)], "0.50000001")]);
+    assert!(
+        reason(&r).contains("is 50000000 sat on chain, the file states 50000001"),
+        "{}",
+        r.to_human()
+    );
+    // A coin of another address.
+    let r = check(vec![(vec![coin(&c, 2, 0, 124_000_000)], "1.24")]);
+    assert!(
+        reason(&r).contains(&format!("pays {OTHER}, not {ADDR}")),
+        "{}",
+        r.to_human()
+    );
+    // A transaction the stated block does not hold (an unknown txid).
+    let mut unknown = coin(&c, 1, 0, 50_000_000);
+    unknown.txid = txid(999);
+    let r = check(vec![(vec![unknown], "0.5")]);
+    assert!(
+        reason(&r).contains("no such transaction output"),
+        "{}",
+        r.to_human()
+    );
+    // A block the node has pruned: not checked on chain, with the node's reason.
+    let r = check(vec![(vec![coin(&c, 5, 0, 1_000)], "0.00001")]);
+    assert_eq!(r.result, "incomplete", "{}", r.to_human());
+    let why = &r.claims[0].status;
+    assert_eq!(*why, "not checked on chain");
+    assert!(
+        r.to_human().contains("Block not available (pruned data)"),
         "{}",
         r.to_human()
     );
     // An anchor beyond the node's tip fails the file.
-    let mut r = report(vec![coin(0, 50_000_000)], "0.5");
+    let mut r = report(vec![(vec![coin(&c, 1, 0, 50_000_000)], "0.5")]);
     r.stated_anchors.get_mut("BTC").unwrap().height = 999_999;
     check_on_chain(&mut r, &nodes, &NodeOptions::default()).unwrap();
     assert!(
@@ -200,41 +199,97 @@ fn coins_are_proven_on_a_bitcoin_core_node() {
 
 #[test]
 fn many_claims_asked_concurrently_keep_each_its_own_outcome() {
-    let url = serve();
-    let mut nodes = Nodes::default();
-    nodes.add_arg(&format!("BTC={url}")).unwrap();
-    let mut r = Report::new("f", "por-attest-snapshot");
-    r.stated_anchors.insert(
-        "BTC".into(),
-        Anchor {
-            height: 925_000,
-            block_hash: ANCHOR.into(),
-        },
-    );
+    let c = chain();
+    let server = Server::bitcoin_core(Arc::new(c.clone()));
     // Even entries hold the unspent output 0 (verified), odd ones output 1, spent since with no
     // recorded spend (failed): a result given to the wrong claim shows at once.
-    for i in 0..24u64 {
-        r.record(i, None, "BTC", ADDR, Outcome::Verified);
-        let (vout, sat, balance) = if i % 2 == 0 {
-            (0, 50_000_000, "0.5")
-        } else {
-            (1, 125_000_000, "1.25")
-        };
-        r.claims.push(claim(i, vec![coin(vout, sat)], balance));
-    }
-    r.finish(false);
-    let opts = NodeOptions {
-        concurrency: 8,
-        ..NodeOptions::default()
-    };
-    check_on_chain(&mut r, &nodes, &opts).unwrap();
-    let failed: Vec<u64> = r.problems.iter().filter_map(|p| p.entry).collect();
-    assert_eq!(
-        failed,
-        (0..24).filter(|i| i % 2 == 1).collect::<Vec<u64>>(),
-        "{}",
-        r.to_human()
+    let r = report(
+        (0..24)
+            .map(|i| match i % 2 {
+                0 => (vec![coin(&c, 1, 0, 50_000_000)], "0.5"),
+                _ => (vec![coin(&c, 1, 1, 125_000_000)], "1.25"),
+            })
+            .collect(),
     );
-    assert!(r.problems.iter().all(|p| p.code == "balance-mismatch"));
-    assert_eq!((r.verified, r.failed), (12, 12), "{}", r.to_human());
+    for batch in [1, 5, 100] {
+        let opts = NodeOptions {
+            concurrency: 8,
+            batch,
+            ..NodeOptions::default()
+        };
+        let mut r = r.clone();
+        check_on_chain(&mut r, &nodes(&server.url), &opts).unwrap();
+        let failed: Vec<u64> = r.problems.iter().filter_map(|p| p.entry).collect();
+        assert_eq!(
+            failed,
+            (0..24).filter(|i| i % 2 == 1).collect::<Vec<u64>>(),
+            "batch {batch}: {}",
+            r.to_human()
+        );
+        assert!(r.problems.iter().all(|p| p.code == "balance-mismatch"));
+        assert_eq!((r.verified, r.failed), (12, 12), "{}", r.to_human());
+    }
+}
+
+/// `MANY` coins, one claim each, in one block: per coin its transaction and `gettxout`, one
+/// header for them all: 2·MANY + 1 calls, in ⌈(2·MANY + 1) / batch⌉ HTTP requests, plus one
+/// for the anchor. `--node-batch 1` sends each call alone and gets the same results.
+#[test]
+fn calls_go_in_batches_of_node_batch() {
+    let c = chain();
+    let server = Server::bitcoin_core(Arc::new(c.clone()));
+    let base = report(
+        (0..MANY)
+            .map(|k| (vec![coin(&c, 100 + k, 0, 1_000_000)], "0.01"))
+            .collect(),
+    );
+    let calls = 2 * MANY as usize + 1;
+    for (batch, concurrency) in [(10, 4), (1, 4), (calls, 1), (7, 1)] {
+        server.reset_requests();
+        let mut r = base.clone();
+        let opts = NodeOptions {
+            concurrency,
+            batch,
+            ..NodeOptions::default()
+        };
+        check_on_chain(&mut r, &nodes(&server.url), &opts).unwrap();
+        assert_eq!(r.result, "verified", "batch {batch}: {}", r.to_human());
+        assert_eq!(r.verified, MANY);
+        assert_eq!(
+            r.balances["BTC"].onchain.as_ref().map(|d| d.to_string()),
+            Some("0.40000000".into())
+        );
+        assert_eq!(
+            server.requests(),
+            calls.div_ceil(batch) + 1,
+            "batch {batch}, concurrency {concurrency}"
+        );
+    }
+}
+
+/// A garbage answer inside a batch stops the check with an error naming the endpoint and the
+/// coin; nothing is applied to the report.
+#[test]
+fn a_garbage_answer_in_a_batch_names_the_endpoint() {
+    let mut c = chain();
+    c.garbage = Some(txid(105));
+    let server = Server::bitcoin_core(Arc::new(c.clone()));
+    let mut r = report(
+        (0..10)
+            .map(|k| (vec![coin(&c, 100 + k, 0, 1_000_000)], "0.01"))
+            .collect(),
+    );
+    let before = r.clone();
+    let e = check_on_chain(&mut r, &nodes(&server.url), &NodeOptions::default()).unwrap_err();
+    assert!(matches!(e, NodeError::Garbage { .. }), "{e}");
+    let e = e.to_string();
+    assert!(
+        e.starts_with(&format!(
+            "node {} answered garbage: coin {}:0",
+            server.url,
+            txid(105)
+        )),
+        "{e}"
+    );
+    assert_eq!(r, before, "nothing applied");
 }

@@ -1,0 +1,407 @@
+//! Loopback HTTP servers for the Bitcoin node clients' tests and benches: a small consistent
+//! chain ([`FakeChain`]) answered as Bitcoin Core's JSON-RPC documents it (one call or a batch
+//! array) and as Esplora's REST API does (Blockstream's `API.md`). No Bitcoin node can run on
+//! the machines this project is built on; these answer canned data in the documented shapes.
+//!
+//! Each server runs on threads of the test process, on a free loopback port, counts the HTTP
+//! requests it serves, and stops when dropped.
+#![allow(dead_code)]
+
+use por_attest_verify::snapshot::Coin;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// An HTTP answer: status, body.
+pub type Reply = (u16, String);
+
+/// What a server answers: (method, path, body) to a reply.
+pub type Handler = dyn Fn(&str, &str, &[u8]) -> Reply + Send + Sync;
+
+/// A loopback HTTP/1.1 server (keep-alive, `Content-Length` bodies).
+pub struct Server {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    requests: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Server {
+    /// Starts serving `handler` on a free loopback port.
+    pub fn start(handler: Arc<Handler>) -> Server {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        let requests = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (count, stopped) = (requests.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                if stopped.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(s) = s else { return };
+                let (handler, count) = (handler.clone(), count.clone());
+                std::thread::spawn(move || serve_connection(s, &*handler, &count));
+            }
+        });
+        Server {
+            url,
+            requests,
+            stop,
+        }
+    }
+
+    /// HTTP requests served so far.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    /// Forgets the requests served so far.
+    pub fn reset_requests(&self) {
+        self.requests.store(0, Ordering::SeqCst);
+    }
+
+    /// A Bitcoin Core lookalike serving `chain`.
+    pub fn bitcoin_core(chain: Arc<FakeChain>) -> Server {
+        Server::start(Arc::new(move |_, _, body| core_reply(&chain, body)))
+    }
+
+    /// An Esplora lookalike serving `chain`.
+    pub fn esplora(chain: Arc<FakeChain>) -> Server {
+        Server::start(Arc::new(move |_, path, _| chain.esplora(path)))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = std::net::TcpStream::connect(self.url.trim_start_matches("http://"));
+    }
+}
+
+fn serve_connection(s: std::net::TcpStream, handler: &Handler, count: &AtomicUsize) {
+    let _ = s.set_nodelay(true);
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut w = s;
+    loop {
+        let mut request_line = String::new();
+        if r.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = request_line.split_whitespace();
+        let (method, path) = (
+            parts.next().unwrap_or("").to_string(),
+            parts.next().unwrap_or("/").to_string(),
+        );
+        let mut len = 0usize;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some(v) = l.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0u8; len];
+        if r.read_exact(&mut body).is_err() {
+            return;
+        }
+        count.fetch_add(1, Ordering::SeqCst);
+        let (status, text) = handler(&method, &path, &body);
+        let reason = match status {
+            200 => "OK",
+            404 => "Not Found",
+            400 => "Bad Request",
+            _ => "Error",
+        };
+        // One write: a head and a body written apart wait on delayed ACKs.
+        let reply = format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\n\r\n{text}",
+            text.len()
+        );
+        let _ = w.write_all(reply.as_bytes());
+    }
+}
+
+/// One transaction of the fake chain.
+#[derive(Debug, Clone)]
+pub struct FakeTx {
+    /// Its id.
+    pub txid: String,
+    /// The height of its block.
+    pub height: u64,
+    /// Its outputs: (address, satoshis).
+    pub outputs: Vec<(String, u64)>,
+    /// The outputs it spends: (txid, vout).
+    pub inputs: Vec<(String, u32)>,
+}
+
+impl FakeTx {
+    /// TX `n` ([`txid`]) in block `height`, paying `outputs`, spending `inputs` (TX, vout).
+    pub fn new(n: u64, height: u64, outputs: &[(&str, u64)], inputs: &[(u64, u32)]) -> FakeTx {
+        FakeTx {
+            txid: txid(n),
+            height,
+            outputs: outputs.iter().map(|(a, s)| (a.to_string(), *s)).collect(),
+            inputs: inputs.iter().map(|(t, v)| (txid(*t), *v)).collect(),
+        }
+    }
+}
+
+/// A small consistent chain: blocks 0..=`tip`, the block at `anchor.0` has hash `anchor.1`,
+/// the others a hash made of their height; and its transactions.
+#[derive(Debug, Clone)]
+pub struct FakeChain {
+    /// The tip's height.
+    pub tip: u64,
+    /// The anchor block: (height, hash).
+    pub anchor: (u64, String),
+    /// The transactions.
+    pub txs: Vec<FakeTx>,
+    /// A transaction the server answers garbage about.
+    pub garbage: Option<String>,
+    /// Bitcoin Core: blocks below this height are pruned (their transactions unavailable).
+    pub pruned_below: u64,
+}
+
+/// A transaction id made of `n`.
+pub fn txid(n: u64) -> String {
+    format!("{n:08x}{}", "7a".repeat(28))
+}
+
+impl FakeChain {
+    /// The hash of the block at `height` (on the chain or not).
+    pub fn block_hash(&self, height: u64) -> String {
+        if height == self.anchor.0 {
+            return self.anchor.1.clone();
+        }
+        format!("{height:016x}{}", "c0".repeat(24))
+    }
+
+    /// The height of the main-chain block `hash`.
+    pub fn height_of(&self, hash: &str) -> Option<u64> {
+        if hash.eq_ignore_ascii_case(&self.anchor.1) {
+            return Some(self.anchor.0);
+        }
+        let h = u64::from_str_radix(hash.get(..16)?, 16).ok()?;
+        (h <= self.tip && self.block_hash(h).eq_ignore_ascii_case(hash)).then_some(h)
+    }
+
+    /// Output `vout` of TX `n` as a file lists it: `sat`, created at `height` in that block
+    /// of this chain.
+    pub fn coin(&self, n: u64, vout: u32, sat: u64, height: u64) -> Coin {
+        Coin {
+            txid: txid(n),
+            vout,
+            amount_sat: sat,
+            height,
+            block_hash: self.block_hash(height),
+            spent: None,
+        }
+    }
+
+    /// The transaction `id`.
+    pub fn tx(&self, id: &str) -> Option<&FakeTx> {
+        self.txs.iter().find(|t| t.txid.eq_ignore_ascii_case(id))
+    }
+
+    /// The transaction spending `id:vout`, and the input's index.
+    pub fn spender(&self, id: &str, vout: u32) -> Option<(&FakeTx, usize)> {
+        self.txs.iter().find_map(|t| {
+            t.inputs
+                .iter()
+                .position(|(i, v)| i.eq_ignore_ascii_case(id) && *v == vout)
+                .map(|k| (t, k))
+        })
+    }
+
+    /// Bitcoin Core's answer to `method(params)`: the result, or (code, message).
+    pub fn core(&self, method: &str, p: &Value) -> Result<Value, (i64, String)> {
+        let not_found = |m: &str| Err((-5, m.to_string()));
+        let s = |i: usize| p[i].as_str().unwrap_or_default().to_string();
+        match method {
+            "getblockhash" => match p[0].as_u64() {
+                Some(h) if h <= self.tip => Ok(json!(self.block_hash(h))),
+                _ => Err((-8, "Block height out of range".into())),
+            },
+            "getblockheader" => match self.height_of(&s(0)) {
+                Some(h) => Ok(json!({
+                    "hash": s(0), "confirmations": self.tip - h + 1, "height": h,
+                    "version": 536870912, "versionHex": "20000000",
+                    "merkleroot": "4a".repeat(32), "time": 1764547200 + h,
+                    "mediantime": 1764547200 + h, "nonce": 1, "bits": "17034219",
+                    "difficulty": 1.0, "chainwork": "00".repeat(32), "nTx": 2,
+                    "previousblockhash": self.block_hash(h.saturating_sub(1))
+                })),
+                None => not_found("Block not found"),
+            },
+            "getrawtransaction" => {
+                if self.garbage.as_deref() == Some(&s(0)) {
+                    return Ok(json!("<html>proxy error</html>"));
+                }
+                let Some(block) = self.height_of(&s(2)) else {
+                    return not_found("Block hash not found");
+                };
+                if block < self.pruned_below {
+                    return Err((-1, "Block not available (pruned data)".into()));
+                }
+                match self.tx(&s(0)).filter(|t| t.height == block) {
+                    Some(t) => Ok(self.core_tx(t)),
+                    None => not_found(
+                        "No such transaction found in the provided block. Use gettransaction \
+                         for wallet transactions.",
+                    ),
+                }
+            }
+            "gettxout" => {
+                let vout = p[1].as_u64().unwrap_or(u64::MAX) as u32;
+                let unspent = self
+                    .tx(&s(0))
+                    .and_then(|t| t.outputs.get(vout as usize).map(|o| (t, o)))
+                    .filter(|_| self.spender(&s(0), vout).is_none());
+                Ok(match unspent {
+                    Some((t, (address, sat))) => json!({
+                        "bestblock": self.block_hash(self.tip),
+                        "confirmations": self.tip - t.height + 1,
+                        "value": *sat as f64 / 1e8,
+                        "scriptPubKey": {"asm": "", "hex": "", "address": address, "type": "witness_v0_keyhash"},
+                        "coinbase": false
+                    }),
+                    None => Value::Null,
+                })
+            }
+            _ => Err((-32601, "Method not found".into())),
+        }
+    }
+
+    /// `getrawtransaction TXID true BLOCKHASH` of `t`.
+    fn core_tx(&self, t: &FakeTx) -> Value {
+        json!({
+            "in_active_chain": true, "txid": t.txid, "hash": t.txid, "version": 2,
+            "size": 222, "vsize": 141, "weight": 561, "locktime": 0,
+            "vin": t.inputs.iter().map(|(i, v)| json!({
+                "txid": i, "vout": v, "scriptSig": {"asm": "", "hex": ""},
+                "txinwitness": [], "sequence": 4294967293u64
+            })).collect::<Vec<_>>(),
+            "vout": t.outputs.iter().enumerate().map(|(n, (a, sat))| json!({
+                "value": *sat as f64 / 1e8, "n": n,
+                "scriptPubKey": {"asm": "", "hex": "", "address": a, "type": "witness_v0_keyhash"}
+            })).collect::<Vec<_>>(),
+            "blockhash": self.block_hash(t.height),
+            "confirmations": self.tip - t.height + 1,
+            "time": 1764547200 + t.height, "blocktime": 1764547200 + t.height
+        })
+    }
+
+    /// An Esplora `status` of a transaction in block `height`.
+    fn esplora_status(&self, height: u64) -> Value {
+        json!({
+            "confirmed": true, "block_height": height,
+            "block_hash": self.block_hash(height), "block_time": 1764547200 + height
+        })
+    }
+
+    /// Esplora's answer to `GET path`.
+    pub fn esplora(&self, path: &str) -> Reply {
+        let ok = |v: Value| (200, v.to_string());
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        if let Some(g) = &self.garbage {
+            if parts.get(1) == Some(&g.as_str()) {
+                return (200, "<html>proxy error</html>".into());
+            }
+        }
+        match parts.as_slice() {
+            ["block-height", h] => match h.parse::<u64>() {
+                Ok(h) if h <= self.tip => (200, self.block_hash(h)),
+                Ok(_) => (404, "Block not found".into()),
+                Err(_) => (400, "Invalid height".into()),
+            },
+            ["block", hash, "status"] => match self.height_of(hash) {
+                Some(h) => ok(json!({
+                    "in_best_chain": true, "height": h,
+                    "next_best": (h < self.tip).then(|| self.block_hash(h + 1))
+                })),
+                None => (404, "Block not found".into()),
+            },
+            ["tx", id] => match self.tx(id) {
+                Some(t) => ok(json!({
+                    "txid": t.txid, "version": 2, "locktime": 0, "size": 222, "weight": 561,
+                    "fee": 141,
+                    "vin": t.inputs.iter().map(|(i, v)| json!({
+                        "txid": i, "vout": v, "prevout": null, "scriptsig": "",
+                        "scriptsig_asm": "", "witness": [], "is_coinbase": false,
+                        "sequence": 4294967293u64
+                    })).collect::<Vec<_>>(),
+                    "vout": t.outputs.iter().map(|(a, sat)| json!({
+                        "scriptpubkey": "", "scriptpubkey_asm": "",
+                        "scriptpubkey_type": "v0_p2wpkh", "scriptpubkey_address": a,
+                        "value": sat
+                    })).collect::<Vec<_>>(),
+                    "status": self.esplora_status(t.height)
+                })),
+                None => (404, "Transaction not found".into()),
+            },
+            ["tx", id, "status"] => match self.tx(id) {
+                Some(t) => ok(self.esplora_status(t.height)),
+                None => (404, "Transaction not found".into()),
+            },
+            ["tx", id, "outspend", vout] => {
+                let Ok(vout) = vout.parse::<u32>() else {
+                    return (400, "Invalid vout".into());
+                };
+                // Esplora answers "not spent" for an output it does not know.
+                ok(match self.spender(id, vout) {
+                    Some((t, vin)) => json!({
+                        "spent": true, "txid": t.txid, "vin": vin,
+                        "status": self.esplora_status(t.height)
+                    }),
+                    None => json!({"spent": false}),
+                })
+            }
+            _ => (404, "Not found".into()),
+        }
+    }
+}
+
+/// Bitcoin Core's JSON-RPC over HTTP: one call object or a batch array (HTTP 200), each
+/// answered with `result`, `error` and its `id`.
+fn core_reply(chain: &FakeChain, body: &[u8]) -> Reply {
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
+        return (500, json!({"result": null, "error": {"code": -32700, "message": "Parse error"}, "id": null}).to_string());
+    };
+    let one = |c: &Value| {
+        let mut a = match chain.core(c["method"].as_str().unwrap_or(""), &c["params"]) {
+            Ok(r) => json!({"result": r, "error": null}),
+            Err((code, message)) => {
+                json!({"result": null, "error": {"code": code, "message": message}})
+            }
+        };
+        a["id"] = c["id"].clone();
+        a
+    };
+    match &req {
+        Value::Array(calls) => (
+            200,
+            Value::Array(calls.iter().map(one).collect()).to_string(),
+        ),
+        // A single call's error comes with HTTP 500 (404 for an unknown method), as Bitcoin
+        // Core before 28 answers (and 28 still, for JSON-RPC 1.x requests).
+        c => {
+            let a = one(c);
+            let status = match a["error"]["code"].as_i64() {
+                None => 200,
+                Some(-32601) => 404,
+                Some(_) => 500,
+            };
+            (status, a.to_string())
+        }
+    }
+}
