@@ -102,6 +102,9 @@ impl Default for Nodes {
     }
 }
 
+/// `--node BTC=esplora+URL`: an Esplora REST endpoint rather than Bitcoin Core's RPC.
+pub const ESPLORA_PREFIX: &str = "esplora+";
+
 fn default_kind(chain: &str) -> Result<NodeKind, NodeError> {
     match ChainFamily::of(chain) {
         Some(ChainFamily::Evm) => Ok(NodeKind::Evm),
@@ -141,8 +144,9 @@ fn env_secret(file: &str, var: &str) -> Result<String, NodeError> {
 }
 
 impl Nodes {
-    /// Adds `CHAIN=URL` from the command line. Credentials in the URL are refused: they
-    /// belong in a `--nodes` file's environment variables.
+    /// Adds `CHAIN=URL` from the command line (`BTC=esplora+https://…` for an Esplora REST
+    /// endpoint). Credentials in the URL are refused: they belong in a `--nodes` file's
+    /// environment variables.
     pub fn add_arg(&mut self, arg: &str) -> Result<(), NodeError> {
         let (chain, url) = arg.split_once('=').ok_or_else(|| {
             NodeError::Config(format!("--node `{}`: expected CHAIN=URL", shown_url(arg)))
@@ -157,10 +161,22 @@ impl Nodes {
                 )));
             }
         }
-        let kind = default_kind(&chain)?;
+        let url = url.trim();
+        let (kind, url) = match url.strip_prefix(ESPLORA_PREFIX) {
+            Some(rest) if default_kind(&chain)? == NodeKind::BitcoinCore => {
+                (NodeKind::Esplora, rest)
+            }
+            Some(_) => {
+                return Err(NodeError::Config(format!(
+                    "--node {chain}={}: Esplora serves Bitcoin only",
+                    shown_url(url)
+                )))
+            }
+            None => (default_kind(&chain)?, url),
+        };
         self.insert(Endpoint {
             chain,
-            url: url.trim().to_string(),
+            url: url.to_string(),
             kind,
             auth: Auth::None,
         })
@@ -256,6 +272,13 @@ mod tests {
         );
         assert!(!e.contains("hunter2"), "{e}");
         assert!(n.add_arg("DOGE=http://x").is_err());
+        let mut e = Nodes::default();
+        e.add_arg("btc=esplora+https://blockstream.info/api")
+            .unwrap();
+        assert_eq!(e.endpoints["BTC"].kind, NodeKind::Esplora);
+        assert_eq!(e.endpoints["BTC"].url, "https://blockstream.info/api");
+        let err = e.add_arg("ETH=esplora+http://x").unwrap_err().to_string();
+        assert!(err.contains("Esplora serves Bitcoin only"), "{err}");
         assert!(n.add_arg("no-equals").is_err());
 
         std::env::set_var("POR_TEST_BTC_USER", "alice");
