@@ -155,7 +155,8 @@ enum Command {
         #[arg(long)]
         created_at: Option<String>,
         /// Bitcoin addresses' coins at the anchor: a JSON object from address to its coins
-        /// (docs/snapshot-format.md, "Coins"), written into their entries.
+        /// (docs/snapshot-format.md, "Coins"), written into their entries and account
+        /// addresses.
         #[arg(long)]
         coins: Option<PathBuf>,
     },
@@ -446,12 +447,6 @@ fn main() -> ExitCode {
                 Some(Ok(c)) => c,
                 Some(Err(e)) => return fail(e),
             };
-            if let Some(a) = coins
-                .keys()
-                .find(|a| !m.addresses.iter().any(|s| &s.address == *a))
-            {
-                return fail(format!("--coins: address {a} is not in the manifest"));
-            }
             let opts = PackageOptions {
                 allow_unsigned,
                 created_at,

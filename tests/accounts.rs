@@ -620,3 +620,142 @@ fn demo_prints_confirmations_with_and_without_accounts() {
         }
     }
 }
+
+#[path = "support/loopback.rs"]
+mod loopback;
+
+/// An account's addresses carry their coins: `package --coins` fills them from the coins file
+/// (keyed by the derived address), `verify --node` proves them on a Bitcoin Core node (the
+/// loopback lookalike of `tests/support/loopback.rs`): the addresses whose coins the chain
+/// has verify, the one whose coin the chain has with another amount fails, with the account
+/// and the path named.
+#[test]
+fn account_addresses_coins_are_packaged_and_proven_on_a_node() {
+    use loopback::{txid, FakeChain, FakeTx, Server};
+    let dir = tempfile::tempdir().unwrap();
+    let addresses: Vec<(String, String)> = (0..3).map(|i| (format!("0/{i}"), wpkh(0, i))).collect();
+    let m = listed_account_manifest(dir.path(), &addresses);
+    let (id, words) = DEMO_SIGNERS[0];
+    let s = sim(words);
+    let mut t = s.transport();
+    sign(&m, &journal(dir.path(), id), &mut t, &opts(id)).unwrap();
+    let anchor = m.anchors["BTC"].clone();
+    let created = anchor.height - 10;
+    // TX 1 pays 0/0 and 0/1 0.5 BTC each; TX 2 pays 0/2 0.4 BTC, not the 0.5 the file states.
+    let chain = FakeChain {
+        tip: anchor.height + 10,
+        anchor: (anchor.height, anchor.block_hash.clone()),
+        txs: vec![
+            FakeTx::new(
+                1,
+                created,
+                &[(&wpkh(0, 0), 50_000_000), (&wpkh(0, 1), 50_000_000)],
+                &[],
+            ),
+            FakeTx::new(2, created, &[(&wpkh(0, 2), 40_000_000)], &[]),
+        ],
+        garbage: None,
+        pruned_below: 0,
+    };
+    let coin = |tx: u64, vout: u32| {
+        serde_json::json!([{
+            "txid": txid(tx), "vout": vout, "amount_sat": 50_000_000, "height": created,
+            "block_hash": chain.block_hash(created)
+        }])
+    };
+    let coins = serde_json::json!({
+        wpkh(0, 0): coin(1, 0), wpkh(0, 1): coin(1, 1), wpkh(0, 2): coin(2, 0)
+    });
+    let coins_file = dir.path().join("coins.json");
+    std::fs::write(&coins_file, coins.to_string()).unwrap();
+    let manifest = dir.path().join("listed.toml");
+    let out = dir.path().join("snapshot.json");
+    let cli = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_por-attest"))
+            .args(args)
+            .output()
+            .unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (o.status.code().unwrap(), text(&o.stdout), text(&o.stderr))
+    };
+    let p = |p: &Path| p.to_str().unwrap().to_string();
+    let package_args = |coins: &Path| {
+        vec![
+            "package".to_string(),
+            "--manifest".into(),
+            p(&manifest),
+            "--journal".into(),
+            p(&journal(dir.path(), id)),
+            "--out".into(),
+            p(&out),
+            "--coins".into(),
+            p(coins),
+        ]
+    };
+    let args = package_args(&coins_file);
+    let (code, _, err) = cli(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{err}");
+    let snap: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    for (i, a) in snap["accounts"][0]["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(a["coins"], coins[wpkh(0, i as u32)], "address {i}");
+    }
+    // Offline: verified (the coins add up to the stated balances).
+    let r = verify(dir.path(), &std::fs::read(&out).unwrap());
+    assert_eq!(r.result, "verified", "{}", r.to_human());
+
+    let server = Server::bitcoin_core(std::sync::Arc::new(chain.clone()));
+    let node = format!("BTC={}", server.url);
+    let (code, json, err) = cli(&["verify", "--json", &p(&out), "--node", &node]);
+    assert_eq!(code, 1, "{json}\n{err}");
+    let j: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let problems = j["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{json}");
+    assert_eq!(
+        (
+            problems[0]["account"].as_u64(),
+            problems[0]["path"].as_str()
+        ),
+        (Some(0), Some("0/2"))
+    );
+    assert_eq!(
+        problems[0]["reason"],
+        format!(
+            "coin {}:0 is 40000000 sat on chain, the file states 50000000",
+            txid(2)
+        )
+    );
+    assert_eq!(j["balances"]["BTC"]["onchain"], "1", "{json}");
+
+    // A coins file naming an address the manifest does not have (nor derives) is refused.
+    let stray = dir.path().join("stray.json");
+    let mut c = coins.clone();
+    c[wpkh(0, 9)] = coin(1, 0);
+    std::fs::write(&stray, c.to_string()).unwrap();
+    let args = package_args(&stray);
+    let (code, _, err) = cli(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!(
+            "--coins: address {} is not in the manifest",
+            wpkh(0, 9)
+        )),
+        "{err}"
+    );
+    // Coins that do not add up to an account address's balance are refused.
+    let off = dir.path().join("off.json");
+    let mut c = coins.clone();
+    c[wpkh(0, 1)][0]["amount_sat"] = 50_000_001.into();
+    std::fs::write(&off, c.to_string()).unwrap();
+    let args = package_args(&off);
+    let (code, _, err) = cli(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_ne!(code, 0, "{err}");
+    assert!(
+        err.contains("address at 0/1") && err.contains("the coins add up to 0.50000001 BTC"),
+        "{err}"
+    );
+}

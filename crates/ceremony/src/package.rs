@@ -34,6 +34,9 @@ pub enum PackageError {
         /// Why it has no usable signature.
         reason: String,
     },
+    /// The coins file names an address that is neither an entry's nor an account's.
+    #[error("--coins: address {0} is not in the manifest (neither an entry nor an address derived for an account)")]
+    UnknownCoins(String),
 }
 
 /// Options of `package`.
@@ -44,7 +47,7 @@ pub struct PackageOptions {
     /// The snapshot's `created_at` when the manifest has none (default: now).
     pub created_at: Option<String>,
     /// Bitcoin addresses' coins at the anchor (from the custody team's node or a file, see
-    /// [`read_coins_file`]), by address.
+    /// [`read_coins_file`]), by address: an entry's, or an account's derived address's.
     pub coins: std::collections::BTreeMap<String, Vec<por_attest_verify::snapshot::Coin>>,
 }
 
@@ -140,7 +143,7 @@ pub fn package(
     }
     let mut accounts = Vec::with_capacity(manifest.accounts.len());
     for spec in &manifest.accounts {
-        let (account, lacking) = match account_for(manifest, spec, &merged) {
+        let (account, lacking) = match account_for(manifest, spec, &merged, &opts.coins) {
             Ok(x) => x,
             Err(why) => {
                 missing.push(format!("  {}: {why}", spec.label()));
@@ -152,14 +155,21 @@ pub fn package(
             None => {
                 let keys = account.keys();
                 let outcome = verify_account(&ctx, &account, &keys);
+                let anchor = header.anchors.get(&account.chain).map(|a| a.height);
                 let bad_address = keys.as_ref().ok().and_then(|k| {
-                    check_addresses(Some(k), &account.chain, account.addresses.clone())
+                    check_addresses(Some(k), &account.chain, anchor, account.addresses.clone())
                         .into_iter()
-                        .find(|c| c.check != por_attest_verify::account::AddressCheck::Verified)
+                        .find(|c| {
+                            c.check != por_attest_verify::account::AddressCheck::Verified
+                                || c.balance_error.is_some()
+                        })
                 });
                 let reason = match (outcome.reason(), bad_address) {
                     (Some(r), _) => Some(r.to_string()),
-                    (None, Some(c)) => Some(format!("address at {}: {:?}", c.path, c.check)),
+                    (None, Some(c)) => Some(match c.balance_error {
+                        Some(e) => format!("address at {} ({}): {e}", c.path, c.address),
+                        None => format!("address at {}: {:?}", c.path, c.check),
+                    }),
                     (None, None) => None,
                 };
                 if let Some(reason) = reason {
@@ -175,6 +185,18 @@ pub fn package(
     }
     if !missing.is_empty() && !opts.allow_unsigned {
         return Err(PackageError::Missing(missing));
+    }
+    let listed: std::collections::BTreeSet<&str> = entries
+        .iter()
+        .map(|e| e.address.as_str())
+        .chain(
+            accounts
+                .iter()
+                .flat_map(|a| a.addresses.iter().map(|x| x.address.as_str())),
+        )
+        .collect();
+    if let Some(a) = opts.coins.keys().find(|a| !listed.contains(a.as_str())) {
+        return Err(PackageError::UnknownCoins(a.clone()));
     }
     Ok(Packaged {
         snapshot: Snapshot {
@@ -194,6 +216,7 @@ fn account_for(
     manifest: &Manifest,
     spec: &AccountSpec,
     merged: &MergedRecords,
+    coins: &std::collections::BTreeMap<String, Vec<por_attest_verify::snapshot::Coin>>,
 ) -> Result<(Account, Option<String>), String> {
     let record = |signer: &str, path: &bitcoin::bip32::DerivationPath| {
         merged
@@ -301,6 +324,7 @@ fn account_for(
         .zip(derived)
         .map(|(a, address)| AccountAddress {
             path: a.path.clone(),
+            coins: coins.get(&address).cloned().unwrap_or_default(),
             address,
             balance: a.balance.clone(),
         })

@@ -238,6 +238,7 @@ impl AccountGenerator {
                 path: kind.relative_path(i),
                 address: address_below(kind, &chains, i as u32),
                 balance: (i % 5 == 0).then(|| format!("{}.{:03}", i % 7, i % 1000)),
+                coins: Vec::new(),
             })
             .collect();
         Account {

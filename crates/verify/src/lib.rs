@@ -10,6 +10,7 @@ pub mod balance;
 pub mod bip322_proofs;
 pub mod chains;
 pub mod claim;
+pub mod coins;
 pub mod error;
 pub mod exchange;
 pub mod failure;

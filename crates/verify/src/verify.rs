@@ -233,6 +233,8 @@ fn check_batch(ctx: &SnapshotContext, raw: &snapshot::RawBatch) -> Result<Checke
 /// The account being split: what its address batches are checked with.
 struct OpenAccount {
     chain: String,
+    /// The chain's anchor height.
+    anchor: Option<u64>,
     keys: Option<Arc<AccountKeys>>,
 }
 
@@ -250,7 +252,7 @@ fn check_address_batch(acct: &OpenAccount, raw: &snapshot::RawBatch) -> Result<C
     }
     Ok(CheckedUnit::Addresses {
         first: raw.first_index,
-        items: account::check_addresses(acct.keys.as_deref(), &acct.chain, items),
+        items: account::check_addresses(acct.keys.as_deref(), &acct.chain, acct.anchor, items),
         canonical,
     })
 }
@@ -338,6 +340,7 @@ pub fn verify_parallel(path: &Path, opts: &VerifyOptions) -> Result<Option<Repor
                         let keys = a.keys();
                         open = Some(Arc::new(OpenAccount {
                             chain: a.chain.clone(),
+                            anchor: ctx.anchors.get(&a.chain).map(|x| x.height),
                             keys: keys.as_ref().ok().cloned().map(Arc::new),
                         }));
                         let ctx = ctx.clone();
@@ -593,10 +596,13 @@ pub fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, Inp
                 let addresses = std::mem::take(&mut a.addresses);
                 let keys = keys.ok();
                 let chain = a.chain.as_str();
+                let anchor = c.anchors.get(chain).map(|x| x.height);
                 let checked: Vec<Vec<account::CheckedAddress>> = pool.install(|| {
                     addresses
                         .par_chunks(ADDRESS_BATCH)
-                        .map(|chunk| account::check_addresses(keys.as_ref(), chain, chunk.to_vec()))
+                        .map(|chunk| {
+                            account::check_addresses(keys.as_ref(), chain, anchor, chunk.to_vec())
+                        })
                         .collect()
                 });
                 let mut first = 0u64;

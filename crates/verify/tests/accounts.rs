@@ -57,6 +57,7 @@ fn snapshot() -> Snapshot {
                     path: "1/2".into(),
                     address: address_below(*k, &change, 2),
                     balance: None,
+                    coins: Vec::new(),
                 });
             }
             a
@@ -557,4 +558,68 @@ fn an_okx_export_says_it_leaves_the_accounts_out() {
         (summary.written, summary.accounts_skipped),
         (0, KINDS.len())
     );
+}
+
+/// An account address's coins at the anchor, offline, on both reading paths (parallel and
+/// streaming): adding up to its balance they verify and reach its claim; adding up to
+/// something else, or created after the anchor, they fail that address (`invalid-balance`).
+#[test]
+fn an_account_address_lists_its_coins() {
+    use por_attest_verify::snapshot::Coin;
+    use por_attest_verify::verify::{verify_parallel, verify_streaming};
+    let mut s = snapshot();
+    let w = of(AccountKind::Bitcoin(ScriptType::P2wpkh));
+    let anchor = s.header.anchors["BTC"].height;
+    let coin = |vout: u32, sat: u64, height: u64| Coin {
+        txid: "4a".repeat(32),
+        vout,
+        amount_sat: sat,
+        height,
+        block_hash: "00".repeat(32),
+        spent: None,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let run = |s: &Snapshot| {
+        let p = dir.path().join("coins.json");
+        std::fs::write(&p, s.to_file_bytes()).unwrap();
+        let opts = VerifyOptions {
+            threads: 2,
+            progress: false,
+            claims: true,
+        };
+        let fast = verify_parallel(&p, &opts)
+            .unwrap()
+            .expect("the parallel path takes it");
+        let slow = verify_streaming(&p, &opts).unwrap();
+        assert_eq!(fast, slow);
+        slow
+    };
+    let a = &mut s.accounts[w].addresses[2];
+    a.balance = Some("0.75".into());
+    a.coins = vec![coin(0, 50_000_000, anchor), coin(1, 25_000_000, anchor - 9)];
+    let r = run(&s);
+    assert_eq!(r.result, "verified", "{}", r.to_human());
+    let claim = r
+        .claims
+        .iter()
+        .find(|c| c.account == Some(w as u64) && c.path.as_deref() == Some("0/2"))
+        .unwrap();
+    assert_eq!(claim.coins, s.accounts[w].addresses[2].coins);
+    let reason = |r: &Report| {
+        assert_eq!(r.failed, 1, "{}", r.to_human());
+        let p = &r.problems[0];
+        assert_eq!(
+            (p.account, p.path.as_deref()),
+            (Some(w as u64), Some("0/2"))
+        );
+        assert_eq!(p.code, "invalid-balance");
+        p.reason.clone()
+    };
+    s.accounts[w].addresses[2].coins[1].amount_sat += 1;
+    assert_eq!(
+        reason(&run(&s)),
+        "field `coins`: the coins add up to 0.75000001 BTC, the balance states 0.75"
+    );
+    s.accounts[w].addresses[2].coins[1] = coin(1, 25_000_000, anchor + 1);
+    assert!(reason(&run(&s)).contains("after the anchor"));
 }

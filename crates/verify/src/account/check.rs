@@ -9,10 +9,11 @@ use super::{Account, AccountAddress, AccountKeyError};
 use crate::balance::parse_balance;
 use crate::chains::ChainFamily;
 use crate::claim::Claim;
+use crate::coins::check_coins;
 use crate::message::MessageFields;
 use crate::report::{AccountRecord, AddressFailure, Failure, FailureCode as C, Outcome, Report};
 use crate::schemes::{self, SchemeError};
-use crate::snapshot::SignatureRecord;
+use crate::snapshot::{Coin, SignatureRecord};
 use crate::verify::SnapshotContext;
 use bigdecimal::BigDecimal;
 use bitcoin::secp256k1::PublicKey;
@@ -202,15 +203,20 @@ pub struct CheckedAddress {
     pub key: u128,
     /// The stated balance, when there is one and it is well-formed.
     pub balance: Option<BigDecimal>,
-    /// Why the stated balance is refused (the address then fails, `invalid-balance`).
+    /// Why the stated balance (or the coins that make it) is refused (the address then
+    /// fails, `invalid-balance`).
     pub balance_error: Option<String>,
+    /// Bitcoin: the coins listed at the anchor.
+    pub coins: Vec<Coin>,
 }
 
-/// Checks consecutive addresses of one account (on a worker thread). Without usable keys the
+/// Checks consecutive addresses of one account (on a worker thread), anchored at
+/// `anchor_height` (their coins must be created at or below it). Without usable keys the
 /// account fails as a whole ([`verify_account`] says why), so no address is derived.
 pub fn check_addresses(
     keys: Option<&AccountKeys>,
     chain: &str,
+    anchor_height: Option<u64>,
     items: Vec<AccountAddress>,
 ) -> Vec<CheckedAddress> {
     let mut deriver = keys.map(Deriver::new);
@@ -237,6 +243,11 @@ pub fn check_addresses(
                 }
                 None => None,
             };
+            if !a.coins.is_empty() && check == AddressCheck::Verified && balance_error.is_none() {
+                // Without an anchor the account fails as a whole; its height bounds nothing.
+                let anchor = anchor_height.unwrap_or(u64::MAX);
+                balance_error = check_coins(&a.coins, chain, a.balance.as_deref(), anchor).err();
+            }
             CheckedAddress {
                 key: crate::verify::address_key(chain, &a.address),
                 path: a.path,
@@ -244,6 +255,7 @@ pub fn check_addresses(
                 check,
                 balance,
                 balance_error,
+                coins: a.coins,
             }
         })
         .collect()
@@ -295,7 +307,7 @@ impl AccountTally {
     }
 
     /// Adds the next address; `duplicate_of` says where the same address was listed before.
-    pub fn add(&mut self, c: CheckedAddress, duplicate_of: Option<String>) {
+    pub fn add(&mut self, mut c: CheckedAddress, duplicate_of: Option<String>) {
         self.record.addresses += 1;
         let ok = duplicate_of.is_none()
             && c.check == AddressCheck::Verified
@@ -321,7 +333,7 @@ impl AccountTally {
                 height: *height,
                 status: if ok { "verified" } else { "failed" },
                 owners: Vec::new(),
-                coins: Vec::new(),
+                coins: std::mem::take(&mut c.coins),
             });
         }
         let failure = match (duplicate_of, c.check) {

@@ -42,6 +42,10 @@ pub struct AccountAddress {
     /// Balance at the anchor, as a decimal string in the chain's main unit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balance: Option<String>,
+    /// Bitcoin: the address's coins at the anchor (as an entry's `coins`); absent when not
+    /// listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coins: Vec<crate::snapshot::Coin>,
 }
 
 /// An account entry of a snapshot (format version 2): an extended key or a multisig
@@ -138,11 +142,13 @@ mod tests {
                     path: "0/0".into(),
                     address: "a".into(),
                     balance: Some("1.5".into()),
+                    coins: Vec::new(),
                 },
                 AccountAddress {
                     path: "0/1".into(),
                     address: "b".into(),
                     balance: None,
+                    coins: Vec::new(),
                 },
             ],
         };

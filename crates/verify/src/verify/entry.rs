@@ -61,52 +61,6 @@ pub fn entry_balance(e: &Entry) -> Option<bigdecimal::BigDecimal> {
     parse_balance(e.balance.as_deref()?, &e.chain, Some(decimals)).ok()
 }
 
-/// A Bitcoin entry's coins at the anchor, offline: well-formed ids, created at or below the
-/// anchor, no coin twice, adding up to the stated balance.
-fn check_coins(e: &Entry, family: ChainFamily, anchor: &Anchor) -> Result<(), String> {
-    if family != ChainFamily::Bitcoin {
-        return Err("field `coins`: only Bitcoin entries list coins".into());
-    }
-    let hex64 = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
-    let mut seen = std::collections::BTreeSet::new();
-    let mut total: u128 = 0;
-    for (i, c) in e.coins.iter().enumerate() {
-        let bad = |what: &str| Err(format!("field `coins` [{i}]: {what}"));
-        if !hex64(&c.txid) {
-            return bad("`txid` is not 64 hex digits");
-        }
-        if !hex64(&c.block_hash) {
-            return bad("`block_hash` is not 64 hex digits");
-        }
-        if c.height > anchor.height {
-            return bad(&format!(
-                "created at height {}, after the anchor {}",
-                c.height, anchor.height
-            ));
-        }
-        if let Some(s) = &c.spent {
-            if !hex64(&s.txid) || !hex64(&s.block_hash) {
-                return bad("`spent` needs a 64-hex `txid` and `block_hash`");
-            }
-        }
-        if !seen.insert((c.txid.to_ascii_lowercase(), c.vout)) {
-            return bad(&format!("{}:{} is listed twice", c.txid, c.vout));
-        }
-        total += u128::from(c.amount_sat);
-    }
-    if let Some(b) = e.balance.as_deref() {
-        let stated = parse_balance(b, &e.chain, Some(8)).map_err(|x| x.to_string())?;
-        let summed = crate::balance::from_base_units(&bigdecimal::BigDecimal::from(total), 8);
-        if stated != summed {
-            return Err(format!(
-                "field `coins`: the coins add up to {} BTC, the balance states {b}",
-                crate::balance::plain(&summed)
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// Whether a (Bitcoin) entry's only proof is legacy signed messages on an address that is not
 /// P2PKH: what the report lists as legacy (BIP-322 allows the legacy format for P2PKH only).
 pub fn is_legacy_proof(e: &Entry) -> bool {
@@ -159,7 +113,7 @@ fn check_entry(ctx: &SnapshotContext, e: &Entry) -> Result<(), Problem> {
         }
     }
     if !e.coins.is_empty() {
-        check_coins(e, family, anchor)
+        crate::coins::check_coins(&e.coins, &e.chain, e.balance.as_deref(), anchor.height)
             .map_err(|r| Problem::Failed(Failure::new(C::InvalidBalance, r)))?;
     }
     let template = match &ctx.template {
