@@ -9,10 +9,17 @@
 //! `POR_ATTEST_NODE_CONCURRENCY` (default 8), checking that every address verified. Prints
 //! wall time and calls per second for each. No timed asserts. Without ganache it says why and
 //! stops.
+//!
+//! First, Bitcoin: `POR_ATTEST_BTC_COINS` (default 20000) coins, one address each, proven
+//! through the Bitcoin Core client with `--node-batch` 100 and 1 against a **loopback server
+//! answering canned data** (`tests/support/loopback.rs`), not a node: the figures measure the
+//! client and its batching (HTTP requests saved), not a node's lookups.
 
 mod common;
 #[path = "../tests/support/ganache.rs"]
 mod ganache;
+#[path = "../tests/support/loopback.rs"]
+mod loopback;
 use common::{env_num, label};
 
 use por_attest::claim::Claim;
@@ -21,6 +28,7 @@ use por_attest::reserves::{check_on_chain, NodeOptions, Nodes};
 use std::time::Instant;
 
 fn main() {
+    bitcoin_core_loopback();
     let g = match ganache::Ganache::start() {
         Ok(g) => g,
         Err(why) => {
@@ -103,6 +111,80 @@ fn main() {
             label(n),
             calls / wall,
             (calls / batch as f64).ceil() / wall
+        );
+    }
+}
+
+/// Bitcoin Core's client against the loopback lookalike: coins proven per second, batched and
+/// not (see the module doc: canned answers, not a node).
+fn bitcoin_core_loopback() {
+    use loopback::{FakeChain, FakeTx, Server};
+    let n = env_num("POR_ATTEST_BTC_COINS").unwrap_or(20_000);
+    let concurrency = env_num("POR_ATTEST_NODE_CONCURRENCY").unwrap_or(8) as usize;
+    let (anchor, address) = (925_000u64, "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu");
+    // One transaction per coin, a hundred coins to a block.
+    let height = |k: u64| anchor - 1 - k / 100;
+    let chain = FakeChain {
+        tip: anchor + 6,
+        anchor: (anchor, "00".repeat(32)),
+        txs: (0..n)
+            .map(|k| FakeTx::new(k, height(k), &[(address, 10_000)], &[]))
+            .collect(),
+        ..FakeChain::default()
+    };
+    let mut base = Report::new("bench", "por-attest-snapshot");
+    base.stated_anchors.insert(
+        "BTC".into(),
+        por_attest::snapshot::Anchor {
+            height: anchor,
+            block_hash: chain.block_hash(anchor),
+        },
+    );
+    for k in 0..n {
+        base.record(k, None, "BTC", address, Outcome::Verified);
+        base.claims.push(Claim {
+            entry: Some(k),
+            line: None,
+            account: None,
+            path: None,
+            chain: "BTC".into(),
+            node_chain: "BTC".into(),
+            asset: "BTC".into(),
+            address: address.into(),
+            balance: Some("0.0001".parse().unwrap()),
+            height: Some(anchor),
+            status: "verified",
+            owners: Vec::new(),
+            coins: vec![chain.coin(k, 0, 10_000, height(k))],
+        });
+    }
+    base.finish(false);
+    let server = Server::bitcoin_core(std::sync::Arc::new(chain));
+    let mut nodes = Nodes::default();
+    nodes.add_arg(&format!("BTC={}", server.url)).unwrap();
+    println!(
+        "reserves_node: {n} Bitcoin coins against a loopback server answering canned Bitcoin \
+         Core data (not a node), concurrency {concurrency}"
+    );
+    for batch in [100usize, 1] {
+        let mut r = base.clone();
+        server.reset_requests();
+        let t0 = Instant::now();
+        let opts = NodeOptions {
+            concurrency,
+            batch,
+            ..NodeOptions::default()
+        };
+        check_on_chain(&mut r, &nodes, &opts).unwrap();
+        let wall = t0.elapsed().as_secs_f64();
+        assert_eq!((r.verified, r.failed), (n, 0), "every coin proven");
+        let requests = server.requests() as f64;
+        println!(
+            "reserves-btc-loopback-{}: batch {batch:>3}: {wall:.2} s wall, {:.0} coins/s, \
+             {requests:.0} HTTP requests ({:.0}/s)",
+            label(n),
+            n as f64 / wall,
+            requests / wall
         );
     }
 }

@@ -654,8 +654,7 @@ fn account_addresses_coins_are_packaged_and_proven_on_a_node() {
             ),
             FakeTx::new(2, created, &[(&wpkh(0, 2), 40_000_000)], &[]),
         ],
-        garbage: None,
-        pruned_below: 0,
+        ..FakeChain::default()
     };
     let coin = |tx: u64, vout: u32| {
         serde_json::json!([{

@@ -43,8 +43,7 @@ fn chain(s: &Snapshot, tip: u64) -> FakeChain {
             tx(5, 924_000, &[(a[4], 5_000_000)], &[]),
             tx(6, 924_800, &[(elsewhere, 4_990_000)], &[(5, 0)]),
         ],
-        garbage: None,
-        pruned_below: 0,
+        ..FakeChain::default()
     }
 }
 

@@ -157,8 +157,9 @@ impl FakeTx {
 }
 
 /// A small consistent chain: blocks 0..=`tip`, the block at `anchor.0` has hash `anchor.1`,
-/// the others a hash made of their height; and its transactions.
-#[derive(Debug, Clone)]
+/// the others a hash made of their height; and its transactions (not to be changed once
+/// the chain has been asked about them: the lookups are indexed on first use).
+#[derive(Debug, Clone, Default)]
 pub struct FakeChain {
     /// The tip's height.
     pub tip: u64,
@@ -170,6 +171,15 @@ pub struct FakeChain {
     pub garbage: Option<String>,
     /// Bitcoin Core: blocks below this height are pruned (their transactions unavailable).
     pub pruned_below: u64,
+    /// By lower-case txid: its position; by spent output: the spender's position and input.
+    pub index: std::sync::OnceLock<Index>,
+}
+
+/// [`FakeChain`]'s lookups.
+#[derive(Debug, Clone, Default)]
+pub struct Index {
+    txs: std::collections::HashMap<String, usize>,
+    spends: std::collections::HashMap<(String, u32), (usize, usize)>,
 }
 
 /// A transaction id made of `n`.
@@ -208,19 +218,29 @@ impl FakeChain {
         }
     }
 
+    fn index(&self) -> &Index {
+        self.index.get_or_init(|| {
+            let mut x = Index::default();
+            for (n, t) in self.txs.iter().enumerate() {
+                x.txs.insert(t.txid.to_ascii_lowercase(), n);
+                for (k, (i, v)) in t.inputs.iter().enumerate() {
+                    x.spends.insert((i.to_ascii_lowercase(), *v), (n, k));
+                }
+            }
+            x
+        })
+    }
+
     /// The transaction `id`.
     pub fn tx(&self, id: &str) -> Option<&FakeTx> {
-        self.txs.iter().find(|t| t.txid.eq_ignore_ascii_case(id))
+        let n = *self.index().txs.get(&id.to_ascii_lowercase())?;
+        Some(&self.txs[n])
     }
 
     /// The transaction spending `id:vout`, and the input's index.
     pub fn spender(&self, id: &str, vout: u32) -> Option<(&FakeTx, usize)> {
-        self.txs.iter().find_map(|t| {
-            t.inputs
-                .iter()
-                .position(|(i, v)| i.eq_ignore_ascii_case(id) && *v == vout)
-                .map(|k| (t, k))
-        })
+        let (n, k) = *self.index().spends.get(&(id.to_ascii_lowercase(), vout))?;
+        Some((&self.txs[n], k))
     }
 
     /// Bitcoin Core's answer to `method(params)`: the result, or (code, message).

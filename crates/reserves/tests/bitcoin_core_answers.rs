@@ -41,8 +41,8 @@ fn chain() -> FakeChain {
         tip: ANCHOR_HEIGHT + 25,
         anchor: (ANCHOR_HEIGHT, ANCHOR.into()),
         txs,
-        garbage: None,
         pruned_below: 1_000,
+        ..FakeChain::default()
     }
 }
 
