@@ -142,21 +142,9 @@ fn bitcoin_core_loopback() {
     );
     for k in 0..n {
         base.record(k, None, "BTC", address, Outcome::Verified);
-        base.claims.push(Claim {
-            entry: Some(k),
-            line: None,
-            account: None,
-            path: None,
-            chain: "BTC".into(),
-            node_chain: "BTC".into(),
-            asset: "BTC".into(),
-            address: address.into(),
-            balance: Some("0.0001".parse().unwrap()),
-            height: Some(anchor),
-            status: "verified",
-            owners: Vec::new(),
-            coins: vec![chain.coin(k, 0, 10_000, height(k))],
-        });
+        let coins = vec![chain.coin(k, 0, 10_000, height(k))];
+        base.claims
+            .push(loopback::btc_claim(k, address, coins, "0.0001", anchor));
     }
     base.finish(false);
     let server = Server::bitcoin_core(std::sync::Arc::new(chain));

@@ -7,6 +7,7 @@
 //! requests it serves, and stops when dropped.
 #![allow(dead_code)]
 
+use por_attest_verify::claim::Claim;
 use por_attest_verify::snapshot::Coin;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -180,6 +181,26 @@ pub struct FakeChain {
 pub struct Index {
     txs: std::collections::HashMap<String, usize>,
     spends: std::collections::HashMap<(String, u32), (usize, usize)>,
+}
+
+/// The claim of entry `entry` (verified offline) that `address` holds `coins` at the anchor
+/// `height`, stating `balance` BTC.
+pub fn btc_claim(entry: u64, address: &str, coins: Vec<Coin>, balance: &str, height: u64) -> Claim {
+    Claim {
+        entry: Some(entry),
+        line: None,
+        account: None,
+        path: None,
+        chain: "BTC".into(),
+        node_chain: "BTC".into(),
+        asset: "BTC".into(),
+        address: address.into(),
+        balance: Some(balance.parse().unwrap()),
+        height: Some(height),
+        status: "verified",
+        owners: Vec::new(),
+        coins,
+    }
 }
 
 /// A transaction id made of `n`.

@@ -9,9 +9,8 @@
 #[path = "../../../tests/support/loopback.rs"]
 mod loopback;
 
-use loopback::{txid, FakeChain, FakeTx, Server};
+use loopback::{btc_claim, txid, FakeChain, FakeTx, Server};
 use por_attest_reserves::{check_on_chain, NodeError, NodeOptions, Nodes};
-use por_attest_verify::claim::Claim;
 use por_attest_verify::report::{Outcome, Report};
 use por_attest_verify::snapshot::{Anchor, Coin, Spend};
 use std::sync::Arc;
@@ -71,29 +70,11 @@ fn report(claims: Vec<(Vec<Coin>, &str)>) -> Report {
     );
     for (i, (coins, balance)) in claims.into_iter().enumerate() {
         r.record(i as u64, None, "BTC", ADDR, Outcome::Verified);
-        r.claims.push(claim(i as u64, coins, balance));
+        r.claims
+            .push(btc_claim(i as u64, ADDR, coins, balance, ANCHOR_HEIGHT));
     }
     r.finish(false);
     r
-}
-
-/// The claim of entry `entry` (at ADDR, verified offline) to hold `coins`, stating `balance`.
-fn claim(entry: u64, coins: Vec<Coin>, balance: &str) -> Claim {
-    Claim {
-        entry: Some(entry),
-        line: None,
-        account: None,
-        path: None,
-        chain: "BTC".into(),
-        node_chain: "BTC".into(),
-        asset: "BTC".into(),
-        address: ADDR.into(),
-        balance: Some(balance.parse().unwrap()),
-        height: Some(ANCHOR_HEIGHT),
-        status: "verified",
-        owners: Vec::new(),
-        coins,
-    }
 }
 
 fn nodes(url: &str) -> Nodes {
