@@ -57,6 +57,7 @@ fn check(kind: NodeKind, url: &str, auth: Auth) {
     let asking = Asking {
         batch: 100,
         concurrency: 2,
+        progress: false,
     };
     let out = rt
         .block_on(check_claims(kind, &client, &r, &[0], asking))

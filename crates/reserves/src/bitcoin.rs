@@ -356,9 +356,9 @@ impl Calls {
 async fn core_facts(
     client: &Client,
     coins: &[&Coin],
-    batch: usize,
-    concurrency: usize,
+    asking: Asking,
 ) -> Result<Vec<Facts>, NodeError> {
+    let (batch, concurrency) = (asking.batch, asking.concurrency);
     let mut first = Calls::default();
     let ids: Vec<[usize; 3]> = coins
         .iter()
@@ -370,7 +370,10 @@ async fn core_facts(
             ]
         })
         .collect();
-    let a = client.batches(&first.calls, batch, concurrency).await?;
+    let bar = progress(asking.progress, first.calls.len(), "calls");
+    let a = client
+        .batches(&first.calls, batch, concurrency, &bar)
+        .await?;
     let mut second = Calls::default();
     let spend_ids: Vec<Option<[usize; 2]>> = coins
         .iter()
@@ -383,7 +386,11 @@ async fn core_facts(
             _ => None,
         })
         .collect();
-    let b = client.batches(&second.calls, batch, concurrency).await?;
+    bar.inc_length(second.calls.len() as u64);
+    let b = client
+        .batches(&second.calls, batch, concurrency, &bar)
+        .await?;
+    bar.finish_and_clear();
     coins
         .iter()
         .zip(ids.iter().zip(&spend_ids))
@@ -455,6 +462,19 @@ pub struct Asking {
     pub batch: usize,
     /// HTTP requests in flight at once.
     pub concurrency: usize,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// A progress bar over `total` requests or calls (`unit`), shown when asked.
+fn progress(show: bool, total: usize, unit: &str) -> indicatif::ProgressBar {
+    por_attest_verify::verify::styled_bar(
+        show && total > 0,
+        total as u64,
+        &format!(
+            "asking the Bitcoin node {{bar:40}} {{pos}}/{{len}} {unit} {{per_sec}} ETA {{eta}}"
+        ),
+    )
 }
 
 /// What the node says of each Bitcoin claim (indices into `report.claims`): the outcome, and
@@ -476,12 +496,20 @@ pub async fn check_claims(
         .collect();
     let facts = match kind {
         NodeKind::Esplora => {
-            stream::iter(coins.iter().map(|c| esplora_facts(client, c)))
+            let bar = progress(asking.progress, coins.len(), "coins");
+            let asked = coins.iter().map(|c| async {
+                let f = esplora_facts(client, c).await;
+                bar.inc(1);
+                f
+            });
+            let facts = stream::iter(asked)
                 .buffered(asking.concurrency.max(1))
                 .try_collect()
-                .await?
+                .await?;
+            bar.finish_and_clear();
+            facts
         }
-        _ => core_facts(client, &coins, asking.batch, asking.concurrency).await?,
+        _ => core_facts(client, &coins, asking).await?,
     };
     let mut facts = facts.into_iter();
     Ok(claims

@@ -47,6 +47,7 @@ impl NodeOptions {
         bitcoin::Asking {
             batch: self.batch,
             concurrency: self.concurrency,
+            progress: self.progress,
         }
     }
 }

@@ -299,16 +299,22 @@ impl Client {
     }
 
     /// Many JSON-RPC calls, `batch` to an HTTP request (1: each call alone), up to
-    /// `concurrency` requests in flight: one answer per call, in order. Any request the
-    /// endpoint cannot serve stops the rest.
+    /// `concurrency` requests in flight, `bar` advanced by the calls answered: one answer per
+    /// call, in order. Any request the endpoint cannot serve stops the rest.
     pub async fn batches(
         &self,
         calls: &[(String, Value)],
         batch: usize,
         concurrency: usize,
+        bar: &indicatif::ProgressBar,
     ) -> Result<Vec<Result<Value, RpcError>>, NodeError> {
         use futures_util::stream::{self, StreamExt, TryStreamExt};
-        let parts: Vec<Vec<_>> = stream::iter(calls.chunks(batch.max(1)).map(|c| self.batch(c)))
+        let requests = calls.chunks(batch.max(1)).map(|c| async move {
+            let r = self.batch(c).await;
+            bar.inc(c.len() as u64);
+            r
+        });
+        let parts: Vec<Vec<_>> = stream::iter(requests)
             .buffered(concurrency.max(1))
             .try_collect()
             .await?;
