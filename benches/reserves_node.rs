@@ -61,6 +61,7 @@ fn main() {
                 chain: "ETH".into(),
                 node_chain: "ETH".into(),
                 asset: "ETH".into(),
+                token: None,
                 address,
                 balance: Some(balance.parse().unwrap()),
                 height: Some(anchor),

@@ -61,6 +61,40 @@ fn nodes(url: &str) -> Nodes {
     n
 }
 
+/// An ETH entry for `address` stating `balance`, signed by the test keys `signers` (their
+/// index, and for a contract wallet the owner address each signs as).
+fn eth_entry(
+    header: &por_attest::snapshot::Header,
+    address: &str,
+    balance: &str,
+    signers: &[(u32, Option<&str>)],
+) -> Entry {
+    let message = render_for(header, "ETH", address);
+    Entry {
+        chain: "ETH".into(),
+        network: Network::Mainnet,
+        address: address.to_string(),
+        script_type: None,
+        wallet: Some("cold".into()),
+        balance: Some(balance.to_string()),
+        signatures: signers
+            .iter()
+            .map(|(i, owner)| SignatureRecord {
+                scheme: Scheme::Eip191.into(),
+                signature: sign_eip191(&secret(*i), message.as_bytes()),
+                signer: None,
+                owner: owner.map(str::to_string),
+            })
+            .collect(),
+        message,
+        threshold: None,
+        script: None,
+        coins: Vec::new(),
+        tokens: Vec::new(),
+        contract_wallet: None,
+    }
+}
+
 /// A snapshot of ETH entries for the funded accounts 0..n, anchored at `height` with
 /// `block_hash`, each stating `balances[i]` (ETH).
 fn snapshot(height: u64, block_hash: &str, addresses: &[String], balances: &[String]) -> Snapshot {
@@ -73,27 +107,7 @@ fn snapshot(height: u64, block_hash: &str, addresses: &[String], balances: &[Str
         .iter()
         .zip(balances)
         .enumerate()
-        .map(|(i, (a, b))| {
-            let message = render_for(&header, "ETH", a);
-            let signature = sign_eip191(&secret(i as u32), message.as_bytes());
-            Entry {
-                chain: "ETH".into(),
-                network: Network::Mainnet,
-                address: a.clone(),
-                script_type: None,
-                wallet: Some("cold".into()),
-                balance: Some(b.clone()),
-                message,
-                signatures: vec![SignatureRecord {
-                    scheme: Scheme::Eip191.into(),
-                    signature,
-                    signer: None,
-                }],
-                threshold: None,
-                script: None,
-                coins: Vec::new(),
-            }
-        })
+        .map(|(i, (a, b))| eth_entry(&header, a, b, &[(i as u32, None)]))
         .collect();
     Snapshot {
         header,
@@ -381,6 +395,133 @@ fn tokens_and_safes_against_the_node() {
     std::fs::write(&path, file(&rows[1])).unwrap();
     let r = verify_with(&path, &n, &NodeOptions::default()).unwrap();
     assert_eq!(r.result, "verified", "{}", r.to_human());
+}
+
+/// Our own snapshot's entries: an address naming its token contract, and Safes whose owners
+/// signed (each signature naming its owner), checked at the anchor while funds move after it.
+#[test]
+fn our_entries_name_their_token_contracts_and_safes() {
+    let Some(g) = start() else { return };
+    let a = g.accounts();
+    let token = deploy_erc20(&g, &a[0], 1_000_000 * 10u128.pow(18));
+    transfer_token(
+        &g,
+        &token,
+        &a[0],
+        &a[1],
+        1234 * 10u128.pow(18) + 5 * 10u128.pow(17),
+    );
+    let owners: Vec<String> = a[2..5].to_vec();
+    let safe2 = deploy_safe(&g, &a[0], &owners, 2);
+    let safe3 = deploy_safe(&g, &a[0], &owners, 3);
+    for s in [&safe2, &safe3] {
+        g.send(json!({"from": a[0], "to": s, "value": "0x2b5e3af16b1880000"}));
+    }
+    let anchor = g.height();
+    let hash = g.block_hash(anchor);
+    let holder_wei = g.balance_at(&a[1], anchor);
+    let safe_wei = g.balance_at(&safe2, anchor);
+    // After the anchor, tokens and ether move.
+    transfer_token(&g, &token, &a[1], &a[7], 10u128.pow(18));
+    g.send(json!({"from": a[0], "to": safe2, "value": "0xde0b6b3a7640000"}));
+
+    let header = test_header("Ganache Exchange", "2026-12", &[("ETH", anchor, &hash)]);
+    let holding = |decimals: u32, balance: &str| por_attest::snapshot::TokenHolding {
+        asset: "TUSD".into(),
+        contract: token.clone(),
+        decimals,
+        balance: balance.into(),
+    };
+    let safe = |address: &str, signers: &[(u32, Option<&str>)]| {
+        let mut e = eth_entry(&header, address, &eth(&safe_wei), signers);
+        e.contract_wallet = Some(por_attest::snapshot::ContractWallet::Safe);
+        e
+    };
+    let mut holder = eth_entry(&header, &a[1], &eth(&holder_wei), &[(1, None)]);
+    holder.tokens = vec![holding(18, "1234.5")];
+    let entries = vec![
+        holder.clone(),
+        safe(&safe2, &[(2, Some(&owners[0])), (3, Some(&owners[1]))]),
+        safe(&safe3, &[(2, Some(&owners[0])), (4, Some(&owners[2]))]),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.json");
+    let write = |entries: Vec<Entry>| {
+        let s = Snapshot {
+            header: header.clone(),
+            entries,
+            accounts: Vec::new(),
+        };
+        std::fs::write(&path, s.to_file_bytes()).unwrap();
+    };
+    write(entries.clone());
+
+    // Offline: the holder verifies, its token in the totals; the Safes are unsupported.
+    let offline = verify_file(&path, &file_options(false)).unwrap();
+    assert_eq!(
+        (offline.verified, offline.unsupported, offline.failed),
+        (1, 2, 0),
+        "{}",
+        offline.to_human()
+    );
+    assert_eq!(offline.result, "incomplete");
+    assert!(offline.problems[0].reason.starts_with(&format!(
+        "Safe contract wallet: owner signatures valid for {}, {}",
+        owners[0], owners[1]
+    )));
+    assert_eq!(offline.balances["ETH TUSD"].stated.to_string(), "1234.5");
+
+    // Against the node: the token balance at the anchor, the 2-of-3 Safe verified, the 3-of-3
+    // one with two signatures failed.
+    let n = nodes(&g.url);
+    let r = verify_with(&path, &n, &NodeOptions::default()).unwrap();
+    let human = r.to_human();
+    let problem = |entry: u64| r.problems.iter().find(|p| p.entry == Some(entry));
+    assert!(problem(0).is_none(), "{human}");
+    assert!(problem(1).is_none(), "{human}");
+    let p = problem(2).expect("the 3-of-3 Safe");
+    assert_eq!((p.status, p.code), ("failed", "below-threshold"), "{human}");
+    assert_eq!(r.verified, 2, "{human}");
+    let t = &r.balances["ETH TUSD"];
+    assert_eq!((t.onchain_addresses, t.mismatches), (1, 0), "{human}");
+    assert_eq!(t.onchain.as_ref(), Some(&t.stated));
+
+    // The token stated with other decimals than its contract's, or off by one unit: the
+    // holder fails, naming the token.
+    let mut wrong = holder.clone();
+    wrong.tokens = vec![holding(6, "1234.5")];
+    let mut off = holder.clone();
+    off.tokens = vec![holding(18, "1234.500000000000000001")];
+    // An outsider signing as the Safe's owner: not one of its owners at the anchor.
+    let outsider = safe(&safe2, &[(2, Some(&owners[0])), (6, Some(&a[6]))]);
+    write(vec![wrong, off, outsider]);
+    let r = verify_with(&path, &n, &NodeOptions::default()).unwrap();
+    let human = r.to_human();
+    let codes: Vec<(Option<u64>, &str)> = r.problems.iter().map(|p| (p.entry, p.code)).collect();
+    assert_eq!(
+        codes,
+        [
+            (Some(0), "token-mismatch"),
+            (Some(1), "balance-mismatch"),
+            (Some(2), "not-owner")
+        ],
+        "{human}"
+    );
+    assert_eq!(
+        r.problems[0].reason,
+        format!(
+            "token TUSD at {token}: the file states 6 decimals, the contract's decimals() is 18 \
+             at height {anchor}"
+        )
+    );
+    assert!(
+        r.problems[1]
+            .reason
+            .starts_with("balance: the file states 1234.500000000000000001 TUSD"),
+        "{}",
+        r.problems[1].reason
+    );
+    assert_eq!(r.result, "failed");
 }
 
 /// A loopback server answering every connection with `reply` (or never, for `None`).

@@ -142,6 +142,7 @@ fn claim(entry: u64, coins: Vec<Coin>, balance: &str) -> Claim {
         chain: "BTC".into(),
         node_chain: "BTC".into(),
         asset: "BTC".into(),
+        token: None,
         address: ADDR.into(),
         balance: Some(balance.parse().unwrap()),
         height: Some(925_000),

@@ -26,6 +26,9 @@ pub struct Claim {
     pub node_chain: String,
     /// The asset: the chain's native one (its ticker), or a token label (`USDT`).
     pub asset: String,
+    /// The token contract the file names for a token asset (our entries' `tokens`); `None`
+    /// for a native asset, or a token the node side finds in its token table (OKX coins).
+    pub token: Option<ClaimToken>,
     /// The address.
     pub address: String,
     /// The stated balance, in the asset's main unit.
@@ -40,6 +43,15 @@ pub struct Claim {
     pub owners: Vec<String>,
     /// Bitcoin: the coins the file lists for the address at the anchor.
     pub coins: Vec<crate::snapshot::Coin>,
+}
+
+/// A token contract as the file names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimToken {
+    /// The contract (0x-hex).
+    pub contract: String,
+    /// The decimals the file states (the contract's `decimals()` must agree).
+    pub decimals: u32,
 }
 
 /// What a node said of one claim.

@@ -316,6 +316,7 @@ impl AccountTally {
                 chain: self.record.chain.clone(),
                 node_chain: self.record.chain.clone(),
                 asset: self.record.chain.clone(),
+                token: None,
                 address: c.address.clone(),
                 balance: c.balance.clone(),
                 height: *height,

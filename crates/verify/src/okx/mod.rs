@@ -155,6 +155,7 @@ impl Collect<RowExtra> for OkxCollect {
                 chain: c.label.clone(),
                 node_chain: chain,
                 asset,
+                token: None,
                 address: c.address.clone(),
                 balance: amount,
                 height,
