@@ -432,7 +432,17 @@ pub(crate) fn read_csv(text: &str, file: &Path) -> Result<Vec<CsvRow>, InputErro
 /// Writes addresses as CSV with every column of [`CSV_COLUMNS`].
 pub(crate) fn write_csv(addresses: &[RawAddress]) -> String {
     let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
-    w.write_record(CSV_COLUMNS).expect("write to Vec");
+    // The contract-wallet and token columns only when a row has them: other files keep the
+    // columns they always had.
+    let extended = addresses
+        .iter()
+        .any(|a| a.tokens.is_some() || a.contract_wallet.is_some() || a.owners.is_some());
+    let columns = if extended {
+        CSV_COLUMNS.len()
+    } else {
+        CSV_COLUMNS.len() - 3
+    };
+    w.write_record(&CSV_COLUMNS[..columns]).expect("write to Vec");
     let opt = |o: &Option<String>| o.clone().unwrap_or_default();
     let optb = |o: Option<bool>| o.map(|b| b.to_string()).unwrap_or_default();
     for a in addresses {
@@ -466,7 +476,7 @@ pub(crate) fn write_csv(addresses: &[RawAddress]) -> String {
                 .map(format_owners_cell)
                 .unwrap_or_default(),
         ];
-        w.write_record(&row).expect("write to Vec");
+        w.write_record(&row[..columns]).expect("write to Vec");
     }
     String::from_utf8(w.into_inner().expect("flush Vec")).expect("CSV of UTF-8 strings")
 }
