@@ -442,7 +442,8 @@ pub(crate) fn write_csv(addresses: &[RawAddress]) -> String {
     } else {
         CSV_COLUMNS.len() - 3
     };
-    w.write_record(&CSV_COLUMNS[..columns]).expect("write to Vec");
+    w.write_record(&CSV_COLUMNS[..columns])
+        .expect("write to Vec");
     let opt = |o: &Option<String>| o.clone().unwrap_or_default();
     let optb = |o: Option<bool>| o.map(|b| b.to_string()).unwrap_or_default();
     for a in addresses {

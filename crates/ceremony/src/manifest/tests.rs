@@ -657,7 +657,10 @@ fn contract_wallets_and_tokens_load_sign_per_owner_and_round_trip() {
     assert_eq!(spec.tokens.len(), 1);
     assert_eq!((spec.path.as_ref(), spec.signer.as_ref()), (None, None));
     // One task per owner whose key is in the ceremony, each naming the owner it must derive.
-    let tasks: Vec<_> = m.tasks().filter(|t| t.address_index == spec.index).collect();
+    let tasks: Vec<_> = m
+        .tasks()
+        .filter(|t| t.address_index == spec.index)
+        .collect();
     let named: Vec<&str> = tasks.iter().map(|t| t.key_address()).collect();
     assert_eq!(named, [owners[0].as_str(), owners[1].as_str()]);
     assert_eq!(tasks[1].key().path, "m/44'/60'/0'/0/2");
@@ -698,15 +701,51 @@ fn bad_contract_wallets_and_tokens_are_refused_naming_the_field() {
         }
     };
     let cases: Vec<(&str, String, Vec<&str>)> = vec![
-        ("contract_wallet = \"safe\"\n", String::new(), vec!["field `owners`", "only for a contract wallet"]),
-        ("contract_wallet = \"safe\"\n", "contract_wallet = \"safe\"\npath = \"m/44'/60'/0'/0/1\"\n".into(), vec!["field `path`", "its owners sign"]),
-        ("decimals = 6", "decimals = 1".into(), vec!["field `tokens[0].balance`", "1000.25"]),
-        ("decimals = 6", "decimals = 99".into(), vec!["field `tokens[0].decimals`", "uint256"]),
-        ("asset = \"USDC\"", "asset = \"ETH\"".into(), vec!["field `tokens[0].asset`", "native"]),
-        ("contract = \"0xA0b8", "contract = \"0xZ0b8".into(), vec!["field `tokens[0].contract`"]),
-        (&owners[1], owners[0].clone(), vec!["field `owners[1].address`", "listed twice"]),
-        ("path = \"m/44'/60'/0'/0/2\"", "path = \"m/44'/0'/0'/0/2\"".into(), vec!["field `owners[1].path`", "not a standard"]),
-        ("signer = \"ledger-a\"\npath = \"m/44'/60'/0'/0/2\"\n", "signer = \"nobody\"\npath = \"m/44'/60'/0'/0/2\"\n".into(), vec!["field `owners[1].signer`", "unknown signer"]),
+        (
+            "contract_wallet = \"safe\"\n",
+            String::new(),
+            vec!["field `owners`", "only for a contract wallet"],
+        ),
+        (
+            "contract_wallet = \"safe\"\n",
+            "contract_wallet = \"safe\"\npath = \"m/44'/60'/0'/0/1\"\n".into(),
+            vec!["field `path`", "its owners sign"],
+        ),
+        (
+            "decimals = 6",
+            "decimals = 1".into(),
+            vec!["field `tokens[0].balance`", "1000.25"],
+        ),
+        (
+            "decimals = 6",
+            "decimals = 99".into(),
+            vec!["field `tokens[0].decimals`", "uint256"],
+        ),
+        (
+            "asset = \"USDC\"",
+            "asset = \"ETH\"".into(),
+            vec!["field `tokens[0].asset`", "native"],
+        ),
+        (
+            "contract = \"0xA0b8",
+            "contract = \"0xZ0b8".into(),
+            vec!["field `tokens[0].contract`"],
+        ),
+        (
+            &owners[1],
+            owners[0].clone(),
+            vec!["field `owners[1].address`", "listed twice"],
+        ),
+        (
+            "path = \"m/44'/60'/0'/0/2\"",
+            "path = \"m/44'/0'/0'/0/2\"".into(),
+            vec!["field `owners[1].path`", "not a standard"],
+        ),
+        (
+            "signer = \"ledger-a\"\npath = \"m/44'/60'/0'/0/2\"\n",
+            "signer = \"nobody\"\npath = \"m/44'/60'/0'/0/2\"\n".into(),
+            vec!["field `owners[1].signer`", "unknown signer"],
+        ),
     ];
     for (from, to, needles) in &cases {
         let e = err(from, to);
@@ -723,5 +762,8 @@ fn bad_contract_wallets_and_tokens_are_refused_naming_the_field() {
         .replace("signer = \"ledger-a\"\npath = \"m/44'/60'/0'/0/1\"\n", "")
         .replace("signer = \"ledger-a\"\npath = \"m/44'/60'/0'/0/2\"\n", "");
     let e = load_text(&no_keys).unwrap_err().to_string();
-    assert_has(&e, &["field `owners`", "no owner's key is in this ceremony"]);
+    assert_has(
+        &e,
+        &["field `owners`", "no owner's key is in this ceremony"],
+    );
 }
