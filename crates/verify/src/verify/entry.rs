@@ -199,9 +199,11 @@ fn check_contract_wallet(e: &Entry, family: ChainFamily, msg: &[u8]) -> Result<(
                 format!("signature {i}: owner {owner} signed twice"),
             );
         }
-        verify_message(owner, msg, &s.signature).map_err(|err| match scheme_problem(i, err) {
-            Problem::Failed(f) => Problem::Failed(f.context(format_args!("owner {owner}"))),
-            other => other,
+        verify_message(owner, msg, &s.signature).map_err(|err| match err {
+            schemes::SchemeError::Unsupported(_) => scheme_problem(i, err),
+            other => Problem::Failed(
+                Failure::from(other).context(format_args!("signature {i} (owner {owner})")),
+            ),
         })?;
     }
     let n = owners.len();
