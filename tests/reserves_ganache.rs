@@ -734,3 +734,103 @@ fn an_endpoint_that_is_down_slow_or_answers_garbage_is_an_error_naming_it() {
     );
     assert!(out.stdout.is_empty(), "nothing reported");
 }
+
+/// A loopback JSON-RPC server answering as a pruned (non-archive) EVM node does: it has the
+/// anchor block, but no state at it (`missing trie node`), for single calls and batches.
+fn pruned_node(block_hash: String) -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        use std::io::{BufRead, BufReader, Read, Write};
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            if r.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let answer = |call: &serde_json::Value| match call["method"].as_str() {
+                Some("eth_getBlockByNumber") => {
+                    json!({"jsonrpc": "2.0", "id": call["id"], "result": {"hash": block_hash}})
+                }
+                _ => json!({"jsonrpc": "2.0", "id": call["id"], "error": {"code": -32000,
+                    "message": "missing trie node 8f3c (path ) state is not available"}}),
+            };
+            let req: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let out = match &req {
+                serde_json::Value::Array(calls) => {
+                    json!(calls.iter().map(answer).collect::<Vec<_>>())
+                }
+                call => answer(call),
+            }
+            .to_string();
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{out}",
+                out.len()
+            );
+        }
+    });
+    url
+}
+
+/// A node without the state at the anchor (pruned, not an archive node): every ETH address is
+/// "not checked on chain" with the node's own message, nothing fails, the verdict is
+/// INCOMPLETE (exit 3), with batching and without.
+#[test]
+fn a_pruned_node_leaves_balances_not_checked_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("example.json");
+    let s = por_attest::fixtures::example_snapshot();
+    let anchor = s.header.anchors["ETH"].clone();
+    std::fs::write(&path, s.to_file_bytes()).unwrap();
+    let url = pruned_node(anchor.block_hash.clone());
+    for batch in [100, 1] {
+        let opts = NodeOptions {
+            batch,
+            ..NodeOptions::default()
+        };
+        let r = verify_with(&path, &nodes(&url), &opts).unwrap();
+        let eth: Vec<_> = r.problems.iter().filter(|p| p.chain == "ETH").collect();
+        assert!(!eth.is_empty());
+        for p in eth {
+            assert_eq!(p.status, "not checked on chain", "{}", r.to_human());
+            assert_eq!(
+                p.reason,
+                format!(
+                    "the node {url} cannot give the balance at height {}: missing trie node 8f3c \
+                     (path ) state is not available",
+                    anchor.height
+                )
+            );
+        }
+        assert_eq!((r.failed, r.result), (0, "incomplete"), "{}", r.to_human());
+        assert_eq!(r.anchors[0].status, "ok");
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_por-attest"))
+        .args([
+            "verify",
+            path.to_str().unwrap(),
+            "--node",
+            &format!("ETH={url}"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("INCOMPLETE"));
+}
