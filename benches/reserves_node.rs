@@ -64,6 +64,7 @@ fn main() {
                 token: None,
                 address,
                 balance: Some(balance.parse().unwrap()),
+                rounding: None,
                 height: Some(anchor),
                 status: "verified",
                 owners: Vec::new(),

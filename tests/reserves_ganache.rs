@@ -629,6 +629,83 @@ fn a_ceremony_signs_a_safe_per_owner_and_the_node_verifies_it() {
     assert_eq!(r.balances["ETH"].onchain_addresses, 2);
 }
 
+/// HTX's layout against the node: balances printed to two decimals match within half a cent,
+/// one off by more fails, and a contract-wallet row (unsigned, its signing owners after it)
+/// becomes verified when the Safe's owners at the row's height are those owners.
+#[test]
+fn htx_rows_against_the_node() {
+    let Some(g) = start() else { return };
+    let a = g.accounts();
+    let safe = deploy_safe(&g, &a[0], &a[2..5], 2);
+    g.send(json!({"from": a[0], "to": safe, "value": "0x2b5e3af16b1880000"}));
+    // The holder pays gas before the anchor: its balance is not a round number of cents.
+    g.send(json!({"from": a[1], "to": a[7], "value": "0x16345785d8a0000"}));
+    let anchor = g.height();
+    g.send(json!({"from": a[1], "to": a[7], "value": "0xde0b6b3a7640000"}));
+    // Wei to ETH printed to two decimals, as HTX prints them.
+    let cents = |wei: &str| {
+        let c = (wei.parse::<u128>().unwrap() + 5 * 10u128.pow(15)) / 10u128.pow(16);
+        format!("{}.{:02}", c / 100, c % 100)
+    };
+    let sig = |i: u32| sign_eip191(&secret(i), b"htx");
+    let holder = cents(&g.balance_at(&a[1], anchor));
+    let rows = [
+        format!("ETH,{},{anchor},{holder},htx,{}", a[1], sig(1)),
+        format!(
+            "ETH,{safe},{anchor},{},-,-",
+            cents(&g.balance_at(&safe, anchor))
+        ),
+        format!("ETH,{},-,-,htx,{}", a[2], sig(2)),
+        format!("ETH,{},-,-,htx,{}", a[3], sig(3)),
+        format!("ETH,{},{anchor},1.00,htx,{}", a[6], sig(6)),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huobi_por.csv");
+    std::fs::write(
+        &path,
+        format!(
+            "coin,address,snapshot height,balance,message,signature\n{}\n",
+            rows.join("\n")
+        ),
+    )
+    .unwrap();
+    let offline = verify_file(&path, &file_options(false)).unwrap();
+    assert_eq!(
+        (offline.verified, offline.unsigned),
+        (4, 1),
+        "{}",
+        offline.to_human()
+    );
+
+    let r = verify_with(&path, &nodes(&g.url), &NodeOptions::default()).unwrap();
+    let human = r.to_human();
+    let problems: Vec<(Option<u64>, &str, &str)> = r
+        .problems
+        .iter()
+        .map(|p| (p.line, p.status, p.code))
+        .collect();
+    assert_eq!(
+        problems,
+        [(Some(6), "failed", "balance-mismatch")],
+        "{human}"
+    );
+    assert!(
+        r.problems[0].reason.starts_with(&format!(
+            "balance: the file states 1 ETH, the node {} has 1000 at height {anchor}",
+            g.url
+        )),
+        "{}",
+        r.problems[0].reason
+    );
+    assert_eq!((r.verified, r.unsigned, r.failed), (4, 0, 1), "{human}");
+    // The holder's printed balance is not its exact one, yet within the rounding.
+    let exact = eth(&g.balance_at(&a[1], anchor));
+    assert!(
+        exact.len() > holder.len() && !exact.starts_with(&holder),
+        "{exact} {holder}"
+    );
+}
+
 /// A loopback server answering every connection with `reply` (or never, for `None`).
 fn server(reply: Option<&'static str>) -> (String, std::thread::JoinHandle<()>) {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

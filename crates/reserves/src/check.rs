@@ -79,9 +79,11 @@ fn chain_key(c: &str) -> String {
 }
 
 /// Whether a claim is put to a node: verified addresses, and contract wallets whose owners
-/// signed (unsupported offline). Failed, unsigned and other unsupported rows stay as they are.
+/// signed (unsupported offline; an HTX wallet row, unsigned, followed by its signing owners).
+/// Failed, and other unsigned and unsupported rows stay as they are.
 fn asks(c: &Claim) -> bool {
-    c.status == "verified" || (c.status == "unsupported" && !c.owners.is_empty())
+    c.status == "verified"
+        || (matches!(c.status, "unsupported" | "unsigned") && !c.owners.is_empty())
 }
 
 async fn check_async(
@@ -355,7 +357,7 @@ async fn check_async(
             None => None,
         };
         if let Some(b) = balance {
-            let matches = c.balance.as_ref().is_none_or(|s| *s == b);
+            let matches = c.balance.as_ref().is_none_or(|s| same_balance(s, &b, c));
             if !matches && !matches!(outcome, OnchainOutcome::Failed(_)) {
                 outcome = OnchainOutcome::Failed(por_attest_verify::report::Failure::new(
                     por_attest_verify::report::FailureCode::BalanceMismatch,
@@ -445,6 +447,15 @@ fn token_decimals(
              the file's {} decimals for {} cannot be confirmed",
             fallback, c.asset
         ))),
+    }
+}
+
+/// Whether the node's balance is the stated one: exactly, or within the rounding of a balance
+/// printed rounded.
+fn same_balance(stated: &BigDecimal, node: &BigDecimal, c: &Claim) -> bool {
+    match &c.rounding {
+        None => stated == node,
+        Some(r) => (stated - node).abs() <= *r,
     }
 }
 

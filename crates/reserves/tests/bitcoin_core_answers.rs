@@ -145,6 +145,7 @@ fn claim(entry: u64, coins: Vec<Coin>, balance: &str) -> Claim {
         token: None,
         address: ADDR.into(),
         balance: Some(balance.parse().unwrap()),
+        rounding: None,
         height: Some(925_000),
         status: "verified",
         owners: Vec::new(),

@@ -33,6 +33,9 @@ pub struct Claim {
     pub address: String,
     /// The stated balance, in the asset's main unit.
     pub balance: Option<BigDecimal>,
+    /// How far the node's balance may be from a stated balance printed rounded (HTX's files:
+    /// half a unit of its last printed digit); `None` when it is stated exactly.
+    pub rounding: Option<BigDecimal>,
     /// The height the balance is stated at (the anchor, or the row's snapshot height).
     pub height: Option<u64>,
     /// The status after the offline checks (and then after the node's): `verified`,

@@ -175,6 +175,7 @@ impl Sink {
                 token,
                 address: c.address.clone(),
                 balance,
+                rounding: None,
                 height: anchors.get(&c.chain).map(|a| a.height),
                 status: status_of(&outcome),
                 owners: c.owners.clone(),

@@ -319,6 +319,7 @@ impl AccountTally {
                 token: None,
                 address: c.address.clone(),
                 balance: c.balance.clone(),
+                rounding: None,
                 height: *height,
                 status: if ok { "verified" } else { "failed" },
                 owners: Vec::new(),

@@ -158,6 +158,7 @@ impl Collect<RowExtra> for OkxCollect {
                 token: None,
                 address: c.address.clone(),
                 balance: amount,
+                rounding: None,
                 height,
                 status: crate::verify::status_of(&outcome),
                 owners: c.extra.owners,
