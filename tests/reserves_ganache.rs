@@ -61,6 +61,40 @@ fn nodes(url: &str) -> Nodes {
     n
 }
 
+/// An ETH entry for `address` stating `balance`, signed by the test keys `signers` (their
+/// index, and for a contract wallet the owner address each signs as).
+fn eth_entry(
+    header: &por_attest::snapshot::Header,
+    address: &str,
+    balance: &str,
+    signers: &[(u32, Option<&str>)],
+) -> Entry {
+    let message = render_for(header, "ETH", address);
+    Entry {
+        chain: "ETH".into(),
+        network: Network::Mainnet,
+        address: address.to_string(),
+        script_type: None,
+        wallet: Some("cold".into()),
+        balance: Some(balance.to_string()),
+        signatures: signers
+            .iter()
+            .map(|(i, owner)| SignatureRecord {
+                scheme: Scheme::Eip191.into(),
+                signature: sign_eip191(&secret(*i), message.as_bytes()),
+                signer: None,
+                owner: owner.map(str::to_string),
+            })
+            .collect(),
+        message,
+        threshold: None,
+        script: None,
+        coins: Vec::new(),
+        tokens: Vec::new(),
+        contract_wallet: None,
+    }
+}
+
 /// A snapshot of ETH entries for the funded accounts 0..n, anchored at `height` with
 /// `block_hash`, each stating `balances[i]` (ETH).
 fn snapshot(height: u64, block_hash: &str, addresses: &[String], balances: &[String]) -> Snapshot {
@@ -73,27 +107,7 @@ fn snapshot(height: u64, block_hash: &str, addresses: &[String], balances: &[Str
         .iter()
         .zip(balances)
         .enumerate()
-        .map(|(i, (a, b))| {
-            let message = render_for(&header, "ETH", a);
-            let signature = sign_eip191(&secret(i as u32), message.as_bytes());
-            Entry {
-                chain: "ETH".into(),
-                network: Network::Mainnet,
-                address: a.clone(),
-                script_type: None,
-                wallet: Some("cold".into()),
-                balance: Some(b.clone()),
-                message,
-                signatures: vec![SignatureRecord {
-                    scheme: Scheme::Eip191.into(),
-                    signature,
-                    signer: None,
-                }],
-                threshold: None,
-                script: None,
-                coins: Vec::new(),
-            }
-        })
+        .map(|(i, (a, b))| eth_entry(&header, a, b, &[(i as u32, None)]))
         .collect();
     Snapshot {
         header,
@@ -383,6 +397,315 @@ fn tokens_and_safes_against_the_node() {
     assert_eq!(r.result, "verified", "{}", r.to_human());
 }
 
+/// Our own snapshot's entries: an address naming its token contract, and Safes whose owners
+/// signed (each signature naming its owner), checked at the anchor while funds move after it.
+#[test]
+fn our_entries_name_their_token_contracts_and_safes() {
+    let Some(g) = start() else { return };
+    let a = g.accounts();
+    let token = deploy_erc20(&g, &a[0], 1_000_000 * 10u128.pow(18));
+    transfer_token(
+        &g,
+        &token,
+        &a[0],
+        &a[1],
+        1234 * 10u128.pow(18) + 5 * 10u128.pow(17),
+    );
+    let owners: Vec<String> = a[2..5].to_vec();
+    let safe2 = deploy_safe(&g, &a[0], &owners, 2);
+    let safe3 = deploy_safe(&g, &a[0], &owners, 3);
+    for s in [&safe2, &safe3] {
+        g.send(json!({"from": a[0], "to": s, "value": "0x2b5e3af16b1880000"}));
+    }
+    let anchor = g.height();
+    let hash = g.block_hash(anchor);
+    let holder_wei = g.balance_at(&a[1], anchor);
+    let safe_wei = g.balance_at(&safe2, anchor);
+    // After the anchor, tokens and ether move.
+    transfer_token(&g, &token, &a[1], &a[7], 10u128.pow(18));
+    g.send(json!({"from": a[0], "to": safe2, "value": "0xde0b6b3a7640000"}));
+
+    let header = test_header("Ganache Exchange", "2026-12", &[("ETH", anchor, &hash)]);
+    let holding = |decimals: u32, balance: &str| por_attest::snapshot::TokenHolding {
+        asset: "TUSD".into(),
+        contract: token.clone(),
+        decimals,
+        balance: balance.into(),
+    };
+    let safe = |address: &str, signers: &[(u32, Option<&str>)]| {
+        let mut e = eth_entry(&header, address, &eth(&safe_wei), signers);
+        e.contract_wallet = Some(por_attest::snapshot::ContractWallet::Safe);
+        e
+    };
+    let mut holder = eth_entry(&header, &a[1], &eth(&holder_wei), &[(1, None)]);
+    holder.tokens = vec![holding(18, "1234.5")];
+    let entries = vec![
+        holder.clone(),
+        safe(&safe2, &[(2, Some(&owners[0])), (3, Some(&owners[1]))]),
+        safe(&safe3, &[(2, Some(&owners[0])), (4, Some(&owners[2]))]),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.json");
+    let write = |entries: Vec<Entry>| {
+        let s = Snapshot {
+            header: header.clone(),
+            entries,
+            accounts: Vec::new(),
+        };
+        std::fs::write(&path, s.to_file_bytes()).unwrap();
+    };
+    write(entries.clone());
+
+    // Offline: the holder verifies, its token in the totals; the Safes are unsupported.
+    let offline = verify_file(&path, &file_options(false)).unwrap();
+    assert_eq!(
+        (offline.verified, offline.unsupported, offline.failed),
+        (1, 2, 0),
+        "{}",
+        offline.to_human()
+    );
+    assert_eq!(offline.result, "incomplete");
+    assert!(offline.problems[0].reason.starts_with(&format!(
+        "Safe contract wallet: owner signatures valid for {}, {}",
+        owners[0], owners[1]
+    )));
+    assert_eq!(offline.balances["ETH TUSD"].stated.to_string(), "1234.5");
+
+    // Against the node: the token balance at the anchor, the 2-of-3 Safe verified, the 3-of-3
+    // one with two signatures failed.
+    let n = nodes(&g.url);
+    let r = verify_with(&path, &n, &NodeOptions::default()).unwrap();
+    let human = r.to_human();
+    let problem = |entry: u64| r.problems.iter().find(|p| p.entry == Some(entry));
+    assert!(problem(0).is_none(), "{human}");
+    assert!(problem(1).is_none(), "{human}");
+    let p = problem(2).expect("the 3-of-3 Safe");
+    assert_eq!((p.status, p.code), ("failed", "below-threshold"), "{human}");
+    assert_eq!(r.verified, 2, "{human}");
+    let t = &r.balances["ETH TUSD"];
+    assert_eq!((t.onchain_addresses, t.mismatches), (1, 0), "{human}");
+    assert_eq!(t.onchain.as_ref(), Some(&t.stated));
+
+    // The token stated with other decimals than its contract's, or off by one unit: the
+    // holder fails, naming the token.
+    let mut wrong = holder.clone();
+    wrong.tokens = vec![holding(6, "1234.5")];
+    let mut off = holder.clone();
+    off.tokens = vec![holding(18, "1234.500000000000000001")];
+    // An outsider signing as the Safe's owner: not one of its owners at the anchor.
+    let outsider = safe(&safe2, &[(2, Some(&owners[0])), (6, Some(&a[6]))]);
+    write(vec![wrong, outsider]);
+    let r = verify_with(&path, &n, &NodeOptions::default()).unwrap();
+    let human = r.to_human();
+    let codes: Vec<(Option<u64>, &str)> = r.problems.iter().map(|p| (p.entry, p.code)).collect();
+    assert_eq!(
+        codes,
+        [(Some(0), "token-mismatch"), (Some(1), "not-owner")],
+        "{human}"
+    );
+    assert_eq!(
+        r.problems[0].reason,
+        format!(
+            "token TUSD at {token}: the file states 6 decimals, the contract's decimals() is 18 \
+             at height {anchor}"
+        )
+    );
+    write(vec![off]);
+    let r = verify_with(&path, &n, &NodeOptions::default()).unwrap();
+    assert_eq!(r.problems.len(), 1, "{}", r.to_human());
+    assert_eq!(r.problems[0].code, "balance-mismatch");
+    assert!(
+        r.problems[0]
+            .reason
+            .starts_with("balance: the file states 1234.500000000000000001 TUSD"),
+        "{}",
+        r.problems[0].reason
+    );
+    assert_eq!(r.result, "failed");
+}
+
+/// The whole ceremony for a Safe and a token holder: a manifest naming them, the simulated
+/// Ledger (the node's seed) signing once per owner key, `package`, then `verify` against the
+/// node: VERIFIED. An owner address that is not the key at its path is refused before signing.
+#[test]
+fn a_ceremony_signs_a_safe_per_owner_and_the_node_verifies_it() {
+    use por_attest::ceremony::{sign, CeremonyError, SignOptions};
+    use por_attest::manifest::Manifest;
+    use por_attest::package::{package, PackageOptions};
+    use por_attest::simulator::{SimulatedLedger, SimulatorConfig};
+    let Some(g) = start() else { return };
+    let a = g.accounts();
+    let token = deploy_erc20(&g, &a[0], 1_000_000 * 10u128.pow(18));
+    transfer_token(&g, &token, &a[0], &a[1], 77 * 10u128.pow(18));
+    // A 2-of-3 Safe: owners 2 and 3 sign here, owner 4 is outside the ceremony.
+    let safe = deploy_safe(&g, &a[0], &a[2..5], 2);
+    g.send(json!({"from": a[0], "to": safe, "value": "0x2b5e3af16b1880000"}));
+    let anchor = g.height();
+    let hash = g.block_hash(anchor);
+    let holder_eth = eth(&g.balance_at(&a[1], anchor));
+    let safe_eth = eth(&g.balance_at(&safe, anchor));
+    g.send(json!({"from": a[0], "to": safe, "value": "0xde0b6b3a7640000"}));
+
+    let manifest = |owner3: &str| {
+        format!(
+            "entity = \"Ganache Exchange\"\nsnapshot_id = \"2026-12\"\ntest = true\n\
+             [anchors.ETH]\nheight = {anchor}\nblock_hash = \"{hash}\"\n\
+             [[signers]]\nid = \"sim\"\nkind = \"simulator\"\n\
+             [[addresses]]\nchain = \"ETH\"\naddress = \"{holder}\"\npath = \"m/44'/60'/0'/0/1\"\n\
+             signer = \"sim\"\nbalance = \"{holder_eth}\"\n\
+             [[addresses.tokens]]\nasset = \"TUSD\"\ncontract = \"{token}\"\ndecimals = 18\nbalance = \"77\"\n\
+             [[addresses]]\nchain = \"ETH\"\naddress = \"{safe}\"\ncontract_wallet = \"safe\"\n\
+             balance = \"{safe_eth}\"\n\
+             [[addresses.owners]]\nsigner = \"sim\"\npath = \"m/44'/60'/0'/0/2\"\naddress = \"{o2}\"\n\
+             [[addresses.owners]]\nsigner = \"sim\"\npath = \"m/44'/60'/0'/0/3\"\naddress = \"{owner3}\"\n\
+             [[addresses.owners]]\naddress = \"{o4}\"\n",
+            holder = a[1],
+            o2 = a[2],
+            o4 = a[4],
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let opts = SignOptions {
+        signer: Some("sim".into()),
+        device_is_simulator: true,
+        ..SignOptions::default()
+    };
+    let run = |text: String, journal: &Path| {
+        let m = Manifest::from_str(&text, "manifest.toml", dir.path()).unwrap();
+        let device = SimulatedLedger::new(SimulatorConfig::with_mnemonic(TEST_MNEMONIC)).unwrap();
+        let mut t = device.transport();
+        (sign(&m, journal, &mut t, &opts), m)
+    };
+
+    // Owner 3 written as another account's address: refused before its signature.
+    let bad_journal = dir.path().join("bad.jsonl");
+    let (r, _) = run(manifest(&a[5]), &bad_journal);
+    match r {
+        Err(CeremonyError::AddressMismatch {
+            address,
+            derived,
+            path,
+            ..
+        }) => {
+            assert_eq!(
+                (address.as_str(), path.as_str()),
+                (a[5].as_str(), "m/44'/60'/0'/0/3")
+            );
+            assert!(derived.eq_ignore_ascii_case(&a[3]), "{derived}");
+        }
+        other => panic!("expected an address mismatch, got {other:?}"),
+    }
+
+    let journal = dir.path().join("journal.jsonl");
+    let (r, m) = run(manifest(&a[3]), &journal);
+    r.unwrap();
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert_eq!(
+        text.matches("\"signed\"").count(),
+        3,
+        "the holder, and two owners: {text}"
+    );
+    let packaged = package(&m, &[journal], &PackageOptions::default()).unwrap();
+    let safe_entry = &packaged.snapshot.entries[1];
+    let owners: Vec<_> = safe_entry
+        .signatures
+        .iter()
+        .map(|s| s.owner.clone().unwrap())
+        .collect();
+    assert_eq!(owners, [a[2].clone(), a[3].clone()]);
+    let path = dir.path().join("snapshot.json");
+    std::fs::write(&path, packaged.snapshot.to_file_bytes()).unwrap();
+
+    let offline = verify_file(&path, &file_options(false)).unwrap();
+    assert_eq!(
+        (offline.verified, offline.unsupported),
+        (1, 1),
+        "{}",
+        offline.to_human()
+    );
+    let r = verify_with(&path, &nodes(&g.url), &NodeOptions::default()).unwrap();
+    assert_eq!(r.result, "verified", "{}", r.to_human());
+    assert_eq!(r.balances["ETH TUSD"].onchain_addresses, 1);
+    assert_eq!(r.balances["ETH"].onchain_addresses, 2);
+}
+
+/// HTX's layout against the node: balances printed to two decimals match within half a cent,
+/// one off by more fails, and a contract-wallet row (unsigned, its signing owners after it)
+/// becomes verified when the Safe's owners at the row's height are those owners.
+#[test]
+fn htx_rows_against_the_node() {
+    let Some(g) = start() else { return };
+    let a = g.accounts();
+    let safe = deploy_safe(&g, &a[0], &a[2..5], 2);
+    g.send(json!({"from": a[0], "to": safe, "value": "0x2b5e3af16b1880000"}));
+    // The holder pays gas before the anchor: its balance is not a round number of cents.
+    g.send(json!({"from": a[1], "to": a[7], "value": "0x16345785d8a0000"}));
+    let anchor = g.height();
+    g.send(json!({"from": a[1], "to": a[7], "value": "0xde0b6b3a7640000"}));
+    // Wei to ETH printed to two decimals, as HTX prints them.
+    let cents = |wei: &str| {
+        let c = (wei.parse::<u128>().unwrap() + 5 * 10u128.pow(15)) / 10u128.pow(16);
+        format!("{}.{:02}", c / 100, c % 100)
+    };
+    let sig = |i: u32| sign_eip191(&secret(i), b"htx");
+    let holder = cents(&g.balance_at(&a[1], anchor));
+    let rows = [
+        format!("ETH,{},{anchor},{holder},htx,{}", a[1], sig(1)),
+        format!(
+            "ETH,{safe},{anchor},{},-,-",
+            cents(&g.balance_at(&safe, anchor))
+        ),
+        format!("ETH,{},-,-,htx,{}", a[2], sig(2)),
+        format!("ETH,{},-,-,htx,{}", a[3], sig(3)),
+        format!("ETH,{},{anchor},1.00,htx,{}", a[6], sig(6)),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huobi_por.csv");
+    std::fs::write(
+        &path,
+        format!(
+            "coin,address,snapshot height,balance,message,signature\n{}\n",
+            rows.join("\n")
+        ),
+    )
+    .unwrap();
+    let offline = verify_file(&path, &file_options(false)).unwrap();
+    assert_eq!(
+        (offline.verified, offline.unsigned),
+        (4, 1),
+        "{}",
+        offline.to_human()
+    );
+
+    let r = verify_with(&path, &nodes(&g.url), &NodeOptions::default()).unwrap();
+    let human = r.to_human();
+    let problems: Vec<(Option<u64>, &str, &str)> = r
+        .problems
+        .iter()
+        .map(|p| (p.line, p.status, p.code))
+        .collect();
+    assert_eq!(
+        problems,
+        [(Some(6), "failed", "balance-mismatch")],
+        "{human}"
+    );
+    assert!(
+        r.problems[0].reason.starts_with(&format!(
+            "balance: the file states 1 ETH, the node {} has 1000 at height {anchor}",
+            g.url
+        )),
+        "{}",
+        r.problems[0].reason
+    );
+    assert_eq!((r.verified, r.unsigned, r.failed), (4, 0, 1), "{human}");
+    // The holder's printed balance is not its exact one, yet within the rounding.
+    let exact = eth(&g.balance_at(&a[1], anchor));
+    assert!(
+        exact.len() > holder.len() && !exact.starts_with(&holder),
+        "{exact} {holder}"
+    );
+}
+
 /// A loopback server answering every connection with `reply` (or never, for `None`).
 fn server(reply: Option<&'static str>) -> (String, std::thread::JoinHandle<()>) {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -487,4 +810,104 @@ fn an_endpoint_that_is_down_slow_or_answers_garbage_is_an_error_naming_it() {
         "{err}"
     );
     assert!(out.stdout.is_empty(), "nothing reported");
+}
+
+/// A loopback JSON-RPC server answering as a pruned (non-archive) EVM node does: it has the
+/// anchor block, but no state at it (`missing trie node`), for single calls and batches.
+fn pruned_node(block_hash: String) -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        use std::io::{BufRead, BufReader, Read, Write};
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            if r.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let answer = |call: &serde_json::Value| match call["method"].as_str() {
+                Some("eth_getBlockByNumber") => {
+                    json!({"jsonrpc": "2.0", "id": call["id"], "result": {"hash": block_hash}})
+                }
+                _ => json!({"jsonrpc": "2.0", "id": call["id"], "error": {"code": -32000,
+                    "message": "missing trie node 8f3c (path ) state is not available"}}),
+            };
+            let req: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let out = match &req {
+                serde_json::Value::Array(calls) => {
+                    json!(calls.iter().map(answer).collect::<Vec<_>>())
+                }
+                call => answer(call),
+            }
+            .to_string();
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{out}",
+                out.len()
+            );
+        }
+    });
+    url
+}
+
+/// A node without the state at the anchor (pruned, not an archive node): every ETH address is
+/// "not checked on chain" with the node's own message, nothing fails, the verdict is
+/// INCOMPLETE (exit 3), with batching and without.
+#[test]
+fn a_pruned_node_leaves_balances_not_checked_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("example.json");
+    let s = por_attest::fixtures::example_snapshot();
+    let anchor = s.header.anchors["ETH"].clone();
+    std::fs::write(&path, s.to_file_bytes()).unwrap();
+    let url = pruned_node(anchor.block_hash.clone());
+    for batch in [100, 1] {
+        let opts = NodeOptions {
+            batch,
+            ..NodeOptions::default()
+        };
+        let r = verify_with(&path, &nodes(&url), &opts).unwrap();
+        let eth: Vec<_> = r.problems.iter().filter(|p| p.chain == "ETH").collect();
+        assert!(!eth.is_empty());
+        for p in eth {
+            assert_eq!(p.status, "not checked on chain", "{}", r.to_human());
+            assert_eq!(
+                p.reason,
+                format!(
+                    "the node {url} cannot give the balance at height {}: missing trie node 8f3c \
+                     (path ) state is not available",
+                    anchor.height
+                )
+            );
+        }
+        assert_eq!((r.failed, r.result), (0, "incomplete"), "{}", r.to_human());
+        assert_eq!(r.anchors[0].status, "ok");
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_por-attest"))
+        .args([
+            "verify",
+            path.to_str().unwrap(),
+            "--node",
+            &format!("ETH={url}"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("INCOMPLETE"));
 }

@@ -375,3 +375,132 @@ fn unknown_scheme_fails_that_entry_with_its_reason() {
     let (code, out, _) = cli(&["verify", p.to_str().unwrap()]);
     assert_eq!(code, 1, "{out}");
 }
+
+/// Token holdings and Safe contract wallets in our own entries, offline: a token adds to its
+/// own total and verifies with its address; a Safe's owners' signatures verify and leave it
+/// unsupported (its control is on-chain state); malformed ones fail naming the field.
+#[test]
+fn tokens_and_contract_wallets_offline() {
+    use por_attest::chains::{Network, Scheme};
+    use por_attest::fixtures::{master_key, render_for, secret_at, test_header, TEST_MNEMONIC};
+    use por_attest::schemes::evm::{evm_address_of, sign_eip191, to_checksum_address};
+    use por_attest::snapshot::{ContractWallet, Entry, SignatureRecord, TokenHolding};
+    let key = |i: u32| secret_at(&master_key(TEST_MNEMONIC), &format!("m/44'/60'/0'/0/{i}"));
+    let addr = |i: u32| {
+        let secp = bitcoin::secp256k1::Secp256k1::new();
+        to_checksum_address(&evm_address_of(&key(i).public_key(&secp)))
+    };
+    let header = test_header(
+        "Acme",
+        "2026-12",
+        &[
+            ("ETH", 100, &format!("0x{}", "ab".repeat(32))),
+            ("TRX", 5, &"cd".repeat(32)),
+        ],
+    );
+    let entry = |chain: &str, address: &str, signers: &[(u32, Option<String>)]| {
+        let message = render_for(&header, chain, address);
+        Entry {
+            chain: chain.into(),
+            network: Network::Mainnet,
+            address: address.into(),
+            script_type: None,
+            wallet: None,
+            balance: Some("2".into()),
+            signatures: signers
+                .iter()
+                .map(|(i, owner)| SignatureRecord {
+                    scheme: Scheme::Eip191.into(),
+                    signature: sign_eip191(&key(*i), message.as_bytes()),
+                    signer: None,
+                    owner: owner.clone(),
+                })
+                .collect(),
+            message,
+            threshold: None,
+            script: None,
+            coins: Vec::new(),
+            tokens: Vec::new(),
+            contract_wallet: None,
+        }
+    };
+    let usdc = |balance: &str| TokenHolding {
+        asset: "USDC".into(),
+        contract: "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48".into(),
+        decimals: 6,
+        balance: balance.into(),
+    };
+    let safe_addr = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+    let mut holder = entry("ETH", &addr(1), &[(1, None)]);
+    holder.tokens = vec![usdc("10.5")];
+    let mut safe = entry("ETH", safe_addr, &[(2, Some(addr(2))), (3, Some(addr(3)))]);
+    safe.contract_wallet = Some(ContractWallet::Safe);
+    // Failing ones: a token finer than its decimals, an owner on a plain entry, a Safe
+    // signature without its owner, one by another key than its owner, a Safe on TRON.
+    let mut fine = entry("ETH", &addr(4), &[(4, None)]);
+    fine.tokens = vec![usdc("1.0000001")];
+    let plain_owner = entry("ETH", &addr(5), &[(5, Some(addr(5)))]);
+    let mut no_owner = entry(
+        "ETH",
+        "0x000000000000000000000000000000000000dEaD",
+        &[(2, Some(addr(2))), (3, None)],
+    );
+    no_owner.contract_wallet = Some(ContractWallet::Safe);
+    let mut other_key = entry(
+        "ETH",
+        "0x1111111111111111111111111111111111111111",
+        &[(2, Some(addr(3)))],
+    );
+    other_key.contract_wallet = Some(ContractWallet::Safe);
+    let mut on_tron = entry("TRX", "TMVkf58Mk6JiVHXFqScrFCCfy5cgMoKhN1", &[]);
+    on_tron.signatures = safe.signatures.clone();
+    on_tron.contract_wallet = Some(ContractWallet::Safe);
+    let s = Snapshot {
+        header: header.clone(),
+        entries: vec![
+            holder,
+            safe,
+            fine,
+            plain_owner,
+            no_owner,
+            other_key,
+            on_tron,
+        ],
+        accounts: Vec::new(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let r = verify(&write(dir.path(), "s.json", &s.to_file_bytes()));
+    let human = r.to_human();
+    assert_eq!((r.verified, r.unsupported, r.failed), (1, 1, 5), "{human}");
+    let by_entry = |i: u64| r.problems.iter().find(|p| p.entry == Some(i)).unwrap();
+    assert!(by_entry(1).reason.starts_with(&format!(
+        "Safe contract wallet: owner signatures valid for {}, {}, but that they control {safe_addr}",
+        addr(2),
+        addr(3)
+    )), "{human}");
+    let expect = [
+        (2, "invalid-balance", "field `tokens` [0] `balance`"),
+        (
+            3,
+            "invalid-field",
+            "signature 0: field `owner` applies to contract wallets only",
+        ),
+        (4, "invalid-field", "signature 1: field `owner` is missing"),
+        (5, "wrong-key", "signature 0 (owner 0x"),
+        (
+            6,
+            "invalid-field",
+            "field `contract_wallet` applies to EVM chains only, not TRX",
+        ),
+    ];
+    for (i, code, start) in expect {
+        let p = by_entry(i);
+        assert_eq!(p.code, code, "entry {i}: {}", p.reason);
+        assert!(p.reason.starts_with(start), "entry {i}: {}", p.reason);
+    }
+    // The token's own total, the Safe's ether in the ETH total but not on verified addresses.
+    assert_eq!(r.balances["ETH USDC"].stated.to_string(), "10.5");
+    assert_eq!(r.balances["ETH USDC"].on_verified.to_string(), "10.5");
+    assert_eq!(r.balances["ETH"].on_verified.to_string(), "2");
+    assert_eq!(r.balances["ETH"].stated.to_string(), "12");
+}

@@ -654,7 +654,7 @@ fn mismatch(task: &SigningTask<'_>, derived: String) -> Step {
     Step::Stop(CeremonyError::AddressMismatch {
         entry: task.spec.index,
         chain: task.spec.chain.clone(),
-        address: task.spec.address.clone(),
+        address: task.key_address().to_string(),
         derived,
         path: task.key().path,
     })
@@ -910,24 +910,24 @@ fn sign_account(
 ) -> Result<SignedRecord, Step> {
     let spec = task.spec;
     let info = spec.family.info();
+    let address = task.key_address();
     let same = |derived: &str| match info.case_insensitive_addresses {
-        true => derived.eq_ignore_ascii_case(&spec.address),
-        false => derived == spec.address,
+        true => derived.eq_ignore_ascii_case(address),
+        false => derived == address,
     };
     match device.derive_address(manifest, task, true)? {
         Some(derived) if same(&derived) => {}
         Some(derived) => return Err(mismatch(task, derived)),
         None => {
             return Err(Step::Stop(CeremonyError::Refused(format!(
-                "entry {}: the device cannot derive {} itself; refusing to sign",
-                spec.index, spec.address
+                "entry {}: the device cannot derive {address} itself; refusing to sign",
+                spec.index
             ))))
         }
     }
     let sig = device.sign_message(&SigningKey::of_task(task), message.as_bytes())?;
     if let Some(verify_message) = info.verify_message {
-        verify_message(&spec.address, message.as_bytes(), &sig)
-            .map_err(|e| bad_signature(task, e))?;
+        verify_message(address, message.as_bytes(), &sig).map_err(|e| bad_signature(task, e))?;
     }
     let scheme = info.message_scheme;
     Ok(SignedRecord::new(&task.key(), scheme, sig, None, message))

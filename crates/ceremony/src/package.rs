@@ -11,7 +11,7 @@ use por_attest_verify::schemes;
 use por_attest_verify::snapshot::{
     version_for, Entry, Header, SignatureRecord, Snapshot, FORMAT_TAG,
 };
-use por_attest_verify::verify::{verify_entry, SnapshotContext};
+use por_attest_verify::verify::{contract_wallet_owners, verify_entry, SnapshotContext};
 use std::path::Path;
 use thiserror::Error;
 
@@ -126,11 +126,16 @@ pub fn package(
             threshold: ms.map(|m| m.threshold),
             script: ms.map(|m| hex::encode(m.script.as_bytes())),
             coins: opts.coins.get(&spec.address).cloned().unwrap_or_default(),
+            tokens: spec.tokens.clone(),
+            contract_wallet: spec.contract_wallet.as_ref().map(|w| w.kind),
         };
         if complete {
             let outcome = verify_entry(&ctx, &entry);
-            if let (Outcome::Failed(_) | Outcome::Unsupported(_), Some(reason)) =
-                (&outcome, outcome.reason())
+            // A contract wallet's owners verified offline leave it unsupported until a node
+            // says who owns it: that is its expected outcome here.
+            let owners_only = !contract_wallet_owners(&entry, &outcome).is_empty();
+            if let (Outcome::Failed(_) | Outcome::Unsupported(_), Some(reason), false) =
+                (&outcome, outcome.reason(), owners_only)
             {
                 return Err(PackageError::Invalid {
                     entry: spec.index,
@@ -242,6 +247,7 @@ fn account_for(
                         scheme: r.scheme.into(),
                         signature: r.signature,
                         signer: Some(sid.clone()),
+                        owner: None,
                     }),
                     None => not_yet.push(sid.clone()),
                 }
@@ -301,6 +307,7 @@ fn account_for(
                     scheme: r.scheme.into(),
                     signature: r.signature,
                     signer: None,
+                    owner: None,
                 }),
                 None => {
                     lacking = Some(format!(
@@ -363,6 +370,26 @@ fn signatures_for(
         };
         merged.signed(&key).filter(|r| r.is_over(message)).cloned()
     };
+    if let Some(w) = &spec.contract_wallet {
+        let mut lacking = Vec::new();
+        for o in &w.owners {
+            let (Some(sid), Some(path)) = (&o.signer, &o.path) else {
+                continue;
+            };
+            match record(sid, crate::manifest::path_string(path)) {
+                Some(r) => out.push(SignatureRecord {
+                    scheme: r.scheme.into(),
+                    signature: r.signature,
+                    signer: Some(sid.clone()),
+                    owner: Some(o.address.clone()),
+                }),
+                None => lacking.push(format!("{sid} (owner {})", o.address)),
+            }
+        }
+        let lacking =
+            (!lacking.is_empty()).then(|| format!("not yet signed by: {}", lacking.join(", ")));
+        return Ok((out, lacking));
+    }
     if let Some(ms) = &spec.multisig {
         let mut lacking = Vec::new();
         let mut shares = Vec::new();
@@ -381,6 +408,7 @@ fn signatures_for(
                     scheme: r.scheme.into(),
                     signature: r.signature,
                     signer: Some(sid.clone()),
+                    owner: None,
                 }),
                 None => lacking.push(sid.clone()),
             }
@@ -404,6 +432,7 @@ fn signatures_for(
                         scheme: scheme.into(),
                         signature: proof,
                         signer: None,
+                        owner: None,
                     };
                     Ok((vec![record], None))
                 }
@@ -453,6 +482,7 @@ fn signatures_for(
                 scheme: r.scheme.into(),
                 signature,
                 signer: None,
+                owner: None,
             });
             Ok((out, None))
         }

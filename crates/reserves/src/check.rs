@@ -56,6 +56,7 @@ impl NodeOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Want {
     Balance,
+    Decimals,
     Owners,
     Threshold,
 }
@@ -89,9 +90,11 @@ fn chain_key(c: &str) -> String {
 }
 
 /// Whether a claim is put to a node: verified addresses, and contract wallets whose owners
-/// signed (unsupported offline). Failed, unsigned and other unsupported rows stay as they are.
+/// signed (unsupported offline; an HTX wallet row, unsigned, followed by its signing owners).
+/// Failed, and other unsigned and unsupported rows stay as they are.
 fn asks(c: &Claim) -> bool {
-    c.status == "verified" || (c.status == "unsupported" && !c.owners.is_empty())
+    c.status == "verified"
+        || (matches!(c.status, "unsupported" | "unsigned") && !c.owners.is_empty())
 }
 
 async fn check_async(
@@ -222,7 +225,7 @@ async fn check_async(
         let balance = if evm::is_native(&chain, &c.asset) {
             evm::balance_request(&c.address, h)
         } else {
-            let Some(t) = nodes.token(&chain, &c.asset) else {
+            let Some((contract, _)) = token_of(c, nodes, &chain) else {
                 updates.push((
                     i,
                     OnchainOutcome::NotChecked(format!(
@@ -232,8 +235,15 @@ async fn check_async(
                 ));
                 continue;
             };
-            match evm::token_balance_request(&t.contract, &c.address, h) {
-                Ok(r) => r,
+            match evm::token_balance_request(&contract, &c.address, h) {
+                Ok(r) => {
+                    p.push(Planned {
+                        claim: i,
+                        want: Want::Decimals,
+                        call: evm::call_request(&contract, evm::DECIMALS, h),
+                    });
+                    r
+                }
                 Err(why) => {
                     updates.push((
                         i,
@@ -315,11 +325,10 @@ async fn check_async(
             // An empty answer to balanceOf: no contract at that address at that block.
             Some(Ok(v)) if v.as_str() == Some("0x") => {
                 if !matches!(outcome, OnchainOutcome::Failed(_)) {
-                    outcome =
-                        OnchainOutcome::NotChecked(format!(
+                    outcome = OnchainOutcome::NotChecked(format!(
                         "no contract answers balanceOf at the {} token address {} at height {h}",
                         c.asset,
-                        nodes.token(&chain, &c.asset).map_or("?", |t| t.contract.as_str())
+                        token_of(c, nodes, &chain).map_or("?".into(), |t| t.0)
                     ));
                 }
                 None
@@ -333,11 +342,19 @@ async fn check_async(
                 }
                 .map_err(garbage)?;
                 let decimals = if native {
-                    18
+                    Ok(18)
                 } else {
-                    nodes.token(&chain, &c.asset).map_or(18, |t| t.decimals)
+                    token_decimals(c, nodes, &chain, find(Want::Decimals), h)
                 };
-                Some(evm::to_main_unit(&units, decimals))
+                match decimals {
+                    Ok(d) => Some(evm::to_main_unit(&units, d)),
+                    Err(o) => {
+                        if !matches!(outcome, OnchainOutcome::Failed(_)) {
+                            outcome = o;
+                        }
+                        None
+                    }
+                }
             }
             Some(Err(e)) => {
                 if !matches!(outcome, OnchainOutcome::Failed(_)) {
@@ -351,7 +368,7 @@ async fn check_async(
             None => None,
         };
         if let Some(b) = balance {
-            let matches = c.balance.as_ref().is_none_or(|s| *s == b);
+            let matches = c.balance.as_ref().is_none_or(|s| same_balance(s, &b, c));
             if !matches && !matches!(outcome, OnchainOutcome::Failed(_)) {
                 outcome = OnchainOutcome::Failed(por_attest_verify::report::Failure::new(
                     por_attest_verify::report::FailureCode::BalanceMismatch,
@@ -392,6 +409,65 @@ async fn check_async(
     let allow = report.allow_incomplete;
     report.finish(allow);
     Ok(())
+}
+
+/// The token contract holding a claim's asset, and the decimals the file or the token table
+/// gives it: the file's own token first, else the table's.
+fn token_of(c: &Claim, nodes: &Nodes, chain: &str) -> Option<(String, u32)> {
+    match &c.token {
+        Some(t) => Some((t.contract.clone(), t.decimals)),
+        None => nodes
+            .token(chain, &c.asset)
+            .map(|t| (t.contract.clone(), t.decimals)),
+    }
+}
+
+/// The decimals a token balance is read with: the contract's `decimals()` at the block, which
+/// must agree with a token the file describes; a table token whose contract does not answer
+/// keeps the table's. A file's token whose contract does not answer is not checked (its
+/// stated decimals would scale the balance unchecked).
+fn token_decimals(
+    c: &Claim,
+    nodes: &Nodes,
+    chain: &str,
+    answer: Option<Answer>,
+    height: u64,
+) -> Result<u32, OnchainOutcome> {
+    let (contract, fallback) = token_of(c, nodes, chain).expect("planned with a contract");
+    let answered = match answer {
+        Some(Ok(v)) => evm::decode_uint(&v)
+            .ok()
+            .and_then(|d| u32::try_from(d).ok()),
+        _ => None,
+    };
+    match (answered, &c.token) {
+        (Some(d), Some(stated)) if d != stated.decimals => Err(OnchainOutcome::Failed(
+            por_attest_verify::report::Failure::new(
+                por_attest_verify::report::FailureCode::TokenMismatch,
+                format!(
+                    "token {} at {contract}: the file states {} decimals, the contract's \
+                     decimals() is {d} at height {height}",
+                    c.asset, stated.decimals
+                ),
+            ),
+        )),
+        (Some(d), _) => Ok(d),
+        (None, None) => Ok(fallback),
+        (None, Some(_)) => Err(OnchainOutcome::NotChecked(format!(
+            "the token contract {contract} does not answer decimals() at height {height}, so \
+             the file's {} decimals for {} cannot be confirmed",
+            fallback, c.asset
+        ))),
+    }
+}
+
+/// Whether the node's balance is the stated one: exactly, or within the rounding of a balance
+/// printed rounded.
+fn same_balance(stated: &BigDecimal, node: &BigDecimal, c: &Claim) -> bool {
+    match &c.rounding {
+        None => stated == node,
+        Some(r) => (stated - node).abs() <= *r,
+    }
 }
 
 fn same_hash(a: &str, b: &str) -> bool {

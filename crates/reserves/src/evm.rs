@@ -3,7 +3,7 @@
 //! threshold (`getOwners()`, `getThreshold()` through `eth_call`). The requests are built and
 //! the answers decoded here; [`crate::rpc::Client`] sends them (batched by the caller).
 //!
-//! The ABI pieces are the three fixed calls above: a 4-byte selector and at most one address
+//! The ABI pieces are the fixed calls above (and `decimals()`): a 4-byte selector and at most one address
 //! argument; answers are one `uint256` or one dynamic `address[]`, decoded strictly.
 
 use bigdecimal::num_bigint::BigInt;
@@ -12,6 +12,8 @@ use serde_json::{json, Value};
 
 /// `balanceOf(address)`.
 pub const BALANCE_OF: &str = "70a08231";
+/// ERC-20 `decimals()`.
+pub const DECIMALS: &str = "313ce567";
 /// Safe `getOwners()`.
 pub const GET_OWNERS: &str = "a0e67e2b";
 /// Safe `getThreshold()`.

@@ -119,6 +119,7 @@ fn sig(scheme: Scheme, signature: String) -> SignatureRecord {
         scheme: scheme.into(),
         signature,
         signer: None,
+        owner: None,
     }
 }
 
@@ -135,6 +136,8 @@ fn entry(header: &Header, chain: &str, address: String, st: Option<ScriptType>) 
         threshold: None,
         script: None,
         coins: Vec::new(),
+        tokens: Vec::new(),
+        contract_wallet: None,
     }
 }
 

@@ -198,6 +198,7 @@ impl EntryGenerator {
             scheme: scheme.into(),
             signature,
             signer: None,
+            owner: None,
         };
         let mut e = Entry {
             chain: String::new(),
@@ -223,6 +224,8 @@ impl EntryGenerator {
             threshold: None,
             script: None,
             coins: Vec::new(),
+            tokens: Vec::new(),
+            contract_wallet: None,
         };
         match slot {
             0..=3 => {
@@ -296,6 +299,7 @@ impl EntryGenerator {
                             Bip137Kind::P2pkhCompressed,
                         ),
                         signer: Some(format!("cosigner-{c}")),
+                        owner: None,
                     });
                 }
             }

@@ -278,6 +278,7 @@ pub fn sign_account_message(
         scheme: scheme.into(),
         signature,
         signer,
+        owner: None,
     }
 }
 

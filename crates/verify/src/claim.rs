@@ -26,10 +26,16 @@ pub struct Claim {
     pub node_chain: String,
     /// The asset: the chain's native one (its ticker), or a token label (`USDT`).
     pub asset: String,
+    /// The token contract the file names for a token asset (our entries' `tokens`); `None`
+    /// for a native asset, or a token the node side finds in its token table (OKX coins).
+    pub token: Option<ClaimToken>,
     /// The address.
     pub address: String,
     /// The stated balance, in the asset's main unit.
     pub balance: Option<BigDecimal>,
+    /// How far the node's balance may be from a stated balance printed rounded (HTX's files:
+    /// half a unit of its last printed digit); `None` when it is stated exactly.
+    pub rounding: Option<BigDecimal>,
     /// The height the balance is stated at (the anchor, or the row's snapshot height).
     pub height: Option<u64>,
     /// The status after the offline checks (and then after the node's): `verified`,
@@ -40,6 +46,15 @@ pub struct Claim {
     pub owners: Vec<String>,
     /// Bitcoin: the coins the file lists for the address at the anchor.
     pub coins: Vec<crate::snapshot::Coin>,
+}
+
+/// A token contract as the file names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimToken {
+    /// The contract (0x-hex).
+    pub contract: String,
+    /// The decimals the file states (the contract's `decimals()` must agree).
+    pub decimals: u32,
 }
 
 /// What a node said of one claim.

@@ -65,6 +65,9 @@ pub enum FailureCode {
     /// A contract wallet whose signing owners are not its owners at the anchor, or do not
     /// reach its threshold (a node said so).
     NotOwner,
+    /// A token's contract at the anchor contradicts the file's description of it (its
+    /// decimals).
+    TokenMismatch,
 }
 
 impl FailureCode {
@@ -97,6 +100,7 @@ impl FailureCode {
             InvalidBalance => "invalid-balance",
             BalanceMismatch => "balance-mismatch",
             NotOwner => "not-owner",
+            TokenMismatch => "token-mismatch",
         }
     }
 }

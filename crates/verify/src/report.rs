@@ -9,7 +9,7 @@ use crate::claim::{Claim, OnchainOutcome};
 pub use crate::failure::{Failure, FailureCode};
 use bigdecimal::BigDecimal;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
 
 /// The outcome of checking one entry (or one row of an exchange file).
@@ -380,12 +380,32 @@ impl Report {
 
     /// Applies what nodes said of claims (indices into [`Report::claims`]): each address
     /// leaves its offline status for the new one (verified, failed with the reason, or not
-    /// checked on chain with the reason), its problem replaced. Problems stay in file order.
+    /// checked on chain with the reason), its problem replaced. An address with several claims
+    /// (its native balance and its tokens) takes the worst of them: failed, then not checked,
+    /// then verified. Problems stay in file order.
     pub fn apply_onchain(&mut self, updates: Vec<(usize, OnchainOutcome)>) {
-        let mut changed: HashSet<(Option<u64>, Option<u64>, Option<String>)> = HashSet::new();
-        let mut added = Vec::new();
+        type Key = (Option<u64>, Option<u64>, Option<String>);
+        let mut merged: Vec<(Key, Vec<usize>, OnchainOutcome)> = Vec::new();
+        let mut at: HashMap<Key, usize> = HashMap::new();
         for (i, to) in updates {
-            let c = self.claims[i].clone();
+            let c = &self.claims[i];
+            let key = (c.entry, c.account, c.path.clone());
+            match at.get(&key) {
+                None => {
+                    at.insert(key.clone(), merged.len());
+                    merged.push((key, vec![i], to));
+                }
+                Some(&k) => {
+                    let (_, claims, was) = &mut merged[k];
+                    claims.push(i);
+                    *was = worse(std::mem::replace(was, OnchainOutcome::Verified), to);
+                }
+            }
+        }
+        let mut changed: HashSet<Key> = HashSet::new();
+        let mut added = Vec::new();
+        for (key, claims, to) in merged {
+            let c = self.claims[claims[0]].clone();
             let (status, code, reason) = match to {
                 OnchainOutcome::Verified => ("verified", "verified", None),
                 OnchainOutcome::Failed(f) => ("failed", f.code.as_str(), Some(f.reason)),
@@ -398,8 +418,10 @@ impl Report {
             }
             self.count(&c.chain, c.status, false);
             self.count(&c.chain, status, true);
-            self.claims[i].status = status;
-            changed.insert((c.entry, c.account, c.path.clone()));
+            for i in claims {
+                self.claims[i].status = status;
+            }
+            changed.insert(key);
             if let Some(reason) = reason {
                 added.push(Problem {
                     entry: c.entry,
@@ -788,6 +810,22 @@ impl Report {
         let _ = writeln!(out, "addresses: {}", self.verdict_counts());
         let _ = writeln!(out, "{}: {}", self.file, self.result.to_ascii_uppercase());
         out
+    }
+}
+
+/// The worse of two on-chain outcomes of one address: failed (both reasons when both
+/// failed), then not checked on chain, then verified.
+fn worse(a: OnchainOutcome, b: OnchainOutcome) -> OnchainOutcome {
+    use OnchainOutcome as O;
+    match (a, b) {
+        (O::Failed(mut x), O::Failed(y)) => {
+            x.reason = format!("{}; {}", x.reason, y.reason);
+            O::Failed(x)
+        }
+        (f @ O::Failed(_), _) | (_, f @ O::Failed(_)) => f,
+        (O::NotChecked(x), O::NotChecked(y)) => O::NotChecked(format!("{x}; {y}")),
+        (n @ O::NotChecked(_), _) | (_, n @ O::NotChecked(_)) => n,
+        (O::Verified, O::Verified) => O::Verified,
     }
 }
 

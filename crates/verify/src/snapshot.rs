@@ -62,6 +62,10 @@ pub struct SignatureRecord {
     /// For multisig: the signer id (from the manifest) that produced it; informative only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signer: Option<String>,
+    /// For a contract wallet: the owner address whose key made it (the signature is checked
+    /// against this address; who the contract's owners are is on-chain state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// One reserve address and its proof of control.
@@ -97,6 +101,35 @@ pub struct Entry {
     /// an address index); absent when not listed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub coins: Vec<Coin>,
+    /// EVM: token balances the address holds at the anchor, beside its native balance.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tokens: Vec<TokenHolding>,
+    /// EVM: the address is a contract wallet (a Safe); its signatures are its owners', each
+    /// naming its `owner`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract_wallet: Option<ContractWallet>,
+}
+
+/// A token (ERC-20) balance an EVM address holds at the anchor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenHolding {
+    /// The asset label the totals use (`USDT`, `USDC`).
+    pub asset: String,
+    /// The token contract (0x-hex address).
+    pub contract: String,
+    /// The token's decimals (what its `decimals()` answers).
+    pub decimals: u32,
+    /// The balance at the anchor, as a decimal string in the token's main unit.
+    pub balance: String,
+}
+
+/// The kind of contract wallet an entry's address is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContractWallet {
+    /// A Safe (Gnosis Safe) wallet: `getOwners()` and `getThreshold()` say who controls it.
+    Safe,
 }
 
 /// One coin (transaction output) an address held at the anchor.
@@ -502,10 +535,13 @@ mod tests {
                     scheme: crate::chains::Scheme::Bip137.into(),
                     signature: "sig".into(),
                     signer: None,
+                    owner: None,
                 }],
                 threshold: None,
                 script: None,
                 coins: Vec::new(),
+                tokens: Vec::new(),
+                contract_wallet: None,
             }],
             accounts: Vec::new(),
         }

@@ -5,7 +5,7 @@
 
 use crate::account::{self, Account, AccountAddress, AccountKeys, AccountTally};
 use crate::chains::ChainFamily;
-use crate::claim::Claim;
+use crate::claim::{Claim, ClaimToken};
 use crate::error::InputError;
 use crate::report::{DigestCheck, Outcome, Report};
 use crate::snapshot::{self, AccountUnit, Anchor, Entry, Header};
@@ -19,7 +19,10 @@ use std::sync::{mpsc, Arc};
 mod entry;
 mod progress;
 
-pub use entry::{entry_balance, is_legacy_proof, verify_entry, SnapshotContext};
+pub use entry::{
+    contract_wallet_owners, entry_balance, entry_tokens, is_legacy_proof, repeated_token,
+    token_problem, verify_entry, SnapshotContext,
+};
 pub use progress::{open_with_progress, progress_bar, styled_bar, ProgressReader};
 
 /// How to run a verification.
@@ -79,6 +82,37 @@ struct Checked {
     balance: Option<BigDecimal>,
     /// Bitcoin: the coins listed at the anchor.
     coins: Vec<snapshot::Coin>,
+    /// EVM: the well-formed token balances (asset, contract, balance).
+    tokens: Vec<(String, ClaimToken, BigDecimal)>,
+    /// A contract wallet left unsupported offline: the owners whose signatures verified.
+    owners: Vec<String>,
+}
+
+impl Checked {
+    /// Entry `e` checked against `ctx`, with what the collector needs of it.
+    fn new(ctx: &SnapshotContext, e: &Entry) -> Checked {
+        let outcome = verify_entry(ctx, e);
+        Checked {
+            chain: e.chain.clone(),
+            address: e.address.clone(),
+            key: address_key(&e.chain, &e.address),
+            balance: entry_balance(e),
+            legacy: is_legacy_proof(e),
+            coins: e.coins.clone(),
+            tokens: entry_tokens(e)
+                .into_iter()
+                .map(|(t, b)| {
+                    let token = ClaimToken {
+                        contract: t.contract.clone(),
+                        decimals: t.decimals,
+                    };
+                    (t.asset.trim().to_string(), token, b)
+                })
+                .collect(),
+            owners: contract_wallet_owners(e, &outcome),
+            outcome,
+        }
+    }
 }
 
 /// What the collector keeps beside the report while recording in file order: the addresses
@@ -121,25 +155,38 @@ impl Sink {
         if verified && c.legacy {
             report.note_legacy(index);
         }
-        if let (Some(b), None) = (&c.balance, first) {
-            report.add_balance(&c.chain, &c.chain, b, verified);
+        if first.is_none() {
+            if let Some(b) = &c.balance {
+                report.add_balance(&c.chain, &c.chain, b, verified);
+            }
+            for (asset, _, b) in &c.tokens {
+                report.add_balance(&c.chain, asset, b, verified);
+            }
         }
         if let Some(anchors) = &self.anchors {
-            report.claims.push(Claim {
+            let claim = |asset: &str, token, balance| Claim {
                 entry: Some(index),
                 line: None,
                 account: None,
                 path: None,
                 chain: c.chain.clone(),
                 node_chain: c.chain.clone(),
-                asset: c.chain.clone(),
+                asset: asset.to_string(),
+                token,
                 address: c.address.clone(),
-                balance: c.balance,
+                balance,
+                rounding: None,
                 height: anchors.get(&c.chain).map(|a| a.height),
                 status: status_of(&outcome),
-                owners: Vec::new(),
-                coins: c.coins,
-            });
+                owners: c.owners.clone(),
+                coins: Vec::new(),
+            };
+            let mut native = claim(&c.chain, None, c.balance.clone());
+            native.coins = c.coins;
+            report.claims.push(native);
+            for (asset, token, b) in c.tokens {
+                report.claims.push(claim(&asset, Some(token), Some(b)));
+            }
         }
         report.record(index, None, &c.chain, &c.address, outcome);
     }
@@ -209,20 +256,7 @@ fn check_batch(ctx: &SnapshotContext, raw: &snapshot::RawBatch) -> Result<Checke
         serde_json::to_writer(&mut canonical, &e).map_err(|_| ())?;
         entries.push(e);
     }
-    let outcomes: Vec<Outcome> = entries.iter().map(|e| verify_entry(ctx, e)).collect();
-    let items = entries
-        .into_iter()
-        .zip(outcomes)
-        .map(|(e, outcome)| Checked {
-            key: address_key(&e.chain, &e.address),
-            balance: entry_balance(&e),
-            legacy: is_legacy_proof(&e),
-            coins: e.coins,
-            chain: e.chain,
-            address: e.address,
-            outcome,
-        })
-        .collect();
+    let items = entries.iter().map(|e| Checked::new(ctx, e)).collect();
     Ok(CheckedBatch {
         first_index: raw.first_index,
         items,
@@ -569,20 +603,8 @@ pub fn verify_streaming(path: &Path, opts: &VerifyOptions) -> Result<Report, Inp
             }
             Msg::Batch(batch) => {
                 let c = ctx.as_ref().expect("the header comes before entries");
-                let checked: Vec<Checked> = pool.install(|| {
-                    batch
-                        .par_iter()
-                        .map(|(_, e)| Checked {
-                            chain: e.chain.clone(),
-                            address: e.address.clone(),
-                            outcome: verify_entry(c, e),
-                            key: address_key(&e.chain, &e.address),
-                            balance: entry_balance(e),
-                            coins: e.coins.clone(),
-                            legacy: is_legacy_proof(e),
-                        })
-                        .collect()
-                });
+                let checked: Vec<Checked> =
+                    pool.install(|| batch.par_iter().map(|(_, e)| Checked::new(c, e)).collect());
                 for ((i, _), c) in batch.iter().zip(checked) {
                     sink.entry(&mut report, *i, c);
                 }

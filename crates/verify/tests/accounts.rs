@@ -505,11 +505,14 @@ fn duplicates_across_entries_and_accounts_are_caught() {
             scheme: Scheme::Bip137.into(),
             signature: sign_bip137(&child.private_key, message.as_bytes(), Bip137Kind::P2wpkh),
             signer: None,
+            owner: None,
         }],
         message,
         threshold: None,
         script: None,
         coins: Vec::new(),
+        tokens: Vec::new(),
+        contract_wallet: None,
     });
     // Another account listing an address of the P2WPKH account again... a second copy of it.
     let copy = s.accounts[w].clone();

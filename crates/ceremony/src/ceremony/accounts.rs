@@ -136,6 +136,7 @@ pub(super) fn sign_account(
         scheme: scheme.into(),
         signature: signature.clone(),
         signer: None,
+        owner: None,
     };
     let want = task.cosigner.unwrap_or(0);
     match signer_of(a.family, &keys, &a.chain, message.as_bytes(), 0, &record) {

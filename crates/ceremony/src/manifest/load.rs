@@ -10,6 +10,7 @@ use bitcoin::{Address, NetworkKind, PublicKey, ScriptBuf};
 use por_attest_verify::chains::{ChainFamily, Network, ScriptType};
 use por_attest_verify::error::InputError;
 use por_attest_verify::message::{Template, DEFAULT_ACCOUNT_TEMPLATE, DEFAULT_TEMPLATE};
+use por_attest_verify::verify::{repeated_token, token_problem};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
@@ -389,8 +390,16 @@ impl Manifest {
             balance: a.balance.clone(),
             allow_nonstandard_path,
             multisig: None,
+            tokens: self.tokens(a, family, ctx)?,
+            contract_wallet: None,
             origin,
         };
+        if a.owners.is_some() && a.contract_wallet.is_none() {
+            return Err(ctx.err(
+                "owners",
+                "only for a contract wallet (contract_wallet = \"safe\")",
+            ));
+        }
         let is_multisig = a.script_type.is_some_and(ScriptType::is_multisig);
         if !is_multisig {
             for (field, present) in [
@@ -477,27 +486,116 @@ impl Manifest {
                 if let Some(parse) = info.parse_address {
                     parse(&spec.address).map_err(|m| ctx.err("address", m.to_string()))?;
                 }
+                if let Some(kind) = a.contract_wallet {
+                    spec.contract_wallet = Some(self.contract_wallet(a, kind, family, ctx)?);
+                    return Ok(spec);
+                }
                 let Some(path) = self.single_key(a, &mut spec, false, ctx)? else {
                     return Ok(spec);
                 };
-                let coin = info.coin_type;
-                let what = format!("{} (m/44'/{coin}'/…)", info.name);
-                let steps: &[ChildNumber] = path.as_ref();
-                let standard = steps.len() >= 3
-                    && steps[0] == ChildNumber::Hardened { index: 44 }
-                    && steps[1] == ChildNumber::Hardened { index: coin };
-                if !standard && !allow_nonstandard_path {
-                    return Err(ctx.err(
-                        "path",
-                        format!(
-                            "path {} is not a standard {what} path; set allow_nonstandard_path = true if it is intended",
-                            path_string(&path)
-                        ),
-                    ));
-                }
+                check_account_path(family, &path, allow_nonstandard_path)
+                    .map_err(|m| ctx.err("path", m))?;
             }
         }
         Ok(spec)
+    }
+
+    /// The token balances of an address (EVM only), checked as the verifier checks them.
+    fn tokens(
+        &self,
+        a: &RawAddress,
+        family: ChainFamily,
+        ctx: &Ctx<'_>,
+    ) -> Result<Vec<TokenHolding>, InputError> {
+        let Some(tokens) = &a.tokens else {
+            return Ok(Vec::new());
+        };
+        if family != ChainFamily::Evm {
+            return Err(ctx.err("tokens", "token balances are for EVM chains only"));
+        }
+        let chain = a.chain.as_deref().unwrap_or_default();
+        let found = tokens
+            .iter()
+            .enumerate()
+            .find_map(|(i, t)| token_problem(chain, t).map(|(f, why)| (i, f, why)))
+            .or_else(|| repeated_token(tokens));
+        match found {
+            Some((i, field, why)) => Err(ctx.err(&format!("tokens[{i}].{field}"), why)),
+            None => Ok(tokens.clone()),
+        }
+    }
+
+    /// A contract wallet's owners: each an EVM address with (when its key is in this
+    /// ceremony) a signer and a standard path; no single key of its own.
+    fn contract_wallet(
+        &self,
+        a: &RawAddress,
+        kind: ContractWallet,
+        family: ChainFamily,
+        ctx: &Ctx<'_>,
+    ) -> Result<ContractWalletSpec, InputError> {
+        if family != ChainFamily::Evm {
+            return Err(ctx.err(
+                "contract_wallet",
+                "contract wallets are for EVM chains only",
+            ));
+        }
+        for (field, present) in [
+            ("path", a.path.is_some()),
+            ("signer", a.signer.is_some()),
+            ("key", a.key.is_some()),
+        ] {
+            if present {
+                return Err(ctx.err(
+                    field,
+                    "a contract wallet has no key of its own: its owners sign (field `owners`)",
+                ));
+            }
+        }
+        let raw = a.owners.as_deref().unwrap_or_default();
+        if raw.is_empty() {
+            return Err(ctx.err("owners", "a contract wallet needs at least one owner"));
+        }
+        let parse = family.info().parse_address.expect("EVM parses addresses");
+        let mut owners: Vec<WalletOwner> = Vec::new();
+        for (i, o) in raw.iter().enumerate() {
+            let field = |f: &str| format!("owners[{i}].{f}");
+            let address = o
+                .address
+                .clone()
+                .ok_or_else(|| ctx.err(&field("address"), "required"))?;
+            parse(&address).map_err(|m| ctx.err(&field("address"), m.to_string()))?;
+            if owners
+                .iter()
+                .any(|w| w.address.eq_ignore_ascii_case(&address))
+            {
+                return Err(ctx.err(&field("address"), format!("{address} is listed twice")));
+            }
+            let path = match (&o.signer, &o.path) {
+                (None, None) => None,
+                (Some(sid), Some(p)) => {
+                    self.signer_ref(ctx, &field("signer"), sid, false)?;
+                    let path = parse_path(p).map_err(|m| ctx.err(&field("path"), m.to_string()))?;
+                    check_account_path(family, &path, a.allow_nonstandard_path.unwrap_or(false))
+                        .map_err(|m| ctx.err(&field("path"), m))?;
+                    Some(path)
+                }
+                (Some(_), None) => return Err(ctx.err(&field("path"), "required with a signer")),
+                (None, Some(_)) => return Err(ctx.err(&field("signer"), "required with a path")),
+            };
+            owners.push(WalletOwner {
+                address,
+                signer: o.signer.clone(),
+                path,
+            });
+        }
+        if owners.iter().all(|o| o.signer.is_none()) {
+            return Err(ctx.err(
+                "owners",
+                "no owner's key is in this ceremony (give one a signer and path)",
+            ));
+        }
+        Ok(ContractWalletSpec { kind, owners })
     }
 
     /// Checks `path` and `signer` of a single-key entry and stores them in `spec`; for a key
@@ -735,6 +833,29 @@ impl Manifest {
 /// Checks a single-key Bitcoin path against the standard for its script type: purpose
 /// 44'/49'/84'/86', coin type 0' on mainnet or 1' elsewhere, hardened account, then unhardened
 /// change and index.
+/// Whether `path` is a standard BIP-44 path of an account-model family (`m/44'/60'/…`), or
+/// allowed to depart from it.
+fn check_account_path(
+    family: ChainFamily,
+    path: &DerivationPath,
+    allow: bool,
+) -> Result<(), String> {
+    let info = family.info();
+    let coin = info.coin_type;
+    let steps: &[ChildNumber] = path.as_ref();
+    let standard = steps.len() >= 3
+        && steps[0] == ChildNumber::Hardened { index: 44 }
+        && steps[1] == ChildNumber::Hardened { index: coin };
+    if standard || allow {
+        return Ok(());
+    }
+    Err(format!(
+        "path {} is not a standard {} (m/44'/{coin}'/…) path; set allow_nonstandard_path = true if it is intended",
+        path_string(path),
+        info.name
+    ))
+}
+
 pub(super) fn check_bitcoin_path(
     path: &DerivationPath,
     st: ScriptType,

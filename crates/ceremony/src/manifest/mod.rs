@@ -31,7 +31,7 @@ use bitcoin::{PublicKey, ScriptBuf};
 use load::{is_decimal, is_printable_line, script_keys, Ctx};
 use por_attest_verify::chains::{ChainFamily, Network, ScriptType};
 use por_attest_verify::message::{MessageFields, Template};
-use por_attest_verify::snapshot::Anchor;
+use por_attest_verify::snapshot::{Anchor, ContractWallet, TokenHolding};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -106,8 +106,33 @@ pub struct AddressSpec {
     pub allow_nonstandard_path: bool,
     /// Multisig: threshold, cosigners and the script.
     pub multisig: Option<MultisigSpec>,
+    /// EVM: token balances held beside the native one.
+    pub tokens: Vec<TokenHolding>,
+    /// EVM: the address is a contract wallet, signed for by its owners.
+    pub contract_wallet: Option<ContractWalletSpec>,
     /// Where the entry was written (for messages).
     pub origin: Origin,
+}
+
+/// A contract-wallet address (a Safe): each owner signs its message with the owner's key; who
+/// its owners are and its threshold are on-chain state, checked by `verify --node`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractWalletSpec {
+    /// The kind of contract.
+    pub kind: ContractWallet,
+    /// The owners, in manifest order.
+    pub owners: Vec<WalletOwner>,
+}
+
+/// One owner of a contract wallet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalletOwner {
+    /// The owner address (0x-hex, as written).
+    pub address: String,
+    /// The signer holding its key; `None` for an owner outside this ceremony.
+    pub signer: Option<String>,
+    /// The key's derivation path on that signer.
+    pub path: Option<DerivationPath>,
 }
 
 /// A multisig address: `threshold`-of-`cosigners.len()` CHECKMULTISIG script.

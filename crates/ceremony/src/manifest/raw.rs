@@ -2,7 +2,7 @@
 
 use por_attest_verify::chains::{Network, ScriptType};
 use por_attest_verify::error::InputError;
-use por_attest_verify::snapshot::Anchor;
+use por_attest_verify::snapshot::{Anchor, ContractWallet, TokenHolding};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -132,6 +132,24 @@ pub(crate) struct RawAddress {
     pub cosigners: Option<Vec<RawCosigner>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<Vec<TokenHolding>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract_wallet: Option<ContractWallet>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owners: Option<Vec<RawOwner>>,
+}
+
+/// One owner of a contract wallet: the key (signer and path) behind an owner address.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOwner {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
 
 /// One cosigner of a multisig address.
@@ -164,7 +182,78 @@ pub(crate) const CSV_COLUMNS: &[&str] = &[
     "child",
     "cosigners",
     "key",
+    "tokens",
+    "contract_wallet",
+    "owners",
 ];
+
+/// Splits a CSV list cell into its `;`-separated items' `:`-separated parts, `n` each.
+fn cell_items(cell: &str, n: usize, form: &str) -> Result<Vec<Vec<String>>, String> {
+    let mut out = Vec::new();
+    for (i, item) in cell.split(';').enumerate() {
+        let item = item.trim();
+        if item.is_empty() {
+            continue;
+        }
+        let parts: Vec<String> = item.split(':').map(|p| p.trim().to_string()).collect();
+        if parts.len() != n {
+            return Err(format!("item {} `{item}` must be {form}", i + 1));
+        }
+        out.push(parts);
+    }
+    Ok(out)
+}
+
+/// Parses the CSV `tokens` cell: items separated by `;`, each `ASSET:CONTRACT:DECIMALS:BALANCE`.
+pub(crate) fn parse_tokens_cell(cell: &str) -> Result<Vec<TokenHolding>, String> {
+    cell_items(cell, 4, "ASSET:CONTRACT:DECIMALS:BALANCE")?
+        .into_iter()
+        .map(|p| {
+            Ok(TokenHolding {
+                asset: p[0].clone(),
+                contract: p[1].clone(),
+                decimals: p[2].parse().map_err(|_| {
+                    format!(
+                        "token {}: `{}` is not a whole number of decimals",
+                        p[0], p[2]
+                    )
+                })?,
+                balance: p[3].clone(),
+            })
+        })
+        .collect()
+}
+
+/// Parses the CSV `owners` cell: items separated by `;`, each `SIGNER:PATH:ADDRESS` (SIGNER and
+/// PATH empty for an owner whose key is not in this ceremony).
+pub(crate) fn parse_owners_cell(cell: &str) -> Result<Vec<RawOwner>, String> {
+    let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    Ok(cell_items(cell, 3, "SIGNER:PATH:ADDRESS")?
+        .into_iter()
+        .map(|p| RawOwner {
+            signer: opt(&p[0]),
+            path: opt(&p[1]),
+            address: opt(&p[2]),
+        })
+        .collect())
+}
+
+fn format_tokens_cell(tokens: &[TokenHolding]) -> String {
+    tokens
+        .iter()
+        .map(|t| format!("{}:{}:{}:{}", t.asset, t.contract, t.decimals, t.balance))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+fn format_owners_cell(owners: &[RawOwner]) -> String {
+    let o = |s: &Option<String>| s.clone().unwrap_or_default();
+    owners
+        .iter()
+        .map(|w| format!("{}:{}:{}", o(&w.signer), o(&w.path), o(&w.address)))
+        .collect::<Vec<_>>()
+        .join(";")
+}
 
 /// Parses the CSV `cosigners` cell: items separated by `;`, each `SIGNER:PATH:KEY` where KEY is
 /// an xpub/tpub (PATH is then its origin path) or a hex public key (PATH is its full path), and
@@ -320,6 +409,18 @@ pub(crate) fn read_csv(text: &str, file: &Path) -> Result<Vec<CsvRow>, InputErro
                 "child" => raw.child = s,
                 "cosigners" => raw.cosigners = Some(parse_cosigners_cell(cell).map_err(bad)?),
                 "key" => raw.key = s,
+                "tokens" => raw.tokens = Some(parse_tokens_cell(cell).map_err(bad)?),
+                "contract_wallet" => {
+                    raw.contract_wallet = Some(match cell.to_ascii_lowercase().as_str() {
+                        "safe" => ContractWallet::Safe,
+                        _ => {
+                            return Err(bad(format!(
+                                "`{cell}` is not a contract wallet kind (safe)"
+                            )))
+                        }
+                    })
+                }
+                "owners" => raw.owners = Some(parse_owners_cell(cell).map_err(bad)?),
                 other => unreachable!("column {other} is checked against CSV_COLUMNS"),
             }
         }
@@ -331,7 +432,18 @@ pub(crate) fn read_csv(text: &str, file: &Path) -> Result<Vec<CsvRow>, InputErro
 /// Writes addresses as CSV with every column of [`CSV_COLUMNS`].
 pub(crate) fn write_csv(addresses: &[RawAddress]) -> String {
     let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
-    w.write_record(CSV_COLUMNS).expect("write to Vec");
+    // The contract-wallet and token columns only when a row has them: other files keep the
+    // columns they always had.
+    let extended = addresses
+        .iter()
+        .any(|a| a.tokens.is_some() || a.contract_wallet.is_some() || a.owners.is_some());
+    let columns = if extended {
+        CSV_COLUMNS.len()
+    } else {
+        CSV_COLUMNS.len() - 3
+    };
+    w.write_record(&CSV_COLUMNS[..columns])
+        .expect("write to Vec");
     let opt = |o: &Option<String>| o.clone().unwrap_or_default();
     let optb = |o: Option<bool>| o.map(|b| b.to_string()).unwrap_or_default();
     for a in addresses {
@@ -353,8 +465,19 @@ pub(crate) fn write_csv(addresses: &[RawAddress]) -> String {
                 .map(format_cosigners_cell)
                 .unwrap_or_default(),
             opt(&a.key),
+            a.tokens
+                .as_deref()
+                .map(format_tokens_cell)
+                .unwrap_or_default(),
+            a.contract_wallet
+                .map(|_| "safe".to_string())
+                .unwrap_or_default(),
+            a.owners
+                .as_deref()
+                .map(format_owners_cell)
+                .unwrap_or_default(),
         ];
-        w.write_record(&row).expect("write to Vec");
+        w.write_record(&row[..columns]).expect("write to Vec");
     }
     String::from_utf8(w.into_inner().expect("flush Vec")).expect("CSV of UTF-8 strings")
 }

@@ -45,6 +45,17 @@ pub struct SigningTask<'a> {
     pub path: &'a DerivationPath,
     /// The key the device must hold at `path`, when the manifest knows it (multisig).
     pub expected_pubkey: Option<PublicKey>,
+    /// A contract wallet's owner: the address the key at `path` must be (the signature is
+    /// checked against it rather than against the wallet's address).
+    pub owner: Option<&'a str>,
+}
+
+impl<'a> SigningTask<'a> {
+    /// The address the key at `path` must derive: the owner's for a contract wallet, else the
+    /// entry's own.
+    pub fn key_address(&self) -> &'a str {
+        self.owner.unwrap_or(&self.spec.address)
+    }
 }
 
 impl SigningTask<'_> {
@@ -68,8 +79,9 @@ static NO_PATH: std::sync::LazyLock<DerivationPath> =
 
 impl Manifest {
     /// Every signature the ceremony must obtain, in address order: one per single-key address,
-    /// and one per cosigner held by a signer of this ceremony for a multisig address (packaging
-    /// needs at least the threshold of them).
+    /// one per cosigner held by a signer of this ceremony for a multisig address (packaging
+    /// needs at least the threshold of them), and one per owner held by a signer of this
+    /// ceremony for a contract wallet.
     pub fn tasks(&self) -> impl Iterator<Item = SigningTask<'_>> + '_ {
         self.addresses.iter().flat_map(move |spec| {
             let mut out = Vec::new();
@@ -85,7 +97,22 @@ impl Manifest {
                     signer: self.signer(sid).expect("signer checked on load"),
                     path,
                     expected_pubkey: None,
+                    owner: None,
                 });
+            }
+            if let Some(w) = &spec.contract_wallet {
+                for o in &w.owners {
+                    if let (Some(sid), Some(path)) = (&o.signer, &o.path) {
+                        out.push(SigningTask {
+                            address_index: spec.index,
+                            spec,
+                            signer: self.signer(sid).expect("signer checked on load"),
+                            path,
+                            expected_pubkey: None,
+                            owner: Some(&o.address),
+                        });
+                    }
+                }
             }
             if let Some(ms) = &spec.multisig {
                 for c in &ms.cosigners {
@@ -96,6 +123,7 @@ impl Manifest {
                             signer: self.signer(sid).expect("signer checked on load"),
                             path,
                             expected_pubkey: Some(c.pubkey),
+                            owner: None,
                         });
                     }
                 }

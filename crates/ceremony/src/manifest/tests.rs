@@ -623,3 +623,147 @@ fn cosigner_cells_round_trip() {
     assert_eq!(again, parsed);
     assert!(raw::parse_cosigners_cell("a:b").is_err());
 }
+
+/// The inline example with a Safe (two owners on `ledger-a`, one outside the ceremony) and an
+/// address holding a token; the Safe's owners as written.
+fn with_safe_and_token() -> (String, Vec<String>) {
+    let owners: Vec<String> = (1..4)
+        .map(|i| evm_address_of_pubkey(&key_at(SPECULOS, &format!("m/44'/60'/0'/0/{i}")).0))
+        .collect();
+    let safe = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+    let text = format!(
+        "{}\n[[addresses]]\nchain = \"ETH\"\naddress = \"{safe}\"\ncontract_wallet = \"safe\"\n\
+         balance = \"3\"\n\
+         [[addresses.tokens]]\nasset = \"USDC\"\ncontract = \"0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48\"\n\
+         decimals = 6\nbalance = \"1000.25\"\n\
+         [[addresses.owners]]\nsigner = \"ledger-a\"\npath = \"m/44'/60'/0'/0/1\"\naddress = \"{}\"\n\
+         [[addresses.owners]]\nsigner = \"ledger-a\"\npath = \"m/44'/60'/0'/0/2\"\naddress = \"{}\"\n\
+         [[addresses.owners]]\naddress = \"{}\"\n",
+        inline_text(),
+        owners[0],
+        owners[1],
+        owners[2]
+    );
+    (text, owners)
+}
+
+#[test]
+fn contract_wallets_and_tokens_load_sign_per_owner_and_round_trip() {
+    let (text, owners) = with_safe_and_token();
+    let m = load_text(&text).unwrap();
+    let spec = m.addresses.last().unwrap();
+    let w = spec.contract_wallet.as_ref().unwrap();
+    assert_eq!(w.owners.len(), 3);
+    assert_eq!(spec.tokens.len(), 1);
+    assert_eq!((spec.path.as_ref(), spec.signer.as_ref()), (None, None));
+    // One task per owner whose key is in the ceremony, each naming the owner it must derive.
+    let tasks: Vec<_> = m
+        .tasks()
+        .filter(|t| t.address_index == spec.index)
+        .collect();
+    let named: Vec<&str> = tasks.iter().map(|t| t.key_address()).collect();
+    assert_eq!(named, [owners[0].as_str(), owners[1].as_str()]);
+    assert_eq!(tasks[1].key().path, "m/44'/60'/0'/0/2");
+    assert_eq!(tasks[1].key().address, spec.address);
+
+    // Through TOML and through a CSV (tokens and owners in their cells): the same manifest.
+    let digest = m.identity_digest();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("inline.toml"), m.to_toml()).unwrap();
+    let back = Manifest::load(dir.path().join("inline.toml")).unwrap();
+    assert_eq!(back.identity_digest(), digest);
+    let (toml_text, csv_text) = m.to_toml_with_csv("rows.csv");
+    assert!(csv_text.contains(&format!(
+        "USDC:0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48:6:1000.25,safe,ledger-a:m/44'/60'/0'/0/1:{}",
+        owners[0]
+    )));
+    std::fs::write(dir.path().join("split.toml"), &toml_text).unwrap();
+    std::fs::write(dir.path().join("rows.csv"), &csv_text).unwrap();
+    let split = Manifest::load(dir.path().join("split.toml")).unwrap();
+    assert_eq!(split.identity_digest(), digest);
+    assert_eq!(
+        split.addresses.last().unwrap().contract_wallet,
+        spec.contract_wallet
+    );
+    // Any change to a token changes the identity.
+    let other = load_text(&text.replace("\"1000.25\"", "\"1000.26\"")).unwrap();
+    assert_ne!(other.identity_digest(), digest);
+}
+
+#[test]
+fn bad_contract_wallets_and_tokens_are_refused_naming_the_field() {
+    let (text, owners) = with_safe_and_token();
+    let err = |from: &str, to: &str| {
+        assert!(text.contains(from), "`{from}` not in the text");
+        match load_text(&text.replacen(from, to, 1)) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("`{from}` -> `{to}` must be refused"),
+        }
+    };
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        (
+            "contract_wallet = \"safe\"\n",
+            String::new(),
+            vec!["field `owners`", "only for a contract wallet"],
+        ),
+        (
+            "contract_wallet = \"safe\"\n",
+            "contract_wallet = \"safe\"\npath = \"m/44'/60'/0'/0/1\"\n".into(),
+            vec!["field `path`", "its owners sign"],
+        ),
+        (
+            "decimals = 6",
+            "decimals = 1".into(),
+            vec!["field `tokens[0].balance`", "1000.25"],
+        ),
+        (
+            "decimals = 6",
+            "decimals = 99".into(),
+            vec!["field `tokens[0].decimals`", "uint256"],
+        ),
+        (
+            "asset = \"USDC\"",
+            "asset = \"ETH\"".into(),
+            vec!["field `tokens[0].asset`", "native"],
+        ),
+        (
+            "contract = \"0xA0b8",
+            "contract = \"0xZ0b8".into(),
+            vec!["field `tokens[0].contract`"],
+        ),
+        (
+            &owners[1],
+            owners[0].clone(),
+            vec!["field `owners[1].address`", "listed twice"],
+        ),
+        (
+            "path = \"m/44'/60'/0'/0/2\"",
+            "path = \"m/44'/0'/0'/0/2\"".into(),
+            vec!["field `owners[1].path`", "not a standard"],
+        ),
+        (
+            "signer = \"ledger-a\"\npath = \"m/44'/60'/0'/0/2\"\n",
+            "signer = \"nobody\"\npath = \"m/44'/60'/0'/0/2\"\n".into(),
+            vec!["field `owners[1].signer`", "unknown signer"],
+        ),
+    ];
+    for (from, to, needles) in &cases {
+        let e = err(from, to);
+        assert_has(&e, &["m.toml", "field"]);
+        assert_has(&e, needles);
+    }
+    // Tokens on Bitcoin, and a Safe with no owner in the ceremony.
+    let e = err(
+        "chain = \"BTC\"\naddress = \"1KKLP5MNa9mmWnEziT5skyu7PZ8A4eFisB\"",
+        "chain = \"BTC\"\ntokens = []\naddress = \"1KKLP5MNa9mmWnEziT5skyu7PZ8A4eFisB\"",
+    );
+    assert_has(&e, &["field `tokens`", "EVM chains only"]);
+    let no_keys = text
+        .replace("signer = \"ledger-a\"\npath = \"m/44'/60'/0'/0/1\"\n", "")
+        .replace("signer = \"ledger-a\"\npath = \"m/44'/60'/0'/0/2\"\n", "");
+    let e = load_text(&no_keys).unwrap_err().to_string();
+    assert_has(
+        &e,
+        &["field `owners`", "no owner's key is in this ceremony"],
+    );
+}

@@ -1,7 +1,7 @@
 //! Writing a manifest back: canonical TOML (inline or with a CSV) and the identity digest that
 //! journals are bound to.
 
-use super::raw::{self, RawAddress, RawCosigner, RawManifest, RawSigner};
+use super::raw::{self, RawAddress, RawCosigner, RawManifest, RawOwner, RawSigner};
 use super::*;
 use sha2::{Digest, Sha256};
 
@@ -38,6 +38,18 @@ impl Manifest {
                                 } else {
                                     c.full_path.as_ref().map(path_string)
                                 },
+                            })
+                            .collect()
+                    }),
+                    tokens: (!a.tokens.is_empty()).then(|| a.tokens.clone()),
+                    contract_wallet: a.contract_wallet.as_ref().map(|w| w.kind),
+                    owners: a.contract_wallet.as_ref().map(|w| {
+                        w.owners
+                            .iter()
+                            .map(|o| RawOwner {
+                                signer: o.signer.clone(),
+                                path: o.path.as_ref().map(path_string),
+                                address: Some(o.address.clone()),
                             })
                             .collect()
                     }),

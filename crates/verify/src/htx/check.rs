@@ -24,52 +24,76 @@ enum Family {
     Doge,
 }
 
+/// One coin of HTX's table: its name as the files spell it, its family, and the chain its
+/// balance is held on (as `--node` names chains) with the asset (the chain's own ticker for
+/// its native coin).
+struct HtxCoin {
+    name: &'static str,
+    family: Family,
+    chain: &'static str,
+    asset: &'static str,
+}
+
+const fn coin(
+    name: &'static str,
+    family: Family,
+    chain: &'static str,
+    asset: &'static str,
+) -> HtxCoin {
+    HtxCoin {
+        name,
+        family,
+        chain,
+        asset,
+    }
+}
+
 /// HTX's coins (the names its files use) and the chain each one is held on, as HTX's own
 /// verifier maps them; `USDT-BEP20` (published unsigned, missing from HTX's table) added.
-const HTX_COINS: &[(&str, Family)] = &[
-    ("BTC", Family::Btc),
-    ("USDT-Omni", Family::Btc),
-    ("ETH", Family::Evm),
-    ("BETH", Family::Evm),
-    ("HT-ETH", Family::Evm),
-    ("ETH-Arbitrum", Family::Evm),
-    ("ETH-Optimism", Family::Evm),
-    ("USDT-Avalanche C-Chain", Family::Evm),
-    ("USDT-ETH", Family::Evm),
-    ("USDT-BTTC", Family::Evm),
-    ("ETH-BTTC", Family::Evm),
-    ("BETH-Heco", Family::Evm),
-    ("stETH", Family::Evm),
-    ("baseETH", Family::Evm),
-    ("USDT-aEthUSDT", Family::Evm),
-    ("HTX-ERC20", Family::Evm),
-    ("aETH", Family::Evm),
-    ("TRX-ERC20", Family::Evm),
-    ("BBTC-ERC20", Family::Evm),
-    ("WBTC-ERC20", Family::Evm),
-    ("WLFI", Family::Evm),
-    ("USDT-XPL", Family::Evm),
-    ("ERC20-USDC", Family::Evm),
-    ("STEAK-USDC", Family::Evm),
-    ("BEP20-USDC", Family::Evm),
-    ("ERC20-AETHUSDC", Family::Evm),
-    ("BASE-USDC", Family::Evm),
-    ("USDT-BEP20", Family::Evm),
-    ("TRX", Family::Tron),
-    ("USDT-TRC20", Family::Tron),
-    ("BTC-TRC20", Family::Tron),
-    ("stUSDT-TRC20", Family::Tron),
-    ("HTX-TRC20", Family::Tron),
-    ("jsTRX", Family::Tron),
-    ("jUSDT-TRC20", Family::Tron),
-    ("jWBTC-TRC20", Family::Tron),
-    ("SOL", Family::Sol),
-    ("USDT-SOL", Family::Sol),
-    ("TRX-sol", Family::Sol),
-    ("USDC-SOL", Family::Sol),
-    ("XRP", Family::Xrp),
-    ("DOGE", Family::Doge),
-    ("USDT-ALGO", Family::Algo),
+const HTX_COINS: &[HtxCoin] = &[
+    coin("BTC", Family::Btc, "BTC", "BTC"),
+    coin("USDT-Omni", Family::Btc, "BTC", "USDT"),
+    coin("ETH", Family::Evm, "ETH", "ETH"),
+    coin("BETH", Family::Evm, "ETH", "BETH"),
+    coin("HT-ETH", Family::Evm, "ETH", "HT"),
+    coin("ETH-Arbitrum", Family::Evm, "ARB", "ETH"),
+    coin("ETH-Optimism", Family::Evm, "OP", "ETH"),
+    coin("USDT-Avalanche C-Chain", Family::Evm, "AVAX", "USDT"),
+    coin("USDT-ETH", Family::Evm, "ETH", "USDT"),
+    coin("USDT-BTTC", Family::Evm, "BTTC", "USDT"),
+    coin("ETH-BTTC", Family::Evm, "BTTC", "ETH"),
+    coin("BETH-Heco", Family::Evm, "HECO", "BETH"),
+    coin("stETH", Family::Evm, "ETH", "STETH"),
+    coin("baseETH", Family::Evm, "BASE", "ETH"),
+    coin("USDT-aEthUSDT", Family::Evm, "ETH", "AETHUSDT"),
+    coin("HTX-ERC20", Family::Evm, "ETH", "HTX"),
+    coin("aETH", Family::Evm, "ETH", "AETH"),
+    coin("TRX-ERC20", Family::Evm, "ETH", "TRX"),
+    coin("BBTC-ERC20", Family::Evm, "ETH", "BBTC"),
+    coin("WBTC-ERC20", Family::Evm, "ETH", "WBTC"),
+    coin("WLFI", Family::Evm, "ETH", "WLFI"),
+    coin("USDT-XPL", Family::Evm, "XPL", "USDT"),
+    coin("ERC20-USDC", Family::Evm, "ETH", "USDC"),
+    coin("STEAK-USDC", Family::Evm, "ETH", "STEAKUSDC"),
+    coin("BEP20-USDC", Family::Evm, "BSC", "USDC"),
+    coin("ERC20-AETHUSDC", Family::Evm, "ETH", "AETHUSDC"),
+    coin("BASE-USDC", Family::Evm, "BASE", "USDC"),
+    coin("USDT-BEP20", Family::Evm, "BSC", "USDT"),
+    coin("TRX", Family::Tron, "TRX", "TRX"),
+    coin("USDT-TRC20", Family::Tron, "TRX", "USDT"),
+    coin("BTC-TRC20", Family::Tron, "TRX", "BTC"),
+    coin("stUSDT-TRC20", Family::Tron, "TRX", "STUSDT"),
+    coin("HTX-TRC20", Family::Tron, "TRX", "HTX"),
+    coin("jsTRX", Family::Tron, "TRX", "JSTRX"),
+    coin("jUSDT-TRC20", Family::Tron, "TRX", "JUSDT"),
+    coin("jWBTC-TRC20", Family::Tron, "TRX", "JWBTC"),
+    coin("SOL", Family::Sol, "SOL", "SOL"),
+    coin("USDT-SOL", Family::Sol, "SOL", "USDT"),
+    coin("TRX-sol", Family::Sol, "SOL", "TRX"),
+    coin("USDC-SOL", Family::Sol, "SOL", "USDC"),
+    coin("XRP", Family::Xrp, "XRP", "XRP"),
+    coin("DOGE", Family::Doge, "DOGE", "DOGE"),
+    coin("USDT-ALGO", Family::Algo, "ALGO", "USDT"),
 ];
 
 /// HTX's EVM forms, in the order its verifier tries them: ECDSA directly over
@@ -80,12 +104,34 @@ pub(crate) const HTX_EVM: &[EvmForm] = &[EvmForm::Keccak, EvmForm::Eip191Text];
 /// v1 header over keccak256(text).
 pub(crate) const HTX_TRON: &[TronForm] = &[TronForm::V1Text, TronForm::Keccak];
 
+fn table_coin(coin: &str) -> Option<&'static HtxCoin> {
+    HTX_COINS
+        .iter()
+        .find(|c| c.name.eq_ignore_ascii_case(coin.trim()))
+}
+
+/// The chain a row's balance is held on (as `--node` names chains, upper case) and its asset:
+/// from HTX's coin table (`USDT-ETH`: USDT on ETH; `ETH-Arbitrum`: ether on ARB), else as
+/// exchanges' labels read (`X-ERC20`: X on ETH, `X-TRC20`: X on TRX), else the coin itself.
+pub(crate) fn chain_and_asset(coin: &str) -> (String, String) {
+    if let Some(c) = table_coin(coin) {
+        return (c.chain.to_string(), c.asset.to_string());
+    }
+    let up = coin.trim().to_ascii_uppercase();
+    match up.rsplit_once('-') {
+        Some((asset, "ERC20")) => ("ETH".into(), asset.to_string()),
+        Some((asset, "TRC20")) => ("TRX".into(), asset.to_string()),
+        Some((asset, "BEP20")) => ("BSC".into(), asset.to_string()),
+        _ => (up.clone(), up),
+    }
+}
+
 /// The rule of a row: HTX's coin table (case-insensitive), else the coin's suffix, whole
 /// name or base as any exchange names chains, else EVM for a `0x` + 40-hex address.
 pub(crate) fn rule_of(row: &HtxRow) -> Rule {
     let coin = row.coin.trim();
-    if let Some((_, family)) = HTX_COINS.iter().find(|(c, _)| c.eq_ignore_ascii_case(coin)) {
-        return match family {
+    if let Some(c) = table_coin(coin) {
+        return match c.family {
             Family::Btc => Rule::Utxo(utxo_coin("BTC").expect("BTC is a UTXO coin")),
             Family::Doge => Rule::Utxo(utxo_coin("DOGE").expect("DOGE is a UTXO coin")),
             Family::Evm => Rule::Evm,

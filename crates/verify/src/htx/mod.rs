@@ -24,6 +24,7 @@ pub use reader::{
 pub(crate) use totals::mismatch_text;
 pub use totals::SUMMARY_ALIASES;
 
+use crate::claim::Claim;
 use crate::error::InputError;
 use crate::exchange::amount::Amount;
 use crate::exchange::lines::RawRow;
@@ -40,10 +41,18 @@ pub fn check_row(row: &HtxRow) -> Outcome {
     check::check_row(row)
 }
 
-impl RowCheck for HtxParser {
-    type Extra = Option<Amount>;
+/// What the HTX collector needs of a row besides its outcome.
+pub struct HtxExtra {
+    /// The balance, `None` for an owner row (`-`).
+    balance: Option<Amount>,
+    /// The snapshot height, when it is a number.
+    height: Option<u64>,
+}
 
-    fn check(&self, raw: &RawRow) -> Result<Checked<Option<Amount>>, InputError> {
+impl RowCheck for HtxParser {
+    type Extra = HtxExtra;
+
+    fn check(&self, raw: &RawRow) -> Result<Checked<HtxExtra>, InputError> {
         let row = self.parse(raw)?;
         Ok(Checked {
             index: row.index,
@@ -51,7 +60,10 @@ impl RowCheck for HtxParser {
             outcome: check::check_row(&row),
             label: row.coin,
             address: row.address,
-            extra: row.balance,
+            extra: HtxExtra {
+                balance: row.balance,
+                height: row.height.and_then(|h| h.trim().parse().ok()),
+            },
         })
     }
 }
@@ -61,24 +73,57 @@ impl RowCheck for HtxParser {
 struct HtxCollect {
     seen: Seen,
     /// The last row with a balance, not yet recorded: owner rows may follow it.
-    holder: Option<Checked<Option<Amount>>>,
+    holder: Option<Checked<HtxExtra>>,
     /// The line of the last row with a balance (0 before the first).
     holder_line: u64,
     tallies: Tallies,
+    /// Collect claims for a node.
+    claims: bool,
+    /// The claim of the last row with a balance (its verified owner rows become its owners).
+    holder_claim: Option<usize>,
 }
 
 impl HtxCollect {
     fn flush(&mut self, report: &mut Report) {
         if let Some(h) = self.holder.take() {
+            if self.claims {
+                self.holder_claim = Some(report.claims.len());
+                report.claims.push(claim_of(&h));
+            }
             report.record(h.index, Some(h.line), &h.label, &h.address, h.outcome);
         }
     }
 }
 
-impl Collect<Option<Amount>> for HtxCollect {
-    fn collect(&mut self, mut c: Checked<Option<Amount>>, report: &mut Report) {
-        match &c.extra {
+/// The claim of a row with a balance: its chain and asset from HTX's coin table, its balance
+/// as printed (rounded: the node's may differ by half a unit of the last digit).
+fn claim_of(h: &Checked<HtxExtra>) -> Claim {
+    let (node_chain, asset) = check::chain_and_asset(&h.label);
+    let balance = h.extra.balance.as_ref();
+    Claim {
+        entry: Some(h.index),
+        line: Some(h.line),
+        account: None,
+        path: None,
+        chain: h.label.clone(),
+        node_chain,
+        asset,
+        token: None,
+        address: h.address.clone(),
+        balance: balance.map(|b| b.value().clone()),
+        rounding: balance.map(|b| b.half_unit().clone()),
+        height: h.extra.height,
+        status: crate::verify::status_of(&h.outcome),
+        owners: Vec::new(),
+        coins: Vec::new(),
+    }
+}
+
+impl Collect<HtxExtra> for HtxCollect {
+    fn collect(&mut self, mut c: Checked<HtxExtra>, report: &mut Report) {
+        match &c.extra.balance {
             Some(balance) => {
+                self.holder_claim = None;
                 self.flush(report);
                 if let Some(first) = self.seen.first_line(&["row", &c.label, &c.address], c.line) {
                     // Counted once: a repeated balance would be added twice.
@@ -127,6 +172,12 @@ impl Collect<Option<Amount>> for HtxCollect {
                     ),
                     );
                 }
+                // A verified owner of an unsigned wallet row: a node may say it owns it.
+                if let (Some(i), Outcome::Verified) = (self.holder_claim, &c.outcome) {
+                    if report.claims[i].status == "unsigned" {
+                        report.claims[i].owners.push(c.address.clone());
+                    }
+                }
                 report.record(c.index, Some(c.line), &c.label, &c.address, c.outcome);
             }
         }
@@ -147,7 +198,10 @@ pub fn verify_htx_file(path: &Path, opts: &ExchangeOptions) -> Result<Report, In
     let (reader, bar) = crate::verify::open_with_progress(path, opts.progress)?;
     let reader = std::io::BufReader::with_capacity(1 << 20, reader);
     let (summary, parser, rows) = HtxReader::new(&name, reader)?.into_parts();
-    let mut collect = HtxCollect::default();
+    let mut collect = HtxCollect {
+        claims: opts.claims,
+        ..HtxCollect::default()
+    };
     let result = pipeline::run(path, FORMAT, rows, parser, &mut collect, opts);
     bar.finish_and_clear();
     let mut report = result?;

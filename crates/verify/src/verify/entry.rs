@@ -6,7 +6,7 @@ use crate::chains::{ChainFamily, Scheme, ScriptType};
 use crate::message::{MessageFields, Template};
 use crate::report::{Failure, FailureCode as C, Outcome};
 use crate::schemes;
-use crate::snapshot::{Anchor, Entry, Header};
+use crate::snapshot::{Anchor, Entry, Header, TokenHolding};
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::{Address, AddressType};
 use std::collections::BTreeMap;
@@ -59,6 +59,168 @@ impl SnapshotContext {
 pub fn entry_balance(e: &Entry) -> Option<bigdecimal::BigDecimal> {
     let decimals = ChainFamily::of(&e.chain)?.info().decimals;
     parse_balance(e.balance.as_deref()?, &e.chain, Some(decimals)).ok()
+}
+
+/// The largest `decimals` a token may state (a uint256 holds 78 digits).
+const MAX_TOKEN_DECIMALS: u32 = 77;
+
+/// An entry's well-formed token balances (a malformed one fails the entry in
+/// [`verify_entry`] and adds to no total), in file order.
+pub fn entry_tokens(e: &Entry) -> Vec<(&TokenHolding, bigdecimal::BigDecimal)> {
+    e.tokens
+        .iter()
+        .filter_map(|t| {
+            (t.decimals <= MAX_TOKEN_DECIMALS)
+                .then(|| parse_balance(&t.balance, &t.asset, Some(t.decimals)).ok())
+                .flatten()
+                .map(|b| (t, b))
+        })
+        .collect()
+}
+
+/// What is wrong with one token holding on `chain`, offline, as (field, why): a label that is
+/// not the native asset, a contract address, decimals a uint256 can carry, a balance within
+/// them. The manifest checks its tokens with the same rules.
+pub fn token_problem(chain: &str, t: &TokenHolding) -> Option<(&'static str, String)> {
+    let label = t.asset.trim();
+    if label.is_empty() || !label.bytes().all(|b| b.is_ascii_graphic()) {
+        return Some(("asset", format!("{:?} is not a token label", t.asset)));
+    }
+    if label.eq_ignore_ascii_case(chain) {
+        return Some((
+            "asset",
+            format!("{label} is the chain's native asset, stated in `balance`"),
+        ));
+    }
+    if let Err(err) = schemes::evm::parse_evm_address(&t.contract) {
+        return Some(("contract", err.to_string()));
+    }
+    if t.decimals > MAX_TOKEN_DECIMALS {
+        return Some((
+            "decimals",
+            format!(
+                "{} is more than a uint256 carries ({MAX_TOKEN_DECIMALS})",
+                t.decimals
+            ),
+        ));
+    }
+    if let Err(err) = parse_balance(&t.balance, label, Some(t.decimals)) {
+        return Some(("balance", err.to_string()));
+    }
+    None
+}
+
+/// Which of `tokens` repeats an earlier one's asset or contract, as (index, field, why).
+pub fn repeated_token(tokens: &[TokenHolding]) -> Option<(usize, &'static str, String)> {
+    let mut assets = std::collections::BTreeSet::new();
+    let mut contracts = std::collections::BTreeSet::new();
+    for (i, t) in tokens.iter().enumerate() {
+        if !assets.insert(t.asset.trim().to_ascii_uppercase()) {
+            return Some((i, "asset", format!("{} is listed twice", t.asset.trim())));
+        }
+        if !contracts.insert(t.contract.to_ascii_lowercase()) {
+            return Some((i, "contract", format!("{} is listed twice", t.contract)));
+        }
+    }
+    None
+}
+
+/// An EVM entry's token holdings, offline ([`token_problem`], [`repeated_token`]).
+fn check_tokens(e: &Entry, family: ChainFamily) -> Result<(), String> {
+    if family != ChainFamily::Evm {
+        return Err(format!(
+            "field `tokens`: token balances are checked on EVM chains only, not {}",
+            e.chain
+        ));
+    }
+    let found = e
+        .tokens
+        .iter()
+        .enumerate()
+        .find_map(|(i, t)| token_problem(&e.chain, t).map(|(f, why)| (i, f, why)))
+        .or_else(|| repeated_token(&e.tokens));
+    match found {
+        Some((i, field, why)) => Err(format!("field `tokens` [{i}] `{field}`: {why}")),
+        None => Ok(()),
+    }
+}
+
+/// The owners whose signatures verified for a contract-wallet entry left unsupported for want
+/// of on-chain state (what a node is asked about); empty otherwise.
+pub fn contract_wallet_owners(e: &Entry, outcome: &Outcome) -> Vec<String> {
+    if e.contract_wallet.is_none() || !matches!(outcome, Outcome::Unsupported(_)) {
+        return Vec::new();
+    }
+    e.signatures
+        .iter()
+        .filter_map(|s| s.owner.clone())
+        .collect()
+}
+
+/// A contract wallet's owner signatures: each names its owner and is that owner's; what they
+/// prove is left to the chain (who the contract's owners are, and its threshold).
+fn check_contract_wallet(e: &Entry, family: ChainFamily, msg: &[u8]) -> Result<(), Problem> {
+    let Some(kind) = e.contract_wallet else {
+        return Ok(());
+    };
+    let info = family.info();
+    let Some(verify_message) = info.verify_message.filter(|_| family == ChainFamily::Evm) else {
+        return fail(
+            C::InvalidField,
+            format!(
+                "field `contract_wallet` applies to EVM chains only, not {}",
+                e.chain
+            ),
+        );
+    };
+    if let Err(err) = schemes::evm::parse_evm_address(&e.address) {
+        return Err(Problem::Failed(Failure::from(err)));
+    }
+    let mut owners = std::collections::BTreeSet::new();
+    for (i, s) in e.signatures.iter().enumerate() {
+        let Some(owner) = &s.owner else {
+            return fail(
+                C::InvalidField,
+                format!("signature {i}: field `owner` is missing (a contract wallet's signatures are its owners')"),
+            );
+        };
+        if s.scheme != info.message_scheme {
+            return fail(
+                C::SchemeNotApplicable,
+                format!(
+                    "signature {i}: scheme {} does not apply to {} (expected {})",
+                    s.scheme, e.chain, info.message_scheme
+                ),
+            );
+        }
+        if !owners.insert(owner.to_ascii_lowercase()) {
+            return fail(
+                C::DuplicateAddress,
+                format!("signature {i}: owner {owner} signed twice"),
+            );
+        }
+        verify_message(owner, msg, &s.signature).map_err(|err| match err {
+            schemes::SchemeError::Unsupported(_) => scheme_problem(i, err),
+            other => Problem::Failed(
+                Failure::from(other).context(format_args!("signature {i} (owner {owner})")),
+            ),
+        })?;
+    }
+    let n = owners.len();
+    let list: Vec<&str> = e
+        .signatures
+        .iter()
+        .filter_map(|s| s.owner.as_deref())
+        .collect();
+    Err(Problem::Unsupported(format!(
+        "{kind:?} contract wallet: owner signature{} valid for {}, but that {} control{} {} is \
+         on-chain state (its owners and threshold at the anchor), not checked offline",
+        if n == 1 { "" } else { "s" },
+        list.join(", "),
+        if n == 1 { "it" } else { "they" },
+        if n == 1 { "s" } else { "" },
+        e.address
+    )))
 }
 
 /// Whether a (Bitcoin) entry's only proof is legacy signed messages on an address that is not
@@ -116,6 +278,17 @@ fn check_entry(ctx: &SnapshotContext, e: &Entry) -> Result<(), Problem> {
         crate::coins::check_coins(&e.coins, &e.chain, e.balance.as_deref(), anchor.height)
             .map_err(|r| Problem::Failed(Failure::new(C::InvalidBalance, r)))?;
     }
+    if !e.tokens.is_empty() {
+        check_tokens(e, family).map_err(|r| Problem::Failed(Failure::new(C::InvalidBalance, r)))?;
+    }
+    if e.contract_wallet.is_none() {
+        if let Some(i) = e.signatures.iter().position(|s| s.owner.is_some()) {
+            return fail(
+                C::InvalidField,
+                format!("signature {i}: field `owner` applies to contract wallets only"),
+            );
+        }
+    }
     let template = match &ctx.template {
         Ok(t) => t,
         Err(err) => {
@@ -150,6 +323,7 @@ fn check_entry(ctx: &SnapshotContext, e: &Entry) -> Result<(), Problem> {
         );
     }
     let msg = e.message.as_bytes();
+    check_contract_wallet(e, family, msg)?;
     let info = family.info();
     let Some(verify_message) = info.verify_message else {
         return check_bitcoin(e, msg);
