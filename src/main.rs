@@ -86,7 +86,8 @@ enum Command {
         #[arg(long)]
         allow_unsupported: bool,
         /// Check balances and anchors on this node: CHAIN=URL (repeatable; EVM JSON-RPC,
-        /// Bitcoin Core RPC). No credentials here: use --nodes.
+        /// Bitcoin Core RPC, or BTC=esplora+URL for an Esplora REST API). No credentials
+        /// here: use --nodes.
         #[arg(long = "node", value_name = "CHAIN=URL")]
         nodes: Vec<String>,
         /// A TOML file of nodes (credentials from environment variables it names) and tokens.
