@@ -330,23 +330,39 @@ fn core_coin_facts(
     })
 }
 
-/// Calls to one node, each asked once however often it is needed (the coins of one block
-/// share its header).
+/// Calls to one node; those with a key are asked once however often they are needed (the
+/// coins of one block share its header, the outputs of one transaction its transaction).
 #[derive(Default)]
 struct Calls {
     calls: Vec<(String, Value)>,
-    index: std::collections::HashMap<String, usize>,
+    asked: std::collections::HashMap<String, usize>,
 }
 
 impl Calls {
-    /// The position of the answer to `method(params)`.
-    fn add(&mut self, method: &str, params: Value) -> usize {
-        let key = format!("{method}{params}");
+    /// The position of the answer to `method(params)`; a call with a `key` asked before is
+    /// not asked again.
+    fn add(&mut self, method: &str, params: Value, key: Option<String>) -> usize {
         let next = self.calls.len();
-        *self.index.entry(key).or_insert_with(|| {
+        let at = match key {
+            Some(k) => *self.asked.entry(k).or_insert(next),
+            None => next,
+        };
+        if at == next {
             self.calls.push((method.to_string(), params));
-            next
-        })
+        }
+        at
+    }
+
+    /// `getrawtransaction TXID true BLOCKHASH`, once per transaction and block.
+    fn tx(&mut self, txid: &str, block: &str) -> usize {
+        let key = format!("tx {txid} {block}").to_ascii_lowercase();
+        self.add("getrawtransaction", json!([txid, true, block]), Some(key))
+    }
+
+    /// `getblockheader BLOCKHASH`, once per block.
+    fn header(&mut self, block: &str) -> usize {
+        let key = format!("header {block}").to_ascii_lowercase();
+        self.add("getblockheader", json!([block]), Some(key))
     }
 }
 
@@ -364,9 +380,9 @@ async fn core_facts(
         .iter()
         .map(|c| {
             [
-                first.add("getrawtransaction", json!([c.txid, true, c.block_hash])),
-                first.add("getblockheader", json!([c.block_hash])),
-                first.add("gettxout", json!([c.txid, c.vout, false])),
+                first.tx(&c.txid, &c.block_hash),
+                first.header(&c.block_hash),
+                first.add("gettxout", json!([c.txid, c.vout, false]), None),
             ]
         })
         .collect();
@@ -380,8 +396,8 @@ async fn core_facts(
         .zip(&ids)
         .map(|(c, [_, _, txout])| match (&c.spent, &a[*txout]) {
             (Some(s), Ok(Value::Null)) => Some([
-                second.add("getrawtransaction", json!([s.txid, true, s.block_hash])),
-                second.add("getblockheader", json!([s.block_hash])),
+                second.tx(&s.txid, &s.block_hash),
+                second.header(&s.block_hash),
             ]),
             _ => None,
         })
@@ -665,6 +681,24 @@ mod tests {
         assert_eq!(esplora_status(&tx["status"]).unwrap().unwrap().height, 900);
         assert_eq!(esplora_status(&json!({"confirmed": false})).unwrap(), None);
         assert!(esplora_status(&json!({"confirmed": true})).is_err());
+    }
+
+    #[test]
+    fn a_transaction_and_a_header_are_asked_once() {
+        let mut c = Calls::default();
+        let tx = c.tx(TX, H);
+        assert_eq!(c.tx(&TX.to_uppercase(), H), tx);
+        assert_ne!(
+            c.tx(TX, SPEND),
+            tx,
+            "the same id in another block is another call"
+        );
+        let h = c.header(H);
+        assert_eq!(c.header(H), h);
+        let out = c.add("gettxout", json!([TX, 0, false]), None);
+        assert_ne!(c.add("gettxout", json!([TX, 0, false]), None), out);
+        assert_eq!(c.calls.len(), 5);
+        assert_eq!(c.calls[h], ("getblockheader".to_string(), json!([H])));
     }
 
     fn facts() -> CoinFacts {
