@@ -161,6 +161,24 @@ enum Command {
         #[arg(long)]
         coins: Option<PathBuf>,
     },
+    /// Read the coins each Bitcoin address of the manifest holds at its anchor from the
+    /// custody team's own node (Bitcoin Core's scantxoutset, or Esplora), for `package
+    /// --coins`. The node's tip must be the anchor block.
+    Coins {
+        /// The ceremony manifest (TOML).
+        #[arg(long)]
+        manifest: PathBuf,
+        /// The node: BTC=URL (Bitcoin Core RPC). No credentials here: use --nodes.
+        #[arg(long = "node", value_name = "CHAIN=URL")]
+        nodes: Vec<String>,
+        /// A TOML file of nodes (credentials from environment variables it names; `kind =
+        /// "esplora"` for Esplora).
+        #[arg(long = "nodes", value_name = "FILE")]
+        nodes_file: Option<PathBuf>,
+        /// Where to write the coins (JSON, by address).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Run a whole ceremony on simulated Ledgers, package and verify the snapshot.
     Demo {
         /// Number of reserve addresses.
@@ -250,17 +268,10 @@ fn main() -> ExitCode {
             node_concurrency,
             node_batch,
         } => {
-            let mut endpoints = por_attest_reserves::Nodes::default();
-            for n in &nodes {
-                if let Err(e) = endpoints.add_arg(n) {
-                    return fail(e);
-                }
-            }
-            if let Some(f) = &nodes_file {
-                if let Err(e) = endpoints.add_file(f) {
-                    return fail(e);
-                }
-            }
+            let endpoints = match node_endpoints(&nodes, nodes_file.as_deref()) {
+                Ok(e) => e,
+                Err(e) => return fail(e),
+            };
             let on_chain = !endpoints.endpoints.is_empty();
             let format = match format {
                 InputFormat::Auto => por_attest::input::InputFormat::Auto,
@@ -430,6 +441,38 @@ fn main() -> ExitCode {
             };
             println!("confirmations: {confirmations}");
             code
+        }
+        Command::Coins {
+            manifest,
+            nodes,
+            nodes_file,
+            out,
+        } => {
+            let m = match Manifest::load(&manifest) {
+                Ok(m) => m,
+                Err(e) => return fail(e),
+            };
+            let endpoints = match node_endpoints(&nodes, nodes_file.as_deref()) {
+                Ok(e) => e,
+                Err(e) => return fail(e),
+            };
+            match read_coins(&m, &endpoints) {
+                Ok(coins) => {
+                    let text = serde_json::to_string_pretty(&coins).expect("coins serialize");
+                    if let Err(e) = std::fs::write(&out, text + "\n") {
+                        return fail(format!("{}: cannot write: {e}", out.display()));
+                    }
+                    let n: usize = coins.values().map(Vec::len).sum();
+                    let sat: u64 = coins.values().flatten().map(|c| c.amount_sat).sum();
+                    println!(
+                        "{n} coins of {} addresses, {sat} sat, written to {}",
+                        coins.len(),
+                        out.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
         }
         Command::Package {
             manifest,
@@ -620,6 +663,74 @@ fn open_device(
             "--device is required for a Ledger signer (sim, tcp:HOST:PORT, hid or hid:SERIAL_OR_PATH); a pkcs11 signer is named with --signer ID and needs none".into(),
         ),
     }
+}
+
+/// The nodes of `--node CHAIN=URL` and `--nodes FILE`.
+fn node_endpoints(
+    args: &[String],
+    file: Option<&std::path::Path>,
+) -> Result<por_attest_reserves::Nodes, por_attest_reserves::NodeError> {
+    let mut endpoints = por_attest_reserves::Nodes::default();
+    for n in args {
+        endpoints.add_arg(n)?;
+    }
+    if let Some(f) = file {
+        endpoints.add_file(f)?;
+    }
+    Ok(endpoints)
+}
+
+/// The coins of the manifest's Bitcoin addresses (and its accounts' listed ones) at their
+/// chain's anchor, from that chain's node.
+fn read_coins(
+    m: &Manifest,
+    endpoints: &por_attest_reserves::Nodes,
+) -> Result<por_attest_reserves::coins::CoinsByAddress, String> {
+    use por_attest::chains::ChainFamily;
+    let mut by_chain: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for a in m
+        .addresses
+        .iter()
+        .filter(|a| a.family == ChainFamily::Bitcoin)
+    {
+        by_chain
+            .entry(&a.chain)
+            .or_default()
+            .push(a.address.clone());
+    }
+    for acc in m
+        .accounts
+        .iter()
+        .filter(|a| a.family == ChainFamily::Bitcoin)
+    {
+        let listed = acc.addresses.iter().filter_map(|a| a.address.clone());
+        by_chain.entry(&acc.chain).or_default().extend(listed);
+    }
+    if by_chain.is_empty() {
+        return Err(format!(
+            "{}: no Bitcoin address to read coins for",
+            m.file.display()
+        ));
+    }
+    let mut out = por_attest_reserves::coins::CoinsByAddress::new();
+    for (chain, addresses) in by_chain {
+        let e = endpoints
+            .endpoints
+            .get(&chain.to_ascii_uppercase())
+            .ok_or_else(|| format!("no node given for chain {chain} (--node {chain}=URL)"))?;
+        let anchor = m
+            .anchor(chain)
+            .expect("every chain has an anchor (checked on load)");
+        let coins = por_attest_reserves::coins::coins_at_anchor(
+            e,
+            &addresses,
+            anchor,
+            por_attest_reserves::Policy::default(),
+        )
+        .map_err(|e| e.to_string())?;
+        out.extend(coins);
+    }
+    Ok(out)
 }
 
 fn fail(e: impl std::fmt::Display) -> ExitCode {

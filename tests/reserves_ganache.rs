@@ -5,8 +5,12 @@
 
 #[path = "support/ganache.rs"]
 mod ganache;
+#[path = "support/jsonrpc.rs"]
+#[allow(dead_code)]
+mod jsonrpc;
 
 use ganache::{deploy_erc20, deploy_safe, transfer_token, Ganache};
+use jsonrpc::Reply;
 use por_attest::chains::{Network, Scheme};
 use por_attest::fixtures::{master_key, render_for, secret_at, test_header, TEST_MNEMONIC};
 use por_attest::input::{verify_file, FileOptions, InputFormat};
@@ -815,50 +819,11 @@ fn an_endpoint_that_is_down_slow_or_answers_garbage_is_an_error_naming_it() {
 /// A loopback JSON-RPC server answering as a pruned (non-archive) EVM node does: it has the
 /// anchor block, but no state at it (`missing trie node`), for single calls and batches.
 fn pruned_node(block_hash: String) -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    std::thread::spawn(move || {
-        use std::io::{BufRead, BufReader, Read, Write};
-        for s in l.incoming() {
-            let Ok(mut s) = s else { return };
-            let mut r = BufReader::new(s.try_clone().unwrap());
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length];
-            if r.read_exact(&mut body).is_err() {
-                continue;
-            }
-            let answer = |call: &serde_json::Value| match call["method"].as_str() {
-                Some("eth_getBlockByNumber") => {
-                    json!({"jsonrpc": "2.0", "id": call["id"], "result": {"hash": block_hash}})
-                }
-                _ => json!({"jsonrpc": "2.0", "id": call["id"], "error": {"code": -32000,
-                    "message": "missing trie node 8f3c (path ) state is not available"}}),
-            };
-            let req: serde_json::Value = serde_json::from_slice(&body).unwrap();
-            let out = match &req {
-                serde_json::Value::Array(calls) => {
-                    json!(calls.iter().map(answer).collect::<Vec<_>>())
-                }
-                call => answer(call),
-            }
-            .to_string();
-            let _ = write!(
-                s,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{out}",
-                out.len()
-            );
-        }
-    });
-    url
+    jsonrpc::serve(move |method, _| match method {
+        "eth_getBlockByNumber" => Reply::Json(json!({ "hash": block_hash })),
+        _ => Reply::Json(json!({"error": {"code": -32000,
+            "message": "missing trie node 8f3c (path ) state is not available"}})),
+    })
 }
 
 /// A node without the state at the anchor (pruned, not an archive node): every ETH address is

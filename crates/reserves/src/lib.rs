@@ -10,6 +10,7 @@
 
 pub mod bitcoin;
 pub mod check;
+pub mod coins;
 pub mod endpoints;
 pub mod evm;
 pub mod rpc;
