@@ -4,10 +4,10 @@
 //! without `blockhash`) and Esplora (`/address/:a/utxo`, `/blocks/tip/*`) do: no Bitcoin node
 //! can run on this machine (README).
 
-#[path = "support/jsonrpc.rs"]
-mod jsonrpc;
+#[path = "support/loopback.rs"]
+mod loopback;
 
-use jsonrpc::{serve, Reply};
+use loopback::{serve, Reply};
 use por_attest::ceremony::{sign, SignOptions};
 use por_attest::chains::ChainFamily;
 use por_attest::demo::{write_manifest, DEMO_SIGNERS};

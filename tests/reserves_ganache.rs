@@ -5,12 +5,11 @@
 
 #[path = "support/ganache.rs"]
 mod ganache;
-#[path = "support/jsonrpc.rs"]
-#[allow(dead_code)]
-mod jsonrpc;
+#[path = "support/loopback.rs"]
+mod loopback;
 
 use ganache::{deploy_erc20, deploy_safe, transfer_token, Ganache};
-use jsonrpc::Reply;
+use loopback::Reply;
 use por_attest::chains::{Network, Scheme};
 use por_attest::fixtures::{master_key, render_for, secret_at, test_header, TEST_MNEMONIC};
 use por_attest::input::{verify_file, FileOptions, InputFormat};
@@ -819,7 +818,7 @@ fn an_endpoint_that_is_down_slow_or_answers_garbage_is_an_error_naming_it() {
 /// A loopback JSON-RPC server answering as a pruned (non-archive) EVM node does: it has the
 /// anchor block, but no state at it (`missing trie node`), for single calls and batches.
 fn pruned_node(block_hash: String) -> String {
-    jsonrpc::serve(move |method, _| match method {
+    loopback::serve(move |method, _| match method {
         "eth_getBlockByNumber" => Reply::Json(json!({ "hash": block_hash })),
         _ => Reply::Json(json!({"error": {"code": -32000,
             "message": "missing trie node 8f3c (path ) state is not available"}})),

@@ -1,10 +1,13 @@
-//! Loopback HTTP servers for the Bitcoin node clients' tests and benches: a small consistent
-//! chain ([`FakeChain`]) answered as Bitcoin Core's JSON-RPC documents it (one call or a batch
-//! array) and as Esplora's REST API does (Blockstream's `API.md`). No Bitcoin node can run on
-//! the machines this project is built on; these answer canned data in the documented shapes.
+//! Loopback HTTP servers for the node clients' tests and benches: [`serve`] answers JSON-RPC
+//! calls (single or batched) or REST paths with a handler; [`Server::bitcoin_core`] and
+//! [`Server::esplora`] answer a small consistent chain ([`FakeChain`]) as Bitcoin Core's
+//! JSON-RPC documents it (one call or a batch array) and as Esplora's REST API does
+//! (Blockstream's `API.md`). No Bitcoin node can run on the machines this project is built on;
+//! these answer canned data in the documented shapes.
 //!
-//! Each server runs on threads of the test process, on a free loopback port, counts the HTTP
-//! requests it serves, and stops when dropped.
+//! Each server runs on threads of the test process, on a free loopback port, and counts the
+//! HTTP requests it serves; a [`Server`] stops when dropped, [`serve`]'s runs until the test
+//! process ends.
 #![allow(dead_code)]
 
 use por_attest_verify::claim::Claim;
@@ -15,10 +18,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// An HTTP answer: status, body.
-pub type Reply = (u16, String);
+pub type HttpReply = (u16, String);
 
 /// What a server answers: (method, path, body) to a reply.
-pub type Handler = dyn Fn(&str, &str, &[u8]) -> Reply + Send + Sync;
+pub type Handler = dyn Fn(&str, &str, &[u8]) -> HttpReply + Send + Sync;
 
 /// A loopback HTTP/1.1 server (keep-alive, `Content-Length` bodies).
 pub struct Server {
@@ -353,7 +356,7 @@ impl FakeChain {
     }
 
     /// Esplora's answer to `GET path`.
-    pub fn esplora(&self, path: &str) -> Reply {
+    pub fn esplora(&self, path: &str) -> HttpReply {
         let ok = |v: Value| (200, v.to_string());
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
         if let Some(g) = &self.garbage {
@@ -414,37 +417,86 @@ impl FakeChain {
     }
 }
 
-/// Bitcoin Core's JSON-RPC over HTTP: one call object or a batch array (HTTP 200), each
-/// answered with `result`, `error` and its `id`.
-fn core_reply(chain: &FakeChain, body: &[u8]) -> Reply {
-    let Ok(req) = serde_json::from_slice::<Value>(body) else {
-        return (500, json!({"result": null, "error": {"code": -32700, "message": "Parse error"}, "id": null}).to_string());
-    };
+/// JSON-RPC over HTTP: each call of `body` (one object or a batch array) answered by `answer`
+/// with its result or its error object, with the call's `id`; and, for a single call answered
+/// with an error, that error's code. `None` when the body is not JSON.
+fn json_rpc(
+    body: &[u8],
+    answer: &dyn Fn(&str, &Value) -> Result<Value, Value>,
+) -> Option<(Value, Option<i64>)> {
+    let req: Value = serde_json::from_slice(body).ok()?;
     let one = |c: &Value| {
-        let mut a = match chain.core(c["method"].as_str().unwrap_or(""), &c["params"]) {
-            Ok(r) => json!({"result": r, "error": null}),
-            Err((code, message)) => {
-                json!({"result": null, "error": {"code": code, "message": message}})
-            }
+        let mut a = match answer(c["method"].as_str().unwrap_or(""), &c["params"]) {
+            Ok(r) => json!({"jsonrpc": "2.0", "result": r, "error": null}),
+            Err(e) => json!({"jsonrpc": "2.0", "result": null, "error": e}),
         };
         a["id"] = c["id"].clone();
         a
     };
-    match &req {
-        Value::Array(calls) => (
-            200,
-            Value::Array(calls.iter().map(one).collect()).to_string(),
-        ),
-        // A single call's error comes with HTTP 500 (404 for an unknown method), as Bitcoin
-        // Core before 28 answers (and 28 still, for JSON-RPC 1.x requests).
+    Some(match &req {
+        Value::Array(calls) => (Value::Array(calls.iter().map(one).collect()), None),
         c => {
             let a = one(c);
-            let status = match a["error"]["code"].as_i64() {
-                None => 200,
-                Some(-32601) => 404,
-                Some(_) => 500,
-            };
-            (status, a.to_string())
+            let code = a["error"]["code"].as_i64();
+            (a, code)
         }
+    })
+}
+
+/// Bitcoin Core's JSON-RPC over HTTP: a batch array is answered with HTTP 200; a single call's
+/// error with HTTP 500 (404 for an unknown method), as Bitcoin Core before 28 answers (and 28
+/// still, for JSON-RPC 1.x requests).
+fn core_reply(chain: &FakeChain, body: &[u8]) -> HttpReply {
+    let answer = |m: &str, p: &Value| {
+        chain
+            .core(m, p)
+            .map_err(|(code, message)| json!({"code": code, "message": message}))
+    };
+    match json_rpc(body, &answer) {
+        None => (500, json!({"result": null, "error": {"code": -32700, "message": "Parse error"}, "id": null}).to_string()),
+        Some((a, None)) => (200, a.to_string()),
+        Some((a, Some(-32601))) => (404, a.to_string()),
+        Some((a, Some(_))) => (500, a.to_string()),
     }
+}
+
+/// What a [`serve`] handler gives back for one request.
+pub enum Reply {
+    /// HTTP 200 with this JSON body (for a JSON-RPC call, `{"error": …}` is its error).
+    Json(Value),
+    /// HTTP 200 with this text body.
+    Text(String),
+    /// HTTP 404 (for a JSON-RPC call, "Method not found").
+    NotFound,
+}
+
+/// Starts a server on a free loopback port; `handle(method_or_path, params)` answers each
+/// request: for a POST, each JSON-RPC call (`method`, `params`; one or a batch, HTTP 200) gets
+/// its own `result` (or `error` when the handler answers `{"error": …}`); for a GET, the path.
+/// It runs until the test process ends. Its URL.
+pub fn serve(handle: impl Fn(&str, &Value) -> Reply + Send + 'static) -> String {
+    let handle = std::sync::Mutex::new(handle);
+    let server = Server::start(Arc::new(move |method, path, body| {
+        let handle = |m: &str, p: &Value| (handle.lock().unwrap())(m, p);
+        if method == "GET" {
+            return match handle(path, &Value::Null) {
+                Reply::Json(v) => (200, v.to_string()),
+                Reply::Text(t) => (200, t),
+                Reply::NotFound => (404, "not found".into()),
+            };
+        }
+        let answer = |m: &str, p: &Value| match handle(m, p) {
+            Reply::Json(v) if v.get("error").is_some() => Err(v["error"].clone()),
+            Reply::Json(v) => Ok(v),
+            Reply::Text(t) => Ok(json!(t)),
+            Reply::NotFound => Err(json!({"code": -32601, "message": "Method not found"})),
+        };
+        match json_rpc(body, &answer) {
+            Some((a, _)) => (200, a.to_string()),
+            None => (400, "not JSON".into()),
+        }
+    }));
+    let url = server.url.clone();
+    std::mem::forget(server);
+    url
 }
