@@ -168,11 +168,11 @@ enum Command {
         /// The ceremony manifest (TOML).
         #[arg(long)]
         manifest: PathBuf,
-        /// The node: BTC=URL (Bitcoin Core RPC). No credentials here: use --nodes.
+        /// The node: BTC=URL (Bitcoin Core RPC; BTC=esplora+URL for Esplora). No credentials
+        /// here: use --nodes.
         #[arg(long = "node", value_name = "CHAIN=URL")]
         nodes: Vec<String>,
-        /// A TOML file of nodes (credentials from environment variables it names; `kind =
-        /// "esplora"` for Esplora).
+        /// A TOML file of nodes (credentials from environment variables it names).
         #[arg(long = "nodes", value_name = "FILE")]
         nodes_file: Option<PathBuf>,
         /// Where to write the coins (JSON, by address).
