@@ -44,6 +44,13 @@ pub fn coins_at_anchor(
     })
 }
 
+fn not_at_anchor(client: &Client, detail: String) -> NodeError {
+    NodeError::NotAtAnchor {
+        endpoint: client.endpoint().to_string(),
+        detail,
+    }
+}
+
 fn garbage(client: &Client, detail: impl Into<String>) -> NodeError {
     NodeError::Garbage {
         endpoint: client.endpoint().to_string(),
@@ -122,21 +129,25 @@ pub fn core_unspent(u: &Value) -> Result<(String, Coin, bool), String> {
     Ok((script, coin, known))
 }
 
-/// A Bitcoin Core `scantxoutset start` answer: the coins by address, after checking the scan
-/// completed at the anchor and matched only the addresses asked.
-pub fn core_scan(
-    answer: &Value,
-    addresses: &[String],
-    anchor: &Anchor,
-) -> Result<(CoinsByAddress, bool), String> {
+/// The tip a completed Bitcoin Core `scantxoutset start` answer was taken at: (height, hash).
+pub fn scan_tip(answer: &Value) -> Result<(u64, String), String> {
     if answer["success"].as_bool() != Some(true) {
         return Err(format!("the scan did not complete: {answer}"));
     }
     let height = answer["height"]
         .as_u64()
         .ok_or_else(|| format!("a scan without `height`: {answer}"))?;
-    let tip = parse_block_hash(&answer["bestblock"])?;
-    check_tip(height, &tip, anchor)?;
+    Ok((height, parse_block_hash(&answer["bestblock"])?))
+}
+
+/// A Bitcoin Core `scantxoutset start` answer taken at the anchor ([`scan_tip`],
+/// [`check_tip`]): the coins by address, each created at or below the anchor and paying one of
+/// the addresses asked; and whether every coin came with its block hash.
+pub fn core_scan(
+    answer: &Value,
+    addresses: &[String],
+    anchor: &Anchor,
+) -> Result<(CoinsByAddress, bool), String> {
     let scripts = scripts_of(addresses)?;
     let mut out: CoinsByAddress = addresses.iter().map(|a| (a.clone(), Vec::new())).collect();
     let mut all_hashes = true;
@@ -175,6 +186,8 @@ async fn core_coins(
         Ok(v) => v,
         Err(RpcError(m)) => return Err(garbage(client, format!("scantxoutset: {m}"))),
     };
+    let (height, tip) = scan_tip(&answer).map_err(|d| garbage(client, d))?;
+    check_tip(height, &tip, anchor).map_err(|d| not_at_anchor(client, d))?;
     let (mut coins, all_hashes) =
         core_scan(&answer, addresses, anchor).map_err(|d| garbage(client, d))?;
     if !all_hashes {
@@ -240,7 +253,7 @@ async fn esplora_coins(
         .map_err(|_| garbage(client, "GET blocks/tip/height: not a height"))?;
     let tip = parse_block_hash(&Value::String(text("blocks/tip/hash").await?))
         .map_err(|d| garbage(client, d))?;
-    check_tip(tip_height, &tip, anchor).map_err(|d| garbage(client, d))?;
+    check_tip(tip_height, &tip, anchor).map_err(|d| not_at_anchor(client, d))?;
     let mut out = CoinsByAddress::new();
     for a in addresses {
         let path = format!("address/{a}/utxo");
@@ -265,7 +278,7 @@ async fn esplora_coins(
     let after = parse_block_hash(&Value::String(text("blocks/tip/hash").await?))
         .map_err(|d| garbage(client, d))?;
     check_tip(tip_height, &after, anchor)
-        .map_err(|d| garbage(client, format!("while reading the coins, {d}")))?;
+        .map_err(|d| not_at_anchor(client, format!("while reading the coins, {d}")))?;
     sort(&mut out);
     Ok(out)
 }
@@ -335,17 +348,22 @@ mod tests {
     #[test]
     fn a_scan_not_at_the_anchor_or_malformed_is_refused() {
         let asked = vec![A.to_string()];
+        let at = |answer: &Value| {
+            let (h, tip) = scan_tip(answer)?;
+            check_tip(h, &tip, &anchor())
+        };
+        assert_eq!(at(&scan(json!([]))), Ok(()));
         let mut later = scan(json!([]));
         later["height"] = json!(870_001);
-        let e = core_scan(&later, &asked, &anchor()).unwrap_err();
+        let e = at(&later).unwrap_err();
         assert!(e.starts_with("the node's tip is block"), "{e}");
         assert!(e.contains("-stopatheight=870000"), "{e}");
         let mut other = scan(json!([]));
         other["bestblock"] = json!("ee".repeat(32));
-        assert!(core_scan(&other, &asked, &anchor()).is_err());
+        assert!(at(&other).is_err());
         let mut aborted = scan(json!([]));
         aborted["success"] = json!(false);
-        assert!(core_scan(&aborted, &asked, &anchor())
+        assert!(at(&aborted)
             .unwrap_err()
             .starts_with("the scan did not complete"));
         let e = core_scan(&scan(json!([unspent(B, 1.0, 5, true)])), &asked, &anchor()).unwrap_err();

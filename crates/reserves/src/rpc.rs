@@ -29,6 +29,15 @@ pub enum NodeError {
         /// What was wrong with it.
         detail: String,
     },
+    /// A well-formed answer that cannot be used for what was asked (a UTXO scan whose tip
+    /// is not the anchor block).
+    #[error("node {endpoint}: {detail}")]
+    NotAtAnchor {
+        /// The endpoint (without credentials).
+        endpoint: String,
+        /// Why.
+        detail: String,
+    },
     /// The endpoints configuration is unusable.
     #[error("{0}")]
     Config(String),
