@@ -267,25 +267,51 @@ fn okx_row(
     format!("{coin},ETH,{height},{address},{amount},{msg},{s1},{s2},,{e1},{e2}\n")
 }
 
-#[test]
-fn tokens_and_safes_against_the_node() {
-    let Some(g) = start() else { return };
+/// The ERC-20 and Safe fixtures: the funded accounts `a`, a token of which account 1 holds
+/// 1234.5, and a 2-of-3 and a 3-of-3 Safe of owners 2, 3 and 4, both holding 50 ETH.
+struct TokenAndSafes {
+    a: Vec<String>,
+    token: String,
+    owners: Vec<String>,
+    safe2: String,
+    safe3: String,
+}
+
+fn token_and_safes(g: &Ganache) -> TokenAndSafes {
     let a = g.accounts();
-    let token = deploy_erc20(&g, &a[0], 1_000_000 * 10u128.pow(18));
+    let token = deploy_erc20(g, &a[0], 1_000_000 * 10u128.pow(18));
     transfer_token(
-        &g,
+        g,
         &token,
         &a[0],
         &a[1],
         1234 * 10u128.pow(18) + 5 * 10u128.pow(17),
     );
-    // A 2-of-3 Safe (owners 2, 3, 4) and a 3-of-3 one, both funded.
     let owners: Vec<String> = a[2..5].to_vec();
-    let safe2 = deploy_safe(&g, &a[0], &owners, 2);
-    let safe3 = deploy_safe(&g, &a[0], &owners, 3);
+    let safe2 = deploy_safe(g, &a[0], &owners, 2);
+    let safe3 = deploy_safe(g, &a[0], &owners, 3);
     for s in [&safe2, &safe3] {
         g.send(json!({"from": a[0], "to": s, "value": "0x2b5e3af16b1880000"}));
     }
+    TokenAndSafes {
+        a,
+        token,
+        owners,
+        safe2,
+        safe3,
+    }
+}
+
+#[test]
+fn tokens_and_safes_against_the_node() {
+    let Some(g) = start() else { return };
+    let TokenAndSafes {
+        a,
+        token,
+        owners,
+        safe2,
+        safe3,
+    } = token_and_safes(&g);
     let anchor = g.height();
     let safe_wei = g.balance_at(&safe2, anchor);
     // After the anchor: tokens and ether move.
@@ -405,21 +431,13 @@ fn tokens_and_safes_against_the_node() {
 #[test]
 fn our_entries_name_their_token_contracts_and_safes() {
     let Some(g) = start() else { return };
-    let a = g.accounts();
-    let token = deploy_erc20(&g, &a[0], 1_000_000 * 10u128.pow(18));
-    transfer_token(
-        &g,
-        &token,
-        &a[0],
-        &a[1],
-        1234 * 10u128.pow(18) + 5 * 10u128.pow(17),
-    );
-    let owners: Vec<String> = a[2..5].to_vec();
-    let safe2 = deploy_safe(&g, &a[0], &owners, 2);
-    let safe3 = deploy_safe(&g, &a[0], &owners, 3);
-    for s in [&safe2, &safe3] {
-        g.send(json!({"from": a[0], "to": s, "value": "0x2b5e3af16b1880000"}));
-    }
+    let TokenAndSafes {
+        a,
+        token,
+        owners,
+        safe2,
+        safe3,
+    } = token_and_safes(&g);
     let anchor = g.height();
     let hash = g.block_hash(anchor);
     let holder_wei = g.balance_at(&a[1], anchor);

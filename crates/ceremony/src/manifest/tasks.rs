@@ -85,46 +85,33 @@ impl Manifest {
     pub fn tasks(&self) -> impl Iterator<Item = SigningTask<'_>> + '_ {
         self.addresses.iter().flat_map(move |spec| {
             let mut out = Vec::new();
+            let task = |sid: &str, path, expected_pubkey, owner| SigningTask {
+                address_index: spec.index,
+                spec,
+                signer: self.signer(sid).expect("signer checked on load"),
+                path,
+                expected_pubkey,
+                owner,
+            };
             let single = match (&spec.path, &spec.key) {
                 (Some(path), _) => Some(path),
                 (None, Some(_)) => Some(&*NO_PATH),
                 (None, None) => None,
             };
             if let (Some(path), Some(sid)) = (single, &spec.signer) {
-                out.push(SigningTask {
-                    address_index: spec.index,
-                    spec,
-                    signer: self.signer(sid).expect("signer checked on load"),
-                    path,
-                    expected_pubkey: None,
-                    owner: None,
-                });
+                out.push(task(sid, path, None, None));
             }
             if let Some(w) = &spec.contract_wallet {
                 for o in &w.owners {
                     if let (Some(sid), Some(path)) = (&o.signer, &o.path) {
-                        out.push(SigningTask {
-                            address_index: spec.index,
-                            spec,
-                            signer: self.signer(sid).expect("signer checked on load"),
-                            path,
-                            expected_pubkey: None,
-                            owner: Some(&o.address),
-                        });
+                        out.push(task(sid, path, None, Some(o.address.as_str())));
                     }
                 }
             }
             if let Some(ms) = &spec.multisig {
                 for c in &ms.cosigners {
                     if let (Some(sid), Some(path)) = (&c.signer, &c.full_path) {
-                        out.push(SigningTask {
-                            address_index: spec.index,
-                            spec,
-                            signer: self.signer(sid).expect("signer checked on load"),
-                            path,
-                            expected_pubkey: Some(c.pubkey),
-                            owner: None,
-                        });
+                        out.push(task(sid, path, Some(c.pubkey), None));
                     }
                 }
             }
