@@ -10,13 +10,12 @@ mod loopback;
 
 use ganache::{deploy_erc20, deploy_safe, transfer_token, Ganache};
 use loopback::Reply;
-use por_attest::chains::{Network, Scheme};
-use por_attest::fixtures::{master_key, render_for, secret_at, test_header, TEST_MNEMONIC};
+use por_attest::fixtures::{eip191_entry, master_key, secret_at, test_header, TEST_MNEMONIC};
 use por_attest::input::{verify_file, FileOptions, InputFormat};
 use por_attest::report::Report;
 use por_attest::reserves::{check_on_chain, NodeError, NodeOptions, Nodes, Policy};
 use por_attest::schemes::evm::{keccak256, sign_eip191};
-use por_attest::snapshot::{Entry, SignatureRecord, Snapshot};
+use por_attest::snapshot::{Entry, Snapshot};
 use serde_json::json;
 use std::path::Path;
 use std::time::Duration;
@@ -72,30 +71,11 @@ fn eth_entry(
     balance: &str,
     signers: &[(u32, Option<&str>)],
 ) -> Entry {
-    let message = render_for(header, "ETH", address);
-    Entry {
-        chain: "ETH".into(),
-        network: Network::Mainnet,
-        address: address.to_string(),
-        script_type: None,
-        wallet: Some("cold".into()),
-        balance: Some(balance.to_string()),
-        signatures: signers
-            .iter()
-            .map(|(i, owner)| SignatureRecord {
-                scheme: Scheme::Eip191.into(),
-                signature: sign_eip191(&secret(*i), message.as_bytes()),
-                signer: None,
-                owner: owner.map(str::to_string),
-            })
-            .collect(),
-        message,
-        threshold: None,
-        script: None,
-        coins: Vec::new(),
-        tokens: Vec::new(),
-        contract_wallet: None,
-    }
+    let keys: Vec<_> = signers
+        .iter()
+        .map(|(i, owner)| (secret(*i), owner.map(str::to_string)))
+        .collect();
+    eip191_entry(header, "ETH", address, balance, &keys)
 }
 
 /// A snapshot of ETH entries for the funded accounts 0..n, anchored at `height` with

@@ -381,10 +381,9 @@ fn unknown_scheme_fails_that_entry_with_its_reason() {
 /// unsupported (its control is on-chain state); malformed ones fail naming the field.
 #[test]
 fn tokens_and_contract_wallets_offline() {
-    use por_attest::chains::{Network, Scheme};
-    use por_attest::fixtures::{master_key, render_for, secret_at, test_header, TEST_MNEMONIC};
-    use por_attest::schemes::evm::{evm_address_of, sign_eip191, to_checksum_address};
-    use por_attest::snapshot::{ContractWallet, Entry, SignatureRecord, TokenHolding};
+    use por_attest::fixtures::{eip191_entry, master_key, secret_at, test_header, TEST_MNEMONIC};
+    use por_attest::schemes::evm::{evm_address_of, to_checksum_address};
+    use por_attest::snapshot::{ContractWallet, TokenHolding};
     let key = |i: u32| secret_at(&master_key(TEST_MNEMONIC), &format!("m/44'/60'/0'/0/{i}"));
     let addr = |i: u32| {
         let secp = bitcoin::secp256k1::Secp256k1::new();
@@ -399,30 +398,8 @@ fn tokens_and_contract_wallets_offline() {
         ],
     );
     let entry = |chain: &str, address: &str, signers: &[(u32, Option<String>)]| {
-        let message = render_for(&header, chain, address);
-        Entry {
-            chain: chain.into(),
-            network: Network::Mainnet,
-            address: address.into(),
-            script_type: None,
-            wallet: None,
-            balance: Some("2".into()),
-            signatures: signers
-                .iter()
-                .map(|(i, owner)| SignatureRecord {
-                    scheme: Scheme::Eip191.into(),
-                    signature: sign_eip191(&key(*i), message.as_bytes()),
-                    signer: None,
-                    owner: owner.clone(),
-                })
-                .collect(),
-            message,
-            threshold: None,
-            script: None,
-            coins: Vec::new(),
-            tokens: Vec::new(),
-            contract_wallet: None,
-        }
+        let keys: Vec<_> = signers.iter().map(|(i, o)| (key(*i), o.clone())).collect();
+        eip191_entry(&header, chain, address, "2", &keys)
     };
     let usdc = |balance: &str| TokenHolding {
         asset: "USDC".into(),

@@ -141,6 +141,27 @@ fn entry(header: &Header, chain: &str, address: String, st: Option<ScriptType>) 
     }
 }
 
+/// An EIP-191 entry for `address` on EVM chain `chain` stating `balance`, signed by each of
+/// `signers` (the key, and for a contract wallet the owner address it signs as).
+pub fn eip191_entry(
+    header: &Header,
+    chain: &str,
+    address: &str,
+    balance: &str,
+    signers: &[(SecretKey, Option<String>)],
+) -> Entry {
+    let mut e = entry(header, chain, address.to_string(), None);
+    e.balance = Some(balance.to_string());
+    e.signatures = signers
+        .iter()
+        .map(|(key, owner)| SignatureRecord {
+            owner: owner.clone(),
+            ..sig(Scheme::Eip191, sign_eip191(key, e.message.as_bytes()))
+        })
+        .collect();
+    e
+}
+
 /// The example snapshot: one entry per scheme and script type, signed with keys derived
 /// from [`TEST_MNEMONIC`]. Deterministic (RFC 6979 nonces, no auxiliary randomness).
 pub fn example_snapshot() -> Snapshot {
