@@ -748,6 +748,11 @@ fn an_endpoint_that_is_down_slow_or_answers_garbage_is_an_error_naming_it() {
         },
         ..NodeOptions::default()
     };
+    let error_of = |url: &str| {
+        verify_with(&path, &nodes(url), &quick)
+            .unwrap_err()
+            .to_string()
+    };
     // Down: nothing listens on the port.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -755,9 +760,7 @@ fn an_endpoint_that_is_down_slow_or_answers_garbage_is_an_error_naming_it() {
         .unwrap()
         .port();
     let down = format!("http://127.0.0.1:{port}");
-    let e = verify_with(&path, &nodes(&down), &quick)
-        .unwrap_err()
-        .to_string();
+    let e = error_of(&down);
     assert!(
         e.starts_with(&format!("node {down} is unreachable: cannot connect")),
         "{e}"
@@ -765,9 +768,7 @@ fn an_endpoint_that_is_down_slow_or_answers_garbage_is_an_error_naming_it() {
     assert!(e.ends_with("(after 2 tries)"), "{e}");
     // Slow: accepts, never answers.
     let (slow, _h) = server(None);
-    let e = verify_with(&path, &nodes(&slow), &quick)
-        .unwrap_err()
-        .to_string();
+    let e = error_of(&slow);
     assert!(
         e.starts_with(&format!("node {slow} is unreachable: no answer within")),
         "{e}"
@@ -776,9 +777,7 @@ fn an_endpoint_that_is_down_slow_or_answers_garbage_is_an_error_naming_it() {
     let (bad, _h) = server(Some(
         "HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello world",
     ));
-    let e = verify_with(&path, &nodes(&bad), &quick)
-        .unwrap_err()
-        .to_string();
+    let e = error_of(&bad);
     assert!(
         e.starts_with(&format!("node {bad} answered garbage: not JSON")),
         "{e}"
@@ -787,9 +786,7 @@ fn an_endpoint_that_is_down_slow_or_answers_garbage_is_an_error_naming_it() {
     let (busy, _h) = server(Some(
         "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
     ));
-    let e = verify_with(&path, &nodes(&busy), &quick)
-        .unwrap_err()
-        .to_string();
+    let e = error_of(&busy);
     assert!(
         e.contains("HTTP 503 Service Unavailable (after 2 tries)"),
         "{e}"
