@@ -10,10 +10,10 @@ use por_attest::okx::{
 use por_attest::report::{Outcome, Report};
 use std::path::{Path, PathBuf};
 
-/// The data folder: `$POR_OKX_DATA`, else `../shared/data/okx` beside the repository.
+/// The data folder: `$POR_OKX_DATA`, else the copies in `tests/data/okx`.
 fn data_dir() -> PathBuf {
     let dir = std::env::var_os("POR_OKX_DATA").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/okx"),
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/okx"),
         PathBuf::from,
     );
     assert!(

@@ -1,4 +1,4 @@
-//! Every vector in `../shared/data/vectors/` run through `por_attest::schemes`.
+//! Every vector in `tests/data/vectors/` run through `por_attest::schemes`.
 //!
 //! Each test counts the vectors it read and asserts the count, so a parsing slip cannot skip
 //! vectors silently. Where a vector's expected outcome depends on semantics, the mapping to
@@ -19,7 +19,7 @@ use std::str::FromStr;
 fn vectors_dir() -> PathBuf {
     std::env::var_os("POR_VECTORS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/vectors"))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/vectors"))
 }
 
 fn load(name: &str) -> Value {

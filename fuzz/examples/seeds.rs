@@ -1,5 +1,5 @@
 //! Writes the seed corpora: `cargo run --example seeds -- OUT_DIR` fills `OUT_DIR/TARGET/`
-//! with inputs from `examples/`, `../shared/data/` (OKX files, signature vectors), and APDU
+//! with inputs from `examples/`, `tests/data/` (OKX files, signature vectors), and APDU
 //! exchanges recorded from the simulator (a whole ceremony on the simulated device, and the
 //! Bitcoin app's interrupt-loop flows).
 
@@ -246,7 +246,7 @@ fn main() {
     let out = PathBuf::from(out);
     let mut seeds = Seeds::default();
     let repo = repo();
-    let shared = repo.join("../shared/data");
+    let data = repo.join("tests/data");
 
     // examples/
     let example = read(&repo.join("examples/snapshot.json"));
@@ -265,8 +265,8 @@ fn main() {
         seeds.add("manifest", m.to_toml());
     }
 
-    // ../shared/data: OKX files and signature vectors.
-    if let Ok(dir) = std::fs::read_dir(shared.join("okx")) {
+    // tests/data: OKX files and signature vectors.
+    if let Ok(dir) = std::fs::read_dir(data.join("okx")) {
         for e in dir.flatten() {
             let p = e.path();
             if p.extension().is_some_and(|x| x == "csv") {
@@ -278,7 +278,7 @@ fn main() {
     } else {
         eprintln!(
             "note: {} not found; OKX seeds from examples only",
-            shared.display()
+            data.display()
         );
     }
     // HTX's published files (tests/data/htx) and a synthetic one.
@@ -296,7 +296,7 @@ fn main() {
         por_attest::synthetic::write_synthetic_htx(&p, 40).expect("synthetic HTX file");
         seeds.add("htx_csv", read(&p));
     }
-    if let Ok(dir) = std::fs::read_dir(shared.join("vectors")) {
+    if let Ok(dir) = std::fs::read_dir(data.join("vectors")) {
         for e in dir.flatten() {
             let p = e.path();
             if p.extension().is_some_and(|x| x == "json") {
