@@ -12,6 +12,8 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+mod watch_cli;
+
 #[derive(Parser)]
 #[command(
     name = "por-attest",
@@ -179,6 +181,10 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Follow the reserves after publication: check the balances at the anchor on the nodes,
+    /// then report every block's outflows and inflows per reserve address and asset, reorgs,
+    /// and alerts, until SIGTERM or Ctrl-C (exit 0); --exit-on-alert exits 1 at the first alert.
+    Watch(watch_cli::WatchArgs),
     /// Run a whole ceremony on simulated Ledgers, package and verify the snapshot.
     Demo {
         /// Number of reserve addresses.
@@ -273,14 +279,8 @@ fn main() -> ExitCode {
                 Err(e) => return fail(e),
             };
             let on_chain = !endpoints.endpoints.is_empty();
-            let format = match format {
-                InputFormat::Auto => por_attest::input::InputFormat::Auto,
-                InputFormat::Snapshot => por_attest::input::InputFormat::Snapshot,
-                InputFormat::OkxCsv => por_attest::input::InputFormat::OkxCsv,
-                InputFormat::HtxCsv => por_attest::input::InputFormat::HtxCsv,
-            };
             let opts = por_attest::input::FileOptions {
-                format,
+                format: input_format(format),
                 threads,
                 progress: tty,
                 allow_unsupported,
@@ -442,6 +442,7 @@ fn main() -> ExitCode {
             println!("confirmations: {confirmations}");
             code
         }
+        Command::Watch(args) => watch_cli::run(args),
         Command::Coins {
             manifest,
             nodes,
@@ -662,6 +663,16 @@ fn open_device(
         (None, None) => Err(
             "--device is required for a Ledger signer (sim, tcp:HOST:PORT, hid or hid:SERIAL_OR_PATH); a pkcs11 signer is named with --signer ID and needs none".into(),
         ),
+    }
+}
+
+/// The library's input format of the `--format` choice.
+fn input_format(f: InputFormat) -> por_attest::input::InputFormat {
+    match f {
+        InputFormat::Auto => por_attest::input::InputFormat::Auto,
+        InputFormat::Snapshot => por_attest::input::InputFormat::Snapshot,
+        InputFormat::OkxCsv => por_attest::input::InputFormat::OkxCsv,
+        InputFormat::HtxCsv => por_attest::input::InputFormat::HtxCsv,
     }
 }
 

@@ -49,6 +49,30 @@ fn free_port() -> u16 {
 impl Ganache {
     /// Starts ganache, or says why it cannot (then the caller skips).
     pub fn start() -> Result<Ganache, String> {
+        Ganache::start_with(None, None)
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.url.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// Stops it with SIGTERM (ganache writes its database out) and waits for it.
+    pub fn stop(mut self) {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let _ = self.child.wait();
+    }
+
+    /// Starts ganache on `port` (default: a free one), keeping its chain in the directory `db`
+    /// when given (a restart on the same directory continues the same chain).
+    pub fn start_with(port: Option<u16>, db: Option<&Path>) -> Result<Ganache, String> {
         let cli = node_modules().join("ganache/dist/node/cli.js");
         if !cli.is_file() {
             return Err(format!(
@@ -59,9 +83,15 @@ impl Ganache {
         if Command::new("node").arg("--version").output().is_err() {
             return Err("node (Node.js) is not on PATH".into());
         }
-        let port = free_port();
-        let child = Command::new("node")
-            .arg(&cli)
+        let port = port.unwrap_or_else(free_port);
+        let mut cmd = Command::new("node");
+        if let Some(db) = db {
+            cmd.arg(&cli)
+                .args(["--database.dbPath", db.to_str().expect("UTF-8 path")]);
+        } else {
+            cmd.arg(&cli);
+        }
+        let child = cmd
             .args([
                 "--server.host",
                 "127.0.0.1",

@@ -85,19 +85,19 @@ pub fn check_on_chain(
     rt.block_on(check_async(report, nodes, opts))
 }
 
-fn chain_key(c: &str) -> String {
+pub(crate) fn chain_key(c: &str) -> String {
     c.trim().to_ascii_uppercase()
 }
 
 /// Whether a claim is put to a node: verified addresses, and contract wallets whose owners
 /// signed (unsupported offline; an HTX wallet row, unsigned, followed by its signing owners).
 /// Failed, and other unsigned and unsupported rows stay as they are.
-fn asks(c: &Claim) -> bool {
+pub(crate) fn asks(c: &Claim) -> bool {
     c.status == "verified"
         || (matches!(c.status, "unsupported" | "unsigned") && !c.owners.is_empty())
 }
 
-async fn check_async(
+pub(crate) async fn check_async(
     report: &mut Report,
     nodes: &Nodes,
     opts: &NodeOptions,
@@ -413,7 +413,7 @@ async fn check_async(
 
 /// The token contract holding a claim's asset, and the decimals the file or the token table
 /// gives it: the file's own token first, else the table's.
-fn token_of(c: &Claim, nodes: &Nodes, chain: &str) -> Option<(String, u32)> {
+pub(crate) fn token_of(c: &Claim, nodes: &Nodes, chain: &str) -> Option<(String, u32)> {
     match &c.token {
         Some(t) => Some((t.contract.clone(), t.decimals)),
         None => nodes

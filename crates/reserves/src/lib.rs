@@ -9,11 +9,13 @@
 //! clients live here, on tokio and reqwest.
 
 pub mod bitcoin;
+pub mod blocks;
 pub mod check;
 pub mod coins;
 pub mod endpoints;
 pub mod evm;
 pub mod rpc;
+pub mod watch;
 
 pub use check::{check_on_chain, NodeOptions};
 pub use endpoints::{Endpoint, NodeKind, Nodes, Token};
