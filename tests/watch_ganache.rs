@@ -8,15 +8,15 @@
 
 #[path = "support/ganache.rs"]
 mod ganache;
+#[path = "support/watcher.rs"]
+mod watcher;
 
 use ganache::{addr_word, deploy_erc20, deploy_safe, selector, transfer_token, word, Ganache};
 use por_attest::fixtures::{eip191_entry, master_key, secret_at, test_header, TEST_MNEMONIC};
 use por_attest::snapshot::{ContractWallet, Snapshot, TokenHolding};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use watcher::{is, Watcher};
 
 fn secret(i: u32) -> bitcoin::secp256k1::SecretKey {
     secret_at(&master_key(TEST_MNEMONIC), &format!("m/44'/60'/0'/0/{i}"))
@@ -32,87 +32,6 @@ fn main_unit(units: u128) -> String {
 
 fn wei(g: &Ganache, a: &str, height: u64) -> u128 {
     g.balance_at(a, height).parse().unwrap()
-}
-
-/// A running `por-attest watch --json`, its events read on a thread.
-struct Watcher {
-    child: Child,
-    events: Receiver<Value>,
-    seen: Vec<Value>,
-}
-
-impl Watcher {
-    fn start(args: &[&str]) -> Watcher {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_por-attest"))
-            .arg("watch")
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, events) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { return };
-                let v: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {line}"));
-                if tx.send(v).is_err() {
-                    return;
-                }
-            }
-        });
-        Watcher {
-            child,
-            events,
-            seen: Vec::new(),
-        }
-    }
-
-    /// The next event matching `want` (every event read is kept in `seen`).
-    fn wait_for(&mut self, what: &str, want: impl Fn(&Value) -> bool) -> Value {
-        let t0 = Instant::now();
-        loop {
-            let left = Duration::from_secs(60).saturating_sub(t0.elapsed());
-            match self.events.recv_timeout(left) {
-                Ok(v) => {
-                    self.seen.push(v.clone());
-                    if want(&v) {
-                        return v;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    panic!("no {what} within 60 s; seen: {:#?}", self.seen)
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    panic!("the watcher ended before {what}; seen: {:#?}", self.seen)
-                }
-            }
-        }
-    }
-
-    /// The exit status after the output ends.
-    fn wait_exit(&mut self) -> i32 {
-        while let Ok(v) = self.events.recv_timeout(Duration::from_secs(60)) {
-            self.seen.push(v);
-        }
-        self.child
-            .wait()
-            .unwrap()
-            .code()
-            .expect("exited, not killed")
-    }
-}
-
-impl Drop for Watcher {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn is(v: &Value, event: &str) -> bool {
-    v["event"] == event
 }
 
 /// `execTransaction` on `safe` from its owner `owner` (threshold 1: the sender's own
@@ -374,10 +293,7 @@ fn watch_follows_transfers_tokens_safes_reorgs_and_a_node_restart() {
     );
 
     // SIGTERM: a clean stop, exit 0.
-    unsafe {
-        libc::kill(w.child.id() as i32, libc::SIGTERM);
-    }
-    assert_eq!(w.wait_exit(), 0);
+    assert_eq!(w.terminate(), 0);
     let names: Vec<&str> = w.seen.iter().filter_map(|v| v["event"].as_str()).collect();
     for n in [
         "start",

@@ -68,12 +68,29 @@ impl Server {
 
     /// A Bitcoin Core lookalike serving `chain`.
     pub fn bitcoin_core(chain: Arc<FakeChain>) -> Server {
-        Server::start(Arc::new(move |_, _, body| core_reply(&chain, body)))
+        Server::bitcoin_core_of(switchable(chain))
     }
 
     /// An Esplora lookalike serving `chain`.
     pub fn esplora(chain: Arc<FakeChain>) -> Server {
-        Server::start(Arc::new(move |_, path, _| chain.esplora(path)))
+        Server::esplora_of(switchable(chain))
+    }
+
+    /// A Bitcoin Core lookalike serving the chain in `cell` at each request (replace it to
+    /// add blocks or reorganize).
+    pub fn bitcoin_core_of(cell: ChainCell) -> Server {
+        Server::start(Arc::new(move |_, _, body| {
+            let chain = cell.lock().unwrap().clone();
+            core_reply(&chain, body)
+        }))
+    }
+
+    /// An Esplora lookalike serving the chain in `cell` at each request.
+    pub fn esplora_of(cell: ChainCell) -> Server {
+        Server::start(Arc::new(move |_, path, _| {
+            let chain = cell.lock().unwrap().clone();
+            chain.esplora(path)
+        }))
     }
 }
 
@@ -135,6 +152,14 @@ fn serve_connection(s: std::net::TcpStream, handler: &Handler, count: &AtomicUsi
     }
 }
 
+/// The chain a server answers, replaceable while it runs.
+pub type ChainCell = Arc<std::sync::Mutex<Arc<FakeChain>>>;
+
+/// A cell holding `chain`.
+pub fn switchable(chain: Arc<FakeChain>) -> ChainCell {
+    Arc::new(std::sync::Mutex::new(chain))
+}
+
 /// One transaction of the fake chain.
 #[derive(Debug, Clone)]
 pub struct FakeTx {
@@ -177,6 +202,8 @@ pub struct FakeChain {
     pub pruned_below: u64,
     /// By lower-case txid: its position; by spent output: the spender's position and input.
     pub index: std::sync::OnceLock<Index>,
+    /// A reorganized chain: blocks from `fork.0` up have hashes of branch `fork.1` (not 0).
+    pub fork: (u64, u8),
 }
 
 /// [`FakeChain`]'s lookups.
@@ -219,7 +246,15 @@ impl FakeChain {
         if height == self.anchor.0 {
             return self.anchor.1.clone();
         }
+        if self.fork.1 != 0 && height >= self.fork.0 {
+            return format!("{height:016x}{}", format!("{:02x}", self.fork.1).repeat(24));
+        }
         format!("{height:016x}{}", "c0".repeat(24))
+    }
+
+    /// The transactions of the block at `height`.
+    pub fn txs_at(&self, height: u64) -> impl Iterator<Item = &FakeTx> {
+        self.txs.iter().filter(move |t| t.height == height)
     }
 
     /// The height of the main-chain block `hash`.
@@ -274,6 +309,21 @@ impl FakeChain {
         let not_found = |m: &str| Err((-5, m.to_string()));
         let s = |i: usize| p[i].as_str().unwrap_or_default().to_string();
         match method {
+            "getblockcount" => Ok(json!(self.tip)),
+            "getblock" => match self.height_of(&s(0)) {
+                Some(h) if h < self.pruned_below => {
+                    Err((-1, "Block not available (pruned data)".into()))
+                }
+                Some(h) => {
+                    assert_eq!(p[1], 2, "getblock is asked with verbosity 2");
+                    Ok(json!({
+                        "hash": s(0), "confirmations": self.tip - h + 1, "height": h,
+                        "previousblockhash": self.block_hash(h.saturating_sub(1)),
+                        "tx": self.txs_at(h).map(|t| self.core_tx(t)).collect::<Vec<_>>()
+                    }))
+                }
+                None => not_found("Block not found"),
+            },
             "getblockhash" => match p[0].as_u64() {
                 Some(h) if h <= self.tip => Ok(json!(self.block_hash(h))),
                 _ => Err((-8, "Block height out of range".into())),
@@ -355,6 +405,25 @@ impl FakeChain {
         })
     }
 
+    /// Esplora's `GET /tx/:txid` of `t`.
+    fn esplora_tx(&self, t: &FakeTx) -> Value {
+        json!({
+            "txid": t.txid, "version": 2, "locktime": 0, "size": 222, "weight": 561,
+            "fee": 141,
+            "vin": t.inputs.iter().map(|(i, v)| json!({
+                "txid": i, "vout": v, "prevout": null, "scriptsig": "",
+                "scriptsig_asm": "", "witness": [], "is_coinbase": false,
+                "sequence": 4294967293u64
+            })).collect::<Vec<_>>(),
+            "vout": t.outputs.iter().map(|(a, sat)| json!({
+                "scriptpubkey": "", "scriptpubkey_asm": "",
+                "scriptpubkey_type": "v0_p2wpkh", "scriptpubkey_address": a,
+                "value": sat
+            })).collect::<Vec<_>>(),
+            "status": self.esplora_status(t.height)
+        })
+    }
+
     /// Esplora's answer to `GET path`.
     pub fn esplora(&self, path: &str) -> HttpReply {
         let ok = |v: Value| (200, v.to_string());
@@ -377,22 +446,31 @@ impl FakeChain {
                 })),
                 None => (404, "Block not found".into()),
             },
-            ["tx", id] => match self.tx(id) {
-                Some(t) => ok(json!({
-                    "txid": t.txid, "version": 2, "locktime": 0, "size": 222, "weight": 561,
-                    "fee": 141,
-                    "vin": t.inputs.iter().map(|(i, v)| json!({
-                        "txid": i, "vout": v, "prevout": null, "scriptsig": "",
-                        "scriptsig_asm": "", "witness": [], "is_coinbase": false,
-                        "sequence": 4294967293u64
-                    })).collect::<Vec<_>>(),
-                    "vout": t.outputs.iter().map(|(a, sat)| json!({
-                        "scriptpubkey": "", "scriptpubkey_asm": "",
-                        "scriptpubkey_type": "v0_p2wpkh", "scriptpubkey_address": a,
-                        "value": sat
-                    })).collect::<Vec<_>>(),
-                    "status": self.esplora_status(t.height)
+            ["blocks", "tip", "height"] => (200, self.tip.to_string()),
+            ["blocks", "tip", "hash"] => (200, self.block_hash(self.tip)),
+            ["block", hash] => match self.height_of(hash) {
+                Some(h) => ok(json!({
+                    "id": self.block_hash(h), "height": h, "version": 536870912,
+                    "timestamp": 1764547200 + h, "tx_count": self.txs_at(h).count(),
+                    "size": 1000, "weight": 4000, "merkle_root": "4a".repeat(32),
+                    "previousblockhash": (h > 0).then(|| self.block_hash(h - 1)),
+                    "mediantime": 1764547200 + h, "nonce": 1, "bits": 386089497,
+                    "difficulty": 1.0
                 })),
+                None => (404, "Block not found".into()),
+            },
+            ["block", hash, "txs", start] => match (self.height_of(hash), start.parse::<usize>()) {
+                (Some(h), Ok(start)) => ok(Value::Array(
+                    self.txs_at(h)
+                        .skip(start)
+                        .take(25)
+                        .map(|t| self.esplora_tx(t))
+                        .collect(),
+                )),
+                _ => (404, "Block not found".into()),
+            },
+            ["tx", id] => match self.tx(id) {
+                Some(t) => ok(self.esplora_tx(t)),
                 None => (404, "Transaction not found".into()),
             },
             ["tx", id, "status"] => match self.tx(id) {

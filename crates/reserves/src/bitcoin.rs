@@ -231,7 +231,8 @@ pub fn judge_coin(coin: &Coin, address: &str, anchor: u64, f: &CoinFacts) -> Res
     }
     match &f.spend {
         None => Err(format!(
-            "{id} is spent, and the file records no spending transaction after the anchor"
+            "{id} is spent, and no block after the anchor up to the node's tip spends it: it \
+             was spent at or before the anchor"
         )),
         Some((false, _)) => Err(format!(
             "{id}: the recorded spending transaction does not spend it"
@@ -468,6 +469,39 @@ async fn esplora_facts(client: &Client, coin: &Coin) -> Result<Facts, NodeError>
     }))
 }
 
+/// Bitcoin Core has no spending index: a coin spent now whose spend the file does not record
+/// is looked for in the blocks after the anchor (the shared block walk); found there, it was
+/// held at the anchor.
+async fn spends_after(
+    kind: NodeKind,
+    client: &Client,
+    coins: &[&Coin],
+    facts: &mut [Facts],
+    anchor: u64,
+) -> Result<(), NodeError> {
+    let key = |c: &Coin| (c.txid.to_ascii_lowercase(), c.vout);
+    let wanted: std::collections::BTreeSet<(String, u32)> = coins
+        .iter()
+        .zip(facts.iter())
+        .filter(|(c, f)| {
+            c.spent.is_none() && matches!(f, Ok(f) if !f.unspent_now && f.spend.is_none())
+        })
+        .map(|(c, _)| key(c))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let found = crate::blocks::find_spends(kind, client, &wanted, anchor + 1).await?;
+    for (c, f) in coins.iter().zip(facts.iter_mut()) {
+        if let (Ok(f), Some((_, block))) = (f, found.get(&key(c))) {
+            if c.spent.is_none() && !f.unspent_now {
+                f.spend = Some((true, Some(block.clone())));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Per claim: its index, the outcome, and the on-chain balance with whether it matches.
 pub type ClaimResult = (usize, OnchainOutcome, Option<(BigDecimal, bool)>);
 
@@ -525,7 +559,14 @@ pub async fn check_claims(
             bar.finish_and_clear();
             facts
         }
-        _ => core_facts(client, &coins, asking).await?,
+        _ => {
+            let mut facts = core_facts(client, &coins, asking).await?;
+            let anchor = claims.iter().filter_map(|&i| report.claims[i].height).min();
+            if let Some(anchor) = anchor {
+                spends_after(kind, client, &coins, &mut facts, anchor).await?;
+            }
+            facts
+        }
     };
     let mut facts = facts.into_iter();
     Ok(claims
@@ -736,7 +777,7 @@ mod tests {
         };
         assert!(judge_coin(&coin(None), ADDR, 1000, &spent)
             .unwrap_err()
-            .contains("records no spending transaction"));
+            .contains("no block after the anchor up to the node's tip spends it"));
         let rec = Some(Spend {
             txid: SPEND.into(),
             block_hash: H.into(),

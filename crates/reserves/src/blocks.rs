@@ -7,11 +7,12 @@
 //! Parsing is pure ([`core_block`], [`esplora_block_head`], [`esplora_txs`]); the fetching
 //! functions only send the requests.
 
-use crate::bitcoin::{parse_block_hash, sat_of_btc};
+use crate::bitcoin::{parse_block_hash, sat_of_btc, BlockFacts};
 use crate::endpoints::NodeKind;
 use crate::rpc::{Client, NodeError};
 use crate::watch::ledger::BtcTx;
 use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A block: its height, hash, parent and transactions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,6 +212,40 @@ pub async fn block(
             Err(e) => Err(g(e.0)),
         },
     }
+}
+
+/// Walks the main-chain blocks from `from` up to the node's tip for the transactions that
+/// spend `outpoints` (txids lower case): each one found, with the spending transaction and its
+/// block. Stops early once every one is found.
+pub async fn find_spends(
+    kind: NodeKind,
+    client: &Client,
+    outpoints: &BTreeSet<(String, u32)>,
+    from: u64,
+) -> Result<BTreeMap<(String, u32), (String, BlockFacts)>, NodeError> {
+    let mut found = BTreeMap::new();
+    let tip = tip_height(kind, client).await?;
+    for h in from..=tip {
+        if found.len() == outpoints.len() {
+            break;
+        }
+        let Some(b) = block_at(kind, client, h).await? else {
+            break;
+        };
+        for tx in &b.txs {
+            for i in &tx.inputs {
+                if outpoints.contains(i) {
+                    let at = BlockFacts {
+                        hash: b.hash.clone(),
+                        height: b.height,
+                        main_chain: true,
+                    };
+                    found.insert(i.clone(), (tx.txid.clone(), at));
+                }
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// The main-chain block at `height` with its transactions; `None` beyond the tip.

@@ -112,13 +112,19 @@ fn coins_are_proven_on_a_bitcoin_core_node() {
     let held = spent_by(coin(&c, 1, 1, 125_000_000), &c, 2);
     let r = check(vec![(vec![coin(&c, 1, 0, 50_000_000), held], "1.75")]);
     assert_eq!(r.result, "verified", "{}", r.to_human());
-    // ... without it, it fails.
+    // ... and without it too: the blocks after the anchor are walked (getblock HASH 2) and
+    // TX 2 spends it ten blocks after the anchor.
     let r = check(vec![(
         vec![coin(&c, 1, 0, 50_000_000), coin(&c, 1, 1, 125_000_000)],
         "1.75",
     )]);
+    assert_eq!(r.result, "verified", "{}", r.to_human());
+    // A coin spent before the anchor, its spend not recorded: no block after the anchor
+    // spends it.
+    let r = check(vec![(vec![coin(&c, 3, 0, 10_000_000)], "0.1")]);
     assert!(
-        reason(&r).contains("is spent, and the file records no spending transaction"),
+        reason(&r)
+            .contains("is spent, and no block after the anchor up to the node's tip spends it"),
         "{}",
         r.to_human()
     );
@@ -182,13 +188,13 @@ fn coins_are_proven_on_a_bitcoin_core_node() {
 fn many_claims_asked_concurrently_keep_each_its_own_outcome() {
     let c = chain();
     let server = Server::bitcoin_core(Arc::new(c.clone()));
-    // Even entries hold the unspent output 0 (verified), odd ones output 1, spent since with no
-    // recorded spend (failed): a result given to the wrong claim shows at once.
+    // Even entries hold the unspent output 0 (verified), odd ones TX 3's output, spent before
+    // the anchor (failed): a result given to the wrong claim shows at once.
     let r = report(
         (0..24)
             .map(|i| match i % 2 {
                 0 => (vec![coin(&c, 1, 0, 50_000_000)], "0.5"),
-                _ => (vec![coin(&c, 1, 1, 125_000_000)], "1.25"),
+                _ => (vec![coin(&c, 3, 0, 10_000_000)], "0.1"),
             })
             .collect(),
     );
