@@ -22,7 +22,6 @@ mod ganache;
 mod loopback;
 use common::{env_num, label};
 
-use por_attest::claim::Claim;
 use por_attest::report::{Outcome, Report};
 use por_attest::reserves::{check_on_chain, NodeOptions, Nodes};
 use std::time::Instant;
@@ -61,23 +60,8 @@ fn main() {
                 (format!("0x{}", hex::encode(&h[..20])), "0".to_string())
             };
             r.record(i, None, "ETH", &address, Outcome::Verified);
-            r.claims.push(Claim {
-                entry: Some(i),
-                line: None,
-                account: None,
-                path: None,
-                chain: "ETH".into(),
-                node_chain: "ETH".into(),
-                asset: "ETH".into(),
-                token: None,
-                address,
-                balance: Some(balance.parse().unwrap()),
-                rounding: None,
-                height: Some(anchor),
-                status: "verified",
-                owners: Vec::new(),
-                coins: Vec::new(),
-            });
+            r.claims
+                .push(common::eth_claim(i, address, &balance, anchor));
         }
         r.finish(false);
         r

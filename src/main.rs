@@ -165,7 +165,8 @@ enum Command {
     },
     /// Read the coins each Bitcoin address of the manifest holds at its anchor from the
     /// custody team's own node (Bitcoin Core's scantxoutset, or Esplora), for `package
-    /// --coins`. The node's tip must be the anchor block.
+    /// --coins`. The node's tip must be the anchor block or past it (its blocks are then undone
+    /// back to the anchor).
     Coins {
         /// The ceremony manifest (TOML).
         #[arg(long)]

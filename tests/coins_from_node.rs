@@ -7,7 +7,7 @@
 #[path = "support/loopback.rs"]
 mod loopback;
 
-use loopback::{serve, Reply};
+use loopback::{serve, FakeChain, FakeTx, Reply, Server};
 use por_attest::ceremony::{sign, SignOptions};
 use por_attest::chains::ChainFamily;
 use por_attest::demo::{write_manifest, DEMO_SIGNERS};
@@ -155,15 +155,15 @@ fn a_tip_past_the_anchor_or_a_garbage_scan_is_refused_naming_the_node() {
     let (path, _, btc, anchor) = demo(dir.path());
     let out = dir.path().join("coins.json");
     let run = |url: &str| coins_cli(&path, &["--node", &format!("BTC={url}")], &out);
-    // One block past the anchor: coins created or spent since would be wrong.
-    let later = core(&btc, (anchor.height + 1, "ee".repeat(32)), true);
-    let (code, _, stderr) = run(&later);
+    // One block below the anchor: the node has not reached it.
+    let below = core(&btc, (anchor.height - 1, "ee".repeat(32)), true);
+    let (code, _, stderr) = run(&below);
     assert_eq!(code, 2);
     assert!(
         stderr.starts_with(&format!(
-            "error: node {later}: the node's tip is block {} at height {}, not the anchor",
+            "error: node {below}: the node's tip is block {} at height {}, not the anchor",
             "ee".repeat(32),
-            anchor.height + 1
+            anchor.height - 1
         )),
         "{stderr}"
     );
@@ -216,4 +216,88 @@ fn coins_from_esplora() {
     let coins = read_coins_file(&out).unwrap();
     assert_eq!(coins[&btc[0]][0].block_hash, "bc".repeat(32));
     assert!(coins[&btc[1]].is_empty());
+}
+
+/// A tip two blocks past the anchor, on Bitcoin Core and on Esplora: the coins read at the tip
+/// are taken back to the anchor through its blocks (getblock HASH 3 / Esplora's block pages,
+/// with prevouts): the coin spent after the anchor is put back with its spend recorded, the
+/// change and the coin received after it are taken out, the coin spent before it stays out.
+/// A node whose block at the anchor's height is another one is refused.
+#[test]
+fn coins_at_the_anchor_from_a_tip_past_it() {
+    use por_attest::reserves::coins::coins_at_anchor;
+    use por_attest::reserves::{Nodes, Policy};
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, btc, anchor) = demo(dir.path());
+    let (b0, b1) = (btc[0].as_str(), btc[1].as_str());
+    let elsewhere = "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh";
+    let h = anchor.height;
+    let tx = FakeTx::new;
+    let chain = |anchor_hash: &str| FakeChain {
+        tip: h + 2,
+        anchor: (h, anchor_hash.to_string()),
+        txs: vec![
+            tx(1, h - 10, &[(b0, 100_000_000), (b1, 30_000_000)], &[]),
+            tx(
+                2,
+                h + 1,
+                &[(elsewhere, 60_000_000), (b0, 39_990_000)],
+                &[(1, 0)],
+            ),
+            tx(3, h + 2, &[(b1, 5_000_000)], &[]),
+            tx(4, h - 5, &[(b1, 20_000_000)], &[]),
+            tx(5, h - 1, &[(elsewhere, 19_990_000)], &[(4, 0)]),
+        ],
+        ..FakeChain::default()
+    };
+    let good = chain(&anchor.block_hash);
+    let addresses = vec![b0.to_string(), b1.to_string()];
+    for esplora in [false, true] {
+        let server = if esplora {
+            Server::esplora(std::sync::Arc::new(good.clone()))
+        } else {
+            Server::bitcoin_core(std::sync::Arc::new(good.clone()))
+        };
+        let prefix = if esplora { "esplora+" } else { "" };
+        let mut n = Nodes::default();
+        n.add_arg(&format!("BTC={prefix}{}", server.url)).unwrap();
+        let e = &n.endpoints["BTC"];
+        let coins = coins_at_anchor(e, &addresses, &anchor, Policy::default()).unwrap();
+        let spent = &coins[b0];
+        assert_eq!(spent.len(), 1, "{coins:?}");
+        assert_eq!(
+            (spent[0].txid.as_str(), spent[0].vout, spent[0].amount_sat),
+            (loopback::txid(1).as_str(), 0, 100_000_000)
+        );
+        assert_eq!(
+            (spent[0].height, spent[0].block_hash.as_str()),
+            (h - 10, good.block_hash(h - 10).as_str())
+        );
+        let rec = spent[0]
+            .spent
+            .as_ref()
+            .expect("the spend after the anchor recorded");
+        assert_eq!(
+            (rec.txid.as_str(), rec.block_hash.as_str()),
+            (loopback::txid(2).as_str(), good.block_hash(h + 1).as_str())
+        );
+        let kept: Vec<(String, u32)> = coins[b1].iter().map(|c| (c.txid.clone(), c.vout)).collect();
+        assert_eq!(kept, [(loopback::txid(1), 1)], "esplora {esplora}");
+        assert!(coins[b1][0].spent.is_none());
+        // The node's block at the anchor's height is another one.
+        let other = if esplora {
+            Server::esplora(std::sync::Arc::new(chain(&"ee".repeat(32))))
+        } else {
+            Server::bitcoin_core(std::sync::Arc::new(chain(&"ee".repeat(32))))
+        };
+        let mut n = Nodes::default();
+        n.add_arg(&format!("BTC={prefix}{}", other.url)).unwrap();
+        let err = coins_at_anchor(&n.endpoints["BTC"], &addresses, &anchor, Policy::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("the node's chain does not hold the anchor block"),
+            "{err}"
+        );
+    }
 }

@@ -13,3 +13,25 @@ pub fn label(n: u64) -> String {
         n => n.to_string(),
     }
 }
+
+/// A verified claim that `address` holds `balance` ETH at `anchor` (entry `i`).
+#[allow(dead_code)] // the node benches' only
+pub fn eth_claim(i: u64, address: String, balance: &str, anchor: u64) -> por_attest::claim::Claim {
+    por_attest::claim::Claim {
+        entry: Some(i),
+        line: None,
+        account: None,
+        path: None,
+        chain: "ETH".into(),
+        node_chain: "ETH".into(),
+        asset: "ETH".into(),
+        token: None,
+        address,
+        balance: Some(balance.parse().unwrap()),
+        rounding: None,
+        height: Some(anchor),
+        status: "verified",
+        owners: Vec::new(),
+        coins: Vec::new(),
+    }
+}

@@ -235,6 +235,14 @@ pub fn btc_claim(entry: u64, address: &str, coins: Vec<Coin>, balance: &str, hei
     }
 }
 
+/// The output script (hex) of `address`; empty for a string that is no address.
+pub fn script_hex(address: &str) -> String {
+    address
+        .parse::<bitcoin::Address<bitcoin::address::NetworkUnchecked>>()
+        .map(|a| hex::encode(a.assume_checked().script_pubkey().as_bytes()))
+        .unwrap_or_default()
+}
+
 /// A transaction id made of `n`.
 pub fn txid(n: u64) -> String {
     format!("{n:08x}{}", "7a".repeat(28))
@@ -250,6 +258,35 @@ impl FakeChain {
             return format!("{height:016x}{}", format!("{:02x}", self.fork.1).repeat(24));
         }
         format!("{height:016x}{}", "c0".repeat(24))
+    }
+
+    /// Output `vout` of transaction `id`: (address, satoshis).
+    pub fn output(&self, id: &str, vout: u32) -> Option<(&str, u64)> {
+        self.tx(id)?
+            .outputs
+            .get(vout as usize)
+            .map(|(a, sat)| (a.as_str(), *sat))
+    }
+
+    /// The outputs paying `addresses` unspent at the tip: (transaction, index, address, sat).
+    pub fn unspent<'a>(
+        &'a self,
+        addresses: &'a [String],
+    ) -> impl Iterator<Item = (&'a FakeTx, u32, &'a str, u64)> + 'a {
+        self.txs
+            .iter()
+            .filter(|t| t.height <= self.tip)
+            .flat_map(move |t| {
+                t.outputs
+                    .iter()
+                    .enumerate()
+                    .filter_map(move |(n, (a, sat))| {
+                        let spent = self
+                            .spender(&t.txid, n as u32)
+                            .is_some_and(|(s, _)| s.height <= self.tip);
+                        (addresses.contains(a) && !spent).then_some((t, n as u32, a.as_str(), *sat))
+                    })
+            })
     }
 
     /// The transactions of the block at `height`.
@@ -310,16 +347,55 @@ impl FakeChain {
         let s = |i: usize| p[i].as_str().unwrap_or_default().to_string();
         match method {
             "getblockcount" => Ok(json!(self.tip)),
+            "scantxoutset" => {
+                let wanted: Vec<String> = p[1]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|d| {
+                        d.as_str()?
+                            .strip_prefix("addr(")?
+                            .strip_suffix(')')
+                            .map(str::to_string)
+                    })
+                    .collect();
+                let unspents: Vec<Value> = self
+                    .unspent(&wanted)
+                    .map(|(t, n, a, sat)| json!({
+                        "txid": t.txid, "vout": n, "scriptPubKey": script_hex(a),
+                        "desc": format!("addr({a})#00000000"), "amount": sat as f64 / 1e8,
+                        "coinbase": false, "height": t.height, "blockhash": self.block_hash(t.height),
+                        "confirmations": self.tip - t.height + 1
+                    }))
+                    .collect();
+                Ok(json!({"success": true, "txouts": 1000, "height": self.tip,
+                    "bestblock": self.block_hash(self.tip), "unspents": unspents, "total_amount": 0}))
+            }
             "getblock" => match self.height_of(&s(0)) {
                 Some(h) if h < self.pruned_below => {
                     Err((-1, "Block not available (pruned data)".into()))
                 }
                 Some(h) => {
-                    assert_eq!(p[1], 2, "getblock is asked with verbosity 2");
+                    let verbosity = p[1].as_u64().unwrap_or(1);
+                    assert!(verbosity >= 2, "getblock is asked with its transactions");
+                    let txs = self.txs_at(h).map(|t| {
+                        let mut tx = self.core_tx(t);
+                        if verbosity == 3 {
+                            for (k, (i, v)) in t.inputs.iter().enumerate() {
+                                let (a, sat) = self.output(i, *v).expect("a known output");
+                                let created = self.tx(i).expect("a known transaction").height;
+                                tx["vin"][k]["prevout"] = json!({
+                                    "generated": false, "height": created, "value": sat as f64 / 1e8,
+                                    "scriptPubKey": {"asm": "", "desc": "", "hex": script_hex(a), "address": a, "type": "witness_v0_keyhash"}
+                                });
+                            }
+                        }
+                        tx
+                    });
                     Ok(json!({
                         "hash": s(0), "confirmations": self.tip - h + 1, "height": h,
                         "previousblockhash": self.block_hash(h.saturating_sub(1)),
-                        "tx": self.txs_at(h).map(|t| self.core_tx(t)).collect::<Vec<_>>()
+                        "tx": txs.collect::<Vec<_>>()
                     }))
                 }
                 None => not_found("Block not found"),
@@ -368,7 +444,7 @@ impl FakeChain {
                         "bestblock": self.block_hash(self.tip),
                         "confirmations": self.tip - t.height + 1,
                         "value": *sat as f64 / 1e8,
-                        "scriptPubKey": {"asm": "", "hex": "", "address": address, "type": "witness_v0_keyhash"},
+                        "scriptPubKey": {"asm": "", "hex": script_hex(address), "address": address, "type": "witness_v0_keyhash"},
                         "coinbase": false
                     }),
                     None => Value::Null,
@@ -389,7 +465,7 @@ impl FakeChain {
             })).collect::<Vec<_>>(),
             "vout": t.outputs.iter().enumerate().map(|(n, (a, sat))| json!({
                 "value": *sat as f64 / 1e8, "n": n,
-                "scriptPubKey": {"asm": "", "hex": "", "address": a, "type": "witness_v0_keyhash"}
+                "scriptPubKey": {"asm": "", "hex": script_hex(a), "address": a, "type": "witness_v0_keyhash"}
             })).collect::<Vec<_>>(),
             "blockhash": self.block_hash(t.height),
             "confirmations": self.tip - t.height + 1,
@@ -411,12 +487,14 @@ impl FakeChain {
             "txid": t.txid, "version": 2, "locktime": 0, "size": 222, "weight": 561,
             "fee": 141,
             "vin": t.inputs.iter().map(|(i, v)| json!({
-                "txid": i, "vout": v, "prevout": null, "scriptsig": "",
+                "txid": i, "vout": v, "prevout": self.output(i, *v).map(|(a, sat)| json!({
+                    "scriptpubkey": script_hex(a), "scriptpubkey_address": a, "value": sat
+                })), "scriptsig": "",
                 "scriptsig_asm": "", "witness": [], "is_coinbase": false,
                 "sequence": 4294967293u64
             })).collect::<Vec<_>>(),
             "vout": t.outputs.iter().map(|(a, sat)| json!({
-                "scriptpubkey": "", "scriptpubkey_asm": "",
+                "scriptpubkey": script_hex(a), "scriptpubkey_asm": "",
                 "scriptpubkey_type": "v0_p2wpkh", "scriptpubkey_address": a,
                 "value": sat
             })).collect::<Vec<_>>(),
@@ -447,6 +525,14 @@ impl FakeChain {
                 None => (404, "Block not found".into()),
             },
             ["blocks", "tip", "height"] => (200, self.tip.to_string()),
+            ["address", a, "utxo"] => ok(Value::Array(
+                self.unspent(&[a.to_string()])
+                    .map(|(t, n, _, sat)| {
+                        json!({"txid": t.txid, "vout": n, "value": sat,
+                        "status": self.esplora_status(t.height)})
+                    })
+                    .collect(),
+            )),
             ["blocks", "tip", "hash"] => (200, self.block_hash(self.tip)),
             ["block", hash] => match self.height_of(hash) {
                 Some(h) => ok(json!({

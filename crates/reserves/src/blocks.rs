@@ -214,6 +214,181 @@ pub async fn block(
     }
 }
 
+/// What an input spent, as the node tells it with the block (Bitcoin Core's `getblock HASH 3`
+/// `prevout`, Esplora's `vin[].prevout`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prevout {
+    /// The output script, hex.
+    pub script: String,
+    /// Satoshis.
+    pub sat: u64,
+    /// The height of the block that created it (Bitcoin Core says; Esplora does not).
+    pub height: Option<u64>,
+}
+
+/// A transaction with its inputs' prevouts and its outputs' scripts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UndoTx {
+    /// Its id.
+    pub txid: String,
+    /// The outputs it spends, with what they were (none for a coinbase).
+    pub inputs: Vec<((String, u32), Prevout)>,
+    /// Its outputs: script (hex) and satoshis, by index.
+    pub outputs: Vec<(String, u64)>,
+}
+
+/// A block with what undoing it needs: height, hash, parent and [`UndoTx`]s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UndoBlock {
+    /// Its height.
+    pub height: u64,
+    /// Its hash.
+    pub hash: String,
+    /// Its parent's hash.
+    pub parent: String,
+    /// Its transactions.
+    pub txs: Vec<UndoTx>,
+}
+
+fn script_hex(v: &Value) -> Result<String, String> {
+    let s = v
+        .as_str()
+        .ok_or_else(|| format!("a script that is not hex text: {v}"))?;
+    hex::decode(s).map_err(|e| format!("script `{s}` is not hex: {e}"))?;
+    Ok(s.to_ascii_lowercase())
+}
+
+/// One transaction of a Bitcoin Core `getblock HASH 3` answer, or of an Esplora page (`core`
+/// false).
+pub fn undo_tx(tx: &Value, core: bool) -> Result<UndoTx, String> {
+    let mut inputs = Vec::new();
+    for i in tx["vin"]
+        .as_array()
+        .ok_or_else(|| format!("a transaction without `vin`: {tx}"))?
+    {
+        if i.get("coinbase").is_some() || i["is_coinbase"].as_bool() == Some(true) {
+            continue;
+        }
+        let vout = i["vout"]
+            .as_u64()
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| format!("an input without `vout`: {i}"))?;
+        let p = &i["prevout"];
+        let prevout = if core {
+            Prevout {
+                script: script_hex(&p["scriptPubKey"]["hex"])?,
+                sat: sat_of_btc(&p["value"])?,
+                height: Some(p["height"].as_u64().ok_or_else(|| format!("a prevout without `height` (getblock verbosity 3 needs Bitcoin Core 23 or later): {i}"))?),
+            }
+        } else {
+            Prevout {
+                script: script_hex(&p["scriptpubkey"])?,
+                sat: p["value"]
+                    .as_u64()
+                    .ok_or_else(|| format!("a prevout without an integer `value`: {i}"))?,
+                height: None,
+            }
+        };
+        inputs.push(((txid(&i["txid"])?, vout), prevout));
+    }
+    let outputs = tx["vout"]
+        .as_array()
+        .ok_or_else(|| format!("a transaction without `vout`: {tx}"))?
+        .iter()
+        .map(|o| {
+            Ok(if core {
+                (
+                    script_hex(&o["scriptPubKey"]["hex"])?,
+                    sat_of_btc(&o["value"])?,
+                )
+            } else {
+                let sat = o["value"]
+                    .as_u64()
+                    .ok_or_else(|| format!("an output without an integer `value`: {o}"))?;
+                (script_hex(&o["scriptpubkey"])?, sat)
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(UndoTx {
+        txid: txid(&tx["txid"])?,
+        inputs,
+        outputs,
+    })
+}
+
+/// The block `hash` with its inputs' prevouts (Bitcoin Core `getblock HASH 3`, Esplora's
+/// block pages); `None` when the node does not know it.
+pub async fn undo_block(
+    kind: NodeKind,
+    client: &Client,
+    hash: &str,
+) -> Result<Option<UndoBlock>, NodeError> {
+    let g = |d: String| garbage(client, format!("block {hash}: {d}"));
+    match kind {
+        NodeKind::Esplora => {
+            let Some(head) = client.get(&format!("block/{hash}")).await? else {
+                return Ok(None);
+            };
+            let head: Value =
+                serde_json::from_str(&head).map_err(|e| g(format!("not JSON: {e}")))?;
+            let (height, id, parent, count) = esplora_block_head(&head).map_err(g)?;
+            let mut txs = Vec::new();
+            while (txs.len() as u64) < count {
+                let start = txs.len();
+                let page = client
+                    .get(&format!("block/{hash}/txs/{start}"))
+                    .await?
+                    .ok_or_else(|| g(format!("transactions from {start}: not found")))?;
+                let page: Value =
+                    serde_json::from_str(&page).map_err(|e| g(format!("not JSON: {e}")))?;
+                let list = page
+                    .as_array()
+                    .ok_or_else(|| g("a page that is not a list".into()))?;
+                if list.is_empty() {
+                    return Err(g(format!(
+                        "an empty page at {start} of {count} transactions"
+                    )));
+                }
+                for tx in list {
+                    txs.push(undo_tx(tx, false).map_err(g)?);
+                }
+            }
+            Ok(Some(UndoBlock {
+                height,
+                hash: id,
+                parent,
+                txs,
+            }))
+        }
+        _ => match client.call("getblock", json!([hash, 3])).await? {
+            Ok(b) => {
+                let txs = b["tx"]
+                    .as_array()
+                    .ok_or_else(|| g(format!("a block without `tx`: {b}")))?
+                    .iter()
+                    .map(|t| undo_tx(t, true))
+                    .collect::<Result<Vec<_>, String>>()
+                    .map_err(g)?;
+                let height = b["height"]
+                    .as_u64()
+                    .ok_or_else(|| g(format!("a block without `height`: {b}")))?;
+                let parent = match b.get("previousblockhash") {
+                    Some(p) => parse_block_hash(p).map_err(g)?,
+                    None => String::new(),
+                };
+                Ok(Some(UndoBlock {
+                    height,
+                    hash: parse_block_hash(&b["hash"]).map_err(g)?,
+                    parent,
+                    txs,
+                }))
+            }
+            Err(e) if e.0.contains("not found") => Ok(None),
+            Err(e) => Err(g(e.0)),
+        },
+    }
+}
+
 /// Walks the main-chain blocks from `from` up to the node's tip for the transactions that
 /// spend `outpoints` (txids lower case): each one found, with the spending transaction and its
 /// block. Stops early once every one is found.

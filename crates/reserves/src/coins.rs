@@ -3,11 +3,12 @@
 //!
 //! A plain Bitcoin Core node answers "what does this address hold" with `scantxoutset`
 //! (the UTXO set, no address index needed), and Esplora with `GET /address/:a/utxo`. Both
-//! answer for the node's current tip, not for a past block, so the scan is taken only when
-//! the tip **is** the anchor block (same height, same hash): run it at the anchor (a node
-//! started with `-stopatheight`, or before the next block), or give the coins in a file.
-//! Nothing else is accepted: a coin created after the anchor would inflate the balance, one
-//! spent since would be missing.
+//! answer for the node's current tip, not for a past block: a scan at the anchor block itself
+//! (same height, same hash) is taken as it is. When the tip is past the anchor, the blocks from the tip back to the anchor are undone
+//! (the shared block walk, [`crate::blocks::undo_block`]: Bitcoin Core's `getblock HASH 3`,
+//! Esplora's block pages, both with each input's prevout): a coin of the addresses created in
+//! them is taken out, one they spent is put back with its spend recorded (`spent`), and the
+//! block reached at the anchor's height must be the anchor block.
 
 use crate::bitcoin::{parse_block_hash, sat_of_btc};
 use crate::endpoints::{Endpoint, NodeKind};
@@ -58,15 +59,16 @@ fn garbage(client: &Client, detail: impl Into<String>) -> NodeError {
     }
 }
 
-/// The scan must be of the anchor block itself: the tip's height and hash.
+/// A scan at or below the anchor's height must be of the anchor block itself: the tip's height
+/// and hash (a tip past the anchor is walked back instead).
 pub fn check_tip(height: u64, hash: &str, anchor: &Anchor) -> Result<(), String> {
     let stated = anchor.block_hash.trim().to_ascii_lowercase();
     if height != anchor.height || hash != stated {
         return Err(format!(
             "the node's tip is block {hash} at height {height}, not the anchor {stated} at \
-             height {}: the UTXO set can only be read at the tip, so read the coins when the \
-             tip is the anchor (a node started with -stopatheight={}), or give them in a file",
-            anchor.height, anchor.height
+             height {}: the coins are read at the anchor, or at a tip past it whose blocks are \
+             undone back to it; let the node reach the anchor, or give the coins in a file",
+            anchor.height
         ));
     }
     Ok(())
@@ -187,13 +189,36 @@ async fn core_coins(
         Err(RpcError(m)) => return Err(garbage(client, format!("scantxoutset: {m}"))),
     };
     let (height, tip) = scan_tip(&answer).map_err(|d| garbage(client, d))?;
-    check_tip(height, &tip, anchor).map_err(|d| not_at_anchor(client, d))?;
+    let at_tip = Anchor {
+        height,
+        block_hash: tip.clone(),
+    };
+    if height <= anchor.height {
+        check_tip(height, &tip, anchor).map_err(|d| not_at_anchor(client, d))?;
+    }
     let (mut coins, all_hashes) =
-        core_scan(&answer, addresses, anchor).map_err(|d| garbage(client, d))?;
-    if !all_hashes {
-        // An older node: each creating block's hash by its height, in one batch.
+        core_scan(&answer, addresses, &at_tip).map_err(|d| garbage(client, d))?;
+    if height > anchor.height {
+        rewind(
+            NodeKind::BitcoinCore,
+            client,
+            &mut coins,
+            addresses,
+            &tip,
+            anchor,
+        )
+        .await?;
+    }
+    if !all_hashes || coins.values().flatten().any(|c| c.block_hash.is_empty()) {
+        // An older node, or coins put back by the rewind: each creating block's hash by its
+        // height, in one batch.
         let heights: Vec<u64> = {
-            let mut h: Vec<u64> = coins.values().flatten().map(|c| c.height).collect();
+            let mut h: Vec<u64> = coins
+                .values()
+                .flatten()
+                .filter(|c| c.block_hash.is_empty())
+                .map(|c| c.height)
+                .collect();
             h.sort_unstable();
             h.dedup();
             h
@@ -208,7 +233,9 @@ async fn core_coins(
             hashes.insert(*h, parse_block_hash(&a).map_err(|d| garbage(client, d))?);
         }
         for c in coins.values_mut().flatten() {
-            c.block_hash = hashes[&c.height].clone();
+            if c.block_hash.is_empty() {
+                c.block_hash = hashes[&c.height].clone();
+            }
         }
     }
     sort(&mut coins);
@@ -253,7 +280,9 @@ async fn esplora_coins(
         .map_err(|_| garbage(client, "GET blocks/tip/height: not a height"))?;
     let tip = parse_block_hash(&Value::String(text("blocks/tip/hash").await?))
         .map_err(|d| garbage(client, d))?;
-    check_tip(tip_height, &tip, anchor).map_err(|d| not_at_anchor(client, d))?;
+    if tip_height <= anchor.height {
+        check_tip(tip_height, &tip, anchor).map_err(|d| not_at_anchor(client, d))?;
+    }
     let mut out = CoinsByAddress::new();
     for a in addresses {
         let path = format!("address/{a}/utxo");
@@ -277,10 +306,126 @@ async fn esplora_coins(
     // The tip may have moved while the addresses were read.
     let after = parse_block_hash(&Value::String(text("blocks/tip/hash").await?))
         .map_err(|d| garbage(client, d))?;
-    check_tip(tip_height, &after, anchor)
-        .map_err(|d| not_at_anchor(client, format!("while reading the coins, {d}")))?;
+    let scanned = Anchor {
+        height: tip_height,
+        block_hash: tip.clone(),
+    };
+    check_tip(tip_height, &after, &scanned).map_err(|d| {
+        not_at_anchor(
+            client,
+            format!("while reading the coins, the tip moved: {d}"),
+        )
+    })?;
+    if tip_height > anchor.height {
+        rewind(NodeKind::Esplora, client, &mut out, addresses, &tip, anchor).await?;
+        // Esplora's prevouts carry no height: the coins put back are asked for theirs.
+        for c in out
+            .values_mut()
+            .flatten()
+            .filter(|c| c.block_hash.is_empty())
+        {
+            let path = format!("tx/{}/status", c.txid);
+            let body = client
+                .get(&path)
+                .await?
+                .ok_or_else(|| garbage(client, format!("GET {path}: not found")))?;
+            let status: Value = serde_json::from_str(&body)
+                .map_err(|e| garbage(client, format!("GET {path}: not JSON: {e}")))?;
+            let block = crate::bitcoin::esplora_status(&status)
+                .map_err(|d| garbage(client, format!("{path}: {d}")))?
+                .ok_or_else(|| {
+                    garbage(
+                        client,
+                        format!("{path}: a spent coin's transaction is not confirmed"),
+                    )
+                })?;
+            c.height = block.height;
+            c.block_hash = block.hash;
+        }
+    }
     sort(&mut out);
     Ok(out)
+}
+
+/// Takes the coins read at the tip `tip` back to `anchor`: each block from the tip down to the
+/// anchor's child is undone (its coins of `addresses` taken out, the ones it spent put back
+/// with the spend recorded), and the block reached at the anchor's height must be the anchor.
+/// Coins put back from Esplora have no height yet (block hash empty).
+async fn rewind(
+    kind: NodeKind,
+    client: &Client,
+    coins: &mut CoinsByAddress,
+    addresses: &[String],
+    tip: &str,
+    anchor: &Anchor,
+) -> Result<(), NodeError> {
+    let scripts = scripts_of(addresses).map_err(NodeError::Config)?;
+    let mut held: BTreeMap<(String, u32), (String, Coin)> = coins
+        .iter()
+        .flat_map(|(a, list)| {
+            list.iter()
+                .map(move |c| ((c.txid.clone(), c.vout), (a.clone(), c.clone())))
+        })
+        .collect();
+    let mut hash = tip.to_string();
+    loop {
+        let b = crate::blocks::undo_block(kind, client, &hash)
+            .await?
+            .ok_or_else(|| {
+                garbage(
+                    client,
+                    format!("block {hash} (walking back to the anchor): not found"),
+                )
+            })?;
+        if b.height <= anchor.height {
+            let stated = anchor
+                .block_hash
+                .trim()
+                .trim_start_matches("0x")
+                .to_ascii_lowercase();
+            if b.height != anchor.height || b.hash != stated {
+                return Err(not_at_anchor(
+                    client,
+                    format!(
+                        "walking back from the tip, the node's block at height {} is {}, not the anchor {stated}: the node's chain does not hold the anchor block",
+                        b.height, b.hash
+                    ),
+                ));
+            }
+            break;
+        }
+        for tx in b.txs.iter().rev() {
+            for (n, (script, _)) in tx.outputs.iter().enumerate() {
+                if scripts.contains_key(script) {
+                    held.remove(&(tx.txid.clone(), n as u32));
+                }
+            }
+            for ((txid, vout), p) in &tx.inputs {
+                if let Some(address) = scripts.get(&p.script) {
+                    let coin = Coin {
+                        txid: txid.clone(),
+                        vout: *vout,
+                        amount_sat: p.sat,
+                        height: p.height.unwrap_or_default(),
+                        block_hash: String::new(),
+                        spent: Some(por_attest_verify::snapshot::Spend {
+                            txid: tx.txid.clone(),
+                            block_hash: b.hash.clone(),
+                        }),
+                    };
+                    held.insert((txid.clone(), *vout), (address.clone(), coin));
+                }
+            }
+        }
+        hash = b.parent;
+    }
+    for list in coins.values_mut() {
+        list.clear();
+    }
+    for (_, (address, coin)) in held {
+        coins.entry(address).or_default().push(coin);
+    }
+    Ok(())
 }
 
 /// Coins in a stable order (height, txid, output), so the same UTXO set gives the same file.
@@ -357,7 +502,7 @@ mod tests {
         later["height"] = json!(870_001);
         let e = at(&later).unwrap_err();
         assert!(e.starts_with("the node's tip is block"), "{e}");
-        assert!(e.contains("-stopatheight=870000"), "{e}");
+        assert!(e.contains("let the node reach the anchor"), "{e}");
         let mut other = scan(json!([]));
         other["bestblock"] = json!("ee".repeat(32));
         assert!(at(&other).is_err());

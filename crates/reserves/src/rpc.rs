@@ -10,6 +10,10 @@
 use serde_json::{json, Value};
 use std::time::Duration;
 
+/// HTTP requests sent by every [`Client`] of this process, retries included (the benchmarks
+/// read it for requests per block).
+pub static HTTP_REQUESTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// The endpoint cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -175,6 +179,7 @@ impl Client {
                 tokio::time::sleep(wait).await;
                 wait *= 2;
             }
+            HTTP_REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let mut req = build();
             req = match &self.auth {
                 Auth::None => req,
