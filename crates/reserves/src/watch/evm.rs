@@ -218,8 +218,7 @@ impl EvmFollower {
             .collect();
         for (token, holder, _) in &self.holders {
             calls.push(
-                evm::token_balance_request(token, holder, height)
-                    .map_err(|d| NodeError::Config(d))?,
+                evm::token_balance_request(token, holder, height).map_err(NodeError::Config)?,
             );
         }
         calls.extend(self.safe_calls(&self.safes, height));

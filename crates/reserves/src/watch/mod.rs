@@ -67,7 +67,7 @@ impl Default for WatchOptions {
 /// A percentage from 0 to 100 (`--alert-drop`), exactly.
 pub fn percent(s: &str) -> Result<BigDecimal, String> {
     match s.trim().parse::<BigDecimal>() {
-        Ok(p) if p >= BigDecimal::from(0) && p <= BigDecimal::from(100) => Ok(p),
+        Ok(p) if (BigDecimal::from(0)..=BigDecimal::from(100)).contains(&p) => Ok(p),
         _ => Err(format!("`{s}` is not a percentage from 0 to 100")),
     }
 }
@@ -758,4 +758,29 @@ async fn reorg(
         },
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages_and_back_off() {
+        assert_eq!(percent(" 2.5 ").unwrap().to_string(), "2.5");
+        assert!(percent("100").is_ok() && percent("0").is_ok());
+        for bad in ["100.01", "-1", "five", ""] {
+            assert!(percent(bad).is_err(), "{bad}");
+        }
+        let poll = Duration::from_millis(100);
+        let waits: Vec<u128> = (1..=6).map(|n| backoff(poll, n).as_millis()).collect();
+        assert_eq!(
+            waits,
+            [100, 200, 400, 800, 1600, 1600],
+            "doubled, at most 16 polls"
+        );
+        assert_eq!(
+            backoff(Duration::from_secs(10), 30),
+            Duration::from_secs(60)
+        );
+    }
 }
