@@ -200,3 +200,90 @@ fn bitcoin_core_coins_followed_through_a_reorg() {
 fn esplora_coins_followed_through_a_reorg() {
     follow(true);
 }
+
+/// `watch --json --exit-on-alert --stall 0.5` on `node`: the exit status and the events.
+fn until_alert(file: &str, node: &str) -> (i32, Vec<serde_json::Value>) {
+    let out = Command::new(env!("CARGO_BIN_EXE_por-attest"))
+        .args([
+            "watch",
+            file,
+            "--node",
+            node,
+            "--json",
+            "--poll",
+            "0.1",
+            "--stall",
+            "0.5",
+            "--exit-on-alert",
+        ])
+        .output()
+        .unwrap();
+    let events = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (out.status.code().unwrap(), events)
+}
+
+/// A node down from the start: node_error per try (with back-off), then a node-down alert;
+/// a node that answers but stops advancing: a node-stalled alert. Both exit 1 with
+/// --exit-on-alert.
+#[test]
+fn a_node_down_or_stalled_is_reported_and_alerted() {
+    let base = snapshot(&FakeChain::default());
+    let a: Vec<String> = base.entries.iter().map(|e| e.address.clone()).collect();
+    let hash = base.header.anchors["BTC"].block_hash.clone();
+    let c = chain(&a, &hash, 0, ANCHOR + 1, ANCHOR + 1);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.json");
+    std::fs::write(&path, snapshot(&c).to_file_bytes()).unwrap();
+    let file = path.to_str().unwrap();
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (code, events) = until_alert(file, &format!("BTC=http://{closed}"));
+    assert_eq!(code, 1, "{events:?}");
+    let (last, errors) = events.split_last().unwrap();
+    assert_eq!(
+        (last["event"].as_str(), last["kind"].as_str()),
+        (Some("alert"), Some("node-down")),
+        "{events:?}"
+    );
+    assert!(
+        !errors.is_empty() && errors.iter().all(|e| e["event"] == "node_error"),
+        "{events:?}"
+    );
+    assert_eq!(errors[0]["attempt"], 1);
+    assert!(
+        errors[0]["error"].as_str().unwrap().contains("unreachable"),
+        "{}",
+        errors[0]
+    );
+    let waits: Vec<f64> = errors
+        .iter()
+        .map(|e| e["retry_in"].as_f64().unwrap())
+        .collect();
+    assert!(
+        waits.windows(2).all(|w| w[1] >= w[0]),
+        "back-off grows: {waits:?}"
+    );
+
+    let server = Server::bitcoin_core(Arc::new(c));
+    let (code, events) = until_alert(file, &format!("BTC={}", server.url));
+    // The cold outflow at ANCHOR + 1 comes first: without it, the stall is the alert.
+    assert_eq!(code, 1);
+    assert_eq!(events.last().unwrap()["kind"], "cold-outflow");
+    let mut s = snapshot(&FakeChain::default());
+    s.entries[0].wallet = None;
+    std::fs::write(&path, s.to_file_bytes()).unwrap();
+    let (code, events) = until_alert(file, &format!("BTC={}", server.url));
+    assert_eq!(code, 1);
+    let last = events.last().unwrap();
+    assert_eq!(
+        (last["kind"].as_str(), last["height"].as_u64()),
+        (Some("node-stalled"), Some(ANCHOR + 1)),
+        "{events:?}"
+    );
+}

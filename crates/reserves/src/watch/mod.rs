@@ -411,6 +411,8 @@ async fn check(
         },
     };
     let mut failures = 0;
+    let since = Instant::now();
+    let mut alerted = false;
     loop {
         let mut r = report.clone();
         match check_async(&mut r, nodes, &node_opts).await {
@@ -422,20 +424,42 @@ async fn check(
                 let plan = plans
                     .iter()
                     .find(|p| text.contains(p.follower.client().endpoint()));
+                let chain = plan.map_or("*".to_string(), |p| p.ledger.chain.clone());
+                let height = plan.map_or(0, |p| p.anchor);
+                let endpoint = plan.map_or(String::new(), |p| {
+                    p.follower.client().endpoint().to_string()
+                });
                 send(
                     tx,
                     Event::NodeError {
-                        chain: plan.map_or("*".to_string(), |p| p.ledger.chain.clone()),
-                        height: plan.map_or(0, |p| p.anchor),
+                        chain: chain.clone(),
+                        height,
                         hash: String::new(),
-                        endpoint: plan.map_or(String::new(), |p| {
-                            p.follower.client().endpoint().to_string()
-                        }),
+                        endpoint: endpoint.clone(),
                         error: text,
                         attempt: failures,
                         retry_in: wait.as_secs_f64(),
                     },
                 );
+                if !alerted && since.elapsed() >= opts.stall {
+                    alerted = true;
+                    let message = format!(
+                        "the check at the anchor has failed for {} s ({failures} failures; node {endpoint})",
+                        since.elapsed().as_secs()
+                    );
+                    send(
+                        tx,
+                        Event::Alert {
+                            chain,
+                            height,
+                            hash: String::new(),
+                            kind: "node-down",
+                            message,
+                            address: None,
+                            asset: None,
+                        },
+                    );
+                }
                 tokio::time::sleep(wait).await;
             }
         }
