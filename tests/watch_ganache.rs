@@ -34,21 +34,24 @@ fn wei(g: &Ganache, a: &str, height: u64) -> u128 {
     g.balance_at(a, height).parse().unwrap()
 }
 
+/// Hex padded with zeros to whole 32-byte words (ABI `bytes` contents).
+fn pad_words(hex: &str) -> String {
+    let mut s = hex.to_string();
+    while !s.len().is_multiple_of(64) {
+        s.push('0');
+    }
+    s
+}
+
 /// `execTransaction` on `safe` from its owner `owner` (threshold 1: the sender's own
 /// approval, signature type 1) calling the Safe itself with `data`.
 fn exec_on_safe(g: &Ganache, safe: &str, owner: &str, data: &str) -> Value {
     let data = data.trim_start_matches("0x");
     let len = data.len() / 2;
-    let mut padded = data.to_string();
-    while padded.len() % 64 != 0 {
-        padded.push('0');
-    }
+    let padded = pad_words(data);
     let data_off = 10 * 32;
     let sigs_off = data_off + 32 + padded.len() / 2;
-    let mut sig = format!("{}{}01", addr_word(owner), word(0));
-    while sig.len() % 64 != 0 {
-        sig.push('0');
-    }
+    let sig = pad_words(&format!("{}{}01", addr_word(owner), word(0)));
     let call = format!(
         "0x{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}",
         selector("execTransaction(address,uint256,bytes,uint8,uint256,uint256,uint256,address,address,bytes)"),
