@@ -887,3 +887,94 @@ fn a_demo_accounts_ceremony_on_coldcards_needs_eleven_files_and_seven_confirmati
     assert_eq!(unsupported, 2, "the ETH and TRON accounts");
     assert_eq!((files, confirmations), (11, 7));
 }
+
+#[test]
+fn coldcard_keys_writes_manifest_rows_that_sign_and_coldcard_wallet_files_register() {
+    let dir = tempfile::tempdir().unwrap();
+    let device = SoftColdcard::new(COLDCARD, Network::Bitcoin);
+    let export = write(dir.path(), "coldcard-export.json", &device.generic_json());
+    let cosigner = format!(
+        "[{}/48h/0h/3h/2h]{}",
+        fingerprint(COLDCARD),
+        xpub(COLDCARD, "m/48'/0'/3'/2'")
+    );
+    let out = por_attest()
+        .args([
+            "coldcard", "keys", "--signer", "cc-1", "--ranges", "0/0-4", "--export",
+        ])
+        .arg(&export)
+        .args(["--key", &cosigner])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = String::from_utf8(out.stdout).unwrap();
+    assert!(rows.contains(&format!(
+        "kind = \"coldcard\"\nfingerprint = \"{}\"",
+        fingerprint(COLDCARD)
+    )));
+    assert_eq!(rows.matches("[[accounts]]\n").count(), 4, "{rows}");
+    // The multisig keys (the export's three and the --key) as cosigner entries to paste.
+    assert_eq!(
+        rows.matches("# [[accounts.cosigners]]").count(),
+        4,
+        "{rows}"
+    );
+    assert!(rows.contains("# path = \"m/48'/0'/3'/2'\""), "{rows}");
+    // The rows make a manifest that loads and signs through files.
+    let manifest = write(dir.path(), "manifest.toml", &(header("2026-12") + &rows));
+    let m = Manifest::load(&manifest).unwrap();
+    assert_eq!(m.accounts.len(), 4);
+    let card = dir.path().join("sd");
+    std::fs::create_dir(&card).unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let (code, text) = sign_files_cli(&manifest, "cc-1", &journal, &card, &[]);
+    assert_eq!(code, 3, "{text}");
+    assert_eq!(answered(&device.answer_dir(&card).unwrap()), 4);
+    let (code, text) = sign_files_cli(&manifest, "cc-1", &journal, &card, &[]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("4 imported now"), "{text}");
+
+    // Bad input names what is wrong.
+    let out = por_attest()
+        .args(["coldcard", "keys", "--key", "[f5acc2fd/84h]xpub-nonsense"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--key #1"));
+
+    // coldcard wallet: the multisig address's wallet and the wallet account's, each
+    // registered by the device.
+    let m = refusal_manifest(&dir.path().join("w"), "2026-12");
+    let out_dir = dir.path().join("wallets");
+    let out = por_attest()
+        .args(["coldcard", "wallet", "--signer", "cc-1", "--manifest"])
+        .arg(&m)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files = files_ending(&out_dir, ".txt");
+    assert_eq!(files.len(), 2, "{files:?}");
+    let fresh = SoftColdcard::new(COLDCARD, Network::Bitcoin);
+    for f in &files {
+        let text = std::fs::read_to_string(out_dir.join(f)).unwrap();
+        assert!(text.contains("Policy: 2 of 2\nFormat: P2WSH\n"), "{text}");
+        fresh.register_wallet(&text).unwrap();
+    }
+    // Another device cannot register them: its key is not in them.
+    let other = SoftColdcard::new(OTHER, Network::Bitcoin);
+    let text = std::fs::read_to_string(out_dir.join(&files[0])).unwrap();
+    assert!(other
+        .register_wallet(&text)
+        .unwrap_err()
+        .contains("not included"));
+}
