@@ -978,3 +978,59 @@ fn coldcard_keys_writes_manifest_rows_that_sign_and_coldcard_wallet_files_regist
         .unwrap_err()
         .contains("not included"));
 }
+
+/// A sorted 1-of-2 multisig address of the Coldcard and `other` at `origin/0/0`, its manifest
+/// entry naming both signers.
+fn one_of_two(st: &str, origin: &str) -> String {
+    let mut keys: Vec<bitcoin::PublicKey> = [COLDCARD, OTHER]
+        .iter()
+        .map(|m| bitcoin::PublicKey::new(pubkey(m, &format!("{origin}/0/0"))))
+        .collect();
+    keys.sort_by_key(|k| k.to_bytes());
+    let script = bitcoin::ScriptBuf::from_bytes(
+        por_attest::schemes::multisig::multisig_script(1, &keys).unwrap(),
+    );
+    let a = match st {
+        "p2wsh" => Address::p2wsh(&script, Network::Bitcoin),
+        "p2sh-p2wsh" => Address::p2shwsh(&script, Network::Bitcoin),
+        _ => Address::p2sh(&script, Network::Bitcoin).unwrap(),
+    };
+    format!(
+        "[[addresses]]\nchain = \"BTC\"\naddress = \"{a}\"\nscript_type = \"{st}\"\nthreshold = 1\nsorted = true\nchild = \"0/0\"\ncosigners = [\n  {{ signer = \"cc-1\", path = \"{origin}\", xpub = \"{}\" }},\n  {{ signer = \"other\", path = \"{origin}\", xpub = \"{}\" }},\n]\n\n",
+        xpub(COLDCARD, origin),
+        xpub(OTHER, origin)
+    )
+}
+
+#[test]
+fn finalized_multisig_answers_import_and_package() {
+    // 1-of-2 wallets: the device's one signature completes the input, so it finalizes it
+    // (witness, or scriptSig for legacy P2SH); the import takes the signature back out.
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("sd");
+    std::fs::create_dir(&card).unwrap();
+    let toml = header("2026-12")
+        + &signer("cc-1", "coldcard", COLDCARD)
+        + &signer("other", "simulator", OTHER)
+        + &one_of_two("p2wsh", "m/48'/0'/5'/2'")
+        + &one_of_two("p2sh-p2wsh", "m/48'/0'/5'/1'")
+        + &one_of_two("p2sh", "m/45'");
+    let manifest = write(dir.path(), "manifest.toml", &toml);
+    let m = Manifest::load(&manifest).unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let s = run_files(&m, &journal, &card, "cc-1");
+    assert_eq!((s.written.len(), s.wallet_files.len()), (3, 3), "{s:?}");
+    let device = SoftColdcard::new(COLDCARD, Network::Bitcoin);
+    let outcomes = device.answer_dir(&card).unwrap();
+    assert_eq!(answered(&outcomes), 3, "{outcomes:?}");
+    for f in files_ending(&card, "-signed.psbt") {
+        let p = read_psbt(&card.join(&f));
+        let i = &p.inputs[0];
+        assert!(i.partial_sigs.is_empty(), "{f}: not finalized");
+        assert!(i.final_script_witness.is_some() || i.final_script_sig.is_some());
+    }
+    let s = run_files(&m, &journal, &card, "cc-1");
+    assert!(s.refused.is_empty(), "{:?}", s.refused);
+    assert_eq!(s.imported.len(), 3);
+    package_verify_and_cross_check(dir.path(), &m, &[journal]);
+}

@@ -27,17 +27,47 @@ pub enum Answer {
 }
 
 /// An answer behind the [`Signer`] interface, for one task.
-pub struct AnswerSigner<'a> {
-    answer: &'a Answer,
+pub struct AnswerSigner {
+    answer: Answer,
     /// The key the task expects (an account's or a cosigner's), when known.
     expected: Option<Xpub>,
 }
 
-impl<'a> AnswerSigner<'a> {
-    /// The signer of `answer`; `expected` is the extended key the manifest (or the device's
-    /// key export) gives for an account or cosigner task.
-    pub fn new(answer: &'a Answer, expected: Option<Xpub>) -> AnswerSigner<'a> {
-        AnswerSigner { answer, expected }
+impl AnswerSigner {
+    /// The signer of `answer` for an address `task` (`None` for an account); `expected` is
+    /// the extended key the manifest (or the device's key export) gives for an account or
+    /// cosigner task. A finalized PSBT input is taken apart here into the signatures it holds
+    /// (multisig ones matched to their script keys), `Err` when that cannot be done.
+    pub fn new(
+        mut answer: Answer,
+        manifest: &Manifest,
+        task: Option<&SigningTask<'_>>,
+        expected: Option<Xpub>,
+    ) -> Result<AnswerSigner, String> {
+        if let (Answer::Psbt(p), Some(task)) = (&mut answer, task) {
+            let Some(given) = p.inputs.first() else {
+                return Err("the PSBT has no input".into());
+            };
+            let message = manifest.render_message(task.spec);
+            let script_keys: Vec<PublicKey>;
+            let spend;
+            let multisig = match (&task.spec.multisig, task.spec.script_type) {
+                (Some(ms), Some(st)) => {
+                    script_keys = ms.script_keys();
+                    spend = schemes::Bip322Spend::Multisig {
+                        script_type: st,
+                        script: ms.script.as_bytes(),
+                    };
+                    Some((&spend, message.as_bytes(), script_keys.as_slice()))
+                }
+                _ => None,
+            };
+            let mut input = Input::default();
+            unfinalize(given, &mut input, multisig)?;
+            p.inputs[0].partial_sigs = input.partial_sigs;
+            p.inputs[0].tap_key_sig = input.tap_key_sig;
+        }
+        Ok(AnswerSigner { answer, expected })
     }
 
     fn bad(what: &str, detail: impl std::fmt::Display) -> DeviceError {
@@ -47,18 +77,9 @@ impl<'a> AnswerSigner<'a> {
         }
     }
 
-    /// The keys with an ECDSA signature in input 0 of a PSBT answer (partial signatures, or
-    /// the keys of a finalized single-key witness).
+    /// The keys with an ECDSA signature in input 0 of a PSBT answer.
     fn signing_keys(input: &Input) -> Vec<PublicKey> {
-        let mut keys: Vec<PublicKey> = input.partial_sigs.keys().copied().collect();
-        if let Some(w) = &input.final_script_witness {
-            if w.len() == 2 {
-                if let Ok(k) = PublicKey::from_slice(&w[1]) {
-                    keys.push(k);
-                }
-            }
-        }
-        keys
+        input.partial_sigs.keys().copied().collect()
     }
 
     /// An extended key around a bare public key, for a key the manifest does not expect (the
@@ -148,7 +169,7 @@ fn unfinalize(
     Ok(())
 }
 
-impl Signer for AnswerSigner<'_> {
+impl Signer for AnswerSigner {
     fn master_fingerprint(&mut self) -> Result<Option<Fingerprint>, DeviceError> {
         Ok(None)
     }
@@ -163,7 +184,7 @@ impl Signer for AnswerSigner<'_> {
         _path: &DerivationPath,
         _display: bool,
     ) -> Result<Xpub, DeviceError> {
-        let keys: Vec<bitcoin::secp256k1::PublicKey> = match self.answer {
+        let keys: Vec<bitcoin::secp256k1::PublicKey> = match &self.answer {
             Answer::Text(a) => {
                 let (k, _) = recover_bip137(a.message.as_bytes(), &a.signature)
                     .map_err(|e| Self::bad("reading the signed message", e))?;
@@ -194,7 +215,7 @@ impl Signer for AnswerSigner<'_> {
         _display: bool,
     ) -> Result<Option<String>, DeviceError> {
         let spec = task.spec;
-        match self.answer {
+        match &self.answer {
             Answer::Text(a) => Ok(Some(a.address.clone())),
             Answer::Psbt(_) if spec.multisig.is_some() => Ok(None),
             Answer::Psbt(p) => {
@@ -246,7 +267,7 @@ impl Signer for AnswerSigner<'_> {
         _key: &SigningKey<'_>,
         message: &[u8],
     ) -> Result<String, DeviceError> {
-        match self.answer {
+        match &self.answer {
             Answer::Text(a) if a.message.as_bytes() == message => Ok(a.signature.clone()),
             Answer::Text(a) => Err(Self::bad(
                 "reading the signed message",
@@ -276,7 +297,7 @@ impl Signer for AnswerSigner<'_> {
         task: &SigningTask<'_>,
         psbt: &mut Psbt,
     ) -> Result<(), DeviceError> {
-        let Answer::Psbt(answer) = self.answer else {
+        let Answer::Psbt(answer) = &self.answer else {
             return Err(Self::bad(
                 "reading the answer",
                 "a text answer to a PSBT request",
@@ -308,21 +329,8 @@ impl Signer for AnswerSigner<'_> {
                 "it does not have the request's one input and one output",
             ));
         }
-        let script_keys: Vec<PublicKey>;
-        let spend;
-        let multisig = match (&task.spec.multisig, task.spec.script_type) {
-            (Some(ms), Some(st)) => {
-                script_keys = ms.script_keys();
-                spend = schemes::Bip322Spend::Multisig {
-                    script_type: st,
-                    script: ms.script.as_bytes(),
-                };
-                Some((&spend, message.as_bytes(), script_keys.as_slice()))
-            }
-            _ => None,
-        };
-        unfinalize(&answer.inputs[0], &mut psbt.inputs[0], multisig)
-            .map_err(|e| Self::bad(what, e))?;
+        psbt.inputs[0].partial_sigs = answer.inputs[0].partial_sigs.clone();
+        psbt.inputs[0].tap_key_sig = answer.inputs[0].tap_key_sig;
         Ok(())
     }
 

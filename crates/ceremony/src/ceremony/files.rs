@@ -124,9 +124,18 @@ impl FilesSummary {
                     "  each NAME.psbt: Ready To Sign, choose it; the screen says \"Proof of Reserves\" with the message hash and the 0-value OP_RETURN output; OK: it writes NAME-signed.psbt (NAME-part.psbt for a multisig share);\n  each NAME.txt: Advanced/Tools > File Management > Sign Text File, choose it; compare the message, address and path on the screen; OK: it writes NAME-signed.txt;\n",
                 );
             }
-            FileKind::Psbt => s.push_str(
-                ", have the device sign each NAME.psbt (a BIP-322 proof: a 0-value transaction to OP_RETURN), and save its answer as NAME-signed.psbt or NAME-part.psbt (binary, base64 or hex);\n",
-            ),
+            FileKind::Psbt => {
+                s.push_str(":\n");
+                if !self.wallet_files.is_empty() {
+                    s.push_str(&format!(
+                        "  first register the multisig wallet(s) ({}) on the device (Coldcard's wallet file format, which Passport, Keystone and SeedSigner import too);\n",
+                        self.wallet_files.join(", ")
+                    ));
+                }
+                s.push_str(
+                    "  have the device sign each NAME.psbt (a BIP-322 proof: a 0-value transaction to OP_RETURN) and save its answer as NAME-signed.psbt or NAME-part.psbt (binary, base64 or hex);\n",
+                );
+            }
         }
         s.push_str(&format!(
             "then copy the answers back into {dir} and run again:\n  {resume}\n"
@@ -368,15 +377,20 @@ pub fn sign_files(
         };
         let mut signed = false;
         for file in files {
-            let outcome = read_answer(&opts.dir.join(&file)).and_then(|answer| {
-                let mut device = AnswerSigner::new(&answer, expected);
-                match sign_task(manifest, work, &mut device, &hidden, 0) {
-                    Ok(Done::Signed(record)) => Ok(record),
-                    Ok(Done::Unsupported(why)) => Err(why),
-                    Err(Step::Device(e)) => Err(e.to_string()),
-                    Err(Step::Stop(e)) => Err(e.to_string()),
-                }
-            });
+            let task = match work {
+                Work::Address(t) => Some(t),
+                Work::Account(_) => None,
+            };
+            let outcome = read_answer(&opts.dir.join(&file))
+                .and_then(|answer| AnswerSigner::new(answer, manifest, task, expected))
+                .and_then(
+                    |mut device| match sign_task(manifest, work, &mut device, &hidden, 0) {
+                        Ok(Done::Signed(record)) => Ok(record),
+                        Ok(Done::Unsupported(why)) => Err(why),
+                        Err(Step::Device(e)) => Err(e.to_string()),
+                        Err(Step::Stop(e)) => Err(e.to_string()),
+                    },
+                );
             match outcome {
                 Ok(record) if !signed => {
                     journal.append(&Record::Signed(record))?;
@@ -412,7 +426,8 @@ pub fn sign_files(
         })?;
         summary.written.push(file);
     }
-    if kind == FileKind::Coldcard {
+    {
+        // Multisig wallet files, in Coldcard's format (which other PSBT signers import too).
         let works: Vec<&Work<'_>> = missing.iter().map(|(w, _)| *w).collect();
         let (files, warnings) = wallet_files(manifest, &signer.id, &works)?;
         for (file, text) in files {
