@@ -6,7 +6,9 @@
 //! the simulated Ledger with test fixtures ([`por_attest_simulator`]); it adds what joins them:
 //! the `--device` spellings, the device listing and the demo.
 
-pub use por_attest_ceremony::{ceremony, journal, manifest, package, pkcs11, signer, signers};
+pub use por_attest_ceremony::{
+    air_gapped, ceremony, journal, manifest, package, pkcs11, signer, signers,
+};
 pub use por_attest_reserves as reserves;
 pub use por_attest_simulator as simulator;
 pub use por_attest_simulator::{fixtures, synthetic, synthetic_accounts};
@@ -15,6 +17,7 @@ pub use por_attest_verify::{
     report, schemes, snapshot, verify,
 };
 
+pub mod air_gapped_commands;
 pub mod demo;
 pub mod device;
 pub mod devices;

@@ -139,6 +139,14 @@ enum Command {
         /// PKCS#11 sessions signing at once (pkcs11 signers only).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
         parallel: u16,
+        /// An air-gapped signer (kind coldcard or psbt): the folder of its request and answer
+        /// files (the SD card). Imports the answers there, writes requests for what is missing.
+        #[arg(long, conflicts_with = "device")]
+        files: Option<PathBuf>,
+        /// With --files: the device's public-key export (coldcard-export.json, or
+        /// [fingerprint/path]xpub lines); DIR/coldcard-export.json is read too.
+        #[arg(long = "keys", requires = "files")]
+        keys: Vec<PathBuf>,
     },
     /// Package the manifest and the journals into the snapshot file.
     Package {
@@ -211,6 +219,11 @@ enum Command {
         #[arg(long, value_enum)]
         open: Option<OpenApp>,
     },
+    /// Coldcard (air-gapped, SD card): its key export as manifest rows, its multisig files.
+    Coldcard {
+        #[command(subcommand)]
+        command: ColdcardCommand,
+    },
     /// PKCS#11 hardware security modules (hot wallets).
     Hsm {
         #[command(subcommand)]
@@ -224,6 +237,43 @@ enum Command {
         /// BIP-39 mnemonic of the simulated device (default: Speculos's test mnemonic).
         #[arg(long)]
         mnemonic: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ColdcardCommand {
+    /// Manifest rows from the device's key export: its [[signers]] table and an [[accounts]]
+    /// table per single-key account (multisig keys as cosigner entries to paste).
+    Keys {
+        /// Coldcard's "Generic JSON" export (coldcard-export.json) or a file of
+        /// [fingerprint/path]xpub lines (repeat the flag).
+        #[arg(long = "export")]
+        exports: Vec<PathBuf>,
+        /// A key origin [fingerprint/path]xpub (repeat the flag).
+        #[arg(long = "key")]
+        keys: Vec<String>,
+        /// The manifest signer id written in the rows.
+        #[arg(long, default_value = "coldcard-1")]
+        signer: String,
+        /// The address ranges each account claims.
+        #[arg(long = "ranges", default_values_t = ["0/0-99".to_string()])]
+        ranges: Vec<String>,
+        /// Write the signer as kind `psbt` (any BIP-174 signer) instead of `coldcard`.
+        #[arg(long)]
+        psbt: bool,
+    },
+    /// Write Coldcard's multisig wallet file of every multisig wallet the signer cosigns in
+    /// the manifest (Settings > Multisig Wallets > Import from File, before signing).
+    Wallet {
+        /// The ceremony manifest (TOML).
+        #[arg(long)]
+        manifest: PathBuf,
+        /// The manifest's signer.
+        #[arg(long)]
+        signer: String,
+        /// The folder to write the files into.
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -360,6 +410,8 @@ fn main() -> ExitCode {
             on_reject,
             show_addresses,
             parallel,
+            files,
+            keys,
         } => {
             let resume = std::env::args()
                 .map(|a| shell_quote(&a))
@@ -369,6 +421,20 @@ fn main() -> ExitCode {
                 Ok(m) => m,
                 Err(e) => return fail(e),
             };
+            if let Some(dir) = files {
+                let code = por_attest::air_gapped_commands::sign_command(
+                    &m, &journal, signer, dir, keys, &resume,
+                );
+                return ExitCode::from(code);
+            }
+            if let Some(s) = signer.as_deref().and_then(|id| m.signer(id)) {
+                if por_attest::air_gapped::FileKind::of(s.kind).is_some() {
+                    return fail(format!(
+                        "signer `{}` is air-gapped (kind {:?}): it signs through files; run with --files DIR",
+                        s.id, s.kind
+                    ));
+                }
+            }
             let (mut device, device_is_simulator) =
                 match open_device(&m, signer.as_deref(), device.as_deref()) {
                     Ok(d) => d,
@@ -581,6 +647,34 @@ fn main() -> ExitCode {
                 Err(e) => fail(e),
             }
         }
+        Command::Coldcard { command } => ExitCode::from(match command {
+            ColdcardCommand::Keys {
+                exports,
+                keys,
+                signer,
+                ranges,
+                psbt,
+            } => {
+                let kind = match psbt {
+                    true => por_attest::air_gapped::FileKind::Psbt,
+                    false => por_attest::air_gapped::FileKind::Coldcard,
+                };
+                por_attest::air_gapped_commands::keys_command(
+                    &exports, &keys, &signer, kind, &ranges,
+                )
+            }
+            ColdcardCommand::Wallet {
+                manifest,
+                signer,
+                out,
+            } => match Manifest::load(&manifest) {
+                Ok(m) => por_attest::air_gapped_commands::wallet_command(&m, &signer, &out),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    2
+                }
+            },
+        }),
         Command::Hsm {
             command:
                 HsmCommand::Keys {

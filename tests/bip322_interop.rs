@@ -10,37 +10,12 @@ use bitcoin::address::NetworkUnchecked;
 use bitcoin::Address;
 use por_attest::schemes;
 use por_attest::snapshot::Snapshot;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A Python with bip322-core, or why there is none.
-fn python() -> Result<PathBuf, String> {
-    let py = std::env::var_os("POR_ATTEST_BIP322_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".venv-bip322/bin/python"));
-    if !py.exists() {
-        return Err(format!(
-            "{} does not exist (run scripts/setup, or set POR_ATTEST_BIP322_PYTHON)",
-            py.display()
-        ));
-    }
-    let ok = Command::new(&py)
-        .args(["-c", "import bip322core"])
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if ok {
-        Ok(py)
-    } else {
-        Err(format!("{} cannot import bip322core", py.display()))
-    }
-}
+#[path = "support/bip322_core.rs"]
+mod bip322_core;
+use bip322_core::{python, repo};
 
 macro_rules! python_or_skip {
     () => {
@@ -64,36 +39,11 @@ struct Proof {
 
 /// bip322-core's verdict on each proof: `(state, reason)`.
 fn bip322_core_verify(py: &Path, proofs: &[Proof]) -> Vec<(String, String)> {
-    let mut child = Command::new(py)
-        .arg(repo().join("scripts/bip322_core_verify.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run bip322-core");
-    {
-        let mut stdin = child.stdin.take().expect("stdin");
-        for p in proofs {
-            let line = serde_json::json!({
-                "address": p.address, "message": p.message, "signature": p.signature,
-            });
-            writeln!(stdin, "{line}").expect("write a proof");
-        }
-    }
-    let out = child.wait_with_output().expect("bip322-core ran");
-    assert!(out.status.success(), "bip322-core failed");
-    let text = String::from_utf8(out.stdout).expect("utf-8");
-    let verdicts: Vec<(String, String)> = text
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON verdict");
-            (
-                v["state"].as_str().unwrap_or("").to_string(),
-                v["reason"].as_str().unwrap_or("").to_string(),
-            )
-        })
+    let triples: Vec<(String, String, String)> = proofs
+        .iter()
+        .map(|p| (p.address.clone(), p.message.clone(), p.signature.clone()))
         .collect();
-    assert_eq!(verdicts.len(), proofs.len());
-    verdicts
+    bip322_core::verify(py, &triples)
 }
 
 /// Every signature of every Bitcoin entry of a snapshot, as proofs.

@@ -17,7 +17,10 @@ use por_attest::verify::{verify_snapshot_file, VerifyOptions};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+#[path = "support/kill.rs"]
+mod kill;
 
 const TOKEN: &str = "hot-wallets";
 /// CKA_ID of the P-256 key every token also holds.
@@ -494,19 +497,9 @@ fn kill_9_during_an_hsm_run_then_resume_loses_nothing_and_signs_nothing_twice() 
     c.arg("sign").arg("--manifest").arg(&manifest);
     c.args(["--signer", "hsm-1", "--parallel", "2", "--journal"])
         .arg(&journal);
-    c.stdout(Stdio::null()).stderr(Stdio::null());
-    let mut child = c.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while signed_records(&journal).len() < 40 {
-        assert!(Instant::now() < deadline, "the run did not start signing");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before the kill"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    kill::kill_when(c, Duration::from_millis(2), || {
+        signed_records(&journal).len() >= 40
+    });
     let before = signed_records(&journal);
     assert!(
         before.len() < rows.len(),

@@ -10,6 +10,7 @@
 //! [`LedgerSigner`], ...), which knows its apps, wallets and commands.
 
 pub mod accounts;
+pub mod files;
 
 use crate::bip322_psbt::bip322_psbt;
 use crate::journal::{Journal, JournalError, Record, RejectedRecord, RunRecord, SignedRecord};

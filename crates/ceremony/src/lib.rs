@@ -2,6 +2,7 @@
 //! por-attest's ceremony: the manifest, the signing loop that drives the exchange's signers, the
 //! journal that survives a crash, and packaging the journals into a snapshot.
 
+pub mod air_gapped;
 pub mod bip322_psbt;
 pub mod ceremony;
 pub mod journal;

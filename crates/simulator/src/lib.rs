@@ -70,6 +70,7 @@ mod ethereum_app;
 pub mod fixtures;
 mod in_process;
 mod sign_psbt;
+pub mod soft_coldcard;
 pub mod softhsm;
 pub mod synthetic;
 pub mod synthetic_accounts;

@@ -47,6 +47,10 @@ pub enum SignerKind {
     Simulator,
     /// A PKCS#11 token (an HSM) holding single secp256k1 keys, named per address by `key`.
     Pkcs11,
+    /// A Coldcard signing through files on its SD card (PSBTs and text-file messages).
+    Coldcard,
+    /// Any BIP-174 signer signing PSBT files (SD card or QR codes).
+    Psbt,
 }
 
 /// One signing device of the ceremony.
