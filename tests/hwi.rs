@@ -7,8 +7,8 @@
 //! answer garbage, errors with exit status 0, `"signed": false`, or hang, or do not exist.
 //! Skipped, saying why, when HWI is not installed (set `POR_ATTEST_HWI` to use another `hwi`).
 
-use por_attest::demo::{write_manifest, DEMO_SIGNERS};
-use por_attest::fixtures::p2tr_address;
+use por_attest::demo::DEMO_SIGNERS;
+use por_attest::hwi_demo::{hwi_address_manifest, hwi_signer_fields};
 use por_attest::simulator::softhsm::{self, SoftHsm, USER_PIN};
 use por_attest::simulator::{ApprovalPolicy, SimulatedLedger, TcpServer};
 use por_attest::snapshot::Snapshot;
@@ -114,10 +114,8 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// The demo manifest for `n` rows with `sim-a` (Speculos's seed) as an HWI signer reaching
-/// `device` through `program` (its EVM and TRON rows dropped: HWI signs Bitcoin only) and two
-/// BIP-86 P2TR addresses added; `extra_signers` and `extra_rows` (with a trailing `key` column)
-/// appended.
+/// The demo manifest of `n` rows with `sim-a` as an HWI signer reaching `device` through
+/// `program` (see `por_attest::hwi_demo`).
 fn hwi_manifest(
     dir: &Path,
     n: usize,
@@ -127,33 +125,8 @@ fn hwi_manifest(
     extra_signers: &str,
     extra_rows: &[String],
 ) -> PathBuf {
-    let manifest = write_manifest(dir, n).unwrap();
-    let toml = std::fs::read_to_string(&manifest).unwrap();
-    let hwi = format!(
-        "id = \"sim-a\"\nkind = \"hwi\"\ndevice_type = \"ledger\"\ndevice_path = \"{device}\"\ncommand = \"{}\"\ntimeout_seconds = {timeout}\n",
-        program.display()
-    );
-    let toml = toml.replacen("id = \"sim-a\"\nkind = \"simulator\"\n", &hwi, 1) + extra_signers;
-    std::fs::write(&manifest, toml).unwrap();
-    let csv_path = dir.join("addresses.csv");
-    let csv = std::fs::read_to_string(&csv_path).unwrap();
-    let mut lines = csv.lines();
-    let mut out = format!("{},key\n", lines.next().unwrap());
-    for l in lines.filter(|l| l.starts_with("BTC,")) {
-        out.push_str(&format!("{l},\n"));
-    }
-    for i in 0..2 {
-        let a = p2tr_address(DEMO_SIGNERS[0].1, i);
-        out.push_str(&format!(
-            "BTC,mainnet,{a},p2tr,m/86'/0'/0'/0/{i},sim-a,cold,,,,,,\n"
-        ));
-    }
-    for r in extra_rows {
-        out.push_str(r);
-        out.push('\n');
-    }
-    std::fs::write(&csv_path, out).unwrap();
-    manifest
+    let fields = hwi_signer_fields(device, program, timeout);
+    hwi_address_manifest(dir, n, &fields, extra_signers, extra_rows).unwrap()
 }
 
 fn sign_hwi(manifest: &Path, journal: &Path) -> Output {
@@ -389,6 +362,20 @@ fn a_wrong_fingerprint_stops_before_anything_is_signed() {
         "{t}"
     );
     assert!(t.contains("nothing was signed"), "{t}");
+    assert!(signed_keys(&j).is_empty());
+
+    // Without a device path HWI enumerates (USB, through the libusb of libusb-package) and
+    // finds no device with the manifest's fingerprint: nothing signed either.
+    let toml = std::fs::read_to_string(&m).unwrap();
+    let toml = toml.replacen(&format!("device_path = \"{}\"\n", sim.device()), "", 1);
+    std::fs::write(&m, toml).unwrap();
+    let out = sign_hwi(&m, &j);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("enumerate`: HWI reports error 0: no device of type ledger found; expected fingerprint 0badf00d"),
+        "{t}"
+    );
     assert!(signed_keys(&j).is_empty());
 }
 

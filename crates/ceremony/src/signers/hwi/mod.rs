@@ -53,6 +53,7 @@ pub struct HwiSigner {
     /// Extended keys read this run, by path.
     xpubs: HashMap<DerivationPath, Xpub>,
     confirmations: u64,
+    calls: u64,
 }
 
 /// HWI's `--chain` for a network.
@@ -236,6 +237,7 @@ impl HwiSigner {
             fingerprint,
             xpubs: HashMap::new(),
             confirmations: 0,
+            calls: 0,
         };
         if signer.fingerprint.is_none() {
             // Read now: a program that does not run or a device that does not answer is an
@@ -259,7 +261,13 @@ impl HwiSigner {
         format!("{} device, {}", self.kind, self.backend.describe())
     }
 
+    /// HWI calls made through this signer so far (opening it not counted).
+    pub fn calls(&self) -> u64 {
+        self.calls
+    }
+
     fn call(&mut self, call: &Call) -> Result<Value, DeviceError> {
+        self.calls += 1;
         let r = self.backend.call(call);
         if call.prompts() && (r.is_ok() || r.as_ref().is_err_and(HwiError::is_rejection)) {
             self.confirmations += 1;

@@ -100,16 +100,36 @@ pub struct PerCall {
     chain: Chain,
     device: Vec<String>,
     timeout: Duration,
+    library_path: Option<std::ffi::OsString>,
+}
+
+/// `LD_LIBRARY_PATH` with the libusb that PyPI's `libusb-package` ships beside `python` (in the
+/// same virtual environment) in front: HWI's USB drivers load libusb by name, and a machine
+/// without Debian's libusb has only that one. `None` when there is none.
+pub fn library_path_for(python: &Path) -> Option<std::ffi::OsString> {
+    let venv = python.parent()?.parent()?;
+    let dir = std::fs::read_dir(venv.join("lib"))
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("site-packages/libusb_package"))
+        .find(|d| d.is_dir())?;
+    let mut paths = vec![dir];
+    if let Some(old) = std::env::var_os("LD_LIBRARY_PATH") {
+        paths.extend(std::env::split_paths(&old));
+    }
+    std::env::join_paths(paths).ok()
 }
 
 impl PerCall {
     /// HWI as `program`, for `chain`, each call killed after `timeout`.
     pub fn new(program: PathBuf, chain: Chain, timeout: Duration) -> PerCall {
+        let library_path = python_of(&program).and_then(|py| library_path_for(&py));
         PerCall {
             program,
             chain,
             device: Vec::new(),
             timeout,
+            library_path,
         }
     }
 
@@ -162,8 +182,12 @@ impl Backend for PerCall {
 
     fn call(&mut self, call: &Call) -> Result<Value, HwiError> {
         let label = self.label(call);
-        let (stdout, stderr) =
-            run_killing_on_timeout(&self.program, &self.args(call), self.timeout, &label)?;
+        let mut cmd = Command::new(&self.program);
+        cmd.args(self.args(call));
+        if let Some(p) = &self.library_path {
+            cmd.env("LD_LIBRARY_PATH", p);
+        }
+        let (stdout, stderr) = run_killing_on_timeout(cmd, self.timeout, &label)?;
         let value = reply::parse_output(&label, &stdout, &stderr)?;
         if *call != Call::Fingerprint {
             return Ok(value);
@@ -197,16 +221,13 @@ impl Backend for PerCall {
     }
 }
 
-/// Runs `program args` with no stdin; kills its process group after `timeout`.
+/// Runs `cmd` with no stdin; kills its process group after `timeout`.
 fn run_killing_on_timeout(
-    program: &Path,
-    args: &[String],
+    mut cmd: Command,
     timeout: Duration,
     label: &str,
 ) -> Result<(String, String), HwiError> {
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(Stdio::null())
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = spawn_in_own_group(&mut cmd).map_err(|e| HwiError::Missing {
@@ -323,8 +344,11 @@ impl Session {
     pub fn start(python: &Path, chain: Chain, timeout: Duration) -> Result<Session, HwiError> {
         let label = format!("{} (hwilib session)", python.display());
         let mut cmd = Command::new(python);
-        cmd.args(["-u", "-c", SESSION_PY])
-            .stdin(Stdio::piped())
+        cmd.args(["-u", "-c", SESSION_PY]);
+        if let Some(p) = library_path_for(python) {
+            cmd.env("LD_LIBRARY_PATH", p);
+        }
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = spawn_in_own_group(&mut cmd).map_err(|e| HwiError::Missing {
