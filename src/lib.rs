@@ -22,6 +22,7 @@ pub mod demo;
 pub mod device;
 pub mod devices;
 pub mod hsm;
+pub mod hwi_demo;
 
 /// Transports: the ceremony's ([`por_attest_ceremony::transport`]) and the simulator's
 /// in-process one.

@@ -120,7 +120,7 @@ enum Command {
         #[arg(long)]
         manifest: PathBuf,
         /// sim, tcp:HOST:PORT (Speculos or `por-attest simulator`), hid or hid:SERIAL_OR_PATH.
-        /// Not used for a pkcs11 signer: the manifest says where its token is.
+        /// Not used for a pkcs11 or hwi signer: the manifest says where its token or device is.
         #[arg(long)]
         device: Option<String>,
         /// The journal (append-only; created if absent).
@@ -740,6 +740,12 @@ fn open_device(
     signer: Option<&str>,
     device: Option<&str>,
 ) -> Result<(Box<dyn por_attest::signer::Signer>, bool), String> {
+    if let Some(s) = signer
+        .and_then(|id| manifest.signer(id))
+        .filter(|s| s.hwi.is_some())
+    {
+        return open_hwi(manifest, &s.id, device);
+    }
     let hsm = signer
         .and_then(|id| manifest.signer(id))
         .and_then(|s| Some((s.id.as_str(), s.pkcs11.as_ref()?)));
@@ -756,7 +762,7 @@ fn open_device(
             Ok((opened, spec.is_simulator()))
         }
         (None, None) => Err(
-            "--device is required for a Ledger signer (sim, tcp:HOST:PORT, hid or hid:SERIAL_OR_PATH); a pkcs11 signer is named with --signer ID and needs none".into(),
+            "--device is required for a Ledger signer (sim, tcp:HOST:PORT, hid or hid:SERIAL_OR_PATH); a pkcs11 or hwi signer is named with --signer ID and needs none".into(),
         ),
     }
 }
@@ -769,6 +775,24 @@ fn input_format(f: InputFormat) -> por_attest::input::InputFormat {
         InputFormat::OkxCsv => por_attest::input::InputFormat::OkxCsv,
         InputFormat::HtxCsv => por_attest::input::InputFormat::HtxCsv,
     }
+}
+
+/// The manifest's `hwi` signer `id`: HWI finds the device the manifest names.
+fn open_hwi(
+    manifest: &Manifest,
+    id: &str,
+    device: Option<&str>,
+) -> Result<(Box<dyn por_attest::signer::Signer>, bool), String> {
+    use por_attest::signers::hwi::{HwiMode, HwiSigner};
+    if let Some(d) = device {
+        return Err(format!(
+            "signer `{id}` is an hwi signer: the manifest says how HWI finds the device, so --device {d} is not used; drop it"
+        ));
+    }
+    let signer = HwiSigner::open(manifest, id, HwiMode::Auto)
+        .map_err(|e| format!("signer `{id}`: {e}; nothing was signed"))?;
+    eprintln!("signer `{id}`: HWI, {}", signer.describe());
+    Ok((Box::new(signer), false))
 }
 
 /// The nodes of `--node CHAIN=URL` and `--nodes FILE`.

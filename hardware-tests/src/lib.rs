@@ -416,7 +416,7 @@ pub fn account_ceremony(
 }
 
 /// Packages the journal into `dir/snapshot.json` and verifies it (exit 0 required).
-fn package_and_verify(
+pub fn package_and_verify(
     dir: &Path,
     m: &Manifest,
     journal: PathBuf,

@@ -57,3 +57,30 @@ pub fn bip322_psbt(manifest: &Manifest, spec: &AddressSpec, spk: &ScriptBuf, msg
     }
     psbt
 }
+
+/// Adds a single-key signer's key to input 0 of a `to_sign` PSBT, the way devices find their
+/// key: its origin (master fingerprint and path) as the input's BIP-32 derivation (for P2TR
+/// the internal key with its `TAP_BIP32` origin), and the P2SH-P2WPKH redeem script. `false`
+/// when the PSBT has no input.
+pub fn add_single_key_origin(
+    psbt: &mut Psbt,
+    st: ScriptType,
+    key: bitcoin::secp256k1::PublicKey,
+    origin: (bitcoin::bip32::Fingerprint, bitcoin::bip32::DerivationPath),
+) -> bool {
+    let Some(input) = psbt.inputs.first_mut() else {
+        return false;
+    };
+    if st == ScriptType::P2tr {
+        let (internal, _) = key.x_only_public_key();
+        input.tap_internal_key = Some(internal);
+        input.tap_key_origins.insert(internal, (vec![], origin));
+    } else {
+        input.bip32_derivation.insert(key, origin);
+        if st == ScriptType::P2shP2wpkh {
+            let ck = bitcoin::CompressedPublicKey(key);
+            input.redeem_script = Some(ScriptBuf::new_p2wpkh(&ck.wpubkey_hash()));
+        }
+    }
+    true
+}

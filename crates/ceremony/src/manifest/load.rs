@@ -174,11 +174,13 @@ impl Manifest {
             }
             let pkcs11 =
                 hsm::signer_config(s, base_dir.as_ref(), |field, msg| top(&f(field), msg))?;
+            let hwi = hwi::signer_config(s, base_dir.as_ref(), |field, msg| top(&f(field), msg))?;
             signers.push(Signer {
                 id: s.id.clone(),
                 kind: s.kind,
                 fingerprint,
                 pkcs11,
+                hwi,
             });
         }
         let mut m = Manifest {
@@ -317,6 +319,9 @@ impl Manifest {
         // Single-key addresses of an HSM are checked apart; nothing else may name one.
         if s.kind == SignerKind::Pkcs11 {
             return Err(hsm::hsm_not_single_key(ctx, field, id));
+        }
+        if s.kind == SignerKind::Hwi && !bitcoin {
+            return Err(ctx.err(field, hwi::hwi_not_bitcoin(id)));
         }
         if bitcoin && s.fingerprint.is_none() {
             return Err(ctx.err(

@@ -13,12 +13,14 @@
 
 mod account;
 mod hsm;
+mod hwi;
 mod load;
 mod raw;
 mod tasks;
 mod write;
 
 pub use hsm::Pkcs11Config;
+pub use hwi::{HwiConfig, DEFAULT_HWI_TIMEOUT, HWI_DEVICE_TYPES};
 
 pub use crate::path::{parse_path, path_string};
 pub use crate::time::is_rfc3339;
@@ -51,6 +53,8 @@ pub enum SignerKind {
     Coldcard,
     /// Any BIP-174 signer signing PSBT files (SD card or QR codes).
     Psbt,
+    /// A hardware wallet driven through HWI (Trezor, BitBox02, Jade, KeepKey, Coldcard, Ledger).
+    Hwi,
 }
 
 /// One signing device of the ceremony.
@@ -65,6 +69,8 @@ pub struct Signer {
     pub fingerprint: Option<Fingerprint>,
     /// A `pkcs11` signer: the module, the token and the PIN's source.
     pub pkcs11: Option<Pkcs11Config>,
+    /// An `hwi` signer: the device and the HWI program.
+    pub hwi: Option<HwiConfig>,
 }
 
 /// Where an address entry was written.

@@ -97,6 +97,16 @@ pub(crate) struct RawSigner {
     /// is discarded unread and never written back.
     #[serde(default, skip_serializing)]
     pub pin: Option<serde::de::IgnoredAny>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bip322: Option<bool>,
 }
 
 /// One address, from an `[[addresses]]` table or a CSV row. Every field is optional here so

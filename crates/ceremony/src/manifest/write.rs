@@ -80,8 +80,14 @@ impl Manifest {
                         pin_env: None,
                         pin_file: None,
                         pin: None,
+                        command: None,
+                        device_type: None,
+                        device_path: None,
+                        timeout_seconds: None,
+                        bip322: None,
                     };
                     hsm::write_config(s.pkcs11.as_ref(), &mut raw);
+                    hwi::write_config(s.hwi.as_ref(), &mut raw);
                     raw
                 })
                 .collect(),

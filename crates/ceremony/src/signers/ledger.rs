@@ -494,22 +494,9 @@ impl<T: Exchange> Signer for LedgerSigner<T> {
                     .derive_pub(&secp, &child)
                     .map_err(|e| DeviceError::bad_reply(what, e))?
                     .public_key;
-                let input = psbt
-                    .inputs
-                    .first_mut()
-                    .ok_or_else(|| DeviceError::bad_reply(what, "our own PSBT has no input"))?;
                 let origin = (f, task.path.clone());
-                if st == ScriptType::P2tr {
-                    let (internal, _) = key.x_only_public_key();
-                    input.tap_internal_key = Some(internal);
-                    input.tap_key_origins.insert(internal, (vec![], origin));
-                } else {
-                    input.bip32_derivation.insert(key, origin);
-                    if st == ScriptType::P2shP2wpkh {
-                        let ck = bitcoin::CompressedPublicKey(key);
-                        input.redeem_script =
-                            Some(bitcoin::ScriptBuf::new_p2wpkh(&ck.wpubkey_hash()));
-                    }
+                if !crate::bip322_psbt::add_single_key_origin(psbt, st, key, origin) {
+                    return Err(DeviceError::bad_reply(what, "our own PSBT has no input"));
                 }
                 (wallet.policy, None)
             }

@@ -6,6 +6,7 @@
 pub mod bitcoin_app;
 pub mod dashboard;
 pub mod ethereum_app;
+pub mod hwi;
 pub mod ledger;
 pub mod pkcs11;
 pub mod tron_app;
@@ -13,6 +14,7 @@ pub mod tron_app;
 pub use bitcoin_app::BitcoinApp;
 pub use dashboard::{ensure_app, AppKind};
 pub use ethereum_app::EthereumApp;
+pub use hwi::HwiSigner;
 pub use ledger::LedgerSigner;
 pub use pkcs11::Pkcs11Signer;
 pub use tron_app::TronApp;
@@ -62,6 +64,9 @@ pub enum DeviceError {
     /// A PKCS#11 token (HSM) failed or lacks what the task needs (boxed: it is large).
     #[error(transparent)]
     Pkcs11(Box<crate::pkcs11::HsmError>),
+    /// HWI failed, timed out or gave no usable answer (boxed: it is large).
+    #[error(transparent)]
+    Hwi(Box<hwi::HwiError>),
     /// The reply did not parse.
     #[error("garbled reply from the device while {what}: {detail}")]
     BadReply {
