@@ -19,6 +19,9 @@ pub mod demo;
 pub mod device;
 pub mod devices;
 pub mod hsm;
+pub mod key_services;
+#[cfg(feature = "aws-kms")]
+pub mod kms;
 
 /// Transports: the ceremony's ([`por_attest_ceremony::transport`]) and the simulator's
 /// in-process one.

@@ -5,6 +5,8 @@
 pub mod bip322_psbt;
 pub mod ceremony;
 pub mod journal;
+#[cfg(feature = "aws-kms")]
+pub mod kms;
 pub mod manifest;
 pub mod package;
 pub mod path;

@@ -15,10 +15,14 @@ mod account;
 mod hsm;
 mod load;
 mod raw;
+mod service;
 mod tasks;
 mod write;
 
 pub use hsm::Pkcs11Config;
+pub use service::{
+    command_key_name, is_service_key_name, kms_key_name, AwsKmsConfig, CommandConfig, ServiceConfig,
+};
 
 pub use crate::path::{parse_path, path_string};
 pub use crate::time::is_rfc3339;
@@ -47,6 +51,35 @@ pub enum SignerKind {
     Simulator,
     /// A PKCS#11 token (an HSM) holding single secp256k1 keys, named per address by `key`.
     Pkcs11,
+    /// AWS KMS secp256k1 keys (`ECC_SECG_P256K1`), named per address by `key` (key id, ARN or
+    /// `alias/NAME`).
+    #[serde(rename = "aws-kms")]
+    AwsKms,
+    /// Any service that signs digests, through an adapter program speaking the `command`
+    /// protocol (docs/signers.md); its keys named per address by `key`.
+    Command,
+}
+
+impl SignerKind {
+    /// The kind as the manifest spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignerKind::Ledger => "ledger",
+            SignerKind::Simulator => "simulator",
+            SignerKind::Pkcs11 => "pkcs11",
+            SignerKind::AwsKms => "aws-kms",
+            SignerKind::Command => "command",
+        }
+    }
+
+    /// True for a signer that holds single keys named per address by `key` (no BIP-32 seed):
+    /// an HSM or a key service.
+    pub fn keys_by_name(self) -> bool {
+        matches!(
+            self,
+            SignerKind::Pkcs11 | SignerKind::AwsKms | SignerKind::Command
+        )
+    }
 }
 
 /// One signing device of the ceremony.
@@ -61,6 +94,8 @@ pub struct Signer {
     pub fingerprint: Option<Fingerprint>,
     /// A `pkcs11` signer: the module, the token and the PIN's source.
     pub pkcs11: Option<Pkcs11Config>,
+    /// An `aws-kms` or `command` signer: where its keys are.
+    pub service: Option<ServiceConfig>,
 }
 
 /// Where an address entry was written.
@@ -96,7 +131,8 @@ pub struct AddressSpec {
     pub path: Option<DerivationPath>,
     /// Single-key: the signer holding the key.
     pub signer: Option<String>,
-    /// Single-key on a `pkcs11` signer: the key on the token (instead of a path).
+    /// Single-key on a signer that names its keys (`pkcs11`, `aws-kms`, `command`): the key
+    /// (instead of a path).
     pub key: Option<crate::pkcs11::KeyRef>,
     /// Wallet label such as `cold` or `hot`.
     pub wallet: Option<String>,

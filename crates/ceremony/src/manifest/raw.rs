@@ -93,6 +93,12 @@ pub(crate) struct RawSigner {
     pub pin_env: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
     /// A PIN written in the manifest: read only to be refused with a clear message; its value
     /// is discarded unread and never written back.
     #[serde(default, skip_serializing)]

@@ -79,9 +79,13 @@ impl Manifest {
                         token_serial: None,
                         pin_env: None,
                         pin_file: None,
+                        region: None,
+                        endpoint: None,
+                        command: None,
                         pin: None,
                     };
                     hsm::write_config(s.pkcs11.as_ref(), &mut raw);
+                    service::write_config(s.service.as_ref(), &mut raw);
                     raw
                 })
                 .collect(),
