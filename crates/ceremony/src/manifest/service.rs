@@ -308,6 +308,7 @@ pub fn is_service_key_name(key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn kms_key_names() {
@@ -395,5 +396,155 @@ mod tests {
             endpoint: None,
         };
         assert_eq!(c.endpoint_url(), "https://kms.cn-north-1.amazonaws.com.cn");
+    }
+
+    use super::super::Manifest;
+
+    const ETH: &str = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf";
+
+    fn text(signers: &str, key: &str, signer: &str) -> String {
+        format!(
+            "entity = \"Acme\"\nsnapshot_id = \"2026-12\"\n\n[anchors.ETH]\nheight = 2\nblock_hash = \"0xbb\"\n\n\
+             [[signers]]\nid = \"ledger-a\"\nkind = \"ledger\"\n\n{signers}\n\
+             [[addresses]]\nchain = \"ETH\"\naddress = \"{ETH}\"\nsigner = \"{signer}\"\nkey = \"{key}\"\n"
+        )
+    }
+
+    const KMS: &str = "[[signers]]\nid = \"kms-1\"\nkind = \"aws-kms\"\nregion = \"eu-west-1\"\n";
+    const CMD: &str = "[[signers]]\nid = \"mpc-1\"\nkind = \"command\"\ncommand = [\"bin/adapter\", \"--vault\", \"hot\"]\n";
+
+    fn load(t: &str) -> Result<Manifest, String> {
+        Manifest::from_str(t, "m.toml", "/etc/por").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn key_service_signers_load_and_write_back() {
+        let m = load(&text(&format!("{KMS}\n{CMD}"), "alias/hot-1", "kms-1")).unwrap();
+        assert_eq!(
+            m.signer("kms-1").unwrap().service,
+            Some(ServiceConfig::AwsKms(AwsKmsConfig {
+                region: "eu-west-1".into(),
+                endpoint: None
+            }))
+        );
+        let Some(ServiceConfig::Command(c)) = &m.signer("mpc-1").unwrap().service else {
+            panic!("a command signer")
+        };
+        assert_eq!(c.program, Path::new("/etc/por/bin/adapter"));
+        assert_eq!(c.args, ["--vault", "hot"]);
+        assert_eq!(
+            m.addresses[0].key,
+            Some(KeyRef::Named("alias/hot-1".into()))
+        );
+        assert_eq!(
+            m.tasks_for("kms-1").next().unwrap().key().path,
+            "alias/hot-1"
+        );
+        // Written back as written; the key and the service are part of the identity.
+        let again = Manifest::from_str(&m.to_toml(), "m2.toml", "/elsewhere").unwrap();
+        assert_eq!(again.identity_digest(), m.identity_digest());
+        assert!(
+            m.to_toml().contains("command = [\"bin/adapter\""),
+            "{}",
+            m.to_toml()
+        );
+        let other = load(&text(&format!("{KMS}\n{CMD}"), "alias/hot-2", "kms-1")).unwrap();
+        assert_ne!(other.identity_digest(), m.identity_digest());
+        let moved = load(&text(
+            &format!("{}\n{CMD}", KMS.replace("eu-west-1", "eu-central-1")),
+            "alias/hot-1",
+            "kms-1",
+        ))
+        .unwrap();
+        assert_ne!(moved.identity_digest(), m.identity_digest());
+        // A command signer's key.
+        let m = load(&text(&format!("{KMS}\n{CMD}"), "vault/hot-7", "mpc-1")).unwrap();
+        assert_eq!(
+            m.addresses[0].key,
+            Some(KeyRef::Named("vault/hot-7".into()))
+        );
+    }
+
+    #[test]
+    fn refuses_bad_key_service_signers_and_keys() {
+        for (signers, key, signer, needles) in [
+            (
+                "[[signers]]\nid = \"kms-1\"\nkind = \"aws-kms\"\n",
+                "alias/hot-1",
+                "kms-1",
+                &["signers[1].region", "required", "never from the manifest"][..],
+            ),
+            (
+                &format!("{KMS}endpoint = \"http://10.1.2.3:4566\"\n") as &str,
+                "alias/hot-1",
+                "kms-1",
+                &["signers[1].endpoint", "loopback"],
+            ),
+            (
+                &format!("{KMS}fingerprint = \"f5acc2fd\"\n"),
+                "alias/hot-1",
+                "kms-1",
+                &["signers[1].fingerprint", "no BIP-32 seed"],
+            ),
+            (
+                &format!("{KMS}command = [\"x\"]\n"),
+                "alias/hot-1",
+                "kms-1",
+                &[
+                    "signers[1].command",
+                    "only for a signer of kind = \"command\"",
+                ],
+            ),
+            (
+                "[[signers]]\nid = \"mpc-1\"\nkind = \"command\"\nregion = \"eu-west-1\"\n",
+                "k",
+                "mpc-1",
+                &[
+                    "signers[1].region",
+                    "only for a signer of kind = \"aws-kms\"",
+                ],
+            ),
+            (
+                "[[signers]]\nid = \"mpc-1\"\nkind = \"command\"\ncommand = []\n",
+                "k",
+                "mpc-1",
+                &["signers[1].command", "required"],
+            ),
+            (
+                KMS,
+                "hot-1",
+                "kms-1",
+                &["entry 1", "field `key`", "alias/NAME"],
+            ),
+            (
+                KMS,
+                "arn:aws:kms:us-east-1:111122223333:alias/hot-1",
+                "kms-1",
+                &["field `key`", "region us-east-1"],
+            ),
+            (CMD, "m/0", "mpc-1", &["field `key`", "derivation path"]),
+            (CMD, "", "mpc-1", &["field `key`"]),
+            (
+                KMS,
+                "alias/hot-1",
+                "ledger-a",
+                &["field `key`", "only for addresses held by"],
+            ),
+        ] {
+            let e = load(&text(signers, key, signer)).expect_err(key);
+            for n in needles {
+                assert!(e.contains(n), "`{n}` not in: {e}");
+            }
+        }
+        // No path on a key-service address; no P2TR.
+        let t = text(KMS, "alias/hot-1", "kms-1").replace(
+            "key = \"alias/hot-1\"",
+            "key = \"alias/hot-1\"\npath = \"m/44'/60'/0'/0/0\"",
+        );
+        let e = load(&t).unwrap_err();
+        assert!(
+            e.contains("field `path`") && e.contains("is an aws-kms signer"),
+            "{e}"
+        );
     }
 }
