@@ -11,6 +11,14 @@ use por_attest_verify::chains::Network;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+/// KMS errors about one key, which leave that key out of a listing.
+const KEY_ERRORS: [&str; 4] = [
+    "AccessDeniedException",
+    "NotFoundException",
+    "DisabledException",
+    "KMSInvalidStateException",
+];
+
 /// How many keys are described at once while listing.
 const LISTING_THREADS: usize = 8;
 
@@ -70,6 +78,14 @@ pub fn list_keys_with(client: &KmsClient) -> Result<KmsKeyListing, KmsError> {
                         public,
                     }))
                 });
+                // A key this caller may not use, or that went away meanwhile, is left out with
+                // the reason; anything else (network, credentials) stops the listing.
+                let one = match one {
+                    Err(e) if e.code().is_some_and(|c| KEY_ERRORS.contains(&c)) => {
+                        Ok(Err(named(&e.to_string())))
+                    }
+                    other => other,
+                };
                 match one {
                     Ok(r) => found.lock().unwrap_or_else(|e| e.into_inner()).push(r),
                     Err(e) => {
@@ -164,6 +180,11 @@ pub fn run(command: KmsCommand) -> std::process::ExitCode {
                     "kms keys: give --region (or set AWS_REGION or AWS_DEFAULT_REGION)".into(),
                 );
             };
+            if let Some(e) = &endpoint {
+                if let Err(m) = por_attest_ceremony::manifest::check_endpoint(e) {
+                    return fail(format!("kms keys: --endpoint {m}"));
+                }
+            }
             let config = AwsKmsConfig { region, endpoint };
             let network = Network::Mainnet;
             match list_keys(&config) {

@@ -127,7 +127,8 @@ fn kms_keys_lists_keys_and_writes_manifest_rows_that_sign() {
     }
     let kms = MotoKms::start(
         r#"[{"alias":"alias/rsa","spec":"RSA_2048"},{"alias":"alias/off","state":"Disabled"},
-            {"spec":"SYMMETRIC_DEFAULT","usage":"ENCRYPT_DECRYPT"}]"#,
+            {"spec":"SYMMETRIC_DEFAULT","usage":"ENCRYPT_DECRYPT"},
+            {"alias":"alias/private","deny":["kms:DescribeKey"]}]"#,
         2,
         &[],
     );
@@ -177,6 +178,14 @@ fn kms_keys_lists_keys_and_writes_manifest_rows_that_sign() {
     }
     assert!(
         human.contains("a SYMMETRIC_DEFAULT key for ENCRYPT_DECRYPT"),
+        "{human}"
+    );
+    // A key the caller may not describe is left out with the reason, not the whole listing.
+    let private = &kms.key("alias/private").key_id;
+    assert!(
+        human.contains(&format!(
+            "not listed: key {private} (alias/private): access denied to AWS KMS key `{private}` (AccessDeniedException from DescribeKey"
+        )),
         "{human}"
     );
 

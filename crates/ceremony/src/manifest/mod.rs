@@ -21,7 +21,8 @@ mod write;
 
 pub use hsm::Pkcs11Config;
 pub use service::{
-    command_key_name, is_service_key_name, kms_key_name, AwsKmsConfig, CommandConfig, ServiceConfig,
+    check_endpoint, command_key_name, is_service_key_name, kms_key_name, AwsKmsConfig,
+    CommandConfig, ServiceConfig,
 };
 
 pub use crate::path::{parse_path, path_string};

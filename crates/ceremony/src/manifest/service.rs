@@ -169,7 +169,7 @@ fn is_region(r: &str) -> bool {
 
 /// An endpoint URL: `https://HOST[:PORT]`, or plain `http://` to a loopback host only (a local
 /// test server): signed requests are not secret, but their answers must not be tampered with.
-fn check_endpoint(e: &str) -> Result<String, String> {
+pub fn check_endpoint(e: &str) -> Result<String, String> {
     let (scheme, rest) = e
         .split_once("://")
         .ok_or_else(|| format!("`{e}` is not a URL (https://HOST[:PORT])"))?;
