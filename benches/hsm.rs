@@ -20,37 +20,15 @@
 //! Environment: `POR_ATTEST_BENCH_HSM_ADDRESSES` (default 10,000).
 
 mod common;
+#[path = "common/hot_wallets.rs"]
+mod hot_wallets;
 
 use bitcoin::secp256k1::PublicKey;
-use por_attest::chains::{ChainFamily, Network, ScriptType};
-use por_attest::pkcs11::{address_of, KeyRef, PinSource, Token, TokenRef};
+use por_attest::pkcs11::{KeyRef, PinSource, Token, TokenRef};
 use por_attest::simulator::softhsm::{self, SoftHsm, USER_PIN};
-use std::fmt::Write;
-use std::path::Path;
-use std::process::Stdio;
 use std::time::Instant;
 
 const TOKEN: &str = "bench";
-const NAMED_EVM: [&str; 10] = [
-    "ETH", "ARB", "OP", "BASE", "POLYGON", "BSC", "AVAXC", "LINEA", "ZKSYNC", "SCROLL",
-];
-
-/// The chains and script types of each key's 50 addresses.
-fn rows() -> Vec<(String, Option<ScriptType>)> {
-    let mut rows: Vec<(String, Option<ScriptType>)> = [
-        ScriptType::P2wpkh,
-        ScriptType::P2shP2wpkh,
-        ScriptType::P2pkh,
-    ]
-    .into_iter()
-    .map(|st| ("BTC".to_string(), Some(st)))
-    .collect();
-    rows.push(("TRX".into(), None));
-    rows.extend(NAMED_EVM.iter().map(|c| (c.to_string(), None)));
-    rows.extend((1..=36).map(|i| (format!("EVM-{i}"), None)));
-    rows
-}
-
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo test --benches` lists benches; there are no tests here.
@@ -60,7 +38,7 @@ fn main() {
         return;
     }
     let addresses = common::env_num("POR_ATTEST_BENCH_HSM_ADDRESSES").unwrap_or(10_000) as usize;
-    let rows = rows();
+    let rows = hot_wallets::rows();
     let keys = addresses.div_ceil(rows.len());
     let dir = tempfile::tempdir().expect("a temporary folder");
     let hsm = SoftHsm::new(dir.path()).expect("a SoftHSM2 store");
@@ -83,35 +61,31 @@ fn main() {
         "token: {keys} secp256k1 keys generated in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let manifest = write_manifest(dir.path(), &hsm, &publics, &rows, addresses);
+    let signer = format!(
+        "[[signers]]\nid = \"hsm-1\"\nkind = \"pkcs11\"\nmodule = \"{}\"\ntoken = \"{TOKEN}\"\npin_env = \"POR_ATTEST_PIN\"\n",
+        hsm.module().display()
+    );
+    let named: Vec<(String, PublicKey)> = publics
+        .iter()
+        .enumerate()
+        .map(|(i, pk)| (format!("id:{:04x}", i + 1), *pk))
+        .collect();
+    let manifest =
+        hot_wallets::write_manifest(dir.path(), "hsm-1", &signer, &named, &rows, addresses);
 
     let mut ceremony = Vec::new();
     for sessions in [1, 2] {
         let journal = dir.path().join(format!("journal-{sessions}.jsonl"));
-        let started = Instant::now();
-        let out = hsm
-            .command(env!("CARGO_BIN_EXE_por-attest"))
-            .env("POR_ATTEST_PIN", USER_PIN)
+        let mut sign = hsm.command(env!("CARGO_BIN_EXE_por-attest"));
+        sign.env("POR_ATTEST_PIN", USER_PIN)
             .arg("sign")
             .arg("--manifest")
             .arg(&manifest)
             .args(["--signer", "hsm-1", "--parallel", &sessions.to_string()])
             .arg("--journal")
-            .arg(&journal)
-            .stdin(Stdio::null())
-            .output()
-            .expect("por-attest sign");
-        let secs = started.elapsed().as_secs_f64();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let rate = addresses as f64 / secs;
-        println!(
-            "ceremony, {sessions} session(s): {addresses} addresses signed, verified and journaled in {secs:.2} s = {rate:.0} signatures/s"
-        );
-        ceremony.push(rate);
+            .arg(&journal);
+        let what = format!("ceremony, {sessions} session(s)");
+        ceremony.push(hot_wallets::time_sign(sign, addresses, &what));
     }
 
     // The token alone, in this process (SOFTHSM2_CONF must be set before the module loads).
@@ -163,45 +137,4 @@ fn main() {
         ceremony[0],
         ceremony[1]
     );
-}
-
-fn write_manifest(
-    dir: &Path,
-    hsm: &SoftHsm,
-    publics: &[PublicKey],
-    rows: &[(String, Option<ScriptType>)],
-    addresses: usize,
-) -> std::path::PathBuf {
-    let mut toml = format!(
-        "entity = \"Bench Exchange\"\nsnapshot_id = \"bench\"\naddresses_csv = \"addresses.csv\"\n\n[[signers]]\nid = \"hsm-1\"\nkind = \"pkcs11\"\nmodule = \"{}\"\ntoken = \"{TOKEN}\"\npin_env = \"POR_ATTEST_PIN\"\n",
-        hsm.module().display()
-    );
-    let mut chains: Vec<&str> = rows.iter().map(|(c, _)| c.as_str()).collect();
-    chains.dedup();
-    for (i, chain) in chains.iter().enumerate() {
-        let _ = write!(
-            toml,
-            "\n[anchors.{chain}]\nheight = {}\nblock_hash = \"{:064x}\"\n",
-            1000 + i,
-            i + 1
-        );
-    }
-    let mut csv = String::from("chain,address,script_type,path,signer,key\n");
-    let mut n = 0;
-    'keys: for (i, pk) in publics.iter().enumerate() {
-        for (chain, st) in rows {
-            if n == addresses {
-                break 'keys;
-            }
-            let family = ChainFamily::of(chain).expect("known chain");
-            let a = address_of(pk, family, *st, Network::Mainnet).expect("an address");
-            let st = st.map(|t| t.to_string()).unwrap_or_default();
-            let _ = writeln!(csv, "{chain},{a},{st},,hsm-1,id:{:04x}", i + 1);
-            n += 1;
-        }
-    }
-    std::fs::write(dir.join("addresses.csv"), csv).expect("write the CSV");
-    let path = dir.join("manifest.toml");
-    std::fs::write(&path, toml).expect("write the manifest");
-    path
 }

@@ -23,6 +23,9 @@ pub mod device;
 pub mod devices;
 pub mod hsm;
 pub mod hwi_demo;
+pub mod key_services;
+#[cfg(feature = "aws-kms")]
+pub mod kms;
 
 /// Transports: the ceremony's ([`por_attest_ceremony::transport`]) and the simulator's
 /// in-process one.

@@ -136,7 +136,8 @@ enum Command {
         /// and random ones); every address is compared on the host whatever this is.
         #[arg(long, default_value_t = por_attest::ceremony::DEFAULT_SHOW_ADDRESSES)]
         show_addresses: usize,
-        /// PKCS#11 sessions signing at once (pkcs11 signers only).
+        /// Signatures asked at once: PKCS#11 sessions, AWS KMS requests in flight, command
+        /// adapter processes (pkcs11, aws-kms and command signers only).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
         parallel: u16,
         /// An air-gapped signer (kind coldcard or psbt): the folder of its request and answer
@@ -228,6 +229,12 @@ enum Command {
     Hsm {
         #[command(subcommand)]
         command: HsmCommand,
+    },
+    /// AWS KMS keys (hot wallets).
+    #[cfg(feature = "aws-kms")]
+    Kms {
+        #[command(subcommand)]
+        command: por_attest::kms::KmsCommand,
     },
     /// Serve the simulated Ledger over TCP in Speculos framing until stopped.
     Simulator {
@@ -701,20 +708,20 @@ fn main() -> ExitCode {
             };
             let network = por_attest::chains::Network::Mainnet;
             match por_attest::hsm::list_keys(&opts) {
-                Ok(listing) if csv => {
-                    for s in &listing.skipped {
-                        eprintln!("warning: not listed: {s}");
-                    }
-                    print!("{}", listing.to_csv(&signer, network));
-                    ExitCode::SUCCESS
-                }
                 Ok(listing) => {
-                    print!("{}", listing.to_human(network));
+                    por_attest::hsm::print_listing(
+                        &listing.skipped,
+                        csv,
+                        || listing.to_csv(&signer, network),
+                        || listing.to_human(network),
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(e),
             }
         }
+        #[cfg(feature = "aws-kms")]
+        Command::Kms { command } => por_attest::kms::run(command),
         Command::Simulator { listen, mnemonic } => {
             let config = match mnemonic {
                 Some(m) => SimulatorConfig::with_mnemonic(&m),
@@ -733,7 +740,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// The device `sign` drives: the manifest's pkcs11 token for a pkcs11 signer, else the Ledger
+/// The device `sign` drives: the manifest's pkcs11 token for a pkcs11 signer, its key service
+/// for an aws-kms or command signer, else the Ledger
 /// (or simulator) `--device` names; and whether it is the built-in simulator.
 fn open_device(
     manifest: &Manifest,
@@ -745,6 +753,12 @@ fn open_device(
         .filter(|s| s.hwi.is_some())
     {
         return open_hwi(manifest, &s.id, device);
+    }
+    if let Some(s) = signer
+        .and_then(|id| manifest.signer(id))
+        .filter(|s| s.service.is_some())
+    {
+        return por_attest::key_services::open(s, device).map(|d| (d, false));
     }
     let hsm = signer
         .and_then(|id| manifest.signer(id))
@@ -762,7 +776,7 @@ fn open_device(
             Ok((opened, spec.is_simulator()))
         }
         (None, None) => Err(
-            "--device is required for a Ledger signer (sim, tcp:HOST:PORT, hid or hid:SERIAL_OR_PATH); a pkcs11 or hwi signer is named with --signer ID and needs none".into(),
+            "--device is required for a Ledger signer (sim, tcp:HOST:PORT, hid or hid:SERIAL_OR_PATH); a pkcs11, hwi, aws-kms or command signer is named with --signer ID and needs none; a coldcard or psbt signer signs through --files DIR".into(),
         ),
     }
 }

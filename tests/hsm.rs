@@ -4,23 +4,24 @@
 //! that is not the key's) and kill -9 during an HSM run. Skipped, with the reason printed, when
 //! SoftHSM2 or OpenSC is not installed (`scripts/setup` installs them).
 
+#[path = "support/ceremony_checks.rs"]
+mod ceremony_checks;
+
 use bitcoin::secp256k1::PublicKey;
+use ceremony_checks::{
+    check_resumed, check_single_key_schemes, demo_with_key_rows, kill_9_after, package_and_verify,
+    refused_twice, run, sign_demo_ledgers, signed_records,
+};
 use por_attest::ceremony::{sign, SignOptions};
 use por_attest::chains::{ChainFamily, Network, ScriptType};
 use por_attest::demo::{write_manifest, DEMO_SIGNERS};
 use por_attest::manifest::Manifest;
-use por_attest::package::{package, PackageOptions};
 use por_attest::pkcs11::address_of;
 use por_attest::simulator::softhsm::{self, SoftHsm, USER_PIN};
 use por_attest::simulator::{SimulatedLedger, SimulatorConfig};
 use por_attest::verify::{verify_snapshot_file, VerifyOptions};
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
-
-#[path = "support/kill.rs"]
-mod kill;
+use std::process::{Command, Stdio};
 
 const TOKEN: &str = "hot-wallets";
 /// CKA_ID of the P-256 key every token also holds.
@@ -126,16 +127,6 @@ fn por_attest(hot: &Hot, pin: &str) -> Command {
     c
 }
 
-fn run(mut c: Command) -> (Output, String) {
-    let out = c.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out, text)
-}
-
 fn sign_hsm(
     hot: &Hot,
     manifest: &Path,
@@ -153,34 +144,6 @@ fn sign_hsm(
         "the PIN was printed: {text}"
     );
     (out.status.code().unwrap_or(-1), text)
-}
-
-/// Packages `journals` and checks that the snapshot verifies; returns its bytes.
-fn package_and_verify(dir: &Path, m: &Manifest, journals: &[PathBuf], entries: usize) -> Vec<u8> {
-    let bytes = package(m, journals, &PackageOptions::default())
-        .unwrap()
-        .snapshot
-        .to_file_bytes();
-    let out = dir.join("snapshot.json");
-    std::fs::write(&out, &bytes).unwrap();
-    let r = verify_snapshot_file(&out, &VerifyOptions::default()).unwrap();
-    assert_eq!(r.exit_code(), 0, "{}", r.to_human());
-    assert_eq!(r.entries as usize, entries);
-    bytes
-}
-
-/// The `signed` records of a journal, as (address, key, signature), in file order.
-fn signed_records(journal: &Path) -> Vec<(String, String, String, String)> {
-    std::fs::read_to_string(journal)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["kind"] == "signed")
-        .map(|v| {
-            let s = |k: &str| v[k].as_str().unwrap().to_string();
-            (s("chain"), s("address"), s("path"), s("signature"))
-        })
-        .collect()
 }
 
 #[test]
@@ -274,40 +237,10 @@ fn mixed_ceremony_ledgers_and_hsm_give_one_snapshot_that_verifies() {
     };
     // The demo's cold wallets on three simulated Ledgers, plus the HSM's hot wallets.
     const COLD: usize = 24;
-    let manifest = write_manifest(dir.path(), COLD).unwrap();
-    let toml = std::fs::read_to_string(&manifest).unwrap();
-    std::fs::write(&manifest, format!("{toml}\n{}", hsm_signer(&hot, TOKEN))).unwrap();
-    let csv_path = dir.path().join("addresses.csv");
-    let csv = std::fs::read_to_string(&csv_path).unwrap();
-    let mut lines = csv.lines();
-    let mut out = format!("{},key\n", lines.next().unwrap());
-    for l in lines {
-        out.push_str(&format!("{l},\n"));
-    }
     let rows = hsm_rows(&hot);
-    for r in &rows {
-        // chain,address,script_type,path,signer,key in the demo's wider header.
-        let f: Vec<&str> = r.split(',').collect();
-        out.push_str(&format!(
-            "{},mainnet,{},{},,hsm-1,hot,,,,,,{}\n",
-            f[0], f[1], f[2], f[5]
-        ));
-    }
-    std::fs::write(&csv_path, out).unwrap();
+    let manifest = demo_with_key_rows(dir.path(), COLD, &hsm_signer(&hot, TOKEN), &rows);
     let m = Manifest::load(&manifest).unwrap();
-
-    let mut journals = Vec::new();
-    for (id, words) in DEMO_SIGNERS {
-        let sim = SimulatedLedger::new(SimulatorConfig::with_mnemonic(words)).unwrap();
-        let journal = dir.path().join(format!("journal-{id}.jsonl"));
-        let opts = SignOptions {
-            signer: Some(id.into()),
-            device_is_simulator: true,
-            ..SignOptions::default()
-        };
-        sign(&m, &journal, &mut sim.transport(), &opts).unwrap();
-        journals.push(journal);
-    }
+    let mut journals = sign_demo_ledgers(&m, dir.path());
     let journal = dir.path().join("journal-hsm-1.jsonl");
     let (code, text) = sign_hsm(&hot, &manifest, &journal, USER_PIN, &["--parallel", "2"]);
     assert_eq!(code, 0, "{text}");
@@ -325,25 +258,12 @@ fn mixed_ceremony_ledgers_and_hsm_give_one_snapshot_that_verifies() {
     }
     // The HSM's segwit addresses are BIP-322 proofs (CKM_ECDSA over the BIP-143 digest of
     // `to_sign`), P2PKH a legacy message: no entry of the snapshot is legacy.
-    let snap = por_attest::snapshot::Snapshot::read(&dir.path().join("snapshot.json")).unwrap();
     let hsm_addresses: Vec<String> = hot
         .keys
         .iter()
         .flat_map(|(_, pk)| ROWS.iter().map(|(c, st)| address(pk, c, *st)))
         .collect();
-    for e in snap
-        .entries
-        .iter()
-        .filter(|e| hsm_addresses.contains(&e.address))
-    {
-        let want = match e.script_type {
-            Some(ScriptType::P2wpkh) => "bip322-simple",
-            Some(ScriptType::P2shP2wpkh) => "bip322-full",
-            Some(_) => "bip137",
-            None => continue,
-        };
-        assert_eq!(e.signatures[0].scheme.as_str(), want, "{}", e.address);
-    }
+    check_single_key_schemes(&dir.path().join("snapshot.json"), &hsm_addresses);
     let r =
         verify_snapshot_file(&dir.path().join("snapshot.json"), &VerifyOptions::default()).unwrap();
     assert_eq!(r.legacy, 0, "{}", r.to_human());
@@ -366,26 +286,13 @@ fn refused_address(bad_key: &str, bad_address_of: usize, expect: impl Fn(&Hot) -
     ];
     let manifest = hsm_manifest(dir.path(), &hot, TOKEN, &rows);
     let journal = dir.path().join("j.jsonl");
-    for attempt in 0..2 {
-        let (code, text) = sign_hsm(&hot, &manifest, &journal, USER_PIN, &[]);
-        assert_ne!(code, 0, "{text}");
-        for e in expect(&hot) {
-            assert!(text.contains(&e), "`{e}` not in: {text}");
-        }
-        if text.contains("of this run are safe") {
-            let n = if attempt == 0 { 2 } else { 0 };
-            assert!(
-                text.contains(&format!("{n} signature(s) of this run are safe")),
-                "{text}"
-            );
-        }
-        let signed = signed_records(&journal);
-        assert_eq!(signed.len(), 2, "attempt {attempt}: {signed:?}");
-        assert!(signed.iter().all(|r| r.0 == "BTC"), "{signed:?}");
-        let journal_text = std::fs::read_to_string(&journal).unwrap();
-        assert!(!journal_text.contains(&bad_address), "{journal_text}");
-        assert!(!journal_text.contains(USER_PIN));
-    }
+    let journal_text = refused_twice(
+        || sign_hsm(&hot, &manifest, &journal, USER_PIN, &[]),
+        &journal,
+        &expect(&hot),
+        &bad_address,
+    );
+    assert!(!journal_text.contains(USER_PIN));
 }
 
 #[test]
@@ -497,31 +404,13 @@ fn kill_9_during_an_hsm_run_then_resume_loses_nothing_and_signs_nothing_twice() 
     c.arg("sign").arg("--manifest").arg(&manifest);
     c.args(["--signer", "hsm-1", "--parallel", "2", "--journal"])
         .arg(&journal);
-    kill::kill_when(c, Duration::from_millis(2), || {
-        signed_records(&journal).len() >= 40
-    });
-    let before = signed_records(&journal);
-    assert!(
-        before.len() < rows.len(),
-        "killed after the end ({} of {}): nothing was interrupted",
-        before.len(),
-        rows.len()
-    );
+    c.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let before = kill_9_after(&mut child, &journal, 40, rows.len());
 
     let (code, text) = sign_hsm(&hot, &manifest, &journal, USER_PIN, &["--parallel", "2"]);
     assert_eq!(code, 0, "{text}");
-    let after = signed_records(&journal);
-    // What was journaled before the kill is still there, unchanged, and first.
-    assert_eq!(after[..before.len()], before[..]);
-    // Every task once: nothing signed twice, nothing missing.
-    let keys: HashSet<_> = after.iter().map(|r| (r.0.clone(), r.1.clone())).collect();
-    assert_eq!(keys.len(), after.len(), "a task was journaled twice");
-    assert_eq!(after.len(), rows.len());
-    assert!(text.contains(&format!(
-        "{} signed now, {} already",
-        rows.len() - before.len(),
-        before.len()
-    )));
+    check_resumed(&journal, &before, rows.len(), &text);
 
     let m = Manifest::load(&manifest).unwrap();
     let bytes = package_and_verify(dir.path(), &m, std::slice::from_ref(&journal), rows.len());

@@ -371,7 +371,7 @@ pub fn sign_with(
     {
         Some(workers) => run.parallel(manifest, &todo, workers),
         None if parallel > 1 => Err(CeremonyError::Refused(format!(
-            "--parallel {parallel}: signer `{}` signs one task at a time (only a pkcs11 signer opens several sessions)",
+            "--parallel {parallel}: signer `{}` signs one task at a time (only pkcs11, aws-kms and command signers open several sessions)",
             signer.id
         ))),
         None => run.sequential(manifest, &todo, device),

@@ -406,7 +406,8 @@ fn check_identity(h: &JournalHeader, id: &ManifestIdentity, file: &Path) -> Resu
 }
 
 /// Canonicalizes the path of a read record so `h` and `'` spellings compare equal; an HSM
-/// key's name (`id:HEX`, `label:TEXT`) takes the place of the path for HSM signatures.
+/// key's name (`id:HEX`, `label:TEXT`) or a key service's (a KMS alias, a command signer's key)
+/// takes the place of the path for their signatures.
 fn normalize(record: &mut Record, file: &Path, line: u64) -> Result<(), InputError> {
     let path = match record {
         Record::Signed(s) => &mut s.path,
@@ -417,7 +418,12 @@ fn normalize(record: &mut Record, file: &Path, line: u64) -> Result<(), InputErr
     *path = if path.starts_with("id:") || path.starts_with("label:") {
         path.parse::<KeyRef>().map_err(bad)?.to_string()
     } else {
-        path_string(&parse_path(path).map_err(|e| bad(e.to_string()))?)
+        match parse_path(path) {
+            Ok(p) => path_string(&p),
+            // A key service's name for the key (AWS KMS, a command signer), kept as written.
+            Err(_) if crate::manifest::is_service_key_name(path) => path.clone(),
+            Err(e) => return Err(bad(e.to_string())),
+        }
     };
     Ok(())
 }

@@ -6,6 +6,8 @@ pub mod air_gapped;
 pub mod bip322_psbt;
 pub mod ceremony;
 pub mod journal;
+#[cfg(feature = "aws-kms")]
+pub mod kms;
 pub mod manifest;
 pub mod package;
 pub mod path;

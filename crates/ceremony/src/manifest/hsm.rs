@@ -116,34 +116,54 @@ pub(super) fn write_config(c: Option<&Pkcs11Config>, raw: &mut RawSigner) {
     }
 }
 
-/// Checks a single-key address held by the `pkcs11` signer `signer` and stores its key.
+/// What a signer that names its keys is, for messages: `a pkcs11 HSM`, `an aws-kms signer`.
+fn what(signer: &Signer) -> String {
+    match signer.kind {
+        SignerKind::Pkcs11 => "a pkcs11 HSM".into(),
+        SignerKind::AwsKms => "an aws-kms signer".into(),
+        k => format!("a {} signer", k.as_str()),
+    }
+}
+
+/// Checks a single-key address held by `signer`, a signer that names its keys (`pkcs11`,
+/// `aws-kms`, `command`), and stores its key.
 pub(super) fn hsm_address(
     a: &RawAddress,
     spec: &mut AddressSpec,
     signer: &Signer,
     ctx: &Ctx<'_>,
 ) -> Result<(), InputError> {
+    let (id, what) = (&signer.id, what(signer));
+    let key_spelling = match signer.kind {
+        SignerKind::Pkcs11 => "id:HEX (the key's CKA_ID) or label:TEXT (its CKA_LABEL)",
+        SignerKind::AwsKms => "the KMS key id, its ARN or alias/NAME",
+        _ => "the adapter's name for the key",
+    };
     if a.path.is_some() {
         return Err(ctx.err(
             "path",
             format!(
-                "signer `{}` is a pkcs11 HSM: its keys have no derivation path; name the key with `key` (id:HEX or label:TEXT) and leave `path` empty",
-                signer.id
+                "signer `{id}` is {what}: its keys have no derivation path; name the key with `key` ({key_spelling}) and leave `path` empty"
             ),
         ));
     }
     if a.allow_nonstandard_path.is_some() {
         return Err(ctx.err(
             "allow_nonstandard_path",
-            "has no use on an HSM key, which has no derivation path",
+            format!("has no use on a key of {what}, which has no derivation path"),
         ));
     }
     if spec.script_type == Some(ScriptType::P2tr) {
         return Err(ctx.err(
             "script_type",
             format!(
-                "signer `{}` is a pkcs11 HSM: a P2TR address is proven by a BIP-340 Schnorr signature (BIP-322), which PKCS#11 tokens do not make (they sign ECDSA, CKM_ECDSA); prove P2TR reserves on a Ledger",
-                signer.id
+                "signer `{id}` is {what}: a P2TR address is proven by a BIP-340 Schnorr signature (BIP-322), which {} (they sign ECDSA{}); prove P2TR reserves on a Ledger",
+                match signer.kind {
+                    SignerKind::Pkcs11 => "PKCS#11 tokens do not make",
+                    SignerKind::AwsKms => "AWS KMS does not make",
+                    _ => "a command signer does not make",
+                },
+                if signer.kind == SignerKind::Pkcs11 { ", CKM_ECDSA" } else { "" }
             ),
         ));
     }
@@ -151,29 +171,35 @@ pub(super) fn hsm_address(
         ctx.err(
             "key",
             format!(
-                "required for an address of pkcs11 signer `{}`: id:HEX (the key's CKA_ID) or label:TEXT (its CKA_LABEL)",
-                signer.id
+                "required for an address of {} signer `{id}`: {key_spelling}",
+                signer.kind.as_str()
             ),
         )
     })?;
-    spec.key = Some(key.parse::<KeyRef>().map_err(|m| ctx.err("key", m))?);
+    spec.key = Some(
+        match signer.kind {
+            SignerKind::Pkcs11 => key.parse::<KeyRef>(),
+            kind => super::service::service_key(kind, signer.service.as_ref(), key),
+        }
+        .map_err(|m| ctx.err("key", m))?,
+    );
     spec.signer = Some(signer.id.clone());
     Ok(())
 }
 
-/// The error for a `key` on an address whose signer is not a pkcs11 HSM.
+/// The error for a `key` on an address whose signer is not one that names its keys.
 pub(super) fn key_without_hsm(ctx: &Ctx<'_>) -> InputError {
     ctx.err(
         "key",
-        "only for addresses held by a pkcs11 signer (a Ledger key is named by `path`)",
+        "only for addresses held by a pkcs11 signer (or an aws-kms or command signer; a Ledger key is named by `path`)",
     )
 }
 
-/// The error for a multisig cosigner or an account held by a pkcs11 signer.
-pub(super) fn hsm_not_single_key(ctx: &Ctx<'_>, field: &str, signer: &str) -> InputError {
+/// The error for a multisig cosigner or an account held by a signer that names its keys.
+pub(super) fn hsm_not_single_key(ctx: &Ctx<'_>, field: &str, signer: &Signer) -> InputError {
     ctx.err(
         field,
-        format!("signer `{signer}` is a pkcs11 HSM, which signs single-key addresses only (it has no extended keys); a multisig cosigner or an account must be held by a Ledger (or, for a cosigner, by no signer of this ceremony)"),
+        format!("signer `{}` is {}, which signs single-key addresses only (it has no extended keys); a multisig cosigner or an account must be held by a Ledger (or, for a cosigner, by no signer of this ceremony)", signer.id, what(signer)),
     )
 }
 

@@ -3,7 +3,7 @@
 //! HWI finds it by the signer's `fingerprint`), which HWI program (`command`), how long one
 //! call may take (`timeout_seconds`) and whether it may sign BIP-322 transactions (`bip322`).
 
-use super::raw::RawSigner;
+use super::raw::{RawCommand, RawSigner};
 use super::SignerKind;
 use por_attest_verify::error::InputError;
 use std::path::Path;
@@ -77,7 +77,11 @@ pub(super) fn signer_config(
     err: impl Fn(&str, String) -> InputError,
 ) -> Result<Option<HwiConfig>, InputError> {
     let given = [
-        ("command", s.command.is_some()),
+        // `command` also names a `command` signer's adapter program.
+        (
+            "command",
+            s.command.is_some() && s.kind != SignerKind::Command,
+        ),
         ("device_type", s.device_type.is_some()),
         ("device_path", s.device_path.is_some()),
         ("timeout_seconds", s.timeout_seconds.is_some()),
@@ -95,8 +99,18 @@ pub(super) fn signer_config(
             "required for an hwi signer: the device's BIP-32 master fingerprint (8 hex digits), checked before anything is signed".into(),
         ));
     }
+    let command = match &s.command {
+        None => None,
+        Some(RawCommand::Program(p)) => Some(p.clone()),
+        Some(RawCommand::Argv(_)) => {
+            return Err(err(
+                "command",
+                "an hwi signer's command is one program, written as a string (e.g. \"hwi\")".into(),
+            ))
+        }
+    };
     for (field, v) in [
-        ("command", &s.command),
+        ("command", &command),
         ("device_type", &s.device_type),
         ("device_path", &s.device_path),
     ] {
@@ -128,7 +142,7 @@ pub(super) fn signer_config(
         return Err(err("timeout_seconds", "must be at least 1".into()));
     }
     Ok(Some(HwiConfig {
-        command: s.command.clone(),
+        command,
         device_type: s.device_type.clone(),
         device_path: s.device_path.clone(),
         timeout_seconds: s.timeout_seconds,
@@ -140,7 +154,7 @@ pub(super) fn signer_config(
 /// Writes a signer's HWI fields back as the manifest had them.
 pub(super) fn write_config(c: Option<&HwiConfig>, raw: &mut RawSigner) {
     let Some(c) = c else { return };
-    raw.command = c.command.clone();
+    raw.command = c.command.clone().map(RawCommand::Program);
     raw.device_type = c.device_type.clone();
     raw.device_path = c.device_path.clone();
     raw.timeout_seconds = c.timeout_seconds;

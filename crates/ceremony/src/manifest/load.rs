@@ -175,12 +175,15 @@ impl Manifest {
             let pkcs11 =
                 hsm::signer_config(s, base_dir.as_ref(), |field, msg| top(&f(field), msg))?;
             let hwi = hwi::signer_config(s, base_dir.as_ref(), |field, msg| top(&f(field), msg))?;
+            let service =
+                service::signer_config(s, base_dir.as_ref(), |field, msg| top(&f(field), msg))?;
             signers.push(Signer {
                 id: s.id.clone(),
                 kind: s.kind,
                 fingerprint,
                 pkcs11,
                 hwi,
+                service,
             });
         }
         let mut m = Manifest {
@@ -317,8 +320,8 @@ impl Manifest {
             ));
         };
         // Single-key addresses of an HSM are checked apart; nothing else may name one.
-        if s.kind == SignerKind::Pkcs11 {
-            return Err(hsm::hsm_not_single_key(ctx, field, id));
+        if s.kind.keys_by_name() {
+            return Err(hsm::hsm_not_single_key(ctx, field, s));
         }
         if s.kind == SignerKind::Hwi && !bitcoin {
             return Err(ctx.err(field, hwi::hwi_not_bitcoin(id)));
@@ -616,7 +619,7 @@ impl Manifest {
             .signer
             .as_deref()
             .and_then(|id| self.signer(id))
-            .filter(|s| s.kind == SignerKind::Pkcs11);
+            .filter(|s| s.kind.keys_by_name());
         if let Some(signer) = hsm_signer {
             hsm::hsm_address(a, spec, signer, ctx)?;
             return Ok(None);

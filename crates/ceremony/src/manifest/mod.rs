@@ -16,11 +16,16 @@ mod hsm;
 mod hwi;
 mod load;
 mod raw;
+mod service;
 mod tasks;
 mod write;
 
 pub use hsm::Pkcs11Config;
 pub use hwi::{HwiConfig, DEFAULT_HWI_TIMEOUT, HWI_DEVICE_TYPES};
+pub use service::{
+    check_endpoint, command_key_name, is_service_key_name, kms_key_name, AwsKmsConfig,
+    CommandConfig, ServiceConfig,
+};
 
 pub use crate::path::{parse_path, path_string};
 pub use crate::time::is_rfc3339;
@@ -55,6 +60,38 @@ pub enum SignerKind {
     Psbt,
     /// A hardware wallet driven through HWI (Trezor, BitBox02, Jade, KeepKey, Coldcard, Ledger).
     Hwi,
+    /// AWS KMS secp256k1 keys (`ECC_SECG_P256K1`), named per address by `key` (key id, ARN or
+    /// `alias/NAME`).
+    #[serde(rename = "aws-kms")]
+    AwsKms,
+    /// Any service that signs digests, through an adapter program speaking the `command`
+    /// protocol (docs/signers.md); its keys named per address by `key`.
+    Command,
+}
+
+impl SignerKind {
+    /// The kind as the manifest spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignerKind::Ledger => "ledger",
+            SignerKind::Simulator => "simulator",
+            SignerKind::Pkcs11 => "pkcs11",
+            SignerKind::Coldcard => "coldcard",
+            SignerKind::Psbt => "psbt",
+            SignerKind::Hwi => "hwi",
+            SignerKind::AwsKms => "aws-kms",
+            SignerKind::Command => "command",
+        }
+    }
+
+    /// True for a signer that holds single keys named per address by `key` (no BIP-32 seed):
+    /// an HSM or a key service.
+    pub fn keys_by_name(self) -> bool {
+        matches!(
+            self,
+            SignerKind::Pkcs11 | SignerKind::AwsKms | SignerKind::Command
+        )
+    }
 }
 
 /// One signing device of the ceremony.
@@ -71,6 +108,8 @@ pub struct Signer {
     pub pkcs11: Option<Pkcs11Config>,
     /// An `hwi` signer: the device and the HWI program.
     pub hwi: Option<HwiConfig>,
+    /// An `aws-kms` or `command` signer: where its keys are.
+    pub service: Option<ServiceConfig>,
 }
 
 /// Where an address entry was written.
@@ -106,7 +145,8 @@ pub struct AddressSpec {
     pub path: Option<DerivationPath>,
     /// Single-key: the signer holding the key.
     pub signer: Option<String>,
-    /// Single-key on a `pkcs11` signer: the key on the token (instead of a path).
+    /// Single-key on a signer that names its keys (`pkcs11`, `aws-kms`, `command`): the key
+    /// (instead of a path).
     pub key: Option<crate::pkcs11::KeyRef>,
     /// Wallet label such as `cold` or `hot`.
     pub wallet: Option<String>,

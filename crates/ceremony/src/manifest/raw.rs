@@ -75,6 +75,27 @@ pub(crate) struct RawAccountAddress {
     pub balance: Option<String>,
 }
 
+/// A signer's `command`: one program (`command = "hwi"`) or a program with its arguments
+/// (`command = ["./adapter", "--project", "acme"]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawCommand {
+    /// One program.
+    Program(String),
+    /// A program and its arguments.
+    Argv(Vec<String>),
+}
+
+impl RawCommand {
+    /// The program and its arguments.
+    pub fn argv(&self) -> Vec<String> {
+        match self {
+            RawCommand::Program(p) => vec![p.clone()],
+            RawCommand::Argv(v) => v.clone(),
+        }
+    }
+}
+
 /// One `[[signers]]` table.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -93,12 +114,18 @@ pub(crate) struct RawSigner {
     pub pin_env: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// The HWI program of an `hwi` signer, or the adapter program and its arguments of a
+    /// `command` signer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<RawCommand>,
     /// A PIN written in the manifest: read only to be refused with a clear message; its value
     /// is discarded unread and never written back.
     #[serde(default, skip_serializing)]
     pub pin: Option<serde::de::IgnoredAny>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub command: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -79,6 +79,9 @@ impl Manifest {
                         token_serial: None,
                         pin_env: None,
                         pin_file: None,
+                        region: None,
+                        endpoint: None,
+                        command: None,
                         pin: None,
                         command: None,
                         device_type: None,
@@ -88,6 +91,7 @@ impl Manifest {
                     };
                     hsm::write_config(s.pkcs11.as_ref(), &mut raw);
                     hwi::write_config(s.hwi.as_ref(), &mut raw);
+                    service::write_config(s.service.as_ref(), &mut raw);
                     raw
                 })
                 .collect(),

@@ -10,11 +10,13 @@
 mod addresses;
 mod error;
 
+/// The digest-signer core's check of a token's `r ‖ s` (see [`crate::signers::digest`]).
+pub use crate::signers::digest::recoverable;
 pub use addresses::{address_of, key_addresses, manifest_rows_csv, KeyAddress, KEY_ROW_COLUMNS};
 pub use error::HsmError;
 
-use bitcoin::secp256k1::ecdsa::{RecoverableSignature, RecoveryId, Signature};
-use bitcoin::secp256k1::{Message, PublicKey};
+use bitcoin::secp256k1::ecdsa::RecoverableSignature;
+use bitcoin::secp256k1::PublicKey;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::Mechanism;
@@ -22,7 +24,6 @@ use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHan
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
-use por_attest_verify::schemes::secp;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -50,14 +51,18 @@ impl fmt::Display for TokenRef {
     }
 }
 
-/// Which key of a token: `id:HEX` (`CKA_ID`) or `label:TEXT` (`CKA_LABEL`), the spelling of the
-/// manifest's `key` field.
+/// Which key of a signer that holds keys one by one, the spelling of the manifest's `key` field:
+/// on a token `id:HEX` (`CKA_ID`) or `label:TEXT` (`CKA_LABEL`); on a key service the service's
+/// own name for it (an AWS KMS key id, ARN or `alias/NAME`; a `command` signer's key name).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum KeyRef {
     /// `CKA_ID` bytes.
     Id(Vec<u8>),
     /// `CKA_LABEL` text.
     Label(String),
+    /// A key service's name for the key, as written (checked by the manifest for its signer's
+    /// kind).
+    Named(String),
 }
 
 impl fmt::Display for KeyRef {
@@ -65,6 +70,7 @@ impl fmt::Display for KeyRef {
         match self {
             KeyRef::Id(id) => write!(f, "id:{}", hex::encode(id)),
             KeyRef::Label(l) => write!(f, "label:{l}"),
+            KeyRef::Named(n) => f.write_str(n),
         }
     }
 }
@@ -540,6 +546,17 @@ impl TokenSession {
         &self.token
     }
 
+    /// Signs a 32-byte digest with `CKM_ECDSA`: the token's raw `r ‖ s`.
+    pub fn sign_raw(&self, key: &HsmKey, digest: &[u8; 32]) -> Result<Vec<u8>, HsmError> {
+        self.session
+            .sign(&Mechanism::Ecdsa, key.handle, digest)
+            .map_err(|source| HsmError::Call {
+                function: "C_Sign",
+                token: self.token.clone(),
+                source,
+            })
+    }
+
     /// Signs a 32-byte digest with `CKM_ECDSA` and returns the signature normalised to low-s,
     /// with the recovery id that recovers `key.public`.
     pub fn sign_digest(
@@ -547,14 +564,7 @@ impl TokenSession {
         key: &HsmKey,
         digest: &[u8; 32],
     ) -> Result<RecoverableSignature, HsmError> {
-        let raw = self
-            .session
-            .sign(&Mechanism::Ecdsa, key.handle, digest)
-            .map_err(|source| HsmError::Call {
-                function: "C_Sign",
-                token: self.token.clone(),
-                source,
-            })?;
+        let raw = self.sign_raw(key, digest)?;
         recoverable(&raw, &key.public, digest).map_err(|reason| HsmError::BadSignature {
             key: key.key.clone(),
             token: self.token.clone(),
@@ -563,32 +573,11 @@ impl TokenSession {
     }
 }
 
-/// The raw `r ‖ s` of `CKM_ECDSA` as a low-s recoverable signature: the recovery id is the one
-/// that recovers `public` from `digest`.
-pub fn recoverable(
-    raw: &[u8],
-    public: &PublicKey,
-    digest: &[u8; 32],
-) -> Result<RecoverableSignature, String> {
-    let mut sig = Signature::from_compact(raw)
-        .map_err(|_| format!("{} bytes, not the 64 bytes of r ‖ s", raw.len()))?;
-    sig.normalize_s();
-    let msg = Message::from_digest(*digest);
-    secp()
-        .verify_ecdsa(&msg, &sig, public)
-        .map_err(|_| "it does not verify against the key's public point".to_string())?;
-    let rs = sig.serialize_compact();
-    (0..4)
-        .filter_map(|i| RecoveryId::from_i32(i).ok())
-        .filter_map(|id| RecoverableSignature::from_compact(&rs, id).ok())
-        .find(|rec| secp().recover_ecdsa(&msg, rec).is_ok_and(|k| k == *public))
-        .ok_or_else(|| "no recovery id recovers the key's public point".to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use bitcoin::secp256k1::SecretKey;
+    use por_attest_verify::schemes::secp;
 
     #[test]
     fn key_refs_parse_and_print() {
@@ -614,35 +603,5 @@ mod tests {
         assert_eq!(parse_ec_point(&bare), Some(pk));
         assert_eq!(parse_ec_point(&pk.serialize()), Some(pk));
         assert_eq!(parse_ec_point(&der[..40]), None);
-    }
-
-    /// A high-s signature (as a token may return) comes back low-s with the recovery id of
-    /// the key; a signature by another key or of the wrong length is refused.
-    #[test]
-    fn raw_signatures_become_low_s_and_recoverable() {
-        let sk = SecretKey::from_slice(&[9u8; 32]).unwrap();
-        let pk = sk.public_key(secp());
-        for i in 0u8..16 {
-            let digest = [i; 32];
-            let msg = Message::from_digest(digest);
-            let low = secp().sign_ecdsa(&msg, &sk).serialize_compact();
-            // s' = n - s: the same signature, high-s.
-            let s =
-                bitcoin::secp256k1::Scalar::from_be_bytes(low[32..].try_into().unwrap()).unwrap();
-            let neg_s = SecretKey::from_slice(&s.to_be_bytes()).unwrap().negate();
-            let mut high = low;
-            high[32..].copy_from_slice(&neg_s.secret_bytes());
-            for raw in [low, high] {
-                let rec = recoverable(&raw, &pk, &digest).unwrap();
-                let (_, rs) = rec.serialize_compact();
-                assert_eq!(rs, low, "normalised to low-s");
-                assert_eq!(secp().recover_ecdsa(&msg, &rec).unwrap(), pk);
-            }
-            let other = SecretKey::from_slice(&[10u8; 32])
-                .unwrap()
-                .public_key(secp());
-            assert!(recoverable(&low, &other, &digest).is_err());
-            assert!(recoverable(&low[..63], &pk, &digest).is_err());
-        }
     }
 }

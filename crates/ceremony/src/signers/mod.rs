@@ -1,20 +1,29 @@
 //! The signers behind [`crate::signer::Signer`]: [`LedgerSigner`] with the host drivers of the
 //! Ledger apps it uses over any [`Exchange`] transport (the dashboard: which app is open, open
 //! another; the Bitcoin, Ethereum and TRON apps; they build commands and parse replies with
-//! `firmware-messages`, the transport only moves bytes), and [`Pkcs11Signer`] for HSMs.
+//! `firmware-messages`, the transport only moves bytes), and the single-key stores behind the
+//! digest-signer core ([`digest`]): [`Pkcs11Signer`] for HSMs, [`KmsSigner`] for AWS KMS (feature
+//! `aws-kms`) and [`CommandSigner`] for any service an adapter program speaks for.
 
 pub mod bitcoin_app;
+pub mod command;
 pub mod dashboard;
+pub mod digest;
 pub mod ethereum_app;
 pub mod hwi;
+#[cfg(feature = "aws-kms")]
+pub mod kms;
 pub mod ledger;
 pub mod pkcs11;
 pub mod tron_app;
 
 pub use bitcoin_app::BitcoinApp;
+pub use command::CommandSigner;
 pub use dashboard::{ensure_app, AppKind};
 pub use ethereum_app::EthereumApp;
 pub use hwi::HwiSigner;
+#[cfg(feature = "aws-kms")]
+pub use kms::KmsSigner;
 pub use ledger::LedgerSigner;
 pub use pkcs11::Pkcs11Signer;
 pub use tron_app::TronApp;
@@ -67,6 +76,10 @@ pub enum DeviceError {
     /// HWI failed, timed out or gave no usable answer (boxed: it is large).
     #[error(transparent)]
     Hwi(Box<hwi::HwiError>),
+    /// A key service (AWS KMS, a `command` signer's adapter) refused or failed; the message
+    /// names the key.
+    #[error(transparent)]
+    KeyService(Box<dyn std::error::Error + Send + Sync>),
     /// The reply did not parse.
     #[error("garbled reply from the device while {what}: {detail}")]
     BadReply {
