@@ -246,6 +246,32 @@ fn pages_render_in_chromium() {
         .map(PathBuf::from)
         .unwrap_or_else(|| dir.path().to_path_buf());
     std::fs::create_dir_all(&shots).unwrap();
+    // Writes `text` as `file_name`, verifies it with --html, renders the page: the JSON report
+    // and the rendered DOM, the common checks done.
+    let page = |name: &str, file_name: &str, text: String| {
+        let file = dir.path().join(file_name);
+        std::fs::write(&file, text).unwrap();
+        let page = dir.path().join(format!("{name}.html"));
+        let (code, json, html) = verify_html(&file, &page);
+        assert_eq!(code, 1, "{json}");
+        assert_self_contained(&html);
+        let dom = render(&bin, &shots, &page, name);
+        assert_failures_shown(name, &dom, &json);
+        (json, dom)
+    };
+    let totals_shown = |name: &str, json: &Value, dom: &str| {
+        for t in json["totals"].as_array().unwrap() {
+            if let Some(s) = t["stated"].as_str() {
+                assert!(dom.contains(&group_digits(s)), "{name}: stated total {s}");
+            }
+            let summed = group_digits(t["summed"].as_str().unwrap());
+            assert!(dom.contains(&summed), "{name}: summed {summed}");
+        }
+        assert!(
+            dom.contains(json["file_sha256"].as_str().unwrap()),
+            "{name}: the file's hash"
+        );
+    };
 
     // OKX: one row's signature changed, one summary total changed.
     let okx = std::fs::read_to_string(repo(
@@ -253,27 +279,9 @@ fn pages_render_in_chromium() {
     ))
     .unwrap();
     let okx = tamper_signature(&okx).replacen("ETH,16005122, 5.2834", "ETH,16005122, 7.2834", 1);
-    let file = dir.path().join("okx.csv");
-    std::fs::write(&file, okx).unwrap();
-    let page = dir.path().join("okx.html");
-    let (code, json, html) = verify_html(&file, &page);
-    assert_eq!(code, 1, "{json}");
-    assert_self_contained(&html);
-    let dom = render(&bin, &shots, &page, "okx");
-    assert_failures_shown("okx", &dom, &json);
-    assert!(
-        json["file_failures"][0]["code"] == "total_mismatch",
-        "{json}"
-    );
-    for t in json["totals"].as_array().unwrap() {
-        if let Some(s) = t["stated"].as_str() {
-            assert!(
-                dom.contains(&group_digits(s)),
-                "okx: stated total {s} missing"
-            );
-        }
-        assert!(dom.contains(&group_digits(t["summed"].as_str().unwrap())));
-    }
+    let (json, dom) = page("okx", "okx.csv", okx);
+    assert_eq!(json["file_failures"][0]["code"], "total_mismatch", "{json}");
+    totals_shown("okx", &json, &dom);
     for b in json["balances"].as_object().unwrap().values() {
         assert!(dom.contains(&group_digits(b["stated"].as_str().unwrap())));
         assert!(dom.contains(&group_digits(b["on_verified"].as_str().unwrap())));
@@ -284,37 +292,13 @@ fn pages_render_in_chromium() {
         std::fs::read_to_string(repo("tests/data/htx/huobi_por_20230701_207dbd8.csv")).unwrap();
     let htx =
         tamper_signature(&htx).replacen("BTC-TRC20,52506482,7507", "BTC-TRC20,52506482,7517", 1);
-    let file = dir.path().join("htx.csv");
-    std::fs::write(&file, htx).unwrap();
-    let page = dir.path().join("htx.html");
-    let (code, json, html) = verify_html(&file, &page);
-    assert_eq!(code, 1, "{json}");
-    assert_self_contained(&html);
-    let dom = render(&bin, &shots, &page, "htx");
-    assert_failures_shown("htx", &dom, &json);
-    for t in json["totals"].as_array().unwrap() {
-        if let Some(s) = t["stated"].as_str() {
-            assert!(
-                dom.contains(&group_digits(s)),
-                "htx: stated total {s} missing"
-            );
-        }
-    }
-    assert!(
-        dom.contains(json["file_sha256"].as_str().unwrap()),
-        "htx: the file's hash"
-    );
+    let (json, dom) = page("htx", "htx.csv", htx);
+    assert_eq!(json["file_failures"][0]["code"], "total_mismatch", "{json}");
+    totals_shown("htx", &json, &dom);
 
     // Our snapshot: an EVM signature changed (the entry fails, and so does the digest).
     let snap = std::fs::read_to_string(repo("examples/snapshot.json")).unwrap();
-    let file = dir.path().join("snapshot.json");
-    std::fs::write(&file, tamper_signature(&snap)).unwrap();
-    let page = dir.path().join("snapshot.html");
-    let (code, json, html) = verify_html(&file, &page);
-    assert_eq!(code, 1, "{json}");
-    assert_self_contained(&html);
-    let dom = render(&bin, &shots, &page, "snapshot");
-    assert_failures_shown("snapshot", &dom, &json);
+    let (json, dom) = page("snapshot", "snapshot.json", tamper_signature(&snap));
     assert!(dom.contains("<code>digest_mismatch</code>"));
     assert!(dom.contains("Example Exchange"), "the entity");
     for (chain, a) in json["chains"].as_object().unwrap() {

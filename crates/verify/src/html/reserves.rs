@@ -102,14 +102,18 @@ fn verdict_of(r: &Report, groups: &Groups) -> Verdict {
             plural(r.accounts_failed, "account entry", "account entries")
         ));
     }
-    for f in r.file_failures.iter().take(5) {
-        why.push(format!("The file failed ({}): {}", f.code, f.reason));
-    }
-    if r.file_failures.len() > 5 {
-        why.push(format!(
-            "… and {} more failures of the file.",
-            r.file_failures.len() - 5
-        ));
+    // The file's own failures, one line per code: how many, and the first one's reason.
+    for g in groups.failed.iter().filter(|g| g.file) {
+        let first = g.listed.first().map_or("", |row| row[3].as_str());
+        why.push(if g.count == 1 {
+            format!("The file failed ({}): {first}", g.code)
+        } else {
+            format!(
+                "The file failed {} times ({}); the first: {first}",
+                grouped(g.count),
+                g.code
+            )
+        });
     }
     if r.unsupported > 0 {
         why.push(format!(
@@ -337,6 +341,13 @@ impl Section for InputSection<'_> {
             },
             "",
         );
+        item(
+            out,
+            "Signer kinds",
+            "not stated by the file (the kind of each device, Ledger, HSM or file-based, is in \
+             the ceremony's manifest, which is not published)",
+            "",
+        );
         out.raw("</dl>");
         self.anchors(out);
     }
@@ -412,15 +423,22 @@ impl InputSection<'_> {
     }
 }
 
-/// The status columns of the per-chain counts: (heading, CSS class, count).
-fn statuses(c: &crate::report::ChainSummary) -> [(&'static str, &'static str, u64); 5] {
-    [
+/// The status columns of the per-chain counts that apply to `r`: (heading, CSS class, count
+/// in `c`). Unsigned rows exist only in exchange files, and "not checked on chain" only with a
+/// node: their columns are left out otherwise (when they are all zero).
+fn statuses(r: &Report, c: &crate::report::ChainSummary) -> Vec<(&'static str, &'static str, u64)> {
+    let mut out = vec![
         ("verified", "verified", c.verified),
         ("failed", "failed", c.failed),
         ("unsupported", "unsupported", c.unsupported),
-        ("unsigned", "unsigned", c.unsigned),
-        ("not checked on chain", "notchecked", c.not_checked),
-    ]
+    ];
+    if r.unsigned > 0 || r.format != crate::snapshot::FORMAT_TAG {
+        out.push(("unsigned", "unsigned", c.unsigned));
+    }
+    if r.not_checked > 0 || !r.anchors.is_empty() {
+        out.push(("not checked on chain", "notchecked", c.not_checked));
+    }
+    out
 }
 
 struct ChainsSection<'a>(&'a Report);
@@ -445,7 +463,7 @@ impl Section for ChainsSection<'_> {
                     grouped(c.verified),
                     grouped(c.failed)
                 ),
-                segments: statuses(c)
+                segments: statuses(r, c)
                     .iter()
                     .map(|(label, class, n)| Segment {
                         class: class.to_string(),
@@ -455,7 +473,7 @@ impl Section for ChainsSection<'_> {
                     .collect(),
             })
             .collect();
-        let legend: Vec<(&str, &str)> = statuses(&Default::default())
+        let legend: Vec<(&str, &str)> = statuses(r, &Default::default())
             .iter()
             .map(|(label, class, _)| (*class, *label))
             .collect();
@@ -465,7 +483,7 @@ impl Section for ChainsSection<'_> {
             heads.push(("accounts", true));
             heads.push(("addresses", true));
         }
-        for (label, _, _) in statuses(&Default::default()) {
+        for (label, _, _) in statuses(r, &Default::default()) {
             heads.push((label, true));
         }
         out.table_start("counts", &heads);
@@ -486,7 +504,7 @@ impl Section for ChainsSection<'_> {
                 cells.push(("n", grouped(c.accounts)));
                 cells.push(("n", grouped(c.addresses)));
             }
-            for (_, class, n) in statuses(c) {
+            for (_, class, n) in statuses(r, c) {
                 let class = match (class, n) {
                     (_, 0) => "n",
                     ("verified", _) => "n ok",
@@ -581,7 +599,7 @@ impl Section for ReservesSection<'_> {
         bar_chart(
             out,
             "Each asset's stated reserves: the share on each chain, solid where the address \
-             verified, hatched where it did not",
+             verified, pale where it did not",
             &bars,
             &[],
         );
@@ -589,10 +607,10 @@ impl Section for ReservesSection<'_> {
         let mut heads = vec![
             ("chain", false),
             ("asset", false),
-            ("addresses", true),
+            ("share verified", true),
             ("stated total", true),
             ("on verified addresses", true),
-            ("share verified", true),
+            ("addresses", true),
         ];
         if node {
             heads.push(("on chain at the anchor (node)", true));
@@ -608,10 +626,10 @@ impl Section for ReservesSection<'_> {
             let mut cells = vec![
                 ("", t.chain.clone()),
                 ("", t.asset.clone()),
-                ("n", addresses),
+                ("n", share),
                 ("n", stated),
                 ("n", verified),
-                ("n", share),
+                ("n", addresses),
             ];
             if node {
                 cells.push((
@@ -701,25 +719,25 @@ impl Section for TotalsSection<'_> {
              covers are added up exactly and compared, allowing only the rounding of the printed \
              figures.</p>",
         );
-        out.table_start(
-            "totals",
-            &[
-                ("summary line", true),
-                ("coin", false),
-                ("height", true),
-                ("stated", true),
-                ("rows add up to", true),
-                ("rounding allowed", true),
-                ("rows", true),
-                ("on verified rows", true),
-                ("on unsigned rows", true),
-                ("check", false),
-            ],
-        );
+        // Unsigned rows exist in some files only: their column only where there are some.
+        let unsigned = self.0.unsigned > 0;
+        let mut heads = vec![
+            ("line", true),
+            ("coin", false),
+            ("check", false),
+            ("stated", true),
+            ("rows add up to", true),
+            ("rounding allowed", true),
+            ("rows", true),
+            ("on verified rows", true),
+        ];
+        if unsigned {
+            heads.push(("on unsigned rows", true));
+        }
+        heads.push(("height", true));
+        out.table_start("totals", &heads);
         for t in &self.0.totals {
             let line = t.line.map_or("-".into(), |l| l.to_string());
-            let height = t.height.map_or("-".into(), grouped);
-            let stated = t.stated.as_deref().map_or("-".into(), group_digits);
             let (class, status) = match t.status {
                 "ok" => ("ok", "OK".to_string()),
                 "mismatch" => ("bad", "MISMATCH".to_string()),
@@ -729,18 +747,22 @@ impl Section for TotalsSection<'_> {
             if t.against != "rows" {
                 let _ = write!(coin, " (lines {})", t.covers.join(", "));
             }
-            out.row(&[
-                ("n", &line),
-                ("", &coin),
-                ("n", &height),
-                ("n", &stated),
-                ("n", &group_digits(&t.summed)),
-                ("n", &t.tolerance),
-                ("n", &grouped(t.rows)),
-                ("n", &group_digits(&t.on_verified)),
-                ("n", &group_digits(&t.on_unsigned)),
-                (class, &status),
-            ]);
+            let mut cells = vec![
+                ("n", line),
+                ("coin", coin),
+                (class, status),
+                ("n", t.stated.as_deref().map_or("-".into(), group_digits)),
+                ("n", group_digits(&t.summed)),
+                ("n", t.tolerance.clone()),
+                ("n", grouped(t.rows)),
+                ("n", group_digits(&t.on_verified)),
+            ];
+            if unsigned {
+                cells.push(("n", group_digits(&t.on_unsigned)));
+            }
+            cells.push(("n", t.height.map_or("-".into(), grouped)));
+            let cells: Vec<(&str, &str)> = cells.iter().map(|(c, t)| (*c, t.as_str())).collect();
+            out.row(&cells);
         }
         out.table_end();
     }
@@ -902,6 +924,49 @@ mod tests {
             "the code's meaning"
         );
         assert!(html.contains("Proof of reserves: f.csv"));
+    }
+
+    /// A large report that failed nearly everywhere, under every code: the page stays small
+    /// (aggregates, the capped lists and a count of the rest).
+    #[test]
+    fn a_large_failing_report_gives_a_small_page() {
+        let mut r = Report::new("big.json", crate::snapshot::FORMAT_TAG);
+        let codes = FailureCode::ALL;
+        let n = 200_000u64;
+        for i in 0..n {
+            let code = codes[i as usize % codes.len()];
+            let chain = ["BTC", "ETH", "TRX"][i as usize % 3];
+            let outcome = if i % 10 == 0 {
+                Outcome::Verified
+            } else {
+                Outcome::failed(
+                    code,
+                    format!("signature 0: a reason of typical length for entry {i}, naming it"),
+                )
+            };
+            r.record(
+                i,
+                None,
+                chain,
+                "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
+                outcome,
+            );
+        }
+        r.finish(false);
+        let html = render_report(&r, &meta());
+        eprintln!(
+            "{n} entries, {} failed: a page of {} bytes",
+            r.failed,
+            html.len()
+        );
+        assert!(html.len() < 1_500_000, "{} bytes", html.len());
+        assert_eq!(
+            html.matches("<td class=\"place\">").count(),
+            LISTED_IN_ALL,
+            "the lists stop at the cap"
+        );
+        assert!(html.contains(&format!("{} addresses failed", grouped(n - n / 10))));
+        assert!(html.contains("more with this code, not listed here"));
     }
 
     #[test]
