@@ -25,7 +25,10 @@
 //!    recover and raw ECDSA verification (`verify_ecdsa`, the operation a BIP-322 check does)
 //!    on the same threads: `bip322-<size>: <entries/s> entries/s, <ratio> of raw recover,
 //!    <ratio> of raw ECDSA verify, <x>x the legacy mix's entries/s, peak <MB> MB`;
-//! 6. prints as its last lines
+//! 6. `--html`: the largest per-address snapshot and the OKX file again with `--html PAGE`:
+//!    `html-<size>: writing the page adds X% (…), page N KB`, the two runs compared in raw
+//!    recoveries' time around each;
+//! 7. prints as its last lines
 //!    `verify-1m: <entries/s> entries/s, <ratio> of raw recover, peak <MB> MB`
 //!    where ratio = signatures checked per second / raw recoveries per second, and
 //!    `accounts-1m: <addresses/s> addresses/s, <ratio> of raw BIP-32 derivation, <x>x the
@@ -256,6 +259,7 @@ impl Run {
 fn run_verify(
     bin: &Path,
     file: &Path,
+    extra: &[String],
     threads: usize,
     raw: &dyn Yardstick,
     raw2: Option<&dyn Yardstick>,
@@ -264,6 +268,7 @@ fn run_verify(
     let mut child = Command::new(bin)
         .args(["verify", "--json", "--threads", &threads.to_string()])
         .arg(file)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -351,6 +356,7 @@ fn run_verify(
 fn measure(
     bin: &Path,
     file: &Path,
+    extra: &[String],
     threads: usize,
     runs: u64,
     expect: u64,
@@ -366,7 +372,7 @@ fn measure(
     let mut best: Option<Run> = None;
     let mut peak = 0;
     for k in 0..runs {
-        let r = run_verify(bin, file, threads, raw, raw2, slice);
+        let r = run_verify(bin, file, extra, threads, raw, raw2, slice);
         assert_eq!(r.verified, expect, "{}: entries verified", file.display());
         println!(
             "  {name} run {}: {:.2} s, {:.2} of {} ({:.0}/s in the slices between), \
@@ -471,7 +477,7 @@ fn main() {
     for &n in sizes {
         let (p, _) = synthetic::cached_snapshot(&dir, n).expect("cached");
         let sigs = synthetic::synthetic_signatures(n);
-        let (run, peak) = measure(&bin, &p, threads, runs, n, sigs, &raw, None, slice);
+        let (run, peak) = measure(&bin, &p, &[], threads, runs, n, sigs, &raw, None, slice);
         results.push((n, sigs, run, peak));
     }
     // The BIP-322 mix at the largest size, against raw recover and raw ECDSA verify.
@@ -488,7 +494,18 @@ fn main() {
         }
         let sigs = synthetic::synthetic_signatures(n);
         let verify = RawVerify::new();
-        let (run, peak) = measure(&bin, &p, threads, runs, n, sigs, &raw, Some(&verify), slice);
+        let (run, peak) = measure(
+            &bin,
+            &p,
+            &[],
+            threads,
+            runs,
+            n,
+            sigs,
+            &raw,
+            Some(&verify),
+            slice,
+        );
         let secs = run.time.as_secs_f64();
         let eps = n as f64 / secs;
         let legacy = results
@@ -512,6 +529,7 @@ fn main() {
     let (accounts, accounts_peak) = measure(
         &bin,
         &accounts_path,
+        &[],
         threads,
         runs,
         account_addresses,
@@ -520,8 +538,39 @@ fn main() {
         Some(&raw),
         slice,
     );
-    if let Some(okx_path) = okx_path {
-        report_okx(&bin, &okx_path, threads, runs, okx_rows, &raw, slice);
+    let okx_run = okx_path
+        .as_ref()
+        .map(|p| report_okx(&bin, p, threads, runs, okx_rows, &raw, slice));
+    // The HTML page: the same files again with --html, each against its run without.
+    let mut html_lines = Vec::new();
+    if !accounts_only {
+        let page = dir.join("bench-page.html");
+        let (n, sigs, base, _) = results.last().expect("a size");
+        let (p, _) = synthetic::cached_snapshot(&dir, *n).expect("cached");
+        html_lines.push(html_overhead(
+            &bin,
+            &p,
+            &page,
+            (threads, runs, slice),
+            (*n, *sigs),
+            base,
+            &raw,
+            &format!("html-{}", label(*n)),
+        ));
+        if let (Some(p), Some(base)) = (&okx_path, &okx_run) {
+            let sigs = synthetic::synthetic_okx_signatures(okx_rows);
+            html_lines.push(html_overhead(
+                &bin,
+                p,
+                &page,
+                (threads, runs, slice),
+                (okx_rows, sigs),
+                base,
+                &raw,
+                &format!("html-okx-{}", label(okx_rows)),
+            ));
+        }
+        let _ = std::fs::remove_file(&page);
     }
     // Growth is measured in raw-recover units (time × the raw rate around it), which the
     // machine's drift cancels out of, and in CPU time.
@@ -558,6 +607,9 @@ fn main() {
         );
     }
     if let Some(line) = &bip322_line {
+        println!("{line}");
+    }
+    for line in &html_lines {
         println!("{line}");
     }
     println!("{last}");
@@ -599,7 +651,36 @@ fn main() {
     );
 }
 
-/// Verifies the OKX-format file and prints its line.
+/// Verifies `file` again with `--html PAGE` and says what writing the page adds to the time,
+/// both runs counted in raw recoveries' time around them (so the machine's drift cancels):
+/// `NAME: writing the page adds X% (…), page N KB`.
+#[allow(clippy::too_many_arguments)]
+fn html_overhead(
+    bin: &Path,
+    file: &Path,
+    page: &Path,
+    (threads, runs, slice): (usize, u64, Duration),
+    (expect, sigs): (u64, u64),
+    base: &Run,
+    raw: &RawRecover,
+    name: &str,
+) -> String {
+    let extra = ["--html".to_string(), page.display().to_string()];
+    let (run, _) = measure(
+        bin, file, &extra, threads, runs, expect, sigs, raw, None, slice,
+    );
+    let size = std::fs::metadata(page).map_or(0, |m| m.len());
+    let (with, without) = (run.ratio(sigs), base.ratio(sigs));
+    format!(
+        "{name}: writing the page adds {:+.1}% ({with:.3} of raw recover with --html,          {without:.3} without; {:.2} s against {:.2} s), page {} KB",
+        (without / with - 1.0) * 100.0,
+        run.time.as_secs_f64(),
+        base.time.as_secs_f64(),
+        size / 1024
+    )
+}
+
+/// Verifies the OKX-format file and prints its line; the run.
 fn report_okx(
     bin: &Path,
     okx_path: &Path,
@@ -608,10 +689,19 @@ fn report_okx(
     okx_rows: u64,
     raw: &RawRecover,
     slice: Duration,
-) {
+) -> Run {
     let okx_sigs = synthetic::synthetic_okx_signatures(okx_rows);
     let (okx, okx_peak) = measure(
-        bin, okx_path, threads, runs, okx_rows, okx_sigs, raw, None, slice,
+        bin,
+        okx_path,
+        &[],
+        threads,
+        runs,
+        okx_rows,
+        okx_sigs,
+        raw,
+        None,
+        slice,
     );
     let okx_secs = okx.time.as_secs_f64();
     println!(
@@ -626,4 +716,5 @@ fn report_okx(
         okx.cpu_ratio(okx_sigs),
         okx_peak
     );
+    okx
 }

@@ -77,6 +77,9 @@ enum Command {
         /// Print the report as JSON on stdout.
         #[arg(long)]
         json: bool,
+        /// Also write the report as one self-contained HTML page (no script, nothing fetched).
+        #[arg(long, value_name = "OUT.html")]
+        html: Option<PathBuf>,
         /// Worker threads (default: one per core).
         #[arg(long, default_value_t = 0)]
         threads: usize,
@@ -324,6 +327,7 @@ fn main() -> ExitCode {
         Command::Verify {
             file,
             json,
+            html,
             threads,
             format,
             allow_unsupported,
@@ -337,6 +341,10 @@ fn main() -> ExitCode {
                 Err(e) => return fail(e),
             };
             let on_chain = !endpoints.endpoints.is_empty();
+            let page = match html.as_deref().map(por_attest::html::PageFile::create) {
+                Some(Err(e)) => return fail(e),
+                p => p.and_then(Result::ok),
+            };
             let opts = por_attest::input::FileOptions {
                 format: input_format(format),
                 threads,
@@ -364,6 +372,12 @@ fn main() -> ExitCode {
                         println!("{}", report.to_json());
                     } else {
                         print!("{}", report.to_human());
+                    }
+                    let tool = concat!("por-attest ", env!("CARGO_PKG_VERSION"));
+                    if let Some(Err(e)) =
+                        page.map(|p| p.write_report(&report, tool, std::env::args()))
+                    {
+                        return fail(e);
                     }
                     ExitCode::from(report.exit_code() as u8)
                 }

@@ -227,7 +227,11 @@ fn every_real_file_is_listed_and_verifies_as_expected() {
         assert_eq!(mismatched, exp.mismatched, "{name}:\n{}", report.to_human());
         assert_eq!(report.file_failures.len(), exp.mismatched.len(), "{name}");
         for (f, coin) in report.file_failures.iter().zip(exp.mismatched) {
-            assert!(f.contains(&format!(" {coin} states a total of ")), "{f}");
+            assert!(
+                f.reason.contains(&format!(" {coin} states a total of ")),
+                "{f}"
+            );
+            assert_eq!(f.code.as_str(), "total_mismatch");
         }
         // Unsupported rows alone leave the verdict incomplete (exit 3, 0 when allowed); a
         // mismatched total fails the file (exit 1) either way.
@@ -607,8 +611,9 @@ fn amounts_that_do_not_add_up_or_are_malformed_fail() {
     assert_eq!(r.result, "failed");
     assert_eq!(r.failed, 0, "the rows themselves still verify");
     assert_eq!(r.file_failures.len(), 1, "{:?}", r.file_failures);
+    assert_eq!(r.file_failures[0].line, Some(13));
     assert_eq!(
-        r.file_failures[0],
+        r.file_failures[0].reason,
         "summary line 13: BTC states a total of 449.5140, but BTC adds up to 450.51400581 \
          (9 rows); the two differ by 1.00000581, more than the 0.0001 the printed figures' \
          rounding allows"

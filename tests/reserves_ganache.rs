@@ -189,8 +189,9 @@ fn balances_at_the_anchor_verify_one_wei_off_fails_and_a_wrong_anchor_fails_the_
     let r = verify_with(&path, &n, &NodeOptions::default()).unwrap();
     assert_eq!(r.result, "failed");
     assert_eq!(r.file_failures.len(), 1, "{}", r.to_human());
+    assert_eq!(r.file_failures[0].code.as_str(), "anchor_mismatch");
     assert_eq!(
-        r.file_failures[0],
+        r.file_failures[0].reason,
         format!(
             "anchor ETH at height {anchor}: the file states block {wrong}, the node {} has {hash}",
             g.url
@@ -481,7 +482,7 @@ fn our_entries_name_their_token_contracts_and_safes() {
     assert!(problem(0).is_none(), "{human}");
     assert!(problem(1).is_none(), "{human}");
     let p = problem(2).expect("the 3-of-3 Safe");
-    assert_eq!((p.status, p.code), ("failed", "below-threshold"), "{human}");
+    assert_eq!((p.status, p.code), ("failed", "below_threshold"), "{human}");
     assert_eq!(r.verified, 2, "{human}");
     let t = &r.balances["ETH TUSD"];
     assert_eq!((t.onchain_addresses, t.mismatches), (1, 0), "{human}");
@@ -501,7 +502,7 @@ fn our_entries_name_their_token_contracts_and_safes() {
     let codes: Vec<(Option<u64>, &str)> = r.problems.iter().map(|p| (p.entry, p.code)).collect();
     assert_eq!(
         codes,
-        [(Some(0), "token-mismatch"), (Some(1), "not-owner")],
+        [(Some(0), "token_mismatch"), (Some(1), "not_owner")],
         "{human}"
     );
     assert_eq!(
@@ -514,7 +515,7 @@ fn our_entries_name_their_token_contracts_and_safes() {
     write(vec![off]);
     let r = verify_with(&path, &n, &NodeOptions::default()).unwrap();
     assert_eq!(r.problems.len(), 1, "{}", r.to_human());
-    assert_eq!(r.problems[0].code, "balance-mismatch");
+    assert_eq!(r.problems[0].code, "balance_mismatch");
     assert!(
         r.problems[0]
             .reason
@@ -687,7 +688,7 @@ fn htx_rows_against_the_node() {
         .collect();
     assert_eq!(
         problems,
-        [(Some(6), "failed", "balance-mismatch")],
+        [(Some(6), "failed", "balance_mismatch")],
         "{human}"
     );
     assert!(

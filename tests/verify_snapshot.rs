@@ -211,7 +211,7 @@ fn same_signature_twice_does_not_reach_the_threshold() {
         "{}",
         r.to_human()
     );
-    assert_eq!(r.problems[0].code, "below-threshold");
+    assert_eq!(r.problems[0].code, "below_threshold");
 }
 
 #[test]
@@ -241,9 +241,9 @@ fn json_problems_carry_a_stable_code_beside_the_reason() {
     assert_eq!(
         codes,
         vec![
-            (0, "message-mismatch"),
-            (a as u64, "wrong-key"),
-            (b as u64, "wrong-key")
+            (0, "message_mismatch"),
+            (a as u64, "wrong_key"),
+            (b as u64, "wrong_key")
         ],
         "{json}"
     );
@@ -264,14 +264,14 @@ fn duplicates_network_mismatch_and_unknown_chain_fail_with_reasons() {
         "{}",
         r.to_human()
     );
-    assert_eq!(r.problems[0].code, "duplicate-address");
+    assert_eq!(r.problems[0].code, "duplicate_address");
 
     let mut s = base.clone();
     s.entries[0].network = por_attest::chains::Network::Testnet;
     let r = verify(&write(dir.path(), "n.json", &s.to_file_bytes()));
     assert_eq!(r.failed, 1);
     assert!(r.problems[0].reason.contains("network"), "{}", r.to_human());
-    assert_eq!(r.problems[0].code, "network-mismatch");
+    assert_eq!(r.problems[0].code, "network_mismatch");
 
     let mut s = base.clone();
     s.entries[0].chain = "DOGE".into();
@@ -282,7 +282,7 @@ fn duplicates_network_mismatch_and_unknown_chain_fail_with_reasons() {
         "{}",
         r.to_human()
     );
-    assert_eq!(r.problems[0].code, "unknown-chain");
+    assert_eq!(r.problems[0].code, "unknown_chain");
 
     // A signature moved to another address with its message rewritten still fails.
     let mut s = base.clone();
@@ -303,7 +303,12 @@ fn tampered_file_fails_its_digest() {
     );
     let r = verify(&p);
     assert_eq!(r.exit_code(), 1);
-    assert!(r.file_failures[0].contains("digest"), "{}", r.to_human());
+    assert!(
+        r.file_failures[0].reason.contains("digest"),
+        "{}",
+        r.to_human()
+    );
+    assert_eq!(r.file_failures[0].code.as_str(), "digest_mismatch");
     let (code, _, _) = cli(&["verify", p.to_str().unwrap()]);
     assert_eq!(code, 1);
 }
@@ -371,7 +376,7 @@ fn unknown_scheme_fails_that_entry_with_its_reason() {
         "{}",
         r.to_human()
     );
-    assert_eq!(r.problems[0].code, "unknown-scheme");
+    assert_eq!(r.problems[0].code, "unknown_scheme");
     let (code, out, _) = cli(&["verify", p.to_str().unwrap()]);
     assert_eq!(code, 1, "{out}");
 }
@@ -456,17 +461,17 @@ fn tokens_and_contract_wallets_offline() {
         addr(3)
     )), "{human}");
     let expect = [
-        (2, "invalid-balance", "field `tokens` [0] `balance`"),
+        (2, "invalid_balance", "field `tokens` [0] `balance`"),
         (
             3,
-            "invalid-field",
+            "invalid_field",
             "signature 0: field `owner` applies to contract wallets only",
         ),
-        (4, "invalid-field", "signature 1: field `owner` is missing"),
-        (5, "wrong-key", "signature 0 (owner 0x"),
+        (4, "invalid_field", "signature 1: field `owner` is missing"),
+        (5, "wrong_key", "signature 0 (owner 0x"),
         (
             6,
-            "invalid-field",
+            "invalid_field",
             "field `contract_wallet` applies to EVM chains only, not TRX",
         ),
     ];

@@ -12,7 +12,7 @@ use crate::evm;
 use crate::rpc::{Client, NodeError, Policy, RpcError};
 use bigdecimal::BigDecimal;
 use por_attest_verify::claim::{Claim, OnchainOutcome};
-use por_attest_verify::report::{AnchorCheck, Report};
+use por_attest_verify::report::{AnchorCheck, FailureCode, FileFailure, Report};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -141,10 +141,16 @@ pub(crate) async fn check_async(
                             detail: d,
                         })?,
                         Err(RpcError(m)) => {
-                            file_failures.push(format!(
-                                "anchor {chain} at height {h}: the node {} cannot give the block: {m}",
-                                client.endpoint()
-                            ));
+                            file_failures.push(
+                                FileFailure::new(
+                                    FailureCode::AnchorUnavailable,
+                                    format!(
+                                        "anchor {chain} at height {h}: the node {} cannot give the block: {m}",
+                                        client.endpoint()
+                                    ),
+                                )
+                                .of_chain(chain),
+                            );
                             bad_anchor.insert(chain.clone());
                             continue;
                         }
@@ -155,10 +161,16 @@ pub(crate) async fn check_async(
                 }
             };
             let Some(node_hash) = got else {
-                file_failures.push(format!(
-                    "anchor {chain} at height {h}: the node {} has no block at that height",
-                    client.endpoint()
-                ));
+                file_failures.push(
+                    FileFailure::new(
+                        FailureCode::AnchorUnavailable,
+                        format!(
+                            "anchor {chain} at height {h}: the node {} has no block at that height",
+                            client.endpoint()
+                        ),
+                    )
+                    .of_chain(chain),
+                );
                 bad_anchor.insert(chain.clone());
                 continue;
             };
@@ -166,11 +178,17 @@ pub(crate) async fn check_async(
                 None => "not stated",
                 Some(a) if same_hash(&a.block_hash, &node_hash) => "ok",
                 Some(a) => {
-                    file_failures.push(format!(
-                        "anchor {chain} at height {h}: the file states block {}, the node {} has {node_hash}",
-                        a.block_hash,
-                        client.endpoint()
-                    ));
+                    file_failures.push(
+                        FileFailure::new(
+                            FailureCode::AnchorMismatch,
+                            format!(
+                                "anchor {chain} at height {h}: the file states block {}, the node {} has {node_hash}",
+                                a.block_hash,
+                                client.endpoint()
+                            ),
+                        )
+                        .of_chain(chain),
+                    );
                     bad_anchor.insert(chain.clone());
                     "mismatch"
                 }

@@ -86,7 +86,7 @@ fn nodes(url: &str) -> Nodes {
 /// The one problem of a checked report of one claim.
 fn reason(r: &Report) -> String {
     assert_eq!(r.problems.len(), 1, "{}", r.to_human());
-    assert_eq!(r.problems[0].code, "balance-mismatch");
+    assert_eq!(r.problems[0].code, "balance_mismatch");
     r.problems[0].reason.clone()
 }
 
@@ -178,9 +178,18 @@ fn coins_are_proven_on_a_bitcoin_core_node() {
     r.stated_anchors.get_mut("BTC").unwrap().height = 999_999;
     check_on_chain(&mut r, &nodes, &NodeOptions::default()).unwrap();
     assert!(
-        r.file_failures[0].contains("has no block at that height"),
+        r.file_failures[0]
+            .reason
+            .contains("has no block at that height"),
         "{:?}",
         r.file_failures
+    );
+    assert_eq!(
+        (
+            r.file_failures[0].code.as_str(),
+            r.file_failures[0].chain.as_deref()
+        ),
+        ("anchor_unavailable", Some("BTC"))
     );
 }
 
@@ -213,7 +222,7 @@ fn many_claims_asked_concurrently_keep_each_its_own_outcome() {
             "batch {batch}: {}",
             r.to_human()
         );
-        assert!(r.problems.iter().all(|p| p.code == "balance-mismatch"));
+        assert!(r.problems.iter().all(|p| p.code == "balance_mismatch"));
         assert_eq!((r.verified, r.failed), (12, 12), "{}", r.to_human());
     }
 }

@@ -136,6 +136,9 @@ pub fn verify_file(path: &Path, opts: &FileOptions) -> Result<Report, InputError
         ),
     }?;
     report.allow_incomplete = opts.allow_unsupported;
+    if matches!(format, InputFormat::OkxCsv | InputFormat::HtxCsv) {
+        report.file_sha256 = Some(crate::file_hash::file_sha256(path)?);
+    }
     Ok(report)
 }
 

@@ -14,6 +14,8 @@ pub mod coins;
 pub mod error;
 pub mod exchange;
 pub mod failure;
+pub mod file_hash;
+pub mod html;
 pub mod htx;
 pub mod input;
 pub mod message;

@@ -82,6 +82,63 @@ pub mod verdict {
     pub const INCOMPLETE: &str = "incomplete";
 }
 
+/// The codes of problems that are not failures: an unsupported address, an unsigned row, an
+/// address a node could not answer for (`Problem::code` beside [`FailureCode`]s).
+pub const STATUS_CODES: [&str; 3] = [UNSUPPORTED, UNSIGNED, NOT_CHECKED_ON_CHAIN];
+/// The code of an unsupported address.
+pub const UNSUPPORTED: &str = "unsupported";
+/// The code of a row published without a signature.
+pub const UNSIGNED: &str = "unsigned";
+/// The code of an address a node was asked about but could not answer for.
+pub const NOT_CHECKED_ON_CHAIN: &str = "not_checked_on_chain";
+
+/// A failure of the file as a whole (its digest, its header, a stated total, an anchor),
+/// apart from its entries.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FileFailure {
+    /// What kind of failure.
+    pub code: FailureCode,
+    /// What exactly is wrong, for a person.
+    pub reason: String,
+    /// The line of the file it is about (an exchange file's summary line).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// The chain it is about (an anchor).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
+}
+
+impl FileFailure {
+    /// A failure of the file with this code and reason.
+    pub fn new(code: FailureCode, reason: impl Into<String>) -> FileFailure {
+        FileFailure {
+            code,
+            reason: reason.into(),
+            line: None,
+            chain: None,
+        }
+    }
+
+    /// The same failure, about line `line`.
+    pub fn at_line(self, line: Option<u64>) -> FileFailure {
+        FileFailure { line, ..self }
+    }
+
+    /// The same failure, about chain `chain`.
+    pub fn of_chain(self, chain: &str) -> FileFailure {
+        FileFailure {
+            chain: Some(chain.to_string()),
+            ..self
+        }
+    }
+}
+
+impl std::fmt::Display for FileFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
 /// Exit status of a verification that failed.
 pub const EXIT_FAILED: i32 = 1;
 /// Exit status of an input that could not be read or understood, or a node that could not be
@@ -132,10 +189,27 @@ pub struct Problem {
     pub address: String,
     /// `failed`, `unsupported`, `unsigned` or `not checked on chain`.
     pub status: &'static str,
-    /// A failure's [`FailureCode`]; for the other statuses the status again.
+    /// A failure's [`FailureCode`]; for the other statuses one of [`STATUS_CODES`].
     pub code: &'static str,
     /// Why it failed or is unsupported.
     pub reason: String,
+}
+
+impl Problem {
+    /// Where it is, for a person: `line 14` (exchange files), `entry 3`, `account 0 path 0/7`,
+    /// `account 1 (10 addresses)`.
+    pub fn place(&self) -> String {
+        match (self.line, self.entry, self.account, &self.path) {
+            (Some(l), _, _, _) => format!("line {l}"),
+            (None, Some(e), _, _) => format!("entry {e}"),
+            (None, None, Some(a), Some(path)) => format!("account {a} path {path}"),
+            (None, None, Some(a), None) => match self.addresses {
+                Some(n) => format!("account {a} ({n} addresses)"),
+                None => format!("account {a}"),
+            },
+            (None, None, None, _) => "file".to_string(),
+        }
+    }
 }
 
 /// An account entry as the report records it.
@@ -185,6 +259,9 @@ pub struct TotalCheck {
     pub line: Option<u64>,
     /// The coin as the summary line spells it (`BTC(ALL)`, `USDT-TRC20`).
     pub coin: String,
+    /// The snapshot height the summary line states (absent: `-`, or no line).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u64>,
     /// What it was compared with: `rows` (the rows of the coins in `covers`) or `rows of its
     /// lines` (a group line: the rows of its member lines, named in `covers`).
     pub against: &'static str,
@@ -230,6 +307,9 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     /// The digest check (snapshots only).
     pub digest: Option<DigestCheck>,
+    /// The SHA-256 of the file's bytes, `sha256:…` (exchange files, which state no digest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_sha256: Option<String>,
     /// Per-address entries (rows of an exchange file).
     pub entries: u64,
     /// Account entries.
@@ -250,8 +330,9 @@ pub struct Report {
     pub not_checked: u64,
     /// Per chain, in name order.
     pub chains: BTreeMap<String, ChainSummary>,
-    /// Problems with the file as a whole (digest, header), apart from its entries.
-    pub file_failures: Vec<String>,
+    /// Failures of the file as a whole (digest, header, stated totals, anchors), apart from
+    /// its entries, each with its code.
+    pub file_failures: Vec<FileFailure>,
     /// Entries that failed, are unsupported or unsigned, in file order.
     pub problems: Vec<Problem>,
     /// The file's stated totals against its rows (exchange files with a summary block).
@@ -295,6 +376,7 @@ impl Report {
             entity: None,
             snapshot_id: None,
             digest: None,
+            file_sha256: None,
             entries: 0,
             accounts: 0,
             accounts_failed: 0,
@@ -410,7 +492,7 @@ impl Report {
                 OnchainOutcome::Verified => ("verified", "verified", None),
                 OnchainOutcome::Failed(f) => ("failed", f.code.as_str(), Some(f.reason)),
                 OnchainOutcome::NotChecked(r) => {
-                    ("not checked on chain", "not-checked-on-chain", Some(r))
+                    ("not checked on chain", NOT_CHECKED_ON_CHAIN, Some(r))
                 }
             };
             if status == c.status && reason.is_none() {
@@ -485,12 +567,12 @@ impl Report {
             Outcome::Unsupported(r) => {
                 c.unsupported += 1;
                 self.unsupported += 1;
-                ("unsupported", "unsupported", r)
+                ("unsupported", UNSUPPORTED, r)
             }
             Outcome::Unsigned(r) => {
                 c.unsigned += 1;
                 self.unsigned += 1;
-                ("unsigned", "unsigned", r)
+                ("unsigned", UNSIGNED, r)
             }
         };
         self.problems.push(Problem {
@@ -549,7 +631,7 @@ impl Report {
                 self.accounts_failed += 1;
                 c.unsupported += account.addresses;
                 self.unsupported += account.addresses;
-                self.problems.push(whole("unsupported", "unsupported", r));
+                self.problems.push(whole("unsupported", UNSUPPORTED, r));
             }
             Outcome::Verified => {
                 let failed = failures.len() as u64;
@@ -658,16 +740,7 @@ impl Report {
             );
         }
         for p in &self.problems {
-            let place = match (p.line, p.entry, p.account, &p.path) {
-                (Some(l), _, _, _) => format!("line {l}"),
-                (None, Some(e), _, _) => format!("entry {e}"),
-                (None, None, Some(a), Some(path)) => format!("account {a} path {path}"),
-                (None, None, Some(a), None) => match p.addresses {
-                    Some(n) => format!("account {a} ({n} addresses)"),
-                    None => format!("account {a}"),
-                },
-                (None, None, None, _) => "file".to_string(),
-            };
+            let place = p.place();
             let tag = match p.status {
                 "failed" => "FAIL",
                 "unsigned" => "UNSIGNED",
@@ -884,7 +957,7 @@ mod tests {
         let j: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
         assert_eq!(j["failed"], 1);
         assert_eq!(j["problems"][2]["reason"], "bad");
-        assert_eq!(j["problems"][2]["code"], "invalid-signature");
+        assert_eq!(j["problems"][2]["code"], "invalid_signature");
     }
 
     #[test]
@@ -941,8 +1014,8 @@ mod tests {
         assert_eq!(j["problems"][0]["path"], "0/3");
         assert!(j["problems"][0].get("entry").is_none());
         assert_eq!(j["problems"][1]["addresses"], 10);
-        assert_eq!(j["problems"][0]["code"], "derived-address-mismatch");
-        assert_eq!(j["problems"][1]["code"], "wrong-key");
+        assert_eq!(j["problems"][0]["code"], "derived_address_mismatch");
+        assert_eq!(j["problems"][1]["code"], "wrong_key");
         // An account that fails with no addresses still fails the report.
         let mut r = Report::new("f", "x");
         r.record(0, None, "BTC", "a", Outcome::Verified);

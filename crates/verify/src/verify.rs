@@ -7,7 +7,7 @@ use crate::account::{self, Account, AccountAddress, AccountKeys, AccountTally};
 use crate::chains::ChainFamily;
 use crate::claim::{Claim, ClaimToken};
 use crate::error::InputError;
-use crate::report::{DigestCheck, Outcome, Report};
+use crate::report::{DigestCheck, FailureCode, FileFailure, Outcome, Report};
 use crate::snapshot::{self, AccountUnit, Anchor, Entry, Header};
 use bigdecimal::BigDecimal;
 use rayon::prelude::*;
@@ -525,8 +525,9 @@ fn add_addresses(
 fn finish_report(report: &mut Report, stated: String, computed: String) {
     let ok = stated == computed;
     if !ok {
-        report.file_failures.push(format!(
-            "digest mismatch: the file states {stated}, its content hashes to {computed}"
+        report.file_failures.push(FileFailure::new(
+            FailureCode::DigestMismatch,
+            format!("digest mismatch: the file states {stated}, its content hashes to {computed}"),
         ));
     }
     report.digest = Some(DigestCheck {
@@ -1069,7 +1070,7 @@ mod tests {
         assert_eq!(slow, r);
     }
 
-    /// An account address's malformed balance fails that address (`invalid-balance`) and adds
+    /// An account address's malformed balance fails that address (`invalid_balance`) and adds
     /// to no total; the account's other balances do.
     #[test]
     fn an_account_address_with_a_bad_balance_fails_alone() {
@@ -1085,7 +1086,7 @@ mod tests {
         let bad: Vec<_> = r
             .problems
             .iter()
-            .filter(|p| p.code == "invalid-balance")
+            .filter(|p| p.code == "invalid_balance")
             .map(|p| (p.path.clone(), p.reason.clone()))
             .collect();
         assert_eq!(

@@ -565,7 +565,7 @@ fn an_okx_export_says_it_leaves_the_accounts_out() {
 
 /// An account address's coins at the anchor, offline, on both reading paths (parallel and
 /// streaming): adding up to its balance they verify and reach its claim; adding up to
-/// something else, or created after the anchor, they fail that address (`invalid-balance`).
+/// something else, or created after the anchor, they fail that address (`invalid_balance`).
 #[test]
 fn an_account_address_lists_its_coins() {
     use por_attest_verify::snapshot::Coin;
@@ -615,7 +615,7 @@ fn an_account_address_lists_its_coins() {
             (p.account, p.path.as_deref()),
             (Some(w as u64), Some("0/2"))
         );
-        assert_eq!(p.code, "invalid-balance");
+        assert_eq!(p.code, "invalid_balance");
         p.reason.clone()
     };
     s.accounts[w].addresses[2].coins[1].amount_sat += 1;

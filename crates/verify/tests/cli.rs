@@ -81,3 +81,60 @@ fn reads_htx_files_and_names_the_formats_it_knows() {
         "{stderr}"
     );
 }
+
+#[test]
+fn writes_the_html_page_beside_the_usual_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    let (code, stdout, _) = run(&[
+        example().as_os_str(),
+        "--json".as_ref(),
+        "--html".as_ref(),
+        page.as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["result"], "verified");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<span class=\"badge\">VERIFIED</span>"));
+    assert!(html.contains("Example Exchange"));
+    assert!(
+        html.contains("<pre class=\"cmd\">por-attest-verify "),
+        "the command"
+    );
+    assert!(
+        !html.contains("report.html"),
+        "the command leaves --html out"
+    );
+    assert!(!dir.path().join("report.html.tmp").exists());
+
+    // A tampered file: the page says FAILED, with the failures' codes; the exit status is 1.
+    let text = std::fs::read_to_string(example()).unwrap();
+    let file = dir.path().join("tampered.json");
+    std::fs::write(
+        &file,
+        text.replacen("proof of reserves", "proof of reservez", 1),
+    )
+    .unwrap();
+    let (code, stdout, _) = run(&[file.as_os_str(), "--html".as_ref(), page.as_os_str()]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.ends_with("FAILED\n"), "the text report as before");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<span class=\"badge\">FAILED</span>"));
+    assert!(html.contains("<code>message_mismatch</code>"));
+    assert!(html.contains("<code>digest_mismatch</code>"));
+
+    // A page that cannot be written fails at once (exit 2, naming it), before verifying.
+    let nowhere = dir.path().join("no-such-dir").join("r.html");
+    let (code, stdout, stderr) = run(&[
+        example().as_os_str(),
+        "--html".as_ref(),
+        nowhere.as_os_str(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty(), "nothing verified: {stdout}");
+    assert!(
+        stderr.contains("no-such-dir") && stderr.contains("cannot write the HTML report"),
+        "{stderr}"
+    );
+}

@@ -204,7 +204,7 @@ pub struct CheckedAddress {
     /// The stated balance, when there is one and it is well-formed.
     pub balance: Option<BigDecimal>,
     /// Why the stated balance (or the coins that make it) is refused (the address then
-    /// fails, `invalid-balance`).
+    /// fails, `invalid_balance`).
     pub balance_error: Option<String>,
     /// Bitcoin: the coins listed at the anchor.
     pub coins: Vec<Coin>,

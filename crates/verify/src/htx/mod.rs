@@ -29,7 +29,7 @@ use crate::error::InputError;
 use crate::exchange::amount::Amount;
 use crate::exchange::lines::RawRow;
 use crate::exchange::{pipeline, Checked, Collect, ExchangeOptions, RowCheck, Seen};
-use crate::report::{Outcome, Report};
+use crate::report::{FailureCode, FileFailure, Outcome, Report};
 use std::path::Path;
 use totals::{add_row, check_totals, Tallies};
 
@@ -209,7 +209,9 @@ pub fn verify_htx_file(path: &Path, opts: &ExchangeOptions) -> Result<Report, In
         report.totals = check_totals(&summary, &collect.tallies);
         for t in &report.totals {
             if t.status == "mismatch" {
-                report.file_failures.push(mismatch_text(t));
+                report.file_failures.push(
+                    FileFailure::new(FailureCode::TotalMismatch, mismatch_text(t)).at_line(t.line),
+                );
             }
         }
     }

@@ -88,6 +88,7 @@ fn check(line: &SummaryLine, summed: &Covered, of_lines: bool) -> TotalCheck {
     TotalCheck {
         line: Some(line.line),
         coin: line.coin.clone(),
+        height: line.height.trim().parse().ok(),
         against: if of_lines {
             "rows of its lines"
         } else {
@@ -169,6 +170,7 @@ pub fn check_totals(summary: &[SummaryLine], tallies: &Tallies) -> Vec<TotalChec
             checks.push(TotalCheck {
                 line: None,
                 coin: t.name.clone(),
+                height: None,
                 against: "rows",
                 covers: vec![t.name.clone()],
                 stated: None,

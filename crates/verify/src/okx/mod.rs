@@ -22,7 +22,7 @@ use crate::claim::Claim;
 use crate::error::InputError;
 use crate::exchange::{pipeline, Checked, Collect, RowCheck, Seen};
 use crate::htx::SummaryLine;
-use crate::report::{Outcome, Report};
+use crate::report::{FailureCode, FileFailure, Outcome, Report};
 use bigdecimal::BigDecimal;
 use std::path::Path;
 use totals::CoinSums;
@@ -191,7 +191,10 @@ pub fn verify_okx_file(path: &Path, opts: &OkxOptions) -> Result<Report, InputEr
         report.totals = totals::check_totals(&summary, &collect.sums);
         for t in &report.totals {
             if t.status == "mismatch" {
-                report.file_failures.push(crate::htx::mismatch_text(t));
+                report.file_failures.push(
+                    FileFailure::new(FailureCode::TotalMismatch, crate::htx::mismatch_text(t))
+                        .at_line(t.line),
+                );
             }
         }
     }

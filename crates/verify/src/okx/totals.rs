@@ -120,6 +120,7 @@ pub fn check_totals(summary: &[SummaryLine], sums: &CoinSums) -> Vec<TotalCheck>
         out.push(TotalCheck {
             line: Some(l.line),
             coin: l.coin.clone(),
+            height: l.height.trim().parse().ok(),
             against: "rows",
             covers,
             stated: l.balance.as_ref().map(|b| b.value().to_plain_string()),
@@ -136,6 +137,7 @@ pub fn check_totals(summary: &[SummaryLine], sums: &CoinSums) -> Vec<TotalCheck>
             out.push(TotalCheck {
                 line: None,
                 coin: s.name.clone(),
+                height: None,
                 against: "rows",
                 covers: vec![s.name.clone()],
                 stated: None,

@@ -4,7 +4,7 @@
 use crate::balance::parse_balance;
 use crate::chains::{ChainFamily, Scheme, ScriptType};
 use crate::message::{MessageFields, Template};
-use crate::report::{Failure, FailureCode as C, Outcome};
+use crate::report::{Failure, FailureCode as C, FileFailure, Outcome};
 use crate::schemes;
 use crate::snapshot::{Anchor, Entry, Header, TokenHolding};
 use bitcoin::address::NetworkUnchecked;
@@ -42,13 +42,14 @@ impl SnapshotContext {
     }
 
     /// Problems of the header itself (its templates), for the report's file failures.
-    pub fn header_failures(&self) -> Vec<String> {
+    pub fn header_failures(&self) -> Vec<FileFailure> {
         let mut out = Vec::new();
+        let bad = |what: String| FileFailure::new(C::InvalidTemplate, what);
         if let Err(e) = &self.template {
-            out.push(format!("field `message_template`: {e}"));
+            out.push(bad(format!("field `message_template`: {e}")));
         }
         if let Some(Err(e)) = &self.account_template {
-            out.push(format!("field `account_template`: {e}"));
+            out.push(bad(format!("field `account_template`: {e}")));
         }
         out
     }
