@@ -11,14 +11,15 @@ pub use por_attest_reserves as reserves;
 pub use por_attest_simulator as simulator;
 pub use por_attest_simulator::{fixtures, synthetic, synthetic_accounts};
 pub use por_attest_verify::{
-    account, balance, bip322_proofs, chains, claim, error, exchange, htx, input, message, okx,
-    report, schemes, snapshot, verify,
+    account, balance, bip322_proofs, chains, claim, error, exchange, htx, input, liabilities,
+    message, okx, report, schemes, snapshot, verify,
 };
 
 pub mod demo;
 pub mod device;
 pub mod devices;
 pub mod hsm;
+pub mod solvency;
 
 /// Transports: the ceremony's ([`por_attest_ceremony::transport`]) and the simulator's
 /// in-process one.

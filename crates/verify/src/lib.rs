@@ -16,6 +16,8 @@ pub mod exchange;
 pub mod failure;
 pub mod htx;
 pub mod input;
+#[cfg(feature = "liabilities")]
+pub mod liabilities;
 pub mod message;
 pub mod okx;
 pub mod report;
