@@ -13,8 +13,8 @@ pub use por_attest_reserves as reserves;
 pub use por_attest_simulator as simulator;
 pub use por_attest_simulator::{fixtures, synthetic, synthetic_accounts};
 pub use por_attest_verify::{
-    account, balance, bip322_proofs, chains, claim, error, exchange, html, htx, input, message,
-    okx, report, schemes, snapshot, verify,
+    account, balance, bip322_proofs, chains, claim, error, exchange, html, htx, input,
+    liabilities, message, okx, report, schemes, snapshot, verify,
 };
 
 pub mod air_gapped_commands;
@@ -26,6 +26,7 @@ pub mod hwi_demo;
 pub mod key_services;
 #[cfg(feature = "aws-kms")]
 pub mod kms;
+pub mod solvency;
 
 /// Transports: the ceremony's ([`por_attest_ceremony::transport`]) and the simulator's
 /// in-process one.

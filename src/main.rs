@@ -104,6 +104,50 @@ enum Command {
         /// JSON-RPC calls per HTTP request (1: no batching).
         #[arg(long, default_value_t = 100)]
         node_batch: usize,
+        /// With a liabilities bundle: a user's inclusion proof (Gate's user_config.json)
+        /// checked against the bundle's final account root.
+        #[arg(long, value_name = "USER.json")]
+        user: Option<PathBuf>,
+        /// With a liabilities bundle: check each Groth16 proof on its own instead of all at
+        /// once (a random linear combination in one multi-pairing).
+        #[arg(long)]
+        each_proof: bool,
+        /// With a liabilities bundle: a symbol and unit mapping file (docs/liabilities.md).
+        #[arg(long, value_name = "FILE")]
+        mapping: Option<PathBuf>,
+    },
+    /// Solvency: verified reserves against liabilities, asset by asset. The liabilities are a
+    /// zk-SNARK bundle (verified: proven) or an `asset,net_liabilities` CSV (stated, not
+    /// proven). Exit 0: SOLVENT; 1: INSOLVENT (an asset short) or the bundle FAILED; 2: an input
+    /// could not be read or a node used; 3: UNPROVEN (covered, liabilities only stated).
+    Solvency {
+        /// Reserves files: snapshots, OKX or HTX files (repeat or list several).
+        #[arg(long = "reserves", required = true, num_args = 1..)]
+        reserves: Vec<PathBuf>,
+        /// The liabilities: a bundle (.tar.gz or folder) or a totals CSV.
+        #[arg(long, value_name = "BUNDLE_OR_TOTALS")]
+        liabilities: PathBuf,
+        /// A symbol and unit mapping file overriding the built-in table (docs/liabilities.md).
+        #[arg(long, value_name = "FILE")]
+        mapping: Option<PathBuf>,
+        /// Print the report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Worker threads (default: one per core).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// Count only balances this node confirms at the anchor: CHAIN=URL (repeatable).
+        #[arg(long = "node", value_name = "CHAIN=URL")]
+        nodes: Vec<String>,
+        /// A TOML file of nodes (credentials from environment variables it names) and tokens.
+        #[arg(long = "nodes", value_name = "FILE")]
+        nodes_file: Option<PathBuf>,
+        /// HTTP requests in flight at once to the nodes.
+        #[arg(long, default_value_t = 8)]
+        node_concurrency: usize,
+        /// JSON-RPC calls per HTTP request (1: no batching).
+        #[arg(long, default_value_t = 100)]
+        node_batch: usize,
     },
     /// Export a snapshot to another publication format.
     Export {
@@ -335,7 +379,35 @@ fn main() -> ExitCode {
             nodes_file,
             node_concurrency,
             node_batch,
+            user,
+            each_proof,
+            mapping,
         } => {
+            if por_attest::input::is_bundle_path(&file) {
+                return match por_attest::solvency::verify_liabilities(
+                    &file,
+                    user.as_deref(),
+                    threads,
+                    each_proof,
+                    mapping.as_deref(),
+                ) {
+                    Ok(r) => {
+                        if json {
+                            println!("{}", r.to_json());
+                        } else {
+                            print!("{}", r.to_human());
+                        }
+                        ExitCode::from(r.exit_code() as u8)
+                    }
+                    Err(e) => fail(e),
+                };
+            }
+            if user.is_some() {
+                return fail(format!(
+                    "--user: {} is not a liabilities bundle (a .tar.gz or its folder)",
+                    file.display()
+                ));
+            }
             let endpoints = match node_endpoints(&nodes, nodes_file.as_deref()) {
                 Ok(e) => e,
                 Err(e) => return fail(e),
@@ -380,6 +452,46 @@ fn main() -> ExitCode {
                         return fail(e);
                     }
                     ExitCode::from(report.exit_code() as u8)
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Command::Solvency {
+            reserves,
+            liabilities,
+            mapping,
+            json,
+            threads,
+            nodes,
+            nodes_file,
+            node_concurrency,
+            node_batch,
+        } => {
+            let endpoints = match node_endpoints(&nodes, nodes_file.as_deref()) {
+                Ok(e) => e,
+                Err(e) => return fail(e),
+            };
+            let args = por_attest::solvency::SolvencyArgs {
+                reserves: &reserves,
+                liabilities: &liabilities,
+                mapping: mapping.as_deref(),
+                threads,
+                nodes: &endpoints,
+                node_options: por_attest_reserves::NodeOptions {
+                    concurrency: node_concurrency,
+                    batch: node_batch,
+                    progress: tty,
+                    ..por_attest_reserves::NodeOptions::default()
+                },
+            };
+            match por_attest::solvency::solvency(&args) {
+                Ok(r) => {
+                    if json {
+                        println!("{}", r.to_json());
+                    } else {
+                        print!("{}", r.to_human());
+                    }
+                    ExitCode::from(r.exit_code() as u8)
                 }
                 Err(e) => fail(e),
             }

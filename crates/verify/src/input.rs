@@ -110,6 +110,17 @@ pub fn detect_format(path: &Path) -> Result<InputFormat, InputError> {
     detect_format_of(&path.display().to_string(), &head[..n])
 }
 
+/// Whether `path` is a liabilities bundle rather than an address file: a folder, or a gzip
+/// archive (`.tar.gz`). Such input is checked by `liabilities` (feature `liabilities`), not
+/// [`verify_file`].
+pub fn is_bundle_path(path: &Path) -> bool {
+    let mut head = [0u8; 2];
+    path.is_dir()
+        || std::fs::File::open(path)
+            .and_then(|mut f| f.read_exact(&mut head))
+            .is_ok_and(|()| head == [0x1f, 0x8b])
+}
+
 /// Verifies the file at `path` in its format: the report (which names the format read), or
 /// why the file could not be read.
 pub fn verify_file(path: &Path, opts: &FileOptions) -> Result<Report, InputError> {

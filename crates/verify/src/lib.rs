@@ -18,6 +18,8 @@ pub mod file_hash;
 pub mod html;
 pub mod htx;
 pub mod input;
+#[cfg(feature = "liabilities")]
+pub mod liabilities;
 pub mod message;
 pub mod okx;
 pub mod report;

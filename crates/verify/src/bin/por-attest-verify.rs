@@ -11,8 +11,11 @@ const TOOL: &str = concat!("por-attest-verify ", env!("CARGO_PKG_VERSION"));
 
 const USAGE: &str = "\
 usage: por-attest-verify FILE [--json] [--html OUT.html] [--threads N] [--format auto|snapshot|okx-csv|htx-csv] [--allow-unsupported]
+       por-attest-verify BUNDLE [--json] [--threads N] [--user USER.json] [--each-proof] [--mapping FILE]
 
-Verify a published Proof-of-Reserves snapshot or an exchange's address file, offline.
+Verify a published Proof-of-Reserves snapshot or an exchange's address file, offline; or an
+exchange's zk-SNARK liabilities bundle (Gate's zkmerkle .tar.gz or its folder: every batch's
+Groth16 proof, the chain of batches, the published totals), with a user's inclusion proof.
 Exit 0: VERIFIED (every entry verified); 1: FAILED (an entry, account, total or the file
 failed); 2: the file could not be read or understood; 3: INCOMPLETE (nothing failed, but some
 entries are unsupported or unsigned; 0 with --allow-unsupported).
@@ -24,6 +27,12 @@ struct Args {
     json: bool,
     html: Option<PathBuf>,
     opts: FileOptions,
+    /// A liabilities bundle's user inclusion file.
+    user: Option<PathBuf>,
+    /// Check each proof of a bundle on its own.
+    each_proof: bool,
+    /// A symbol and unit mapping file for a bundle's report.
+    mapping: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Option<Args>, lexopt::Error> {
@@ -32,6 +41,7 @@ fn parse_args() -> Result<Option<Args>, lexopt::Error> {
     let mut file = None;
     let mut json = false;
     let mut html = None;
+    let (mut user, mut each_proof, mut mapping) = (None, false, None);
     let mut opts = FileOptions {
         format: InputFormat::Auto,
         threads: 0,
@@ -44,6 +54,9 @@ fn parse_args() -> Result<Option<Args>, lexopt::Error> {
             Long("json") => json = true,
             Long("html") => html = Some(PathBuf::from(parser.value()?)),
             Long("allow-unsupported") => opts.allow_unsupported = true,
+            Long("user") => user = Some(PathBuf::from(parser.value()?)),
+            Long("each-proof") => each_proof = true,
+            Long("mapping") => mapping = Some(PathBuf::from(parser.value()?)),
             Long("threads") => opts.threads = parser.value()?.parse()?,
             Long("format") => {
                 let name = parser.value()?.string()?;
@@ -62,6 +75,9 @@ fn parse_args() -> Result<Option<Args>, lexopt::Error> {
         json,
         html,
         opts,
+        user,
+        each_proof,
+        mapping,
     }))
 }
 
@@ -77,6 +93,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if por_attest_verify::input::is_bundle_path(&args.file) {
+        return verify_bundle(&args);
+    }
+    if args.user.is_some() {
+        eprintln!(
+            "error: --user: {} is not a liabilities bundle (a .tar.gz or its folder)",
+            args.file.display()
+        );
+        return ExitCode::from(2);
+    }
     let page = match args.html.as_deref().map(PageFile::create).transpose() {
         Ok(p) => p,
         Err(e) => {
@@ -104,4 +130,49 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// A liabilities bundle (and a user's inclusion proof): the liabilities report and its exit
+/// status.
+#[cfg(feature = "liabilities")]
+fn verify_bundle(args: &Args) -> ExitCode {
+    use por_attest_verify::liabilities::{self, batch::Method, mapping::Mapping};
+    let opts = liabilities::BundleOptions {
+        threads: args.opts.threads,
+        method: if args.each_proof {
+            Method::Each
+        } else {
+            Method::Batch
+        },
+    };
+    let run = || {
+        let mapping = Mapping::load(args.mapping.as_deref())?;
+        liabilities::verify_bundle_and_user(&args.file, args.user.as_deref(), &opts, &mapping)
+    };
+    match run() {
+        Ok(report) => {
+            if args.json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.to_human());
+            }
+            ExitCode::from(report.exit_code() as u8)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Without the `liabilities` feature a bundle is refused with what to build.
+#[cfg(not(feature = "liabilities"))]
+fn verify_bundle(args: &Args) -> ExitCode {
+    let _ = (&args.user, args.each_proof, &args.mapping);
+    eprintln!(
+        "error: {}: a liabilities bundle (a folder or .tar.gz); this build has no liabilities \
+         support: build with `--features liabilities` (por-attest has it)",
+        args.file.display()
+    );
+    ExitCode::from(2)
 }
