@@ -83,7 +83,6 @@ impl Manifest {
                         endpoint: None,
                         command: None,
                         pin: None,
-                        command: None,
                         device_type: None,
                         device_path: None,
                         timeout_seconds: None,
