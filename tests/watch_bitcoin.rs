@@ -287,3 +287,49 @@ fn a_node_down_or_stalled_is_reported_and_alerted() {
         "{events:?}"
     );
 }
+
+/// What cannot be watched exits 2 with the reason, before any node is asked: a WebSocket URL,
+/// no node, a percentage out of range, a chain of the file with no node given.
+#[test]
+fn unusable_arguments_exit_2_naming_them() {
+    let c = FakeChain::default();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.json");
+    std::fs::write(&path, snapshot(&c).to_file_bytes()).unwrap();
+    let file = path.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_por-attest"))
+            .arg("watch")
+            .arg(file)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&["--node", "BTC=ws://127.0.0.1:1/"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("node ws://127.0.0.1:1: watch polls over HTTP (eth_subscribe over a WebSocket is not supported)"), "{err}");
+    let (code, err) = run(&[]);
+    assert_eq!(
+        (code, err.trim_end()),
+        (
+            2,
+            "error: watch needs at least one --node CHAIN=URL (or --nodes FILE)"
+        )
+    );
+    let (code, err) = run(&["--node", "BTC=http://127.0.0.1:1", "--alert-drop", "150"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--alert-drop: `150` is not a percentage from 0 to 100"),
+        "{err}"
+    );
+    let (code, err) = run(&["--node", "ETH=http://127.0.0.1:1"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("nothing to watch: no address of the file is on a chain given with --node"),
+        "{err}"
+    );
+}

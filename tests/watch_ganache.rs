@@ -13,6 +13,7 @@ mod watcher;
 
 use ganache::{addr_word, deploy_erc20, deploy_safe, selector, transfer_token, word, Ganache};
 use por_attest::fixtures::{eip191_entry, master_key, secret_at, test_header, TEST_MNEMONIC};
+use por_attest::schemes::evm::{keccak256, sign_eip191};
 use por_attest::snapshot::{ContractWallet, Snapshot, TokenHolding};
 use serde_json::{json, Value};
 use std::process::Command;
@@ -339,4 +340,60 @@ fn watch_follows_transfers_tokens_safes_reorgs_and_a_node_restart() {
         )),
         "{text}"
     );
+
+    // An OKX file of two of the addresses (its rows carry balances and the height, no anchor
+    // hash, no wallet labels) with --alert-drop 0.01: the ether total falls by more than that
+    // at the cold address's outflow.
+    let msg = "I am an OKX address";
+    let row = |address: &str, key: u32| {
+        let sig = sign_eip191(&secret(key), &keccak256(msg.as_bytes()));
+        let amount = main_unit(wei(&g, address, anchor));
+        format!("ETH,ETH,{anchor},{address},{amount},{msg},{sig},,,,\n")
+    };
+    let okx = dir.path().join("okx.csv");
+    std::fs::write(
+        &okx,
+        format!(
+            "coin,Network,Snapshot Height,address,amount,message,signature1,signature2,redeem script/ public key,eoa1,eoa2\n{}{}",
+            row(&a[1], 1),
+            row(&a[3], 3)
+        ),
+    )
+    .unwrap();
+    let okx = okx.to_str().unwrap();
+    let mut w = Watcher::start(&[
+        okx,
+        "--node",
+        &node,
+        "--json",
+        "--poll",
+        "0.1",
+        "--alert-drop",
+        "0.01",
+        "--exit-on-alert",
+    ]);
+    let start = w.wait_for("start", |v| is(v, "start"));
+    assert_eq!(
+        (start["height"].as_u64(), start["hash"].as_str()),
+        (Some(anchor), Some(hash.as_str()))
+    );
+    assert_eq!(
+        (
+            start["check"]["result"].as_str(),
+            start["check"]["anchor"].as_str()
+        ),
+        (Some("verified"), Some("not stated")),
+        "{start}"
+    );
+    let alert = w.wait_for("the drop", |v| is(v, "alert"));
+    assert_eq!(
+        (
+            alert["kind"].as_str(),
+            alert["height"].as_u64(),
+            alert["asset"].as_str()
+        ),
+        (Some("drop"), Some(h1), Some("ETH")),
+        "{alert}"
+    );
+    assert_eq!(w.wait_exit(), 1);
 }

@@ -123,9 +123,10 @@ impl Ganache {
         let client = Client::new(
             &url,
             Auth::None,
+            // One retry: a kept-alive connection ganache closed while idle fails once.
             Policy {
                 timeout: Duration::from_secs(20),
-                retries: 0,
+                retries: 1,
                 backoff: Duration::from_millis(10),
             },
         )

@@ -176,12 +176,7 @@ fn plans(
                 crate::rpc::shown_url(&e.url)
             )));
         }
-        let policy = Policy {
-            timeout: opts.timeout,
-            retries: 0,
-            backoff: Duration::from_millis(100),
-        };
-        let client = Client::new(&e.url, e.auth.clone(), policy)?;
+        let client = Client::new(&e.url, e.auth.clone(), watch_policy(opts))?;
         let chain_wallets: BTreeMap<String, String> = wallets
             .iter()
             .filter(|((c, _), _)| chain_key(c) == *chain)
@@ -289,6 +284,16 @@ fn check_summary(report: &Report, chain: &str) -> serde_json::Value {
         "not_checked": report.not_checked, "anchor": anchor, "file_failures": report.file_failures,
         "problems": problems
     })
+}
+
+/// The watcher's requests: two quick retries (a kept-alive connection the node closed while
+/// idle between polls fails once), then the failure is the watcher's to report and back off.
+fn watch_policy(opts: &WatchOptions) -> Policy {
+    Policy {
+        timeout: opts.timeout,
+        retries: 2,
+        backoff: Duration::from_millis(50),
+    }
 }
 
 /// Back-off after `failures` failures in a row.
@@ -404,11 +409,7 @@ async fn check(
         concurrency: opts.concurrency,
         batch: opts.batch,
         progress: false,
-        policy: Policy {
-            timeout: opts.timeout,
-            retries: 0,
-            backoff: Duration::from_millis(100),
-        },
+        policy: watch_policy(opts),
     };
     let mut failures = 0;
     let since = Instant::now();
