@@ -26,8 +26,9 @@
 //!    on the same threads: `bip322-<size>: <entries/s> entries/s, <ratio> of raw recover,
 //!    <ratio> of raw ECDSA verify, <x>x the legacy mix's entries/s, peak <MB> MB`;
 //! 6. `--html`: the largest per-address snapshot and the OKX file again with `--html PAGE`:
-//!    `html-<size>: writing the page adds X% (…), page N KB`, the two runs compared in raw
-//!    recoveries' time around each;
+//!    `html-<size>: writing the page adds X% (…), CPU time Y%, page N KB`, the two runs
+//!    compared in raw recoveries' time around each, and in the child's CPU time (steadier on
+//!    a busy machine);
 //! 7. prints as its last lines
 //!    `verify-1m: <entries/s> entries/s, <ratio> of raw recover, peak <MB> MB`
 //!    where ratio = signatures checked per second / raw recoveries per second, and
@@ -653,7 +654,7 @@ fn main() {
 
 /// Verifies `file` again with `--html PAGE` and says what writing the page adds to the time,
 /// both runs counted in raw recoveries' time around them (so the machine's drift cancels):
-/// `NAME: writing the page adds X% (…), page N KB`.
+/// `NAME: writing the page adds X% (…), CPU time Y%, page N KB`.
 #[allow(clippy::too_many_arguments)]
 fn html_overhead(
     bin: &Path,
@@ -672,10 +673,12 @@ fn html_overhead(
     let size = std::fs::metadata(page).map_or(0, |m| m.len());
     let (with, without) = (run.ratio(sigs), base.ratio(sigs));
     format!(
-        "{name}: writing the page adds {:+.1}% ({with:.3} of raw recover with --html,          {without:.3} without; {:.2} s against {:.2} s), page {} KB",
+        "{name}: writing the page adds {:+.1}% ({with:.3} of raw recover with --html, \
+         {without:.3} without; {:.2} s against {:.2} s), CPU time {:+.1}%, page {} KB",
         (without / with - 1.0) * 100.0,
         run.time.as_secs_f64(),
         base.time.as_secs_f64(),
+        (run.cpu_secs / base.cpu_secs - 1.0) * 100.0,
         size / 1024
     )
 }

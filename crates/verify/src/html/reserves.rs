@@ -139,11 +139,21 @@ fn verdict_of(r: &Report, groups: &Groups) -> Verdict {
         }
     }
     if !r.anchors.is_empty() {
-        let ok = r.anchors.iter().filter(|a| a.status != "mismatch").count();
-        why.push(format!(
-            "{ok} of {} checked against the auditor's node.",
-            plural(r.anchors.len() as u64, "anchor", "anchors")
-        ));
+        let count = |status: &str| r.anchors.iter().filter(|a| a.status == status).count();
+        let mut line = format!(
+            "{} checked against the auditor's node: {} matched",
+            plural(r.anchors.len() as u64, "anchor", "anchors"),
+            count("ok")
+        );
+        if count("not stated") > 0 {
+            let _ = write!(
+                line,
+                ", {} found at heights the file states without a block hash",
+                count("not stated")
+            );
+        }
+        line.push('.');
+        why.push(line);
     }
     if r.result == verdict::INCOMPLETE && r.allow_incomplete {
         why.push("Accepted as incomplete with --allow-unsupported.".into());
@@ -967,6 +977,53 @@ mod tests {
         );
         assert!(html.contains(&format!("{} addresses failed", grouped(n - n / 10))));
         assert!(html.contains("more with this code, not listed here"));
+    }
+
+    /// With --node: the anchors' node blocks and checks, the on-chain totals and mismatches,
+    /// an anchor failure under its code and chain.
+    #[test]
+    fn what_the_node_said_is_shown() {
+        let mut r = Report::new("s.json", crate::snapshot::FORMAT_TAG);
+        r.stated_anchors.insert(
+            "ETH".into(),
+            crate::snapshot::Anchor {
+                height: 23_800_000,
+                block_hash: "0xaaaa".into(),
+            },
+        );
+        r.anchors.push(crate::report::AnchorCheck {
+            chain: "ETH".into(),
+            height: 23_800_000,
+            stated: Some("0xaaaa".into()),
+            node: "0xbbbb".into(),
+            endpoint: "http://127.0.0.1:8545".into(),
+            status: "mismatch",
+        });
+        r.file_failures.push(
+            FileFailure::new(
+                FailureCode::AnchorMismatch,
+                "anchor ETH at height 23800000: …",
+            )
+            .of_chain("ETH"),
+        );
+        r.record(0, None, "ETH", "0x01", Outcome::Verified);
+        r.add_balance("ETH", "ETH", &"2.5".parse().unwrap(), true);
+        r.balance_total("ETH", "ETH")
+            .add_onchain(&"2.4".parse().unwrap(), false);
+        r.finish(false);
+        let html = render_report(&r, &meta());
+        for needle in [
+            "<th class=\"n\">on chain at the anchor (node)</th>",
+            "<td class=\"n\">2.4</td>",
+            "<td class=\"n bad\">1</td>",
+            "<td class=\"mono\">0xbbbb</td><td class=\"bad\">MISMATCH</td>",
+            "<td class=\"place\">anchor ETH</td>",
+            "<code>anchor_mismatch</code>",
+            "1 anchor checked against the auditor&#39;s node: 0 matched.",
+            "yes (--node)",
+        ] {
+            assert!(html.contains(needle), "{needle}");
+        }
     }
 
     #[test]
