@@ -744,6 +744,21 @@ fn a_key_export_of_another_device_or_path_stops_before_anything_is_written() {
     // --files is for air-gapped signers only.
     let e = try_files(&m, &journal, &card, "ledger-a").unwrap_err();
     assert!(e.to_string().contains("not a file-based signer"), "{e}");
+    // And a Coldcard is not a --device.
+    let out = por_attest()
+        .arg("sign")
+        .arg("--manifest")
+        .arg(&manifest)
+        .args(["--signer", "cc-1", "--device", "sim", "--journal"])
+        .arg(&journal)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("kind coldcard") && text.contains("--files DIR"),
+        "{text}"
+    );
 }
 
 #[test]
