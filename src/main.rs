@@ -561,10 +561,11 @@ fn main() -> ExitCode {
                 return ExitCode::from(code);
             }
             if let Some(s) = signer.as_deref().and_then(|id| m.signer(id)) {
-                if por_attest::air_gapped::FileKind::of(s.kind).is_some() {
+                if let Some(kind) = por_attest::air_gapped::FileKind::of(s.kind) {
                     return fail(format!(
-                        "signer `{}` is air-gapped (kind {:?}): it signs through files; run with --files DIR",
-                        s.id, s.kind
+                        "signer `{}` is air-gapped (kind {}): it signs through files; run with --files DIR",
+                        s.id,
+                        kind.name()
                     ));
                 }
             }

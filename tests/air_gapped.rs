@@ -632,46 +632,20 @@ fn every_bad_answer_is_refused_with_its_file_and_the_others_still_import() {
             .map(|r| r.reason.clone())
             .unwrap_or_else(|| panic!("{file} was not refused: {:?}", s.refused))
     };
-    assert!(
-        reason("cc-1-e0001-signed.psbt").contains("not the request's"),
-        "{}",
-        reason("cc-1-e0001-signed.psbt")
-    );
-    assert!(
-        reason("cc-1-e0006-signed.psbt").contains("derives"),
-        "{}",
-        reason("cc-1-e0006-signed.psbt")
-    );
-    assert!(
-        reason("cc-1-e0000-signed.txt").contains("another message"),
-        "{}",
-        reason("cc-1-e0000-signed.txt")
-    );
-    assert!(
-        reason("cc-1-e0004-signed.txt").contains("another message")
-            || reason("cc-1-e0004-signed.txt").contains("derives")
-    );
-    assert!(
-        reason("cc-1-e0002-signed.psbt").contains("address mismatch"),
-        "{}",
-        reason("cc-1-e0002-signed.psbt")
-    );
-    assert!(
-        reason("cc-1-e0003-signed.psbt").contains("not the request's"),
-        "{}",
-        reason("cc-1-e0003-signed.psbt")
-    );
-    assert!(
-        reason("cc-1-e0007-k1-part.psbt").contains("PSBT"),
-        "{}",
-        reason("cc-1-e0007-k1-part.psbt")
-    );
-    assert!(reason("cc-1-a001-k1-signed.txt").contains("BEGIN BITCOIN SIGNED MESSAGE"));
-    assert!(
-        reason("cc-1-e0005-signed.psbt").contains("does not verify"),
-        "{}",
-        reason("cc-1-e0005-signed.psbt")
-    );
+    for (file, why) in [
+        ("cc-1-e0001-signed.psbt", "not the request's"),
+        ("cc-1-e0006-signed.psbt", "derives"),
+        ("cc-1-e0000-signed.txt", "another message"),
+        ("cc-1-e0004-signed.txt", "another message"),
+        ("cc-1-e0002-signed.psbt", "address mismatch"),
+        ("cc-1-e0003-signed.psbt", "not the request's"),
+        ("cc-1-e0007-k1-part.psbt", "PSBT"),
+        ("cc-1-a001-k1-signed.txt", "BEGIN BITCOIN SIGNED MESSAGE"),
+        ("cc-1-e0005-signed.psbt", "does not verify"),
+    ] {
+        let r = reason(file);
+        assert!(r.contains(why), "{file}: {r}");
+    }
     assert_eq!(s.refused.len(), 9, "{:?}", s.refused);
     // The sound answer (the P2WPKH account) is imported; nothing of a refused one is.
     assert_eq!(
@@ -744,6 +718,21 @@ fn a_key_export_of_another_device_or_path_stops_before_anything_is_written() {
     // --files is for air-gapped signers only.
     let e = try_files(&m, &journal, &card, "ledger-a").unwrap_err();
     assert!(e.to_string().contains("not a file-based signer"), "{e}");
+    // And a Coldcard is not a --device.
+    let out = por_attest()
+        .arg("sign")
+        .arg("--manifest")
+        .arg(&manifest)
+        .args(["--signer", "cc-1", "--device", "sim", "--journal"])
+        .arg(&journal)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("kind coldcard") && text.contains("--files DIR"),
+        "{text}"
+    );
 }
 
 #[test]

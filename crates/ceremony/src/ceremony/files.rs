@@ -220,11 +220,12 @@ fn read_answer(path: &Path) -> Result<Answer, String> {
     }
 }
 
-/// The Coldcard wallet file of a multisig address or account this signer cosigns, keyed by
-/// its content (so each wallet is written once): `(name hint, threshold, type, keys)`, or why
-/// none can be written.
+/// A multisig wallet as its file holds it: threshold, script type, cosigner keys (equal
+/// wallets are one file).
 type Wallet = (u32, ScriptType, Vec<WalletKey>);
 
+/// The wallet of a multisig address or account task, `None` for a single-key task, `Err`
+/// with why Coldcard's file cannot hold it.
 fn wallet_of(manifest: &Manifest, work: &Work<'_>) -> Option<Result<Wallet, String>> {
     match work {
         Work::Address(t) => {
