@@ -273,6 +273,18 @@ fn a_mixed_ceremony_of_hwi_a_ledger_and_an_hsm_verifies() {
         t.contains("18 signed now, 0 already in the journal, 0 rejected, 18 of 18 done"),
         "{t}"
     );
+    // The HWI signer's schemes: its multisig shares are BIP-322 partial signatures of the
+    // to_sign PSBT (signtx through the registered wallet), its P2PKH legacy messages.
+    let schemes_of_a: Vec<String> = std::fs::read_to_string(&ja)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["kind"] == "signed")
+        .map(|v| v["scheme"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let count = |s: &str| schemes_of_a.iter().filter(|x| *x == s).count();
+    assert_eq!(count("bip322-partial"), 4, "{schemes_of_a:?}");
+    assert_eq!(count("bip137"), 4, "{schemes_of_a:?}");
     let mut journals = vec![ja.clone()];
     for which in [1, 2] {
         let j = dir.join(format!("journal-{which}.jsonl"));
