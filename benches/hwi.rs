@@ -95,8 +95,10 @@ fn main() {
         ("per call", "one process per call", HwiMode::PerCall),
         ("session", "one hwilib process", HwiMode::Auto),
     ] {
-        // The demo's rows are 4 Bitcoin in 6; two P2TR rows are added.
-        let rows = (n.saturating_sub(2) * 6).div_ceil(4);
+        // The demo's rows are 4 Bitcoin in 6 (the rest EVM and TRON, dropped); two P2TR rows
+        // are added.
+        let bitcoin_rows = |r: usize| 4 * (r / 6) + (r % 6).min(4);
+        let rows = (0..).find(|r| bitcoin_rows(*r) + 2 >= n).unwrap_or(0);
         let dir = tmp.path().join(format!("addresses-{what}"));
         let m = hwi_address_manifest(&dir, rows, &fields, "", &[]).expect("manifest");
         let a = ceremony(&m, mode);

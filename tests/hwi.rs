@@ -4,7 +4,8 @@
 //! signer, direct Ledger signers, a SoftHSM2 token) packages one snapshot that verifies and
 //! whose BIP-322 proofs bip322-core accepts; a wrong fingerprint, a rejected prompt, the
 //! simulator killed mid-run (then resumed: nothing signed twice), and fake HWI programs that
-//! answer garbage, errors with exit status 0, `"signed": false`, or hang, or do not exist.
+//! answer garbage, errors with exit status 0, `"signed": false`, or hang, or do not exist; a
+//! device that never answers (the hwilib process killed at the timeout, none left running).
 //! Skipped, saying why, when HWI is not installed (set `POR_ATTEST_HWI` to use another `hwi`).
 
 use por_attest::demo::DEMO_SIGNERS;
@@ -272,6 +273,18 @@ fn a_mixed_ceremony_of_hwi_a_ledger_and_an_hsm_verifies() {
         t.contains("18 signed now, 0 already in the journal, 0 rejected, 18 of 18 done"),
         "{t}"
     );
+    // The HWI signer's schemes: its multisig shares are BIP-322 partial signatures of the
+    // to_sign PSBT (signtx through the registered wallet), its P2PKH legacy messages.
+    let schemes_of_a: Vec<String> = std::fs::read_to_string(&ja)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["kind"] == "signed")
+        .map(|v| v["scheme"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let count = |s: &str| schemes_of_a.iter().filter(|x| *x == s).count();
+    assert_eq!(count("bip322-partial"), 4, "{schemes_of_a:?}");
+    assert_eq!(count("bip137"), 4, "{schemes_of_a:?}");
     let mut journals = vec![ja.clone()];
     for which in [1, 2] {
         let j = dir.join(format!("journal-{which}.jsonl"));
@@ -589,4 +602,61 @@ fn fake_hwi_programs_give_clear_errors_naming_the_command() {
     assert!(t.contains("`/nonexistent/hwi -t ledger -d"), "{t}");
     assert!(t.contains("cannot run the HWI program"), "{t}");
     assert!(t.contains("nothing was signed"), "{t}");
+}
+
+/// The processes whose environment holds `tag` (`POR_ATTEST_TEST_TAG`), still running.
+fn tagged_processes(tag: &str) -> Vec<u32> {
+    let needle = format!("POR_ATTEST_TEST_TAG={tag}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == needle.as_bytes()))
+        })
+        .filter(|pid| is_running(*pid))
+        .collect()
+}
+
+#[test]
+fn a_device_that_never_answers_times_out_and_the_hwilib_process_is_killed() {
+    let hwi = hwi_or_skip!();
+    let tmp = tempfile::tempdir().unwrap();
+    // A device that takes the connection and never answers: a listener nobody accepts from
+    // (the kernel completes the connection and buffers the request).
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let srv_addr = silent.local_addr().unwrap();
+    let m = hwi_manifest(tmp.path(), 6, &format!("tcp:{srv_addr}"), &hwi, 3, "", &[]);
+    let tag = format!("hwi-timeout-{}", std::process::id());
+    let j = tmp.path().join("j.jsonl");
+    let start = Instant::now();
+    let out = por_attest()
+        .env("POR_ATTEST_TEST_TAG", &tag)
+        .args(["sign", "--manifest"])
+        .arg(&m)
+        .arg("--journal")
+        .arg(&j)
+        .args(["--signer", "sim-a"])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("hwilib session -t ledger -d tcp:"), "{t}");
+    assert!(
+        t.contains("no answer after 3 s; the HWI process was killed"),
+        "{t}"
+    );
+    assert!(t.contains("nothing was signed"), "{t}");
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        tagged_processes(&tag),
+        Vec::<u32>::new(),
+        "HWI left running"
+    );
+    assert!(signed_keys(&j).is_empty());
+    drop(silent);
 }

@@ -159,8 +159,14 @@ impl PerCall {
                 addr_type.to_string(),
             ],
             Call::DisplayDesc(d) => vec!["displayaddress".into(), "--desc".into(), d.clone()],
+            // `--`: a message that begins with `-` is not an option.
             Call::SignMessage { message, path } => {
-                vec!["signmessage".into(), message.clone(), path.clone()]
+                vec![
+                    "signmessage".into(),
+                    "--".into(),
+                    message.clone(),
+                    path.clone(),
+                ]
             }
             Call::SignTx(psbt) => vec!["signtx".into(), psbt.clone()],
         };
@@ -531,5 +537,59 @@ impl Drop for Session {
             }
         }
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_call_arguments() {
+        let mut p = PerCall::new("hwi".into(), "test", Duration::from_secs(1));
+        p.open(&Target {
+            device_type: "trezor".into(),
+            device_path: "webusb:001:4".into(),
+        })
+        .unwrap();
+        let message = Call::SignMessage {
+            message: "-Acme proof of reserves".into(),
+            path: "m/84h/1h/0h/0/0".into(),
+        };
+        assert_eq!(
+            p.args(&message).join(" "),
+            "--chain test -t trezor -d webusb:001:4 signmessage -- -Acme proof of reserves m/84h/1h/0h/0/0"
+        );
+        assert_eq!(p.args(&Call::Enumerate).join(" "), "--chain test enumerate");
+        assert_eq!(
+            p.args(&Call::Fingerprint).join(" "),
+            "--chain test -t trezor -d webusb:001:4 getkeypool --path m/84h/1h/0h/0/* 0 0"
+        );
+        // Messages name the call, never the message or the PSBT.
+        assert_eq!(
+            p.label(&message),
+            "hwi -t trezor -d webusb:001:4 signmessage MESSAGE m/84h/1h/0h/0/0"
+        );
+        assert_eq!(
+            p.label(&Call::SignTx("cHNidP8=".into())),
+            "hwi -t trezor -d webusb:001:4 signtx PSBT"
+        );
+    }
+
+    #[test]
+    fn the_python_of_a_pip_script() {
+        let dir = std::env::temp_dir().join(format!("por-attest-hwi-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("hwi");
+        std::fs::write(&script, "#!/opt/venv/bin/python3\nimport sys\n").unwrap();
+        assert_eq!(
+            python_of(&script),
+            Some(PathBuf::from("/opt/venv/bin/python3"))
+        );
+        std::fs::write(&script, "#!/bin/sh\nexec hwi \"$@\"\n").unwrap();
+        assert_eq!(python_of(&script), None);
+        std::fs::write(&script, [0x7f, b'E', b'L', b'F', 0, 1]).unwrap();
+        assert_eq!(python_of(&script), None);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
