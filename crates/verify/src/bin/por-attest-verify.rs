@@ -73,6 +73,16 @@ fn parse_args() -> Result<Option<Args>, lexopt::Error> {
     }))
 }
 
+/// Prints a report (JSON or for a person) and exits with its status.
+fn emit(json: bool, to_json: String, to_human: String, code: i32) -> ExitCode {
+    if json {
+        println!("{to_json}");
+    } else {
+        print!("{to_human}");
+    }
+    ExitCode::from(code as u8)
+}
+
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(Some(a)) => a,
@@ -96,14 +106,12 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     match verify_file(&args.file, &args.opts) {
-        Ok(report) => {
-            if args.json {
-                println!("{}", report.to_json());
-            } else {
-                print!("{}", report.to_human());
-            }
-            ExitCode::from(report.exit_code() as u8)
-        }
+        Ok(report) => emit(
+            args.json,
+            report.to_json(),
+            report.to_human(),
+            report.exit_code(),
+        ),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
@@ -129,14 +137,12 @@ fn verify_bundle(args: &Args) -> ExitCode {
         liabilities::verify_bundle_and_user(&args.file, args.user.as_deref(), &opts, &mapping)
     };
     match run() {
-        Ok(report) => {
-            if args.json {
-                println!("{}", report.to_json());
-            } else {
-                print!("{}", report.to_human());
-            }
-            ExitCode::from(report.exit_code() as u8)
-        }
+        Ok(report) => emit(
+            args.json,
+            report.to_json(),
+            report.to_human(),
+            report.exit_code(),
+        ),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
