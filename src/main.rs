@@ -64,6 +64,55 @@ enum OpenApp {
     Tron,
 }
 
+/// The auditor's nodes (`verify`, `solvency`).
+#[derive(clap::Args)]
+struct NodeArgs {
+    /// Check balances and anchors on this node: CHAIN=URL (repeatable; EVM JSON-RPC,
+    /// Bitcoin Core RPC, or BTC=esplora+URL for an Esplora REST API). No credentials
+    /// here: use --nodes.
+    #[arg(long = "node", value_name = "CHAIN=URL")]
+    nodes: Vec<String>,
+    /// A TOML file of nodes (credentials from environment variables it names) and tokens.
+    #[arg(long = "nodes", value_name = "FILE")]
+    nodes_file: Option<PathBuf>,
+    /// HTTP requests in flight at once to the nodes.
+    #[arg(long, default_value_t = 8)]
+    node_concurrency: usize,
+    /// JSON-RPC calls per HTTP request (1: no batching).
+    #[arg(long, default_value_t = 100)]
+    node_batch: usize,
+}
+
+impl NodeArgs {
+    /// The nodes named, and how to ask them.
+    fn resolve(
+        &self,
+        progress: bool,
+    ) -> Result<
+        (por_attest_reserves::Nodes, por_attest_reserves::NodeOptions),
+        por_attest_reserves::NodeError,
+    > {
+        let endpoints = node_endpoints(&self.nodes, self.nodes_file.as_deref())?;
+        let opts = por_attest_reserves::NodeOptions {
+            concurrency: self.node_concurrency,
+            batch: self.node_batch,
+            progress,
+            ..por_attest_reserves::NodeOptions::default()
+        };
+        Ok((endpoints, opts))
+    }
+}
+
+/// Prints a report (JSON or for a person) and exits with its status.
+fn emit(json: bool, to_json: String, to_human: String, code: i32) -> ExitCode {
+    if json {
+        println!("{to_json}");
+    } else {
+        print!("{to_human}");
+    }
+    ExitCode::from(code as u8)
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Verify a published snapshot or exchange file, offline, and with --node against the
@@ -90,20 +139,8 @@ enum Command {
         /// failed) exits 0 instead of 3 (the verdict and the rows are still reported).
         #[arg(long)]
         allow_unsupported: bool,
-        /// Check balances and anchors on this node: CHAIN=URL (repeatable; EVM JSON-RPC,
-        /// Bitcoin Core RPC, or BTC=esplora+URL for an Esplora REST API). No credentials
-        /// here: use --nodes.
-        #[arg(long = "node", value_name = "CHAIN=URL")]
-        nodes: Vec<String>,
-        /// A TOML file of nodes (credentials from environment variables it names) and tokens.
-        #[arg(long = "nodes", value_name = "FILE")]
-        nodes_file: Option<PathBuf>,
-        /// HTTP requests in flight at once to the nodes.
-        #[arg(long, default_value_t = 8)]
-        node_concurrency: usize,
-        /// JSON-RPC calls per HTTP request (1: no batching).
-        #[arg(long, default_value_t = 100)]
-        node_batch: usize,
+        #[command(flatten)]
+        node: NodeArgs,
         /// With a liabilities bundle: a user's inclusion proof (Gate's user_config.json)
         /// checked against the bundle's final account root.
         #[arg(long, value_name = "USER.json")]
@@ -136,18 +173,9 @@ enum Command {
         /// Worker threads (default: one per core).
         #[arg(long, default_value_t = 0)]
         threads: usize,
-        /// Count only balances this node confirms at the anchor: CHAIN=URL (repeatable).
-        #[arg(long = "node", value_name = "CHAIN=URL")]
-        nodes: Vec<String>,
-        /// A TOML file of nodes (credentials from environment variables it names) and tokens.
-        #[arg(long = "nodes", value_name = "FILE")]
-        nodes_file: Option<PathBuf>,
-        /// HTTP requests in flight at once to the nodes.
-        #[arg(long, default_value_t = 8)]
-        node_concurrency: usize,
-        /// JSON-RPC calls per HTTP request (1: no batching).
-        #[arg(long, default_value_t = 100)]
-        node_batch: usize,
+        /// The auditor's nodes: only balances they confirm at the anchor count.
+        #[command(flatten)]
+        node: NodeArgs,
     },
     /// Export a snapshot to another publication format.
     Export {
@@ -375,15 +403,18 @@ fn main() -> ExitCode {
             threads,
             format,
             allow_unsupported,
-            nodes,
-            nodes_file,
-            node_concurrency,
-            node_batch,
+            node,
             user,
             each_proof,
             mapping,
         } => {
             if por_attest::input::is_bundle_path(&file) {
+                if html.is_some() {
+                    return fail(format!(
+                        "--html: {} is a liabilities bundle, and the page covers reserves files only so far; use --json",
+                        file.display()
+                    ));
+                }
                 return match por_attest::solvency::verify_liabilities(
                     &file,
                     user.as_deref(),
@@ -391,14 +422,7 @@ fn main() -> ExitCode {
                     each_proof,
                     mapping.as_deref(),
                 ) {
-                    Ok(r) => {
-                        if json {
-                            println!("{}", r.to_json());
-                        } else {
-                            print!("{}", r.to_human());
-                        }
-                        ExitCode::from(r.exit_code() as u8)
-                    }
+                    Ok(r) => emit(json, r.to_json(), r.to_human(), r.exit_code()),
                     Err(e) => fail(e),
                 };
             }
@@ -408,7 +432,7 @@ fn main() -> ExitCode {
                     file.display()
                 ));
             }
-            let endpoints = match node_endpoints(&nodes, nodes_file.as_deref()) {
+            let (endpoints, node_opts) = match node.resolve(tty) {
                 Ok(e) => e,
                 Err(e) => return fail(e),
             };
@@ -428,12 +452,6 @@ fn main() -> ExitCode {
             match result {
                 Ok(mut report) => {
                     if on_chain {
-                        let node_opts = por_attest_reserves::NodeOptions {
-                            concurrency: node_concurrency,
-                            batch: node_batch,
-                            progress: tty,
-                            ..por_attest_reserves::NodeOptions::default()
-                        };
                         if let Err(e) =
                             por_attest_reserves::check_on_chain(&mut report, &endpoints, &node_opts)
                         {
@@ -462,12 +480,9 @@ fn main() -> ExitCode {
             mapping,
             json,
             threads,
-            nodes,
-            nodes_file,
-            node_concurrency,
-            node_batch,
+            node,
         } => {
-            let endpoints = match node_endpoints(&nodes, nodes_file.as_deref()) {
+            let (endpoints, node_options) = match node.resolve(tty) {
                 Ok(e) => e,
                 Err(e) => return fail(e),
             };
@@ -477,22 +492,10 @@ fn main() -> ExitCode {
                 mapping: mapping.as_deref(),
                 threads,
                 nodes: &endpoints,
-                node_options: por_attest_reserves::NodeOptions {
-                    concurrency: node_concurrency,
-                    batch: node_batch,
-                    progress: tty,
-                    ..por_attest_reserves::NodeOptions::default()
-                },
+                node_options,
             };
             match por_attest::solvency::solvency(&args) {
-                Ok(r) => {
-                    if json {
-                        println!("{}", r.to_json());
-                    } else {
-                        print!("{}", r.to_human());
-                    }
-                    ExitCode::from(r.exit_code() as u8)
-                }
+                Ok(r) => emit(json, r.to_json(), r.to_human(), r.exit_code()),
                 Err(e) => fail(e),
             }
         }

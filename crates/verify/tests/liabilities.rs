@@ -5,15 +5,15 @@
 
 use ark_ec::AffineRepr;
 use base64::Engine;
-use por_attest_verify::liabilities::batch::{check_batches, Method};
-use por_attest_verify::liabilities::bundle::{
-    parse_cex_config, parse_proof_csv, read_bundle, BundleFiles,
-};
+use por_attest_verify::liabilities::batch::{totals_failure, Method};
+use por_attest_verify::liabilities::bundle::{parse_cex_config, read_bundle, BundleFiles};
 use por_attest_verify::liabilities::encoding::{g1, g1_bytes, verifying_key};
-use por_attest_verify::liabilities::groth16::Verifier;
 use por_attest_verify::liabilities::mapping::Mapping;
+use por_attest_verify::liabilities::poseidon::element_from_be_bytes;
 use por_attest_verify::liabilities::report::{code, LiabilitiesReport};
+use por_attest_verify::liabilities::solvency::{join, Liabilities, Reserves};
 use por_attest_verify::liabilities::{verify_bundle_files, BundleOptions};
+use por_attest_verify::report::Report;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -132,26 +132,48 @@ fn the_whole_bundle_verifies() {
     assert!(human.contains("batches: 4726 of 4726 verified"), "{human}");
     assert!(human.ends_with("result: VERIFIED\n"), "{human}");
 
-    // A changed total: only the commitment catches it.
-    let mut config: serde_json::Value = serde_json::from_slice(&real().cex_config).unwrap();
-    let btc = config["CexAssetsInfo"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|a| a["Symbol"] == "btc")
-        .unwrap();
-    btc["TotalEquity"] = (btc["TotalEquity"].as_u64().unwrap() + 1).into();
-    let changed = BundleFiles {
-        cex_config: serde_json::to_vec(&config).unwrap(),
-        ..real().clone()
-    };
-    let rows = parse_proof_csv(&changed.proof_csv, "proof.csv").unwrap();
-    let assets = parse_cex_config(&changed.cex_config, "cex_config.json").unwrap();
-    let verifier = Verifier::new(verifying_key(&changed.verifying_key).unwrap()).unwrap();
-    let out = check_batches(&rows, &assets, &verifier, Method::Batch);
-    let got: Vec<&str> = out.failures.iter().map(|f| f.code).collect();
-    assert_eq!(got, vec![code::TOTALS_NOT_COMMITTED]);
-    assert_eq!(out.verified, 4726);
+    // A changed total: only the commitment catches it (the check the run above passed).
+    let end = hex::decode(r.final_asset_commitment.as_deref().unwrap()).unwrap();
+    let end = element_from_be_bytes(&end).unwrap();
+    let mut assets = parse_cex_config(&real().cex_config, "cex_config.json").unwrap();
+    assert_eq!(totals_failure(&end, 4725, &assets, 350), None);
+    let btc = assets.iter_mut().find(|a| a.symbol == "btc").unwrap();
+    btc.total_equity += 1;
+    let f = totals_failure(&end, 4725, &assets, 350).expect("a changed total fails");
+    assert_eq!(f.code, code::TOTALS_NOT_COMMITTED);
+    assert!(f.reason.starts_with(
+        "the published totals (cex_config.json) are not what the proofs commit to: the last batch (4725)"
+    ));
+
+    // The solvency join on the verified bundle: reserves matched by symbol, valued at the
+    // bundle's prices.
+    let mut reserves = Report::new("reserves.json", "por-attest-snapshot");
+    reserves.result = "verified";
+    reserves.add_balance("BTC", "BTC", &"20000".parse().unwrap(), true);
+    reserves.add_balance("BTC", "BTC", &"5".parse().unwrap(), false);
+    reserves.add_balance("TRX", "USDT", &"100".parse().unwrap(), true);
+    reserves.add_balance("SOL", "SOL", &"3".parse().unwrap(), true);
+    let j = join(
+        &[Reserves {
+            report: &reserves,
+            time: Some("2024-10-01T00:00:00Z".into()),
+            node_checked: false,
+        }],
+        &Liabilities::Proven(&r),
+        &Mapping::built_in(),
+    );
+    assert_eq!(j.liabilities_kind, "proven");
+    assert_eq!(j.reserves[0].days_from_liabilities, Some(2));
+    let by = |a: &str| j.assets.iter().find(|x| x.asset == a).unwrap();
+    let btc = by("BTC");
+    assert_eq!((btc.reserves.as_str(), btc.status), ("20000", "covered"));
+    assert_eq!(btc.net_liabilities, "16788.89418527");
+    assert_eq!(btc.ratio.as_deref(), Some("1.1913"));
+    assert_eq!(btc.reserves_value.as_deref(), Some("1317096000"));
+    assert_eq!(by("USDT").status, "short");
+    assert_eq!(by("ETH").status, "no reserves");
+    assert_eq!(j.result, "insolvent");
+    assert_eq!(j.assets[0].asset, "BTC", "the largest liability first");
 }
 
 fn proof_bytes(r: &csv::StringRecord) -> Vec<u8> {
@@ -451,4 +473,33 @@ fn the_folder_and_missing_files() {
     assert_eq!(r.batches_verified, 2);
     let e = read_bundle(&PathBuf::from(env!("CARGO_MANIFEST_DIR"))).unwrap_err();
     assert!(e.to_string().contains("no config/cex_config.json"), "{e}");
+}
+
+/// The auditor's `por-attest-verify` reads a bundle (folder) too: report, JSON and exit status.
+#[test]
+fn the_auditors_binary_reads_a_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("zkmerkle_cex_20240929");
+    std::fs::create_dir_all(root.join("config")).unwrap();
+    std::fs::write(root.join("config/proof.csv"), csv_of(&first(2))).unwrap();
+    std::fs::write(root.join("config/cex_config.json"), &real().cex_config).unwrap();
+    std::fs::write(root.join("zkpor864.vk.save"), &real().verifying_key).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_por-attest-verify"))
+        .arg(&root)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["format"], "gate-zkmerkle");
+    assert_eq!(r["batches_verified"], 2);
+    assert_eq!(r["failures"][0]["code"], "totals_not_committed");
+    std::fs::remove_file(root.join("config/proof.csv")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_por-attest-verify"))
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("config/proof.csv: cannot open"), "{stderr}");
 }

@@ -81,6 +81,16 @@ fn parse_args() -> Result<Option<Args>, lexopt::Error> {
     }))
 }
 
+/// Prints a report (JSON or for a person) and exits with its status.
+fn emit(json: bool, to_json: String, to_human: String, code: i32) -> ExitCode {
+    if json {
+        println!("{to_json}");
+    } else {
+        print!("{to_human}");
+    }
+    ExitCode::from(code as u8)
+}
+
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(Some(a)) => a,
@@ -94,6 +104,13 @@ fn main() -> ExitCode {
         }
     };
     if por_attest_verify::input::is_bundle_path(&args.file) {
+        if args.html.is_some() {
+            eprintln!(
+                "error: --html: {} is a liabilities bundle, and the page covers reserves files only so far; use --json",
+                args.file.display()
+            );
+            return ExitCode::from(2);
+        }
         return verify_bundle(&args);
     }
     if args.user.is_some() {
@@ -112,18 +129,19 @@ fn main() -> ExitCode {
     };
     match verify_file(&args.file, &args.opts) {
         Ok(report) => {
-            if args.json {
-                println!("{}", report.to_json());
-            } else {
-                print!("{}", report.to_human());
-            }
+            let code = emit(
+                args.json,
+                report.to_json(),
+                report.to_human(),
+                report.exit_code(),
+            );
             if let Some(page) = page {
                 if let Err(e) = page.write_report(&report, TOOL, std::env::args()) {
                     eprintln!("error: {e}");
                     return ExitCode::from(2);
                 }
             }
-            ExitCode::from(report.exit_code() as u8)
+            code
         }
         Err(e) => {
             eprintln!("error: {e}");
@@ -150,14 +168,12 @@ fn verify_bundle(args: &Args) -> ExitCode {
         liabilities::verify_bundle_and_user(&args.file, args.user.as_deref(), &opts, &mapping)
     };
     match run() {
-        Ok(report) => {
-            if args.json {
-                println!("{}", report.to_json());
-            } else {
-                print!("{}", report.to_human());
-            }
-            ExitCode::from(report.exit_code() as u8)
-        }
+        Ok(report) => emit(
+            args.json,
+            report.to_json(),
+            report.to_human(),
+            report.exit_code(),
+        ),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)

@@ -60,6 +60,8 @@ pub struct BatchOutcome {
     pub start_root: Option<Fr>,
     /// The last batch's account root.
     pub final_root: Option<Fr>,
+    /// The last batch's asset commitment.
+    pub final_assets: Option<Fr>,
 }
 
 fn element(bytes: &[u8; 32]) -> Option<Fr> {
@@ -154,6 +156,28 @@ pub fn asset_slots(
     } else {
         Err(failures)
     }
+}
+
+/// The failure when `end` (the last batch's asset commitment; `last` its number) is not the
+/// commitment of the published `assets` in `slots` slots.
+pub fn totals_failure(
+    end: &Fr,
+    last: u64,
+    assets: &[PublishedAsset],
+    slots: usize,
+) -> Option<LiabilityFailure> {
+    let list = asset_slots(assets, slots, false).ok()?;
+    let published = asset_list_commitment(&list);
+    (published != *end).then(|| {
+        LiabilityFailure::bundle(
+            code::TOTALS_NOT_COMMITTED,
+            format!(
+                "the published totals (cex_config.json) are not what the proofs commit to: the last batch ({last}) ends at asset commitment {}, the published assets' is {}",
+                hex::encode(element_to_be_bytes(end)),
+                hex::encode(element_to_be_bytes(&published))
+            ),
+        )
+    })
 }
 
 /// Checks the batches of `rows` against the published `assets` with `verifier`, on the
@@ -309,19 +333,10 @@ pub fn check_batches(
     let last = by_batch.get(&max).and_then(|&i| decoded[i].as_ref().ok());
     if let Some(last) = last {
         out.final_root = Some(last.roots[1]);
+        out.final_assets = Some(last.lists[1]);
         if let Some(s) = out.slots {
-            if let Ok(list) = asset_slots(assets, s, false) {
-                if asset_list_commitment(&list) != last.lists[1] {
-                    out.failures.push(LiabilityFailure::bundle(
-                        code::TOTALS_NOT_COMMITTED,
-                        format!(
-                            "the published totals (cex_config.json) are not what the proofs commit to: the last batch ({max}) ends at asset commitment {}, the published assets' is {}",
-                            hex::encode(element_to_be_bytes(&last.lists[1])),
-                            hex::encode(element_to_be_bytes(&asset_list_commitment(&list)))
-                        ),
-                    ));
-                }
-            }
+            out.failures
+                .extend(totals_failure(&last.lists[1], max, assets, s));
         }
     }
 

@@ -57,12 +57,19 @@ fn bundle_root(dir: &Path) -> Option<PathBuf> {
 }
 
 /// The verifying key's file name from the config's `ZkKeyVKDirectoryAndPrefix` (`./zkpor864`
-/// → `zkpor864.vk.save`).
-fn vk_name(config: &[u8]) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(config).ok()?;
-    let prefix = v.get("ZkKeyVKDirectoryAndPrefix")?.as_str()?;
-    let base = prefix.trim_start_matches("./");
-    Some(format!("{base}.vk.save"))
+/// → `zkpor864.vk.save`); `config` is named in the error.
+fn vk_name(bytes: &[u8], config: &str) -> Result<String, InputError> {
+    let v: Option<serde_json::Value> = serde_json::from_slice(bytes).ok();
+    let prefix = v
+        .as_ref()
+        .and_then(|v| v.get("ZkKeyVKDirectoryAndPrefix")?.as_str())
+        .ok_or_else(|| {
+            InputError::new(
+                config,
+                "no `ZkKeyVKDirectoryAndPrefix` naming the verifying key",
+            )
+        })?;
+    Ok(format!("{}.vk.save", prefix.trim_start_matches("./")))
 }
 
 fn read_capped(r: impl Read, what: &str) -> Result<Vec<u8>, InputError> {
@@ -98,12 +105,7 @@ pub fn read_bundle(path: &Path) -> Result<BundleFiles, InputError> {
         };
         let cex_config = read("config/cex_config.json")?;
         let proof_csv = read("config/proof.csv")?;
-        let vk = vk_name(&cex_config).ok_or_else(|| {
-            InputError::new(
-                format!("{source}: config/cex_config.json"),
-                "no `ZkKeyVKDirectoryAndPrefix` naming the verifying key",
-            )
-        })?;
+        let vk = vk_name(&cex_config, &format!("{source}: config/cex_config.json"))?;
         let verifying_key = read(&vk)?;
         let name = root
             .file_name()
@@ -152,12 +154,7 @@ pub fn read_bundle(path: &Path) -> Result<BundleFiles, InputError> {
         .ok_or_else(|| missing("config/cex_config.json"))?;
     let (_, proof_csv) =
         take("config/proof.csv", &mut found).ok_or_else(|| missing("config/proof.csv"))?;
-    let vk = vk_name(&cex_config).ok_or_else(|| {
-        InputError::new(
-            format!("{source}: {config_path}"),
-            "no `ZkKeyVKDirectoryAndPrefix` naming the verifying key",
-        )
-    })?;
+    let vk = vk_name(&cex_config, &format!("{source}: {config_path}"))?;
     let (_, verifying_key) = take(&format!("/{vk}"), &mut found)
         .or_else(|| take(&vk, &mut found))
         .ok_or_else(|| missing(&format!("verifying key {vk}")))?;

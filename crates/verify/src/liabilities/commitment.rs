@@ -63,7 +63,7 @@ pub fn user_asset_commitment(assets: &[UserAsset], slots: usize) -> Fr {
             values[2 * i + 1] = a.debt;
         }
     }
-    let n = (2 * slots + 2) / 3;
+    let n = (2 * slots).div_ceil(3);
     let elements: Vec<Fr> = (0..n)
         .map(|i| pack3(values[3 * i], values[3 * i + 1], values[3 * i + 2]))
         .collect();

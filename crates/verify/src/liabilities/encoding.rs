@@ -13,6 +13,7 @@
 //! a bad point is an error naming what it is, never a panic.
 
 use ark_bn254::{Fq, Fq2, G1Affine, G2Affine};
+use ark_ec::short_weierstrass::{Affine, SWCurveConfig};
 use ark_ec::AffineRepr;
 use ark_ff::{BigInt, PrimeField, Zero};
 
@@ -64,13 +65,49 @@ pub enum EncodingError {
     },
 }
 
-fn fq(bytes: &[u8], what: &str) -> Result<Fq, EncodingError> {
+/// The four little-endian 64-bit limbs of 32 big-endian bytes.
+pub fn limbs_of_be(bytes: &[u8; 32]) -> [u64; 4] {
     let mut limbs = [0u64; 4];
     for (i, limb) in limbs.iter_mut().enumerate() {
         let at = 32 - 8 * (i + 1);
         *limb = u64::from_be_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
     }
-    Fq::from_bigint(BigInt(limbs)).ok_or_else(|| EncodingError::Coordinate { what: what.into() })
+    limbs
+}
+
+/// 32 big-endian bytes of four little-endian 64-bit limbs.
+pub fn be_of_limbs(limbs: &[u64; 4]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (i, limb) in limbs.iter().enumerate() {
+        let at = 32 - 8 * (i + 1);
+        out[at..at + 8].copy_from_slice(&limb.to_be_bytes());
+    }
+    out
+}
+
+fn fq(bytes: &[u8], what: &str) -> Result<Fq, EncodingError> {
+    let bytes: &[u8; 32] = bytes.try_into().expect("32-byte coordinates");
+    Fq::from_bigint(BigInt(limbs_of_be(bytes)))
+        .ok_or_else(|| EncodingError::Coordinate { what: what.into() })
+}
+
+/// `(x, y)` as a point, checked: all zeros is infinity, else on the curve and in the subgroup.
+fn checked<P: SWCurveConfig>(
+    x: P::BaseField,
+    y: P::BaseField,
+    what: &str,
+) -> Result<Affine<P>, EncodingError> {
+    if x.is_zero() && y.is_zero() {
+        return Ok(Affine::<P>::zero());
+    }
+    let p = Affine::<P>::new_unchecked(x, y);
+    if !p.is_on_curve() {
+        return Err(EncodingError::NotOnCurve { what: what.into() });
+    }
+    if !p.is_in_correct_subgroup_assuming_on_curve() {
+        return Err(EncodingError::NotInSubgroup { what: what.into() });
+    }
+    Ok(p)
 }
 
 fn flags(first: u8, what: &str) -> Result<(), EncodingError> {
@@ -99,18 +136,7 @@ fn length(bytes: &[u8], expected: usize, what: &str) -> Result<(), EncodingError
 pub fn g1(bytes: &[u8], what: &str) -> Result<G1Affine, EncodingError> {
     length(bytes, G1_LEN, what)?;
     flags(bytes[0], what)?;
-    let (x, y) = (fq(&bytes[..32], what)?, fq(&bytes[32..], what)?);
-    if x.is_zero() && y.is_zero() {
-        return Ok(G1Affine::zero());
-    }
-    let p = G1Affine::new_unchecked(x, y);
-    if !p.is_on_curve() {
-        return Err(EncodingError::NotOnCurve { what: what.into() });
-    }
-    if !p.is_in_correct_subgroup_assuming_on_curve() {
-        return Err(EncodingError::NotInSubgroup { what: what.into() });
-    }
-    Ok(p)
+    checked(fq(&bytes[..32], what)?, fq(&bytes[32..], what)?, what)
 }
 
 /// A G2 point from its 128 raw bytes, checked (on the curve, then the subgroup).
@@ -119,17 +145,7 @@ pub fn g2(bytes: &[u8], what: &str) -> Result<G2Affine, EncodingError> {
     flags(bytes[0], what)?;
     let x = Fq2::new(fq(&bytes[32..64], what)?, fq(&bytes[..32], what)?);
     let y = Fq2::new(fq(&bytes[96..], what)?, fq(&bytes[64..96], what)?);
-    if x.is_zero() && y.is_zero() {
-        return Ok(G2Affine::zero());
-    }
-    let p = G2Affine::new_unchecked(x, y);
-    if !p.is_on_curve() {
-        return Err(EncodingError::NotOnCurve { what: what.into() });
-    }
-    if !p.is_in_correct_subgroup_assuming_on_curve() {
-        return Err(EncodingError::NotInSubgroup { what: what.into() });
-    }
-    Ok(p)
+    checked(x, y, what)
 }
 
 /// A Groth16 proof.
@@ -247,19 +263,12 @@ pub fn g2_bytes(p: &G2Affine) -> [u8; G2_LEN] {
 }
 
 fn fq_bytes(e: &Fq) -> [u8; 32] {
-    let limbs = e.into_bigint().0;
-    let mut out = [0u8; 32];
-    for (i, limb) in limbs.iter().enumerate() {
-        let at = 32 - 8 * (i + 1);
-        out[at..at + 8].copy_from_slice(&limb.to_be_bytes());
-    }
-    out
+    be_of_limbs(&e.into_bigint().0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ark_ec::short_weierstrass::SWCurveConfig;
     use ark_ec::{CurveGroup, PrimeGroup};
 
     #[test]

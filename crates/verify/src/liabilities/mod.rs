@@ -134,6 +134,7 @@ pub fn verify_bundle_files(
         asset_slots: outcome.slots.map(|s| s as u64),
         start_account_root: outcome.start_root.as_ref().map(user::hex_of),
         final_account_root: outcome.final_root.as_ref().map(user::hex_of),
+        final_asset_commitment: outcome.final_assets.as_ref().map(user::hex_of),
         assets: lines,
         total_value: plain(&total),
         user: None,

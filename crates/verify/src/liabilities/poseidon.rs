@@ -10,6 +10,7 @@
 //! The fork's own test vectors (`poseidon_test.go`: inputs 1,2; 1,2,3,4; 1..24; 1..30) are this
 //! module's first tests.
 
+use super::encoding::{be_of_limbs, limbs_of_be};
 use ark_bn254::Fr;
 use ark_ff::{Field, PrimeField, Zero};
 use light_poseidon::parameters::bn254_x5::get_poseidon_parameters;
@@ -90,23 +91,12 @@ pub fn element_from_be_bytes(bytes: &[u8]) -> Option<Fr> {
     }
     let mut full = [0u8; 32];
     full[32 - bytes.len()..].copy_from_slice(bytes);
-    let mut limbs = [0u64; 4];
-    for (i, limb) in limbs.iter_mut().enumerate() {
-        let at = 32 - 8 * (i + 1);
-        *limb = u64::from_be_bytes(full[at..at + 8].try_into().expect("8 bytes"));
-    }
-    Fr::from_bigint(ark_ff::BigInt(limbs))
+    Fr::from_bigint(ark_ff::BigInt(limbs_of_be(&full)))
 }
 
 /// The 32 big-endian bytes of an element (gnark's `Bytes()`).
 pub fn element_to_be_bytes(e: &Fr) -> [u8; 32] {
-    let limbs = e.into_bigint().0;
-    let mut out = [0u8; 32];
-    for (i, limb) in limbs.iter().enumerate() {
-        let at = 32 - 8 * (i + 1);
-        out[at..at + 8].copy_from_slice(&limb.to_be_bytes());
-    }
-    out
+    be_of_limbs(&e.into_bigint().0)
 }
 
 /// An element from a `u128`.

@@ -171,6 +171,9 @@ pub struct LiabilitiesReport {
     /// The account tree's root after the last batch (hex): what users' inclusion proofs lead to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub final_account_root: Option<String>,
+    /// The last batch's asset-list commitment (hex): the published totals must hash to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub final_asset_commitment: Option<String>,
     /// Per asset, in slot order.
     pub assets: Vec<AssetLiability>,
     /// All net liabilities at the snapshot's prices, USD.

@@ -514,6 +514,16 @@ impl SolvencyReport {
     }
 }
 
+/// The `created_at` a snapshot states near its start (`head`: its first bytes), if any.
+pub fn created_at_of(head: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(head);
+    let at = text.find("\"created_at\"")? + "\"created_at\"".len();
+    let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
+    let value = rest.strip_prefix('"')?;
+    let end = value.find('"')?;
+    Some(value[..end].to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -551,6 +561,15 @@ mod tests {
             assert!(e.starts_with("t.csv: "), "{e}");
             assert!(e.contains(needle), "{needle}: {e}");
         }
+    }
+
+    #[test]
+    fn created_at_near_the_start() {
+        let head =
+            br#"{"format":"por-attest-snapshot","created_at" : "2026-11-28T00:00:00Z","x":1"#;
+        assert_eq!(created_at_of(head).as_deref(), Some("2026-11-28T00:00:00Z"));
+        assert_eq!(created_at_of(b"coin,address"), None);
+        assert_eq!(created_at_of(br#"{"created_at": 5}"#), None);
     }
 
     #[test]
@@ -631,14 +650,4 @@ mod tests {
         assert_eq!(j.reserves[0].days_from_liabilities, Some(1));
         assert!(j.to_human().contains("stated, not proven"));
     }
-}
-
-/// The `created_at` a snapshot states near its start (`head`: its first bytes), if any.
-pub fn created_at_of(head: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(head);
-    let at = text.find("\"created_at\"")? + "\"created_at\"".len();
-    let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
-    let value = rest.strip_prefix('"')?;
-    let end = value.find('"')?;
-    Some(value[..end].to_string())
 }
