@@ -13,8 +13,8 @@ pub use por_attest_reserves as reserves;
 pub use por_attest_simulator as simulator;
 pub use por_attest_simulator::{fixtures, synthetic, synthetic_accounts};
 pub use por_attest_verify::{
-    account, balance, bip322_proofs, chains, claim, error, exchange, html, htx, input,
-    liabilities, message, okx, report, schemes, snapshot, verify,
+    account, balance, bip322_proofs, chains, claim, error, exchange, html, htx, input, liabilities,
+    message, okx, report, schemes, snapshot, verify,
 };
 
 pub mod air_gapped_commands;
