@@ -77,11 +77,8 @@ pub(super) fn signer_config(
     err: impl Fn(&str, String) -> InputError,
 ) -> Result<Option<HwiConfig>, InputError> {
     let given = [
-        // `command` also names a `command` signer's adapter program.
-        (
-            "command",
-            s.command.is_some() && s.kind != SignerKind::Command,
-        ),
+        // `command` on another kind is refused by the key-service checks (it also names a
+        // `command` signer's adapter program).
         ("device_type", s.device_type.is_some()),
         ("device_path", s.device_path.is_some()),
         ("timeout_seconds", s.timeout_seconds.is_some()),

@@ -78,7 +78,11 @@ pub(super) fn signer_config(
         if g && s.kind != *kind {
             return Err(err(
                 field,
-                format!("only for a signer of kind = \"{}\"", kind.as_str()),
+                if *field == "command" {
+                    "only for a signer of kind = \"command\" (the adapter program and its arguments) or \"hwi\" (the HWI program)".into()
+                } else {
+                    format!("only for a signer of kind = \"{}\"", kind.as_str())
+                },
             ));
         }
     }
