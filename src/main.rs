@@ -409,12 +409,10 @@ fn main() -> ExitCode {
             mapping,
         } => {
             if por_attest::input::is_bundle_path(&file) {
-                if html.is_some() {
-                    return fail(format!(
-                        "--html: {} is a liabilities bundle, and the page covers reserves files only so far; use --json",
-                        file.display()
-                    ));
-                }
+                let page = match html.as_deref().map(por_attest::html::PageFile::create) {
+                    Some(Err(e)) => return fail(e),
+                    p => p.and_then(Result::ok),
+                };
                 return match por_attest::solvency::verify_liabilities(
                     &file,
                     user.as_deref(),
@@ -422,7 +420,21 @@ fn main() -> ExitCode {
                     each_proof,
                     mapping.as_deref(),
                 ) {
-                    Ok(r) => emit(json, r.to_json(), r.to_human(), r.exit_code()),
+                    Ok(r) => {
+                        let code = emit(json, r.to_json(), r.to_human(), r.exit_code());
+                        if let Some(page) = page {
+                            let meta = por_attest::html::PageMeta {
+                                tool: concat!("por-attest ", env!("CARGO_PKG_VERSION")).into(),
+                                command: por_attest::html::reproduce_command(std::env::args()),
+                            };
+                            if let Err(e) =
+                                page.write(&por_attest::html::render_liabilities(&r, &meta))
+                            {
+                                return fail(e);
+                            }
+                        }
+                        code
+                    }
                     Err(e) => fail(e),
                 };
             }

@@ -113,6 +113,53 @@ fn verify_a_bundle_folder_and_a_user() {
     assert!(stderr.contains("cut.tar.gz"), "{stderr}");
 }
 
+#[test]
+fn verify_html_writes_a_page_of_a_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = subset_folder(dir.path(), 3);
+    let page = dir.path().join("liabilities.html");
+    let (code, stdout, stderr) = run(&[
+        os("verify"),
+        folder.as_os_str(),
+        os("--json"),
+        os("--html"),
+        page.as_os_str(),
+    ]);
+    // The same verdict and report as without --html, and a page beside it.
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let r: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("<span class=\"badge\">FAILED</span>"),
+        "{html}"
+    );
+    assert!(html.contains("3 of 3"), "batches verified");
+    assert!(html.contains(r["final_account_root"].as_str().unwrap()));
+    assert!(html.contains(r["verifying_key"].as_str().unwrap()));
+    assert!(html.contains(r["verifying_key_sha256"].as_str().unwrap()));
+    // Every failure with its code; the assets table with the bundle's symbols.
+    for f in r["failures"].as_array().unwrap() {
+        assert!(html.contains(f["code"].as_str().unwrap()), "{f}");
+    }
+    let listed = r["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["equity"] != "0")
+        .expect("an asset with equity");
+    assert!(html.contains(&format!("<td>{}</td>", listed["symbol"].as_str().unwrap())));
+    // Nothing is fetched: no external URL in the page.
+    assert!(!html.contains("http://") && !html.contains("https://"));
+    // A page that cannot be written is refused before anything is verified.
+    let (code, _, stderr) = run(&[
+        os("verify"),
+        folder.as_os_str(),
+        os("--html"),
+        dir.path().join("missing/dir/x.html").as_os_str(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+}
+
 /// The example snapshot with balances on its Bitcoin and Ethereum entries.
 fn reserves_with_balances(dir: &Path) -> PathBuf {
     let mut snap = example_snapshot();

@@ -104,13 +104,6 @@ fn main() -> ExitCode {
         }
     };
     if por_attest_verify::input::is_bundle_path(&args.file) {
-        if args.html.is_some() {
-            eprintln!(
-                "error: --html: {} is a liabilities bundle, and the page covers reserves files only so far; use --json",
-                args.file.display()
-            );
-            return ExitCode::from(2);
-        }
         return verify_bundle(&args);
     }
     if args.user.is_some() {
@@ -167,13 +160,35 @@ fn verify_bundle(args: &Args) -> ExitCode {
         let mapping = Mapping::load(args.mapping.as_deref())?;
         liabilities::verify_bundle_and_user(&args.file, args.user.as_deref(), &opts, &mapping)
     };
+    let page = match args.html.as_deref().map(PageFile::create).transpose() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     match run() {
-        Ok(report) => emit(
-            args.json,
-            report.to_json(),
-            report.to_human(),
-            report.exit_code(),
-        ),
+        Ok(report) => {
+            let code = emit(
+                args.json,
+                report.to_json(),
+                report.to_human(),
+                report.exit_code(),
+            );
+            if let Some(page) = page {
+                let meta = por_attest_verify::html::PageMeta {
+                    tool: TOOL.into(),
+                    command: por_attest_verify::html::reproduce_command(std::env::args()),
+                };
+                if let Err(e) =
+                    page.write(&por_attest_verify::html::render_liabilities(&report, &meta))
+                {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+            code
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
@@ -184,7 +199,7 @@ fn verify_bundle(args: &Args) -> ExitCode {
 /// Without the `liabilities` feature a bundle is refused with what to build.
 #[cfg(not(feature = "liabilities"))]
 fn verify_bundle(args: &Args) -> ExitCode {
-    let _ = (&args.user, args.each_proof, &args.mapping);
+    let _ = (&args.user, args.each_proof, &args.mapping, &args.html);
     eprintln!(
         "error: {}: a liabilities bundle (a folder or .tar.gz); this build has no liabilities \
          support: build with `--features liabilities` (por-attest has it)",

@@ -10,6 +10,8 @@
 //! the file system.
 
 pub mod charts;
+#[cfg(feature = "liabilities")]
+pub mod liabilities;
 pub mod reserves;
 
 use crate::error::InputError;
@@ -18,6 +20,8 @@ use std::fs::File;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "liabilities")]
+pub use liabilities::render_liabilities;
 pub use reserves::{render_report, report_page};
 
 /// The stylesheet, inlined into every page.
