@@ -170,6 +170,9 @@ enum Command {
         /// Print the report as JSON on stdout.
         #[arg(long)]
         json: bool,
+        /// Also write the report as one self-contained HTML page.
+        #[arg(long, value_name = "OUT.html")]
+        html: Option<PathBuf>,
         /// Worker threads (default: one per core).
         #[arg(long, default_value_t = 0)]
         threads: usize,
@@ -491,6 +494,7 @@ fn main() -> ExitCode {
             liabilities,
             mapping,
             json,
+            html,
             threads,
             node,
         } => {
@@ -506,8 +510,24 @@ fn main() -> ExitCode {
                 nodes: &endpoints,
                 node_options,
             };
+            let page = match html.as_deref().map(por_attest::html::PageFile::create) {
+                Some(Err(e)) => return fail(e),
+                p => p.and_then(Result::ok),
+            };
             match por_attest::solvency::solvency(&args) {
-                Ok(r) => emit(json, r.to_json(), r.to_human(), r.exit_code()),
+                Ok(r) => {
+                    let code = emit(json, r.to_json(), r.to_human(), r.exit_code());
+                    if let Some(page) = page {
+                        let meta = por_attest::html::PageMeta {
+                            tool: concat!("por-attest ", env!("CARGO_PKG_VERSION")).into(),
+                            command: por_attest::html::reproduce_command(std::env::args()),
+                        };
+                        if let Err(e) = page.write(&por_attest::html::render_solvency(&r, &meta)) {
+                            return fail(e);
+                        }
+                    }
+                    code
+                }
                 Err(e) => fail(e),
             }
         }

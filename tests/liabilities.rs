@@ -194,11 +194,24 @@ fn solvency_of_the_example_snapshot_against_stated_totals() {
         os("--liabilities"),
         totals.as_os_str(),
         os("--json"),
+        os("--html"),
+        dir.path().join("solvency.html").as_os_str(),
     ]);
     assert_eq!(code, 1, "{stdout}{stderr}");
     let r: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(r["result"], "insolvent");
     assert_eq!(r["liabilities_kind"], "stated, not proven");
+    // The same join as one page: the verdict, the sources and every asset's row.
+    let page = std::fs::read_to_string(dir.path().join("solvency.html")).unwrap();
+    assert!(
+        page.contains("<span class=\"badge\">FAILED</span>"),
+        "{page}"
+    );
+    assert!(page.contains("INSOLVENT: "), "{page}");
+    assert!(page.contains("stated, not proven"), "{page}");
+    assert!(page.contains("<td>BTC</td><td>covered</td>"), "{page}");
+    assert!(page.contains("1,218,750"), "BTC's reserves value: {page}");
+    assert!(!page.contains("http://") && !page.contains("https://"));
     let asset = |name: &str| {
         r["assets"]
             .as_array()

@@ -4,6 +4,7 @@
 
 use super::{Esc, Html, Page, PageMeta, Section, Verdict};
 use crate::liabilities::report::{LiabilitiesReport, LiabilityFailure};
+use crate::liabilities::solvency::SolvencyReport;
 use std::fmt::Write as _;
 
 /// The largest number of failures listed on the page (the rest are counted).
@@ -193,4 +194,109 @@ fn fact(out: &mut Html, name: &str, value: &str) {
         Esc(name),
         Esc(value)
     );
+}
+
+/// The whole page of a solvency join ([`SolvencyReport`]): the verdict, the sources on both
+/// sides and every asset's reserves against its net liabilities.
+pub fn render_solvency(report: &SolvencyReport, meta: &PageMeta) -> String {
+    use crate::liabilities::solvency::status;
+    let result = match report.result {
+        status::SOLVENT => "verified",
+        status::UNPROVEN => "incomplete",
+        _ => "failed",
+    };
+    let verdict = Verdict {
+        result,
+        headline: format!(
+            "{}: {} asset(s) covered, {} short; liabilities {}.",
+            report.result.to_ascii_uppercase(),
+            super::grouped(report.covered),
+            super::grouped(report.short),
+            report.liabilities_kind
+        ),
+        why: Vec::new(),
+    };
+    let mut page = Page::new(
+        format!("Solvency: {}", report.liabilities),
+        verdict,
+        meta.clone(),
+    );
+    page.push(Sources(report));
+    page.push(Join(report));
+    page.render()
+}
+
+struct Sources<'a>(&'a SolvencyReport);
+
+impl Section for Sources<'_> {
+    fn id(&self) -> &str {
+        "sources"
+    }
+    fn title(&self) -> &str {
+        "Liabilities and reserves"
+    }
+    fn render(&self, out: &mut Html) {
+        let r = self.0;
+        out.raw("<dl class=\"facts\">");
+        fact(out, "liabilities", &r.liabilities);
+        fact(out, "they are", r.liabilities_kind);
+        if let Some(v) = r.liabilities_result {
+            fact(out, "the bundle", v);
+        }
+        if let Some(d) = &r.liabilities_date {
+            fact(out, "liabilities snapshot", d);
+        }
+        for s in &r.reserves {
+            let mut line = format!("{} ({}): {}, {}", s.file, s.format, s.result, s.basis);
+            if let Some(d) = s.days_from_liabilities {
+                let _ = write!(line, ", {d} day(s) from the liabilities");
+            }
+            fact(out, "reserves", &line);
+        }
+        if let Some(v) = &r.reserves_value {
+            fact(out, "reserves value (USD)", v);
+        }
+        if let Some(v) = &r.liabilities_value {
+            fact(out, "liabilities value (USD)", v);
+        }
+        out.raw("</dl>");
+    }
+}
+
+struct Join<'a>(&'a SolvencyReport);
+
+impl Section for Join<'_> {
+    fn id(&self) -> &str {
+        "assets"
+    }
+    fn title(&self) -> &str {
+        "Reserves against liabilities, per asset"
+    }
+    fn render(&self, out: &mut Html) {
+        out.table_start(
+            "assets",
+            &[
+                ("asset", false),
+                ("status", false),
+                ("reserves", true),
+                ("net liabilities", true),
+                ("ratio", true),
+                ("reserves value", true),
+                ("liabilities value", true),
+            ],
+        );
+        let opt = |v: &Option<String>| v.as_deref().map(super::group_digits).unwrap_or_default();
+        for a in &self.0.assets {
+            out.row(&[
+                ("", &a.asset),
+                ("", a.status),
+                ("n", &super::group_digits(&a.reserves)),
+                ("n", &super::group_digits(&a.net_liabilities)),
+                ("n", a.ratio.as_deref().unwrap_or("")),
+                ("n", &opt(&a.reserves_value)),
+                ("n", &opt(&a.liabilities_value)),
+            ]);
+        }
+        out.table_end();
+    }
 }

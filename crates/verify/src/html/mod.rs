@@ -21,7 +21,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 #[cfg(feature = "liabilities")]
-pub use liabilities::render_liabilities;
+pub use liabilities::{render_liabilities, render_solvency};
 pub use reserves::{render_report, report_page};
 
 /// The stylesheet, inlined into every page.
