@@ -725,6 +725,21 @@ pub fn load_records(
 mod tests {
     use super::*;
 
+    /// Opens `path` as `Journal::open` does, asking again for a moment while the lock is held:
+    /// a child process that another test thread is starting inherits the open journal's lock
+    /// between fork and exec.
+    fn open_retrying(path: &Path) -> Result<(Journal, Vec<Record>), JournalError> {
+        for _ in 0..200 {
+            match Journal::open(path, &identity()) {
+                Err(JournalError::Locked { .. }) => {
+                    std::thread::sleep(std::time::Duration::from_millis(5))
+                }
+                other => return other,
+            }
+        }
+        Journal::open(path, &identity())
+    }
+
     fn identity() -> ManifestIdentity {
         ManifestIdentity {
             entity: "Acme".into(),
@@ -946,7 +961,7 @@ mod tests {
             let path = dir.path().join(format!("cut{cut}.jsonl"));
             std::fs::write(&path, &bytes[..cut]).unwrap();
             let (mut j, recs) =
-                Journal::open(&path, &identity()).unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+                open_retrying(&path).unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
             let kept = body(&recs);
             let last_kept = cut >= bytes.len() - 1;
             let mut want = earlier.clone();
@@ -957,8 +972,8 @@ mod tests {
             assert_eq!(j.done(&key(3)), last_kept);
             j.append(&next).unwrap();
             drop(j);
-            let (j, recs) = Journal::open(&path, &identity())
-                .unwrap_or_else(|e| panic!("reopen after cut at {cut}: {e}"));
+            let (j, recs) =
+                open_retrying(&path).unwrap_or_else(|e| panic!("reopen after cut at {cut}: {e}"));
             want.push(next.clone());
             assert_eq!(body(&recs), want, "reopen after cut at {cut}");
             assert!(j.done(&key(4)));
@@ -973,10 +988,10 @@ mod tests {
             for cut2 in cut2s {
                 let p2 = dir.path().join("cut2.jsonl");
                 std::fs::write(&p2, &repaired[..cut2]).unwrap();
-                let (_, recs) = Journal::open(&p2, &identity())
-                    .unwrap_or_else(|e| panic!("cuts at {cut}/{cut2}: {e}"));
+                let (_, recs) =
+                    open_retrying(&p2).unwrap_or_else(|e| panic!("cuts at {cut}/{cut2}: {e}"));
                 assert!(body(&recs).starts_with(&earlier), "cuts at {cut}/{cut2}");
-                let (_, recs2) = Journal::open(&p2, &identity())
+                let (_, recs2) = open_retrying(&p2)
                     .unwrap_or_else(|e| panic!("second reopen, cuts at {cut}/{cut2}: {e}"));
                 assert_eq!(body(&recs2), body(&recs), "cuts at {cut}/{cut2}");
             }
@@ -987,12 +1002,12 @@ mod tests {
         for cut in [1, header_len / 2, header_len - 1] {
             let path = dir.path().join("h.jsonl");
             std::fs::write(&path, &bytes[..cut]).unwrap();
-            let e = Journal::open(&path, &identity()).unwrap_err().to_string();
+            let e = open_retrying(&path).unwrap_err().to_string();
             assert!(e.contains("header line is incomplete"), "{e}");
         }
         let path = dir.path().join("h2.jsonl");
         std::fs::write(&path, &bytes[..header_len]).unwrap();
-        let (_, recs) = Journal::open(&path, &identity()).unwrap();
+        let (_, recs) = open_retrying(&path).unwrap();
         assert!(recs.is_empty());
     }
 
